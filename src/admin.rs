@@ -1,0 +1,257 @@
+//! Operations from the command line: create organisations, users and API clients, and seed the
+//! demo. They use the same query functions as the API.
+
+use anyhow::{bail, Context};
+
+use crate::auth::secrets;
+use crate::db::coaches::{self, Coach};
+use crate::db::identity::{self, ApiClient, Organisation, User};
+use crate::db::{self, DbConnection};
+use crate::domain::coach as rules;
+use crate::domain::principal::{OrganisationKind, Role};
+use crate::error::FieldError;
+
+fn check(errors: Vec<FieldError>) -> anyhow::Result<()> {
+    if let Some(error) = errors.first() {
+        bail!("{} {}", error.pointer.trim_start_matches('/'), error.detail);
+    }
+    Ok(())
+}
+
+pub struct NewOrganisation<'a> {
+    pub id: Option<String>,
+    pub kind: OrganisationKind,
+    pub name: &'a str,
+    pub time_zone: &'a str,
+    pub provider_id: Option<&'a str>,
+}
+
+pub fn create_organisation(conn: &mut DbConnection, new: NewOrganisation<'_>) -> anyhow::Result<Organisation> {
+    let mut errors = vec![];
+    rules::validate_name("/name", new.name, &mut errors);
+    rules::validate_time_zone("/time_zone", new.time_zone, &mut errors);
+    check(errors)?;
+    if let Some(provider) = new.provider_id {
+        if new.kind != OrganisationKind::Employer {
+            bail!("only an employer contracts a provider");
+        }
+        let found = identity::find_organisation(conn, provider)?;
+        if found.map(|o| o.kind) != Some("provider".to_string()) {
+            bail!("provider {provider} does not exist");
+        }
+    }
+    let now = db::now();
+    let org = Organisation {
+        id: new.id.unwrap_or_else(db::new_id),
+        kind: new.kind.as_str().into(),
+        name: new.name.trim().into(),
+        time_zone: new.time_zone.into(),
+        provider_id: new.provider_id.map(String::from),
+        created_at: now,
+        updated_at: now,
+    };
+    identity::insert_organisation(conn, &org)?;
+    Ok(org)
+}
+
+pub struct NewUser<'a> {
+    pub id: Option<String>,
+    pub organisation_id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub password: &'a str,
+    /// For a coach: the profile's specialisms and languages.
+    pub specialisms: Vec<String>,
+    pub languages: Vec<String>,
+    pub time_zone: Option<&'a str>,
+}
+
+/// Creates a user; a coach also gets a coach profile linked to the login.
+pub fn create_user(conn: &mut DbConnection, new: NewUser<'_>) -> anyhow::Result<(User, Option<Coach>)> {
+    let mut errors = vec![];
+    rules::validate_name("/name", new.name, &mut errors);
+    rules::validate_email("/email", new.email, &mut errors);
+    rules::validate_specialisms("/specialisms", &new.specialisms, &mut errors);
+    rules::validate_languages("/languages", &new.languages, &mut errors);
+    if let Some(zone) = new.time_zone {
+        rules::validate_time_zone("/time_zone", zone, &mut errors);
+    }
+    check(errors)?;
+    if new.password.chars().count() < secrets::MIN_PASSWORD_LENGTH {
+        bail!("the password must be at least {} characters", secrets::MIN_PASSWORD_LENGTH);
+    }
+    if new.role == Role::Coachee {
+        bail!("coachees sign in with a link token, not a password");
+    }
+    let org = identity::find_organisation(conn, new.organisation_id)?
+        .with_context(|| format!("organisation {} does not exist", new.organisation_id))?;
+    if org.kind != new.role.organisation_kind().as_str() {
+        bail!("a {} belongs to a {} organisation", new.role, new.role.organisation_kind().as_str());
+    }
+    let now = db::now();
+    let user = User {
+        id: new.id.clone().unwrap_or_else(db::new_id),
+        organisation_id: org.id.clone(),
+        email: new.email.trim().to_lowercase(),
+        name: new.name.trim().into(),
+        role: new.role.as_str().into(),
+        password_hash: secrets::hash_password(new.password)?,
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    db::write(conn, |conn| {
+        identity::insert_user(conn, &user)?;
+        let coach = if new.role == Role::Coach {
+            let coach = Coach {
+                id: db::new_id(),
+                organisation_id: org.id.clone(),
+                user_id: Some(user.id.clone()),
+                name: user.name.clone(),
+                email: user.email.clone(),
+                specialisms: db::to_json_text(&new.specialisms),
+                languages: db::to_json_text(&new.languages),
+                time_zone: new.time_zone.unwrap_or(&org.time_zone).to_string(),
+                active: true,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            coaches::insert(conn, &coach)?;
+            Some(coach)
+        } else {
+            None
+        };
+        Ok::<_, anyhow::Error>((user.clone(), coach))
+    })
+}
+
+/// Creates an API client and returns it with its secret, which is shown only this once.
+pub fn create_client(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    name: &str,
+    role: Role,
+    fixed: Option<(&str, &str)>,
+) -> anyhow::Result<(ApiClient, String)> {
+    if !matches!(role, Role::Employer | Role::ProviderAdmin) {
+        bail!("an API client acts as employer or provider_admin");
+    }
+    let org = identity::find_organisation(conn, organisation_id)?
+        .with_context(|| format!("organisation {organisation_id} does not exist"))?;
+    if org.kind != role.organisation_kind().as_str() {
+        bail!("a {role} client belongs to a {} organisation", role.organisation_kind().as_str());
+    }
+    let (client_id, secret) = match fixed {
+        Some((id, secret)) => (id.to_string(), secret.to_string()),
+        None => (format!("trj_{}", uuid::Uuid::new_v4().simple()), secrets::generate_client_secret()),
+    };
+    let now = db::now();
+    let client = ApiClient {
+        id: db::new_id(),
+        organisation_id: org.id,
+        name: name.trim().into(),
+        client_id,
+        secret_hash: secrets::hash_client_secret(&secret),
+        role: role.as_str().into(),
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    identity::insert_client(conn, &client)?;
+    Ok((client, secret))
+}
+
+/// The demo's fixed ids and credentials, so the README's walkthrough works as written.
+pub mod demo {
+    pub const EMPLOYER_ID: &str = "0192f000-0000-7000-8000-000000000001";
+    pub const PROVIDER_ID: &str = "0192f000-0000-7000-8000-000000000002";
+    pub const HR_EMAIL: &str = "hr@acme.example";
+    pub const HR_PASSWORD: &str = "demo-hr-password";
+    pub const ADMIN_EMAIL: &str = "planner@coachwise.example";
+    pub const ADMIN_PASSWORD: &str = "demo-planner-password";
+    pub const COACH_EMAILS: [&str; 2] = ["anna@coachwise.example", "bram@coachwise.example"];
+    pub const COACH_PASSWORD: &str = "demo-coach-password";
+    pub const CLIENT_ID: &str = "acme-hr-system";
+    pub const CLIENT_SECRET: &str = "demo-client-secret-acme-hr-system";
+}
+
+/// Seeds the demo: an employer (Acme) with an HR user and an HR-system client, contracted with a
+/// provider (Coachwise) that has a planner and two coaches with different specialisms and time
+/// zones. Running it again changes nothing.
+pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
+    if identity::find_organisation(conn, demo::PROVIDER_ID)?.is_some() {
+        return Ok(false);
+    }
+    db::write(conn, |conn| {
+        create_organisation(
+            conn,
+            NewOrganisation {
+                id: Some(demo::PROVIDER_ID.into()),
+                kind: OrganisationKind::Provider,
+                name: "Coachwise Loopbaancoaching",
+                time_zone: "Europe/Amsterdam",
+                provider_id: None,
+            },
+        )?;
+        create_organisation(
+            conn,
+            NewOrganisation {
+                id: Some(demo::EMPLOYER_ID.into()),
+                kind: OrganisationKind::Employer,
+                name: "Acme Engineering",
+                time_zone: "Europe/Amsterdam",
+                provider_id: Some(demo::PROVIDER_ID),
+            },
+        )?;
+        let users = [
+            (demo::EMPLOYER_ID, demo::HR_EMAIL, "Hanna HR", Role::Employer, demo::HR_PASSWORD, vec![], vec![], None),
+            (demo::PROVIDER_ID, demo::ADMIN_EMAIL, "Piet Planner", Role::ProviderAdmin, demo::ADMIN_PASSWORD, vec![], vec![], None),
+            (
+                demo::PROVIDER_ID,
+                demo::COACH_EMAILS[0],
+                "Anna de Vries",
+                Role::Coach,
+                demo::COACH_PASSWORD,
+                vec!["technical_background".to_string(), "job_coaching".into(), "reintegration".into()],
+                vec!["nl".to_string(), "en".into()],
+                Some("Europe/Amsterdam"),
+            ),
+            (
+                demo::PROVIDER_ID,
+                demo::COACH_EMAILS[1],
+                "Bram Okafor",
+                Role::Coach,
+                demo::COACH_PASSWORD,
+                vec!["curative".to_string(), "preventive".into(), "management".into()],
+                vec!["en".to_string(), "nl".into()],
+                Some("Europe/London"),
+            ),
+        ];
+        for (org, email, name, role, password, specialisms, languages, time_zone) in users {
+            create_user(
+                conn,
+                NewUser {
+                    id: None,
+                    organisation_id: org,
+                    email,
+                    name,
+                    role,
+                    password,
+                    specialisms,
+                    languages,
+                    time_zone,
+                },
+            )?;
+        }
+        create_client(
+            conn,
+            demo::EMPLOYER_ID,
+            "Acme HR system",
+            Role::Employer,
+            Some((demo::CLIENT_ID, demo::CLIENT_SECRET)),
+        )?;
+        Ok(true)
+    })
+}

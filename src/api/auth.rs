@@ -1,0 +1,300 @@
+//! `POST /auth/token`, `POST /auth/revoke`, `GET /me`.
+
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::extract::Form;
+use crate::auth::grants::{ClientCredentials, IssuedTokens};
+use crate::db::{self, identity};
+use crate::domain::principal::{OrganisationKind, Principal, Role, SubjectType};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A token request (RFC 6749 §4.3, §4.4, §6), form-encoded. Parameters a grant does not use are
+/// ignored, as RFC 6749 §3.1 requires.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `client_credentials`, `password` or `refresh_token`.
+    #[schema(example = "client_credentials")]
+    pub grant_type: Option<String>,
+    /// The person's email (`password` grant).
+    pub username: Option<String>,
+    /// The person's password (`password` grant).
+    pub password: Option<String>,
+    /// The refresh token to rotate (`refresh_token` grant).
+    pub refresh_token: Option<String>,
+    /// The client id, when not sent with HTTP Basic authentication.
+    pub client_id: Option<String>,
+    /// The client secret, when not sent with HTTP Basic authentication.
+    pub client_secret: Option<String>,
+    /// Accepted and ignored: a token carries its subject's role.
+    pub scope: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT to send as `Authorization: Bearer …`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// For people only: exchange it once for a new pair; reusing it revokes the session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The role the token carries.
+    pub role: Role,
+}
+
+impl From<IssuedTokens> for TokenResponse {
+    fn from(tokens: IssuedTokens) -> Self {
+        TokenResponse {
+            access_token: tokens.access_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token,
+            role: tokens.role,
+        }
+    }
+}
+
+fn invalid_request(description: impl Into<String>) -> ApiError {
+    ApiError::oauth(
+        actix_web::http::StatusCode::BAD_REQUEST,
+        "invalid_request",
+        description,
+    )
+}
+
+/// Client authentication: HTTP Basic (RFC 6749 §2.3.1) or the body parameters, not both.
+fn client_credentials(req: &HttpRequest, form: &TokenRequest) -> ApiResult<Option<ClientCredentials>> {
+    let basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .map(|encoded| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|pair| {
+                    let (id, secret) = pair.split_once(':')?;
+                    let decode = |s: &str| {
+                        form_urlencoded::parse(format!("x={s}").as_bytes())
+                            .next()
+                            .map(|(_, v)| v.into_owned())
+                    };
+                    Some(ClientCredentials {
+                        client_id: decode(id)?,
+                        client_secret: decode(secret)?,
+                    })
+                })
+                .ok_or_else(|| invalid_request("malformed HTTP Basic client credentials"))
+        })
+        .transpose()?;
+    match (basic, &form.client_id, &form.client_secret) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(invalid_request(
+            "authenticate the client with HTTP Basic or body parameters, not both",
+        )),
+        (Some(basic), None, None) => Ok(Some(basic)),
+        (None, Some(id), Some(secret)) => Ok(Some(ClientCredentials {
+            client_id: id.clone(),
+            client_secret: secret.clone(),
+        })),
+        (None, Some(_), None) => Err(invalid_request("client_secret is missing")),
+        (None, None, Some(_)) => Err(invalid_request("client_id is missing")),
+        (None, None, None) => Ok(None),
+    }
+}
+
+fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid_request(format!("{name} is required for this grant")))
+}
+
+/// Get an access token.
+///
+/// `client_credentials` for HR systems (client id and secret by HTTP Basic or in the body),
+/// `password` for people (email and password), `refresh_token` to rotate a person's refresh
+/// token. Failed attempts are throttled per account and per client.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 400, description = "OAuth error (`invalid_request`, `invalid_grant`, `unsupported_grant_type`), as a problem with `error` and `error_description`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "OAuth `invalid_client`: client authentication failed", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::api::problems::PayloadTooLarge),
+        (status = 415, response = crate::api::problems::UnsupportedMediaType),
+        (status = 429, response = crate::api::problems::TooManyRequests),
+        (status = 503, response = crate::api::problems::Unavailable),
+    )
+)]
+#[post("/auth/token")]
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Form(form): Form<TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let client = client_credentials(&req, &form)?;
+    let grant = required(&form.grant_type, "grant_type")?.to_string();
+    let state = state.into_inner();
+    let pool = state.pool.clone();
+    let tokens = match grant.as_str() {
+        "client_credentials" => {
+            let client = client.ok_or_else(|| {
+                ApiError::oauth(
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client_credentials needs the client's id and secret",
+                )
+            })?;
+            db::run(&pool, move |conn| state.issuer.client_credentials(conn, &client)).await?
+        }
+        "password" => {
+            let username = required(&form.username, "username")?.to_string();
+            let password = required(&form.password, "password")?.to_string();
+            db::run(&pool, move |conn| state.issuer.password(conn, &username, &password)).await?
+        }
+        "refresh_token" => {
+            let refresh = required(&form.refresh_token, "refresh_token")?.to_string();
+            db::run(&pool, move |conn| state.issuer.refresh(conn, &refresh)).await?
+        }
+        other => {
+            return Err(ApiError::oauth(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type `{other}` is not supported; use client_credentials, password or refresh_token"),
+            ))
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(TokenResponse::from(tokens)))
+}
+
+/// A revocation request (RFC 7009).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    /// The refresh token to revoke.
+    pub token: Option<String>,
+    /// `refresh_token` or `access_token`; a hint only.
+    pub token_type_hint: Option<String>,
+}
+
+/// Revoke a refresh token.
+///
+/// Ends the login session the refresh token belongs to: it and every token rotated from it stop
+/// working. An unknown or already invalid token is not an error (RFC 7009 §2.2). Access tokens
+/// are short-lived and expire on their own (`unsupported_token_type`).
+#[utoipa::path(
+    tag = "auth",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "OAuth error (`invalid_request`, `unsupported_token_type`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::api::problems::UnsupportedMediaType),
+        (status = 503, response = crate::api::problems::Unavailable),
+    )
+)]
+#[post("/auth/revoke")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    Form(form): Form<RevokeRequest>,
+) -> ApiResult<HttpResponse> {
+    let presented = required(&form.token, "token")?.to_string();
+    let state = state.into_inner();
+    let pool = state.pool.clone();
+    db::run(&pool, move |conn| state.issuer.revoke(conn, &presented)).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// The organisation a caller acts for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganisationSummary {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+    pub kind: OrganisationKind,
+}
+
+/// Who the caller is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// The user's or API client's id (the token's `sub`).
+    #[schema(format = Uuid)]
+    pub subject_id: String,
+    pub subject_type: SubjectType,
+    pub role: Role,
+    pub organisation: OrganisationSummary,
+    /// The person's or client's name.
+    pub name: String,
+    /// People only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// For a coach: their coach profile's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub coach_id: Option<String>,
+}
+
+/// Who am I?
+///
+/// The subject, role and organisation of the bearer token.
+#[utoipa::path(
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = Me),
+        (status = 401, response = crate::api::problems::Unauthorized),
+        (status = 503, response = crate::api::problems::Unavailable),
+    )
+)]
+#[get("/me")]
+pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<web::Json<Me>> {
+    let me = db::run(&state.pool, move |conn| {
+        let organisation = identity::find_organisation(conn, &principal.organisation_id)?
+            .ok_or(ApiError::InvalidToken("the token's organisation no longer exists"))?;
+        let (name, email, coach_id) = match principal.subject_type {
+            SubjectType::User => {
+                let user = identity::find_user(conn, &principal.subject)?
+                    .filter(|u| u.active)
+                    .ok_or(ApiError::InvalidToken("the token's user no longer exists"))?;
+                let coach = crate::db::coaches::find_by_user(conn, &user.id)?;
+                (user.name, Some(user.email), coach.map(|c| c.id))
+            }
+            SubjectType::Client => {
+                let client = identity::find_client(conn, &principal.subject)?
+                    .filter(|c| c.active)
+                    .ok_or(ApiError::InvalidToken("the token's client no longer exists"))?;
+                (client.name, None, None)
+            }
+        };
+        Ok(Me {
+            subject_id: principal.subject.clone(),
+            subject_type: principal.subject_type,
+            role: principal.role,
+            organisation: OrganisationSummary {
+                id: organisation.id,
+                name: organisation.name,
+                kind: organisation.kind.parse().map_err(anyhow::Error::msg)?,
+            },
+            name,
+            email,
+            coach_id,
+        })
+    })
+    .await?;
+    Ok(web::Json(me))
+}

@@ -1,0 +1,296 @@
+//! Strict request extractors: JSON and form bodies, and query strings.
+//!
+//! They check the content type (415), the size (413, the configured limit), the syntax (400 with
+//! line and column), and the shape: an unknown field, a missing field or a wrong type is a 400
+//! whose `errors[0].pointer` is the JSON pointer of the field.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// A JSON body (`application/json` or `application/*+json`).
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+/// A form body (`application/x-www-form-urlencoded`), as OAuth's token endpoint takes.
+#[derive(Debug)]
+pub struct Form<T>(pub T);
+
+/// Query parameters; unknown ones are refused like unknown body fields.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map(|s| s.body_limit)
+        .unwrap_or(256 * 1024)
+}
+
+fn media_type(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+fn is_json(media: &str) -> bool {
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// Reads the whole body, refusing it as soon as it passes `limit` bytes.
+async fn read_body(
+    declared_length: Option<usize>,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    if declared_length.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Turns serde_path_to_error's path into a JSON pointer.
+fn pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        pointer.push('/');
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"))
+            }
+            Segment::Unknown => pointer.push('?'),
+        }
+    }
+    pointer
+}
+
+/// The field a serde message names in backticks ("unknown field `x`", "missing field `x`").
+fn named_field(message: &str) -> Option<&str> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("missing field `"))?;
+    rest.split('`').next()
+}
+
+/// A data error at `path`: the pointer names the offending field itself.
+fn shape_error(path: &serde_path_to_error::Path, message: &str) -> ApiError {
+    let mut at = pointer(path);
+    let detail = if let Some(field) = named_field(message) {
+        // The path ends at the object holding the field; name the field.
+        if message.starts_with("unknown") {
+            at = format!("{at}/{field}");
+            "is not a known field".to_string()
+        } else {
+            at = format!("{at}/{field}");
+            "is required".to_string()
+        }
+    } else {
+        message.to_string()
+    };
+    let at = if at.is_empty() { "/".to_string() } else { at };
+    ApiError::invalid_field(at, detail)
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    use serde_json::error::Category;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_field("/", "the body is empty; send a JSON object"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let (at, inner) = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(value) => match deserializer.end() {
+            Ok(()) => return Ok(value),
+            Err(trailing) => (String::new(), trailing),
+        },
+        Err(error) => {
+            let path = error.path().clone();
+            let inner = error.into_inner();
+            if inner.classify() == Category::Data {
+                let message = inner.to_string();
+                let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]);
+                return Err(shape_error(&path, message));
+            }
+            (pointer(&path), inner)
+        }
+    };
+    let position = format!("line {}, column {}", inner.line(), inner.column());
+    let message = inner.to_string();
+    let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]);
+    Err(ApiError::BadRequest {
+        detail: format!("malformed JSON at {position}: {message}"),
+        errors: vec![FieldError::new(
+            if at.is_empty() { "/".to_string() } else { at },
+            format!("malformed JSON at {position}"),
+        )],
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = body_limit(req);
+        let length = declared_length(req);
+        let media = media_type(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            match media.as_deref() {
+                Some(m) if is_json(m) => {}
+                Some(m) => {
+                    return Err(ApiError::UnsupportedMediaType(format!(
+                        "expected Content-Type application/json, got {m}"
+                    )))
+                }
+                None => {
+                    return Err(ApiError::UnsupportedMediaType(
+                        "send the body with Content-Type: application/json".into(),
+                    ))
+                }
+            }
+            let body = read_body(length, payload, limit).await?;
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+fn parse_urlencoded<T: DeserializeOwned>(input: &str) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(input));
+    serde_path_to_error::deserialize::<_, T>(deserializer).map_err(|error| {
+        let path = error.path().clone();
+        let message = error.into_inner().to_string();
+        let error = shape_error(&path, &message);
+        // Parameters are named plainly, not as pointers.
+        match error {
+            ApiError::BadRequest { detail, errors } => ApiError::BadRequest {
+                detail,
+                errors: errors
+                    .into_iter()
+                    .map(|e| FieldError::new(e.pointer.trim_start_matches('/'), e.detail))
+                    .collect(),
+            },
+            other => other,
+        }
+    })
+}
+
+fn form_urlencoded_parse(input: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(input.as_bytes())
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = body_limit(req);
+        let length = declared_length(req);
+        let media = media_type(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            if media.as_deref() != Some("application/x-www-form-urlencoded") {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body with Content-Type: application/x-www-form-urlencoded (RFC 6749)"
+                        .into(),
+                ));
+            }
+            let body = read_body(length, payload, limit).await?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| ApiError::bad_request("the form body is not UTF-8"))?;
+            parse_urlencoded(text).map(Form)
+        })
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_urlencoded(req.query_string()).map(Query))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        code: String,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        #[serde(default)]
+        items: Vec<Inner>,
+    }
+
+    fn first_pointer(error: ApiError) -> String {
+        match error {
+            ApiError::BadRequest { errors, .. } => errors[0].pointer.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_is_named_by_its_pointer() {
+        let error = parse_json::<Body>(br#"{"name":"a","items":[{"code":"x","colour":1}]}"#).unwrap_err();
+        assert_eq!(first_pointer(error), "/items/0/colour");
+    }
+
+    #[test]
+    fn a_missing_field_and_a_wrong_type_are_named() {
+        assert_eq!(first_pointer(parse_json::<Body>(b"{}").unwrap_err()), "/name");
+        assert_eq!(first_pointer(parse_json::<Body>(br#"{"name":3}"#).unwrap_err()), "/name");
+    }
+
+    #[test]
+    fn malformed_json_names_the_position() {
+        match parse_json::<Body>(b"{\"name\": \"a\",,}").unwrap_err() {
+            ApiError::BadRequest { detail, .. } => assert!(detail.contains("line 1, column 14"), "{detail}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_query_parameters_are_refused() {
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Params {
+            limit: Option<u32>,
+        }
+        let error = parse_urlencoded::<Params>("limt=3").unwrap_err();
+        assert_eq!(first_pointer(error), "limt");
+    }
+}

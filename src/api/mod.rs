@@ -1,0 +1,167 @@
+//! The HTTP API: one module per resource, the strict extractors, and the OpenAPI document.
+//!
+//! Routes and their spec are registered together (utoipa-actix-web), so every route is in the
+//! spec. The same spec drives the 405 answer: a path that exists with other methods gets
+//! `405` and `Allow`, an unknown path `404`.
+
+pub mod auth;
+pub mod coaches;
+pub mod extract;
+pub mod operations;
+pub mod pagination;
+pub mod problems;
+
+use actix_web::http::header;
+use actix_web::{dev::ResourceDef, web, HttpRequest};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
+
+use crate::error::{ApiError, ApiResult};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Trajectum API",
+        description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457). Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404.",
+        license(name = "Proprietary")
+    ),
+    modifiers(&BearerAuth),
+    components(responses(
+        problems::BadRequest,
+        problems::Unauthorized,
+        problems::Forbidden,
+        problems::NotFound,
+        problems::PreconditionFailed,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Unprocessable,
+        problems::TooManyRequests,
+        problems::Unavailable,
+    )),
+    tags(
+        (name = "auth", description = "Tokens (OAuth 2.0) and the caller"),
+        (name = "coaches", description = "The provider's coaches"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from `POST /api/v1/auth/token`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Registers every route with its spec.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(operations::live)
+        .service(operations::ready)
+        .service(operations::metrics)
+        .service(
+            scope::scope("/api/v1")
+                .service(auth::token)
+                .service(auth::revoke)
+                .service(auth::me)
+                .service(coaches::list_coaches)
+                .service(coaches::create_coach)
+                .service(coaches::get_coach)
+                .service(coaches::update_coach),
+        );
+}
+
+/// The OpenAPI document of every route, as the service serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, spec) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
+    spec
+}
+
+/// The routes of the spec, to tell a wrong method (405) from an unknown path (404).
+#[derive(Debug)]
+pub struct RouteTable(Vec<(ResourceDef, Vec<String>)>);
+
+impl RouteTable {
+    pub fn from_spec(spec: &utoipa::openapi::OpenApi) -> Self {
+        let routes = spec
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = serde_json::to_value(item)
+                    .ok()
+                    .and_then(|v| v.as_object().cloned())
+                    .map(|o| {
+                        o.keys()
+                            .filter(|k| {
+                                ["get", "put", "post", "delete", "patch", "head", "options"]
+                                    .contains(&k.as_str())
+                            })
+                            .map(|k| k.to_ascii_uppercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        RouteTable(routes)
+    }
+
+    pub fn allowed(&self, path: &str) -> Option<&[String]> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, methods)| methods.as_slice())
+    }
+}
+
+/// What an unrouted request gets: 405 with `Allow` if the path exists, else 404.
+pub async fn unrouted(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> ApiResult<actix_web::HttpResponse> {
+    Err(match routes.allowed(req.path()) {
+        Some(methods) => ApiError::MethodNotAllowed {
+            allow: methods.to_vec(),
+        },
+        None => ApiError::not_found(format!("there is no route {}", req.path())),
+    })
+}
+
+/// The `ETag` of a version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// The version an `If-Match` header asks for, if one was sent.
+pub fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .map(Some)
+        .map_err(|_| ApiError::invalid_field("If-Match", "must be an ETag this API returned, e.g. \"3\""))
+}

@@ -1,0 +1,271 @@
+//! The OAuth 2.0 grants of `POST /auth/token` (RFC 6749) and revocation (RFC 7009).
+//!
+//! - `client_credentials`: an HR system authenticates with its client id and secret; no refresh
+//!   token (RFC 6749 §4.4.3).
+//! - `password`: a person signs in with email and password; gets a refresh token that starts a
+//!   new family (one login session).
+//! - `refresh_token`: a refresh token is exchanged once for a new pair in the same family. Using
+//!   an already-rotated one again means it leaked: the whole family is revoked.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use chrono::{Duration, NaiveDateTime};
+
+use crate::auth::jwt::{Claims, JwtKeys, TokenType};
+use crate::auth::secrets;
+use crate::auth::throttle::LoginThrottle;
+use crate::db::identity::{self, RefreshToken};
+use crate::db::{self, DbConnection};
+use crate::domain::principal::{Role, SubjectType};
+use crate::error::ApiError;
+
+/// Everything needed to issue tokens; shared by all workers.
+#[derive(Debug)]
+pub struct TokenIssuer {
+    pub keys: Arc<JwtKeys>,
+    pub throttle: LoginThrottle,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+/// What the token endpoint returns (RFC 6749 §5.1).
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+    pub role: Role,
+}
+
+/// How the client authenticated, if it did (HTTP Basic or body parameters).
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+fn invalid_grant(description: &str) -> ApiError {
+    ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", description)
+}
+
+fn invalid_client() -> ApiError {
+    ApiError::oauth(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        "client authentication failed",
+    )
+}
+
+struct Subject<'a> {
+    id: &'a str,
+    subject_type: SubjectType,
+    role: Role,
+    organisation_id: &'a str,
+}
+
+impl TokenIssuer {
+    fn claims(&self, subject: &Subject<'_>, typ: TokenType, now: NaiveDateTime, family: Option<&str>) -> Claims {
+        let ttl = match typ {
+            TokenType::Access => self.access_ttl,
+            TokenType::Refresh => self.refresh_ttl,
+        };
+        let issued = now.and_utc().timestamp();
+        Claims {
+            iss: self.keys.issuer.clone(),
+            aud: self.keys.audience.clone(),
+            sub: subject.id.to_string(),
+            exp: issued + ttl.num_seconds(),
+            iat: issued,
+            nbf: issued,
+            jti: db::new_id(),
+            typ,
+            role: subject.role,
+            org: subject.organisation_id.to_string(),
+            sub_type: subject.subject_type,
+            fam: family.map(String::from),
+        }
+    }
+
+    /// Issues an access token, and for people a refresh token in `family` (a new family when
+    /// `None`), recording the refresh token so it can be rotated once.
+    fn issue(
+        &self,
+        conn: &mut DbConnection,
+        subject: Subject<'_>,
+        family: Option<String>,
+    ) -> Result<IssuedTokens, ApiError> {
+        let now = db::now();
+        let access = self.keys.sign(&self.claims(&subject, TokenType::Access, now, None))?;
+        let refresh_token = match subject.subject_type {
+            SubjectType::Client => None,
+            SubjectType::User => {
+                let family = family.unwrap_or_else(db::new_id);
+                let claims = self.claims(&subject, TokenType::Refresh, now, Some(&family));
+                identity::insert_refresh_token(
+                    conn,
+                    &RefreshToken {
+                        id: claims.jti.clone(),
+                        family_id: family,
+                        user_id: subject.id.to_string(),
+                        issued_at: now,
+                        expires_at: now + self.refresh_ttl,
+                        rotated_at: None,
+                        revoked_at: None,
+                    },
+                )?;
+                Some(self.keys.sign(&claims)?)
+            }
+        };
+        Ok(IssuedTokens {
+            access_token: access,
+            expires_in: self.access_ttl.num_seconds(),
+            refresh_token,
+            role: subject.role,
+        })
+    }
+
+    fn throttled(&self, key: &str) -> Result<(), ApiError> {
+        self.throttle
+            .check(key)
+            .map_err(|retry_after_seconds| ApiError::TooManyRequests {
+                retry_after_seconds,
+            })
+    }
+
+    pub fn client_credentials(
+        &self,
+        conn: &mut DbConnection,
+        credentials: &ClientCredentials,
+    ) -> Result<IssuedTokens, ApiError> {
+        let key = format!("client:{}", credentials.client_id);
+        self.throttled(&key)?;
+        let client = identity::find_client_by_client_id(conn, &credentials.client_id)?
+            .filter(|c| c.active)
+            .filter(|c| secrets::verify_client_secret(&credentials.client_secret, &c.secret_hash));
+        let Some(client) = client else {
+            self.throttle.record_failure(&key);
+            return Err(invalid_client());
+        };
+        self.throttle.record_success(&key);
+        let role = client.role.parse().map_err(anyhow::Error::msg)?;
+        db::write(conn, |conn| {
+            self.issue(
+                conn,
+                Subject {
+                    id: &client.id,
+                    subject_type: SubjectType::Client,
+                    role,
+                    organisation_id: &client.organisation_id,
+                },
+                None,
+            )
+        })
+    }
+
+    pub fn password(
+        &self,
+        conn: &mut DbConnection,
+        username: &str,
+        password: &str,
+    ) -> Result<IssuedTokens, ApiError> {
+        let key = format!("account:{}", username.to_lowercase());
+        self.throttled(&key)?;
+        let user = identity::find_user_by_email(conn, username)?;
+        let verified = secrets::verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let user = match user {
+            Some(user) if verified && user.active => user,
+            _ => {
+                self.throttle.record_failure(&key);
+                return Err(invalid_grant("the email or password is wrong"));
+            }
+        };
+        self.throttle.record_success(&key);
+        let role = user.role.parse().map_err(anyhow::Error::msg)?;
+        db::write(conn, |conn| {
+            self.issue(
+                conn,
+                Subject {
+                    id: &user.id,
+                    subject_type: SubjectType::User,
+                    role,
+                    organisation_id: &user.organisation_id,
+                },
+                None,
+            )
+        })
+    }
+
+    pub fn refresh(&self, conn: &mut DbConnection, refresh_token: &str) -> Result<IssuedTokens, ApiError> {
+        enum Outcome {
+            Issued(IssuedTokens),
+            Reused,
+            Dead,
+        }
+        let claims = self
+            .keys
+            .verify(refresh_token, TokenType::Refresh)
+            .map_err(|e| invalid_grant(&format!("the refresh token is not valid: {}", e.reason())))?;
+        let outcome = db::write(conn, |conn| -> Result<Outcome, ApiError> {
+            let now = db::now();
+            let Some(stored) = identity::find_refresh_token(conn, &claims.jti)? else {
+                return Ok(Outcome::Dead);
+            };
+            if !identity::mark_refresh_token_rotated(conn, &stored.id, now)? {
+                if stored.rotated_at.is_some() && stored.revoked_at.is_none() {
+                    // A rotated token came back: someone kept a copy. End the whole session.
+                    identity::revoke_refresh_family(conn, &stored.family_id, now)?;
+                    return Ok(Outcome::Reused);
+                }
+                return Ok(Outcome::Dead);
+            }
+            let user = identity::find_user(conn, &stored.user_id)?.filter(|u| u.active);
+            let Some(user) = user else {
+                return Ok(Outcome::Dead);
+            };
+            let role = user.role.parse().map_err(anyhow::Error::msg)?;
+            self.issue(
+                conn,
+                Subject {
+                    id: &user.id,
+                    subject_type: SubjectType::User,
+                    role,
+                    organisation_id: &user.organisation_id,
+                },
+                Some(stored.family_id),
+            )
+            .map(Outcome::Issued)
+        })?;
+        match outcome {
+            Outcome::Issued(tokens) => Ok(tokens),
+            Outcome::Reused => {
+                tracing::warn!(family = ?claims.fam, "refresh token reused; session revoked");
+                Err(invalid_grant(
+                    "this refresh token was already used; the session has been revoked",
+                ))
+            }
+            Outcome::Dead => Err(invalid_grant("the refresh token is revoked or expired")),
+        }
+    }
+
+    /// RFC 7009: revoking a refresh token ends its whole session. An invalid or unknown token is
+    /// not an error (the client's goal is met). Access tokens are short-lived and cannot be
+    /// revoked individually: `unsupported_token_type`.
+    pub fn revoke(&self, conn: &mut DbConnection, token: &str) -> Result<(), ApiError> {
+        if self.keys.verify(token, TokenType::Access).is_ok() {
+            return Err(ApiError::oauth(
+                StatusCode::BAD_REQUEST,
+                "unsupported_token_type",
+                "access tokens cannot be revoked; they expire on their own. Revoke the refresh token",
+            ));
+        }
+        if let Ok(claims) = self.keys.verify(token, TokenType::Refresh) {
+            if let Some(family) = claims.fam {
+                db::write(conn, |conn| {
+                    identity::revoke_refresh_family(conn, &family, db::now())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}

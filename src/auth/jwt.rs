@@ -1,0 +1,367 @@
+//! JSON Web Tokens: the claims Trajectum issues, the keys it signs with, and verification.
+//!
+//! The algorithm is pinned per key: a token is verified only with the key its `kid` names and
+//! only with that key's algorithm, so `alg: none`, an HMAC made with a public key, or any other
+//! algorithm swap is refused. A retired key can be kept for verification during rotation.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{JwtAlgorithm, Settings};
+use crate::domain::principal::{Principal, Role, SubjectType};
+
+/// Whether a token grants access or only the right to get a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+/// The claims of every token Trajectum issues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user's or API client's id.
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    pub typ: TokenType,
+    pub role: Role,
+    /// The organisation the subject acts for.
+    pub org: String,
+    /// `user` or `client`.
+    pub sub_type: SubjectType,
+    /// The refresh-token family (one login session); refresh tokens only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
+}
+
+impl Claims {
+    pub fn principal(&self) -> Principal {
+        Principal {
+            subject: self.sub.clone(),
+            subject_type: self.sub_type,
+            role: self.role,
+            organisation_id: self.org.clone(),
+        }
+    }
+}
+
+/// Why a token was refused. The reason goes into the 401's detail: it tells an integrator what
+/// to fix and nothing an attacker does not already know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Malformed,
+    UnknownKey,
+    WrongAlgorithm,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    WrongIssuer,
+    WrongAudience,
+    InvalidClaims,
+    WrongType,
+}
+
+impl TokenError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            TokenError::Malformed => "malformed token",
+            TokenError::UnknownKey => "unknown or missing key id",
+            TokenError::WrongAlgorithm => "algorithm not allowed for this key",
+            TokenError::BadSignature => "bad signature",
+            TokenError::Expired => "token expired",
+            TokenError::NotYetValid => "token not yet valid",
+            TokenError::WrongIssuer => "wrong issuer",
+            TokenError::WrongAudience => "wrong audience",
+            TokenError::InvalidClaims => "missing or invalid claims",
+            TokenError::WrongType => "wrong token type",
+        }
+    }
+}
+
+struct VerifyingKey {
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// The signing key, the keys accepted for verification, and the fixed claims.
+pub struct JwtKeys {
+    kid: String,
+    algorithm: Algorithm,
+    signing: EncodingKey,
+    verifying: HashMap<String, VerifyingKey>,
+    pub issuer: String,
+    pub audience: String,
+    leeway: u64,
+}
+
+impl std::fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKeys")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+fn algorithm(alg: JwtAlgorithm) -> Algorithm {
+    match alg {
+        JwtAlgorithm::HS256 => Algorithm::HS256,
+        JwtAlgorithm::EdDSA => Algorithm::EdDSA,
+        JwtAlgorithm::RS256 => Algorithm::RS256,
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read key file {}", path.display()))
+}
+
+/// A key id derived from the verifying material, so it changes when the key does.
+fn derived_kid(material: &[u8]) -> String {
+    hex::encode(&Sha256::digest(material)[..8])
+}
+
+fn hmac_secret(secret: &str) -> anyhow::Result<&[u8]> {
+    if secret.len() < 32 {
+        bail!("an HS256 secret must be at least 32 bytes");
+    }
+    Ok(secret.as_bytes())
+}
+
+fn verifying_key(
+    alg: JwtAlgorithm,
+    secret: Option<&str>,
+    public_key_file: Option<&Path>,
+) -> anyhow::Result<(VerifyingKey, Vec<u8>)> {
+    let (key, material) = match alg {
+        JwtAlgorithm::HS256 => {
+            let secret = hmac_secret(secret.context("HS256 needs a secret")?)?;
+            (DecodingKey::from_secret(secret), secret.to_vec())
+        }
+        JwtAlgorithm::EdDSA | JwtAlgorithm::RS256 => {
+            let pem = read(public_key_file.context("EdDSA and RS256 need a public key file")?)?;
+            let key = if alg == JwtAlgorithm::EdDSA {
+                DecodingKey::from_ed_pem(&pem)
+            } else {
+                DecodingKey::from_rsa_pem(&pem)
+            }
+            .context("invalid public key")?;
+            (key, pem)
+        }
+    };
+    Ok((
+        VerifyingKey {
+            algorithm: algorithm(alg),
+            key,
+        },
+        material,
+    ))
+}
+
+impl JwtKeys {
+    /// Loads the keys the settings name. `generated_secret` is the HS256 secret generated for a
+    /// zero-config SQLite start, used when no key is configured.
+    pub fn from_settings(settings: &Settings, generated_secret: Option<&str>) -> anyhow::Result<Self> {
+        let alg = settings.jwt_algorithm;
+        let secret = settings
+            .jwt_secret
+            .as_ref()
+            .map(|s| s.expose_secret().to_string())
+            .or_else(|| generated_secret.map(String::from));
+        let signing = match alg {
+            JwtAlgorithm::HS256 => {
+                EncodingKey::from_secret(hmac_secret(secret.as_deref().context(
+                    "no JWT signing key: set TRAJECTUM_JWT_SECRET (HS256) or configure EdDSA/RS256 key files",
+                )?)?)
+            }
+            JwtAlgorithm::EdDSA | JwtAlgorithm::RS256 => {
+                let pem = read(
+                    settings
+                        .jwt_private_key_file
+                        .as_deref()
+                        .context("EdDSA and RS256 need TRAJECTUM_JWT_PRIVATE_KEY_FILE")?,
+                )?;
+                if alg == JwtAlgorithm::EdDSA {
+                    EncodingKey::from_ed_pem(&pem)
+                } else {
+                    EncodingKey::from_rsa_pem(&pem)
+                }
+                .context("invalid private key")?
+            }
+        };
+        let (current, material) =
+            verifying_key(alg, secret.as_deref(), settings.jwt_public_key_file.as_deref())?;
+        let kid = settings.jwt_kid.clone().unwrap_or_else(|| derived_kid(&material));
+        let mut verifying = HashMap::from([(kid.clone(), current)]);
+        if let Some(previous_alg) = settings.jwt_previous_algorithm {
+            let previous_kid = settings
+                .jwt_previous_kid
+                .clone()
+                .context("a previous JWT key needs TRAJECTUM_JWT_PREVIOUS_KID")?;
+            if previous_kid == kid {
+                bail!("the previous JWT key id must differ from the current one");
+            }
+            let previous_secret = settings
+                .jwt_previous_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_string());
+            let (previous, _) = verifying_key(
+                previous_alg,
+                previous_secret.as_deref(),
+                settings.jwt_previous_public_key_file.as_deref(),
+            )?;
+            verifying.insert(previous_kid, previous);
+        }
+        Ok(JwtKeys {
+            kid,
+            algorithm: algorithm(alg),
+            signing,
+            verifying,
+            issuer: settings.jwt_issuer.clone(),
+            audience: settings.jwt_audience.clone(),
+            leeway: settings.jwt_leeway_seconds.min(30),
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".into());
+        encode(&header, claims, &self.signing).context("cannot sign token")
+    }
+
+    /// Verifies signature, key, algorithm, time window, issuer, audience and token type.
+    pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let key = self.verifying.get(kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != key.algorithm {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        let mut validation = Validation::new(key.algorithm);
+        validation.leeway = self.leeway;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        let claims = decode::<Claims>(token, &key.key, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => TokenError::InvalidClaims,
+                _ => TokenError::Malformed,
+            })?
+            .claims;
+        if claims.typ != expected {
+            return Err(TokenError::WrongType);
+        }
+        Ok(claims)
+    }
+}
+
+/// Creates a random HS256 secret (64 bytes, base64url).
+pub fn generate_secret() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 64];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::SecretString;
+
+    fn settings(secret: &str) -> Settings {
+        Settings {
+            jwt_secret: Some(SecretString::from(secret)),
+            ..Settings::default()
+        }
+    }
+
+    fn claims(typ: TokenType) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            iss: "trajectum".into(),
+            aud: "trajectum-api".into(),
+            sub: "u1".into(),
+            exp: now + 600,
+            iat: now,
+            nbf: now,
+            jti: "j1".into(),
+            typ,
+            role: Role::Employer,
+            org: "o1".into(),
+            sub_type: SubjectType::User,
+            fam: None,
+        }
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_keeps_its_claims() {
+        let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
+        let token = keys.sign(&claims(TokenType::Access)).unwrap();
+        assert_eq!(keys.verify(&token, TokenType::Access).unwrap(), claims(TokenType::Access));
+    }
+
+    #[test]
+    fn a_refresh_token_is_not_an_access_token() {
+        let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
+        let token = keys.sign(&claims(TokenType::Refresh)).unwrap();
+        assert_eq!(keys.verify(&token, TokenType::Access), Err(TokenError::WrongType));
+    }
+
+    #[test]
+    fn a_short_hmac_secret_is_refused() {
+        assert!(JwtKeys::from_settings(&settings("short"), None).is_err());
+    }
+
+    #[test]
+    fn tokens_of_a_previous_key_verify_during_rotation() {
+        let old = JwtKeys::from_settings(
+            &Settings {
+                jwt_kid: Some("old".into()),
+                ..settings(&"o".repeat(40))
+            },
+            None,
+        )
+        .unwrap();
+        let rotated = JwtKeys::from_settings(
+            &Settings {
+                jwt_kid: Some("new".into()),
+                jwt_previous_algorithm: Some(JwtAlgorithm::HS256),
+                jwt_previous_kid: Some("old".into()),
+                jwt_previous_secret: Some(SecretString::from("o".repeat(40))),
+                ..settings(&"n".repeat(40))
+            },
+            None,
+        )
+        .unwrap();
+        let token = old.sign(&claims(TokenType::Access)).unwrap();
+        assert!(rotated.verify(&token, TokenType::Access).is_ok());
+        let fresh = rotated.sign(&claims(TokenType::Access)).unwrap();
+        assert_eq!(old.verify(&fresh, TokenType::Access), Err(TokenError::UnknownKey));
+    }
+}

@@ -1,0 +1,111 @@
+//! Throttling of failed logins, per account and per API client.
+//!
+//! After `max_failures` failures within `window`, further attempts on that key are refused
+//! (429 with `Retry-After`) until the window has passed since the first failure, without
+//! checking the credentials at all. A success clears the key. The state lives in memory: it
+//! protects one instance; behind several instances each counts on its own.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+#[derive(Debug)]
+pub struct LoginThrottle {
+    max_failures: u32,
+    window: Duration,
+    failures: Mutex<HashMap<String, Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    first: Instant,
+}
+
+/// Entries kept before expired ones are swept.
+const SWEEP_ABOVE: usize = 10_000;
+
+impl LoginThrottle {
+    pub fn new(max_failures: u32, window: Duration) -> Self {
+        Self {
+            max_failures: max_failures.max(1),
+            window,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Err(seconds)` when `key` is locked out, with the seconds until it may try again.
+    pub fn check(&self, key: &str) -> Result<(), u64> {
+        self.check_at(key, Instant::now())
+    }
+
+    fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
+        let failures = self.failures.lock().expect("throttle lock");
+        match failures.get(key) {
+            Some(f) if f.count >= self.max_failures => {
+                let until = f.first + self.window;
+                if until > now {
+                    Err((until - now).as_secs().max(1))
+                } else {
+                    Ok(())
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn record_failure(&self, key: &str) {
+        self.record_failure_at(key, Instant::now())
+    }
+
+    fn record_failure_at(&self, key: &str, now: Instant) {
+        let mut failures = self.failures.lock().expect("throttle lock");
+        if failures.len() > SWEEP_ABOVE {
+            let window = self.window;
+            failures.retain(|_, f| now.duration_since(f.first) < window);
+        }
+        let entry = failures.entry(key.to_string()).or_insert(Failures {
+            count: 0,
+            first: now,
+        });
+        if now.duration_since(entry.first) >= self.window {
+            *entry = Failures {
+                count: 0,
+                first: now,
+            };
+        }
+        entry.count += 1;
+    }
+
+    pub fn record_success(&self, key: &str) {
+        self.failures.lock().expect("throttle lock").remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locks_after_the_maximum_failures_until_the_window_passes() {
+        let throttle = LoginThrottle::new(3, Duration::from_secs(60));
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert!(throttle.check_at("a", start).is_ok());
+            throttle.record_failure_at("a", start);
+        }
+        let retry = throttle.check_at("a", start + Duration::from_secs(10));
+        assert_eq!(retry, Err(50));
+        assert!(throttle.check_at("b", start).is_ok(), "other keys are unaffected");
+        assert!(throttle.check_at("a", start + Duration::from_secs(61)).is_ok());
+    }
+
+    #[test]
+    fn a_success_clears_the_count() {
+        let throttle = LoginThrottle::new(2, Duration::from_secs(60));
+        throttle.record_failure("a");
+        throttle.record_success("a");
+        throttle.record_failure("a");
+        assert!(throttle.check("a").is_ok());
+    }
+}

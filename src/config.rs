@@ -1,0 +1,264 @@
+//! Typed settings: built-in defaults, then an optional TOML file, then environment variables.
+//!
+//! | variable | default | meaning |
+//! | --- | --- | --- |
+//! | `DATABASE_URL` | `sqlite://trajectum.sqlite3` | `postgres://…` or `sqlite://PATH` (a file) |
+//! | `TRAJECTUM_CONFIG` | none | path of an optional TOML file with any of the keys below |
+//! | `TRAJECTUM_HOST` | `127.0.0.1` | address to bind |
+//! | `TRAJECTUM_PORT` | `8080` | port to bind (0 picks a free one) |
+//! | `TRAJECTUM_LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `TRAJECTUM_LOG_FILTER` | `info` | tracing filter, e.g. `info,trajectum=debug` |
+//! | `TRAJECTUM_JWT_ALGORITHM` | `HS256` | `HS256`, `EdDSA` or `RS256` |
+//! | `TRAJECTUM_JWT_SECRET` | generated (SQLite only) | HS256 secret, at least 32 bytes |
+//! | `TRAJECTUM_JWT_PRIVATE_KEY_FILE` | none | PEM private key for EdDSA / RS256 |
+//! | `TRAJECTUM_JWT_PUBLIC_KEY_FILE` | none | PEM public key for EdDSA / RS256 |
+//! | `TRAJECTUM_JWT_KID` | derived from the key | key id put in the token header |
+//! | `TRAJECTUM_JWT_PREVIOUS_ALGORITHM` | none | algorithm of a retired key still accepted |
+//! | `TRAJECTUM_JWT_PREVIOUS_SECRET` | none | its HS256 secret |
+//! | `TRAJECTUM_JWT_PREVIOUS_PUBLIC_KEY_FILE` | none | its PEM public key |
+//! | `TRAJECTUM_JWT_PREVIOUS_KID` | none | its key id (required with a previous key) |
+//! | `TRAJECTUM_JWT_ISSUER` | `trajectum` | `iss` of issued tokens, required on verification |
+//! | `TRAJECTUM_JWT_AUDIENCE` | `trajectum-api` | `aud` of issued tokens, required on verification |
+//! | `TRAJECTUM_JWT_LEEWAY_SECONDS` | `30` | clock skew allowed on `exp`/`nbf` (at most 30) |
+//! | `TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS` | `900` | access token lifetime |
+//! | `TRAJECTUM_REFRESH_TOKEN_TTL_SECONDS` | `2592000` | refresh token lifetime (30 days) |
+//! | `TRAJECTUM_CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS |
+//! | `TRAJECTUM_BODY_LIMIT_BYTES` | `262144` | largest accepted request body |
+//! | `TRAJECTUM_DB_POOL_SIZE` | `10` | connections in the pool |
+//! | `TRAJECTUM_DB_TIMEOUT_SECONDS` | `5` | wait for a pooled connection before answering 503 |
+//! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
+//! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
+//! | `TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS` | `30` | grace period for in-flight requests on SIGTERM |
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database_url: String,
+    pub host: String,
+    pub port: u16,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub jwt_algorithm: JwtAlgorithm,
+    #[serde(serialize_with = "redacted")]
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_private_key_file: Option<PathBuf>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub jwt_kid: Option<String>,
+    pub jwt_previous_algorithm: Option<JwtAlgorithm>,
+    #[serde(serialize_with = "redacted")]
+    pub jwt_previous_secret: Option<SecretString>,
+    pub jwt_previous_public_key_file: Option<PathBuf>,
+    pub jwt_previous_kid: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub jwt_leeway_seconds: u64,
+    pub access_token_ttl_seconds: i64,
+    pub refresh_token_ttl_seconds: i64,
+    pub cors_allowed_origins: String,
+    pub body_limit_bytes: usize,
+    pub db_pool_size: u32,
+    pub db_timeout_seconds: u64,
+    pub login_max_failures: u32,
+    pub login_lockout_seconds: u64,
+    pub shutdown_timeout_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    HS256,
+    EdDSA,
+    RS256,
+}
+
+fn redacted<S: serde::Serializer>(
+    value: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => serializer.serialize_some("[redacted]"),
+        None => serializer.serialize_none(),
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: "sqlite://trajectum.sqlite3".into(),
+            host: "127.0.0.1".into(),
+            port: 8080,
+            log_format: LogFormat::Pretty,
+            log_filter: "info".into(),
+            jwt_algorithm: JwtAlgorithm::HS256,
+            jwt_secret: None,
+            jwt_private_key_file: None,
+            jwt_public_key_file: None,
+            jwt_kid: None,
+            jwt_previous_algorithm: None,
+            jwt_previous_secret: None,
+            jwt_previous_public_key_file: None,
+            jwt_previous_kid: None,
+            jwt_issuer: "trajectum".into(),
+            jwt_audience: "trajectum-api".into(),
+            jwt_leeway_seconds: 30,
+            access_token_ttl_seconds: 900,
+            refresh_token_ttl_seconds: 30 * 24 * 3600,
+            cors_allowed_origins: String::new(),
+            body_limit_bytes: 256 * 1024,
+            db_pool_size: 10,
+            db_timeout_seconds: 5,
+            login_max_failures: 5,
+            login_lockout_seconds: 900,
+            shutdown_timeout_seconds: 30,
+        }
+    }
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    /// A SQLite database file (or a `file:` URI for shared in-memory databases).
+    Sqlite(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_string()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            bail!("DATABASE_URL must be postgres://… or sqlite://PATH");
+        }
+        Ok(DatabaseUrl::Sqlite(path.to_string()))
+    }
+
+    /// The directory that holds a SQLite database file, where a generated signing key is kept.
+    pub fn sqlite_dir(&self) -> Option<PathBuf> {
+        match self {
+            DatabaseUrl::Sqlite(path) if !path.starts_with("file:") => {
+                let parent = Path::new(path).parent().map(Path::to_path_buf);
+                Some(parent.filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into()))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file named by `config_file` or `TRAJECTUM_CONFIG`, then the
+    /// environment.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        let file = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("TRAJECTUM_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            if !file.exists() {
+                bail!("config file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("TRAJECTUM_").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url"]))
+            .extract()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        DatabaseUrl::parse(&self.database_url)?;
+        if self.jwt_leeway_seconds > 30 {
+            bail!("TRAJECTUM_JWT_LEEWAY_SECONDS must be at most 30");
+        }
+        if self.access_token_ttl_seconds < 60 || self.refresh_token_ttl_seconds < 60 {
+            bail!("token lifetimes must be at least 60 seconds");
+        }
+        if self.body_limit_bytes < 1024 {
+            bail!("TRAJECTUM_BODY_LIMIT_BYTES must be at least 1024");
+        }
+        if self.db_pool_size == 0 {
+            bail!("TRAJECTUM_DB_POOL_SIZE must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn database(&self) -> DatabaseUrl {
+        DatabaseUrl::parse(&self.database_url).expect("validated at load")
+    }
+
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_pick_the_backend_from_the_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap(),
+            DatabaseUrl::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/t.db").unwrap(),
+            DatabaseUrl::Sqlite("data/t.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("t.db").unwrap(),
+            DatabaseUrl::Sqlite("t.db".into())
+        );
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://t.db").unwrap().sqlite_dir(),
+            Some(PathBuf::from("."))
+        );
+    }
+
+    #[test]
+    fn secrets_are_redacted_when_settings_are_printed() {
+        let settings = Settings {
+            jwt_secret: Some(SecretString::from("super-secret-value-0123456789abcdef")),
+            ..Settings::default()
+        };
+        let shown = serde_json::to_string(&settings).unwrap();
+        assert!(!shown.contains("super-secret"));
+        assert!(!format!("{settings:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn leeway_above_thirty_seconds_is_refused() {
+        let settings = Settings {
+            jwt_leeway_seconds: 31,
+            ..Settings::default()
+        };
+        assert!(settings.validate().is_err());
+    }
+}

@@ -1,0 +1,101 @@
+//! Coach profiles.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::coaches;
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = coaches)]
+pub struct Coach {
+    pub id: String,
+    pub organisation_id: String,
+    pub user_id: Option<String>,
+    pub name: String,
+    pub email: String,
+    /// JSON array of specialism slugs.
+    pub specialisms: String,
+    /// JSON array of ISO 639-1 codes.
+    pub languages: String,
+    pub time_zone: String,
+    pub active: bool,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What a list of coaches is filtered on; ids after `after` (keyset pagination).
+#[derive(Debug, Clone, Default)]
+pub struct CoachFilter {
+    pub organisation_id: String,
+    pub active: Option<bool>,
+    pub updated_since: Option<NaiveDateTime>,
+    pub after: Option<String>,
+    pub limit: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, coach: &Coach) -> QueryResult<()> {
+    diesel::insert_into(coaches::table)
+        .values(coach)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Coach>> {
+    coaches::table
+        .find(id)
+        .select(Coach::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Option<Coach>> {
+    coaches::table
+        .filter(coaches::user_id.eq(user_id))
+        .select(Coach::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// At most `filter.limit` coaches in id order (ids are time-ordered UUID v7).
+pub fn list(conn: &mut DbConnection, filter: &CoachFilter) -> QueryResult<Vec<Coach>> {
+    let mut query = coaches::table
+        .filter(coaches::organisation_id.eq(&filter.organisation_id))
+        .select(Coach::as_select())
+        .order(coaches::id.asc())
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(active) = filter.active {
+        query = query.filter(coaches::active.eq(active));
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(coaches::updated_at.ge(since));
+    }
+    if let Some(after) = &filter.after {
+        query = query.filter(coaches::id.gt(after));
+    }
+    query.load(conn)
+}
+
+/// Writes a changed profile if nobody changed it since `expected_version` was read; returns
+/// whether it was written.
+pub fn update(conn: &mut DbConnection, coach: &Coach, expected_version: i32) -> QueryResult<bool> {
+    diesel::update(
+        coaches::table
+            .filter(coaches::id.eq(&coach.id))
+            .filter(coaches::version.eq(expected_version)),
+    )
+    .set((
+        coaches::name.eq(&coach.name),
+        coaches::email.eq(&coach.email),
+        coaches::specialisms.eq(&coach.specialisms),
+        coaches::languages.eq(&coach.languages),
+        coaches::time_zone.eq(&coach.time_zone),
+        coaches::active.eq(coach.active),
+        coaches::version.eq(coach.version),
+        coaches::updated_at.eq(coach.updated_at),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}

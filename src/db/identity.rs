@@ -1,0 +1,175 @@
+//! Organisations, users, API clients and refresh-token families.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{api_clients, organisations, refresh_tokens, users};
+use super::DbConnection;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organisations)]
+pub struct Organisation {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub time_zone: String,
+    pub provider_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: String,
+    pub organisation_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_clients)]
+pub struct ApiClient {
+    pub id: String,
+    pub organisation_id: String,
+    pub name: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub role: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub rotated_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert_organisation(conn: &mut DbConnection, org: &Organisation) -> QueryResult<()> {
+    diesel::insert_into(organisations::table)
+        .values(org)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_organisation(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Organisation>> {
+    organisations::table
+        .find(id)
+        .select(Organisation::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_user(conn: &mut DbConnection, user: &User) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_user(conn: &mut DbConnection, id: &str) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::email.eq(email.to_lowercase()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_client(conn: &mut DbConnection, client: &ApiClient) -> QueryResult<()> {
+    diesel::insert_into(api_clients::table)
+        .values(client)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_client(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiClient>> {
+    api_clients::table
+        .find(id)
+        .select(ApiClient::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_client_by_client_id(
+    conn: &mut DbConnection,
+    client_id: &str,
+) -> QueryResult<Option<ApiClient>> {
+    api_clients::table
+        .filter(api_clients::client_id.eq(client_id))
+        .select(ApiClient::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_refresh_token(conn: &mut DbConnection, token: &RefreshToken) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_refresh_token(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .find(id)
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a live refresh token as used; false when it was already used, revoked or expired.
+/// One statement, so two concurrent refreshes cannot both succeed.
+pub fn mark_refresh_token_rotated(
+    conn: &mut DbConnection,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::id.eq(id))
+            .filter(refresh_tokens::rotated_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null())
+            .filter(refresh_tokens::expires_at.gt(now)),
+    )
+    .set(refresh_tokens::rotated_at.eq(now))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Revokes every token of a family (a login session).
+pub fn revoke_refresh_family(
+    conn: &mut DbConnection,
+    family_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)
+}

@@ -1,0 +1,381 @@
+//! One error type for the whole HTTP surface, rendered as `application/problem+json` (RFC 9457).
+//!
+//! Every failure a client can see goes through [`ApiError`]: handler errors, extractor errors
+//! (bad JSON, bad query strings, bad path ids), unknown routes, wrong methods, and the database.
+//! Internal causes are logged, never serialised: a 500 says only that something went wrong.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+tokio::task_local! {
+    /// The id of the request being served, so that error bodies can carry it.
+    pub static REQUEST_ID: String;
+}
+
+/// One invalid input: where it is (a JSON pointer into the body, or the name of a query
+/// parameter or header) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer (RFC 6901) into the request body, e.g. `/time_zone`; for a query parameter or
+    /// header, its name.
+    #[schema(example = "/time_zone")]
+    pub pointer: String,
+    /// What is wrong, in a sentence.
+    #[schema(example = "is not a known IANA time zone")]
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI that identifies the kind of problem.
+    #[schema(example = "urn:trajectum:problem:validation")]
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the kind of problem.
+    #[schema(example = "Unprocessable Content")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// The invalid fields, when the problem is about the input.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The request id (also in the `X-Request-Id` header); quote it when asking for support.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Further members specific to the problem (e.g. `allowed_actions`, OAuth's `error`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {detail}")]
+    BadRequest {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("unprocessable: {detail}")]
+    Unprocessable {
+        detail: String,
+        errors: Vec<FieldError>,
+        extensions: serde_json::Map<String, Value>,
+    },
+    /// No credentials were sent.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Credentials were sent but are not valid (RFC 6750 `invalid_token`).
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: Vec<String> },
+    #[error("conflict: {detail}")]
+    Conflict {
+        detail: String,
+        extensions: serde_json::Map<String, Value>,
+    },
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
+    #[error("precondition required: {0}")]
+    PreconditionRequired(String),
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_seconds: u64 },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// An OAuth 2.0 token endpoint error (RFC 6749 §5.2): rendered as a problem that also carries
+    /// the `error` and `error_description` members OAuth clients look for.
+    #[error("oauth error {error}: {description}")]
+    OAuth {
+        status: StatusCode,
+        error: &'static str,
+        description: String,
+    },
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            detail: detail.into(),
+            errors: vec![],
+        }
+    }
+
+    pub fn invalid_field(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        let error = FieldError::new(pointer, detail);
+        ApiError::BadRequest {
+            detail: format!("{} {}", error.pointer, error.detail),
+            errors: vec![error],
+        }
+    }
+
+    /// Input that is well-formed but breaks a rule (422).
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{} {}", one.pointer, one.detail),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ApiError::Unprocessable {
+            detail,
+            errors,
+            extensions: Default::default(),
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::NotFound(what.into())
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            detail: detail.into(),
+            extensions: Default::default(),
+        }
+    }
+
+    pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        ApiError::OAuth {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { .. } => "bad-request",
+            ApiError::Unprocessable { .. } => "validation",
+            ApiError::Unauthenticated | ApiError::InvalidToken(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed { .. } => "method-not-allowed",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::PreconditionFailed(_) => "precondition-failed",
+            ApiError::PreconditionRequired(_) => "precondition-required",
+            ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
+            ApiError::TooManyRequests { .. } => "too-many-requests",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::OAuth { .. } => "oauth",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            ApiError::BadRequest { detail, .. }
+            | ApiError::Unprocessable { detail, .. }
+            | ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::Unauthenticated => "this endpoint needs a bearer token".into(),
+            ApiError::InvalidToken(why) => format!("the bearer token is not valid: {why}"),
+            ApiError::Forbidden(d)
+            | ApiError::NotFound(d)
+            | ApiError::PreconditionFailed(d)
+            | ApiError::PreconditionRequired(d)
+            | ApiError::UnsupportedMediaType(d)
+            | ApiError::Unavailable(d) => d.clone(),
+            ApiError::MethodNotAllowed { allow } => {
+                format!("this resource allows {}", allow.join(", "))
+            }
+            ApiError::PayloadTooLarge { limit } => {
+                format!("the request body is larger than the limit of {limit} bytes")
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => format!("too many attempts; retry after {retry_after_seconds} seconds"),
+            ApiError::OAuth { description, .. } => description.clone(),
+            ApiError::Internal(_) => {
+                "something went wrong on our side; quote the request id when reporting it".into()
+            }
+        }
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let mut extensions = serde_json::Map::new();
+        let errors = match self {
+            ApiError::BadRequest { errors, .. } => errors.clone(),
+            ApiError::Unprocessable {
+                errors,
+                extensions: ext,
+                ..
+            } => {
+                extensions.extend(ext.clone());
+                errors.clone()
+            }
+            ApiError::Conflict { extensions: ext, .. } => {
+                extensions.extend(ext.clone());
+                vec![]
+            }
+            ApiError::OAuth {
+                error, description, ..
+            } => {
+                extensions.insert("error".into(), Value::from(*error));
+                extensions.insert("error_description".into(), Value::from(description.clone()));
+                vec![]
+            }
+            _ => vec![],
+        };
+        Problem {
+            problem_type: format!("urn:trajectum:problem:{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors,
+            request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+            extensions,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::OAuth { status, .. } => *status,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ApiError::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "internal error"),
+            ApiError::Unavailable(why) => tracing::warn!(reason = %why, "service unavailable"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        match self {
+            ApiError::Unauthenticated => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"trajectum\""));
+            }
+            ApiError::InvalidToken(_) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"trajectum\", error=\"invalid_token\"",
+                ));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                response.insert_header((header::ALLOW, allow.join(", ")));
+            }
+            ApiError::TooManyRequests {
+                retry_after_seconds,
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
+            }
+            ApiError::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::OAuth { status, .. } if *status == StatusCode::UNAUTHORIZED => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"trajectum\""));
+            }
+            _ => {}
+        }
+        if matches!(self, ApiError::OAuth { .. }) {
+            // RFC 6749 §5.2: token endpoint errors must not be cached.
+            response.insert_header((header::CACHE_CONTROL, "no-store"));
+        }
+        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match error {
+            Error::NotFound => ApiError::not_found("no such resource"),
+            Error::DatabaseError(Kind::UniqueViolation, _) => {
+                ApiError::conflict("a resource with these unique values already exists")
+            }
+            Error::DatabaseError(Kind::ExclusionViolation, _) => {
+                ApiError::conflict("this overlaps with an existing resource")
+            }
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => {
+                ApiError::Unavailable("the database is unavailable".into())
+            }
+            Error::DatabaseError(Kind::SerializationFailure, _) => {
+                ApiError::Unavailable("the database is busy; retry the request".into())
+            }
+            Error::DatabaseError(_, info) if is_busy(info.message()) => {
+                ApiError::Unavailable("the database is busy; retry the request".into())
+            }
+            other => ApiError::Internal(anyhow::Error::new(other).context("database error")),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database is busy")
+        || message.contains("terminating connection")
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(_: r2d2::Error) -> Self {
+        ApiError::Unavailable("no database connection is available right now".into())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_reveal_their_cause() {
+        let error = ApiError::Internal(anyhow::anyhow!("password column missing in users"));
+        let body = serde_json::to_string(&error.problem()).unwrap();
+        assert!(!body.contains("password column"), "{body}");
+        assert_eq!(error.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let error = ApiError::validation(vec![FieldError::new("/time_zone", "is not known")]);
+        let problem = error.problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors[0].pointer, "/time_zone");
+    }
+}

@@ -1,0 +1,233 @@
+//! The `trajectum` command: serve the API (default), migrate, print the spec, administer, demo.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use trajectum::admin::{self, demo, NewOrganisation, NewUser};
+use trajectum::config::Settings;
+use trajectum::domain::principal::{OrganisationKind, Role};
+use trajectum::startup::{connect_and_migrate, Application};
+use trajectum::{api, db, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "trajectum",
+    version,
+    about = "Commission and run job-coaching trajectories: a REST/JSON service for HR platforms and coaches",
+    long_about = "Commission and run job-coaching trajectories.\n\nWith no command, `serve` runs. Settings come from TRAJECTUM_* environment variables, DATABASE_URL and an optional TOML file (see the README)."
+)]
+struct Cli {
+    /// A TOML file with settings (overridden by the environment).
+    #[arg(long, global = true, env = "TRAJECTUM_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default): applies pending migrations, then listens.
+    Serve,
+    /// Seed a demo employer and provider (idempotent), print their credentials, then serve.
+    Demo,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document as JSON.
+    Openapi,
+    /// Create organisations, users and API clients.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an employer or provider organisation; prints its id.
+    CreateOrg(CreateOrg),
+    /// Create a user (HR user, planner or coach); a coach also gets a coach profile.
+    CreateUser(CreateUser),
+    /// Create an API client for an HR system; prints its client id and secret (shown once).
+    CreateClient(CreateClient),
+}
+
+#[derive(Args)]
+struct CreateOrg {
+    /// `employer` or `provider`.
+    #[arg(long, value_parser = parse_kind)]
+    kind: OrganisationKind,
+    #[arg(long)]
+    name: String,
+    /// IANA time zone of the organisation.
+    #[arg(long, default_value = "Europe/Amsterdam")]
+    time_zone: String,
+    /// For an employer: the id of the provider it contracts.
+    #[arg(long)]
+    provider: Option<String>,
+}
+
+#[derive(Args)]
+struct CreateUser {
+    /// The organisation's id.
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    name: String,
+    /// `employer`, `provider_admin` or `coach`.
+    #[arg(long, value_parser = parse_role)]
+    role: Role,
+    /// The password; read from TRAJECTUM_NEW_PASSWORD so it stays out of shell history.
+    #[arg(long, env = "TRAJECTUM_NEW_PASSWORD", hide_env_values = true)]
+    password: String,
+    /// A coach's specialism (repeatable), e.g. technical_background.
+    #[arg(long = "specialism")]
+    specialisms: Vec<String>,
+    /// A coach's language as ISO 639-1 code (repeatable).
+    #[arg(long = "language")]
+    languages: Vec<String>,
+    /// A coach's IANA time zone (default: the organisation's).
+    #[arg(long)]
+    time_zone: Option<String>,
+}
+
+#[derive(Args)]
+struct CreateClient {
+    /// The organisation's id.
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    name: String,
+    /// `employer` (an HR system) or `provider_admin` (a planning system).
+    #[arg(long, value_parser = parse_role, default_value = "employer")]
+    role: Role,
+}
+
+fn parse_kind(s: &str) -> Result<OrganisationKind, String> {
+    s.parse()
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(settings.log_format, &settings.log_filter);
+    actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), settings))
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Demo => {
+            let pool = connect_and_migrate(&settings).await?;
+            let seeded = blocking(move || admin::seed_demo(&mut *pool.get()?)).await?;
+            print_demo(&settings, seeded);
+            serve(settings).await
+        }
+        Command::Migrate => {
+            connect_and_migrate(&settings).await?;
+            println!("migrations are up to date");
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Admin(admin) => {
+            let pool = connect_and_migrate(&settings).await?;
+            blocking(move || administer(&mut *pool.get()?, admin)).await
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    actix_web::rt::task::spawn_blocking(f).await.context("task failed")?
+}
+
+fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::CreateOrg(a) => {
+            let org = admin::create_organisation(
+                conn,
+                NewOrganisation {
+                    id: None,
+                    kind: a.kind,
+                    name: &a.name,
+                    time_zone: &a.time_zone,
+                    provider_id: a.provider.as_deref(),
+                },
+            )?;
+            println!("{}", org.id);
+        }
+        AdminCommand::CreateUser(a) => {
+            let (user, coach) = admin::create_user(
+                conn,
+                NewUser {
+                    id: None,
+                    organisation_id: &a.org,
+                    email: &a.email,
+                    name: &a.name,
+                    role: a.role,
+                    password: &a.password,
+                    specialisms: a.specialisms,
+                    languages: a.languages,
+                    time_zone: a.time_zone.as_deref(),
+                },
+            )?;
+            println!("user_id={}", user.id);
+            if let Some(coach) = coach {
+                println!("coach_id={}", coach.id);
+            }
+        }
+        AdminCommand::CreateClient(a) => {
+            let (client, secret) = admin::create_client(conn, &a.org, &a.name, a.role, None)?;
+            println!("client_id={}", client.client_id);
+            println!("client_secret={secret}");
+            eprintln!("Store the secret now: it is not shown again.");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let app = Application::build(settings.clone()).await?;
+    tracing::info!(
+        address = %format!("http://{}:{}", settings.host, app.port()),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "trajectum is ready"
+    );
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_demo(settings: &Settings, seeded: bool) {
+    let base = format!("http://{}:{}", settings.host, settings.port);
+    println!(
+        "\n{} demo data. Sign in with:\n\
+         \n  HR system (client_credentials)  client_id={}  client_secret={}\
+         \n  HR user   (password)            {} / {}\
+         \n  planner   (password)            {} / {}\
+         \n  coaches   (password)            {} , {} / {}\
+         \n\nAPI docs:  {base}/docs/\
+         \nTry:\n  curl -s -u {}:{} -d grant_type=client_credentials {base}/api/v1/auth/token\n",
+        if seeded { "Seeded" } else { "Using existing" },
+        demo::CLIENT_ID,
+        demo::CLIENT_SECRET,
+        demo::HR_EMAIL,
+        demo::HR_PASSWORD,
+        demo::ADMIN_EMAIL,
+        demo::ADMIN_PASSWORD,
+        demo::COACH_EMAILS[0],
+        demo::COACH_EMAILS[1],
+        demo::COACH_PASSWORD,
+        demo::CLIENT_ID,
+        demo::CLIENT_SECRET,
+    );
+}

@@ -1,0 +1,119 @@
+//! The outermost middleware: gives each request its id and tracing span, records metrics, and
+//! makes sure every error response, whoever produced it, is a problem document carrying the id.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse, ResponseError};
+use tracing::Instrument;
+
+use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
+use crate::state::AppState;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A client's request id is echoed when it is short and plain; otherwise we make our own, so a
+/// hostile header cannot inject into logs.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(String::from)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = request_id(&req);
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        route = %route,
+        role = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let scoped_id = id.clone();
+    let response = REQUEST_ID
+        .scope(scoped_id, async move {
+            // Handlers and the router answer errors as responses; an `Err` can only come from a
+            // middleware inside this one, and there is none.
+            next.call(req)
+                .await
+                .map(|response| as_problem(response.map_into_boxed_body()))
+        })
+        .instrument(span.clone())
+        .await;
+    let mut response = response?;
+    let status = response.status();
+    response.headers_mut().insert(
+        X_REQUEST_ID,
+        HeaderValue::from_str(&id).expect("validated request id"),
+    );
+    let elapsed = started.elapsed();
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+    }
+    span.record("status", status.as_u16());
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request done");
+        }
+    });
+    Ok(response)
+}
+
+/// Replaces an error response that is not already a problem document (from actix itself or a
+/// middleware) with one.
+fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::not_found("no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
+            allow: allow
+                .and_then(|v| v.to_str().ok().map(String::from))
+                .into_iter()
+                .collect(),
+        },
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge { limit: 0 },
+        StatusCode::UNAUTHORIZED => ApiError::Unauthenticated,
+        StatusCode::FORBIDDEN => ApiError::Forbidden("this request is not allowed".into()),
+        s if s.is_client_error() => ApiError::bad_request(
+            s.canonical_reason().unwrap_or("the request is not valid").to_string(),
+        ),
+        _ => ApiError::Internal(anyhow::anyhow!("unhandled error response {status}")),
+    };
+    let (request, _) = response.into_parts();
+    let mut replaced: HttpResponse = error.error_response();
+    if error.status_code() != status {
+        *replaced.status_mut() = status;
+    }
+    ServiceResponse::new(request, replaced)
+}

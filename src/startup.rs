@@ -1,0 +1,186 @@
+//! Builds the application from settings: database, migrations, keys, routes, middleware, and a
+//! bound listener. `main` and the tests both use it, so tests drive the app the binary serves.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use anyhow::{bail, Context};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, RouteTable};
+use crate::auth::grants::TokenIssuer;
+use crate::auth::jwt::{self, JwtKeys};
+use crate::auth::throttle::LoginThrottle;
+use crate::config::{DatabaseUrl, JwtAlgorithm, Settings};
+use crate::db::{self, Pool};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::middleware::request_context;
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: Pool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let pool = connect_and_migrate(&settings).await?;
+        let keys = Arc::new(load_keys(&settings)?);
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            issuer: TokenIssuer {
+                keys,
+                throttle: LoginThrottle::new(
+                    settings.login_max_failures,
+                    Duration::from_secs(settings.login_lockout_seconds),
+                ),
+                access_ttl: chrono::Duration::seconds(settings.access_token_ttl_seconds),
+                refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl_seconds),
+            },
+            metrics: Metrics::new(),
+            body_limit: settings.body_limit_bytes,
+        });
+        let spec = api::openapi();
+        let routes = web::Data::new(RouteTable::from_spec(&spec));
+        let origins = settings.cors_origins();
+        let server = HttpServer::new(move || {
+            let mut cors = Cors::default()
+                .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+                .allowed_headers([
+                    actix_web::http::header::AUTHORIZATION,
+                    actix_web::http::header::CONTENT_TYPE,
+                    actix_web::http::header::IF_MATCH,
+                ])
+                .allowed_header("idempotency-key")
+                .allowed_header("x-request-id")
+                .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+                .max_age(3600);
+            for origin in &origins {
+                cors = cors.allowed_origin(origin);
+            }
+            // The spec's own route first: the `/api/v1` scope would otherwise claim its path.
+            let (app, _) = App::new()
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()),
+                )
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(routes.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, _| {
+                    ApiError::not_found("no such resource: the id is not a UUID").into()
+                }))
+                .configure(api::configure)
+                .split_for_parts();
+            app.service(web::redirect("/docs", "/docs/"))
+                .default_service(web::to(api::unrouted))
+                .wrap(from_fn(request_context))
+                .wrap(cors)
+        })
+        .shutdown_timeout(settings.shutdown_timeout_seconds)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests and stops.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+/// Opens the pool and applies pending migrations.
+pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Pool> {
+    let url = settings.database();
+    let size = settings.db_pool_size;
+    let timeout = Duration::from_secs(settings.db_timeout_seconds);
+    actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Pool> {
+        if let DatabaseUrl::Sqlite(path) = &url {
+            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                if !path.starts_with("file:") {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+            }
+        }
+        let pool = db::pool(url, size, timeout)?;
+        let applied = db::migrate(&mut *pool.get()?)?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrations applied");
+        }
+        Ok(pool)
+    })
+    .await
+    .context("start-up task failed")?
+}
+
+/// The signing keys. With no key configured: on SQLite, generate an HS256 secret once and keep
+/// it beside the database (mode 0600); on PostgreSQL, refuse to start.
+fn load_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
+    let configured = settings.jwt_secret.is_some() || settings.jwt_algorithm != JwtAlgorithm::HS256;
+    if configured {
+        return JwtKeys::from_settings(settings, None);
+    }
+    let Some(dir) = settings.database().sqlite_dir() else {
+        bail!(
+            "no JWT signing key is configured: set TRAJECTUM_JWT_SECRET (at least 32 bytes) or \
+             TRAJECTUM_JWT_ALGORITHM with key files. A key is generated only for a SQLite file database."
+        );
+    };
+    let path = dir.join("trajectum.jwt-secret");
+    let secret = if path.exists() {
+        std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .trim()
+            .to_string()
+    } else {
+        let secret = jwt::generate_secret();
+        write_private(&path, &secret)?;
+        secret
+    };
+    tracing::warn!(
+        path = %path.display(),
+        "no JWT key configured: using a generated HS256 secret kept beside the SQLite database; \
+         configure TRAJECTUM_JWT_SECRET or key files in production"
+    );
+    JwtKeys::from_settings(settings, Some(&secret))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    Ok(())
+}

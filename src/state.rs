@@ -1,0 +1,13 @@
+//! What every request handler shares: the database pool, the token issuer, metrics, limits.
+
+use crate::auth::grants::TokenIssuer;
+use crate::db::Pool;
+use crate::metrics::Metrics;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub pool: Pool,
+    pub issuer: TokenIssuer,
+    pub metrics: Metrics,
+    pub body_limit: usize,
+}

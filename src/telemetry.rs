@@ -1,0 +1,39 @@
+//! Logging: one tracing subscriber (pretty for people, JSON for machines), and a helper that
+//! runs blocking work off the async executor inside the current span.
+//!
+//! What is never logged: tokens, secrets, passwords, request bodies, and personal data such as
+//! a coachee's or coach's name or email. Spans carry ids, routes and statuses only.
+
+use tracing::Span;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+use crate::error::ApiError;
+
+/// Installs the global subscriber; a second call (tests) is ignored.
+pub fn init(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Runs `f` on actix's blocking pool, in the caller's span, so database work is logged under the
+/// request that caused it. (Never `block_in_place`: it panics on actix's single-threaded workers.)
+pub async fn spawn_blocking_in_span<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+{
+    let span = Span::current();
+    actix_web::web::block(move || {
+        let _entered = span.enter();
+        f()
+    })
+    .await
+    .map_err(|_| ApiError::Internal(anyhow::anyhow!("a blocking task panicked")))?
+}
