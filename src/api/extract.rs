@@ -98,17 +98,20 @@ fn named_field(message: &str) -> Option<&str> {
 /// A data error at `path`: the pointer names the offending field itself.
 fn shape_error(path: &serde_path_to_error::Path, message: &str) -> ApiError {
     let mut at = pointer(path);
-    let detail = if let Some(field) = named_field(message) {
-        // The path ends at the object holding the field; name the field.
-        if message.starts_with("unknown") {
-            at = format!("{at}/{field}");
-            "is not a known field".to_string()
-        } else {
-            at = format!("{at}/{field}");
-            "is required".to_string()
+    let detail = match named_field(message) {
+        Some(field) => {
+            // serde_path_to_error's path ends at the unknown field itself, but at the object
+            // that lacks a missing one.
+            if !at.ends_with(&format!("/{field}")) {
+                at = format!("{at}/{field}");
+            }
+            if message.starts_with("unknown") {
+                "is not a known field".to_string()
+            } else {
+                "is required".to_string()
+            }
         }
-    } else {
-        message.to_string()
+        None => message.to_string(),
     };
     let at = if at.is_empty() { "/".to_string() } else { at };
     ApiError::invalid_field(at, detail)

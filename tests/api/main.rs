@@ -1,1 +1,11 @@
+//! The API suite: one binary, each test on its own fresh database, once on SQLite and (with
+//! `TEST_DATABASE_URL`) once on PostgreSQL.
 
+mod helpers;
+
+mod auth;
+mod coaches;
+mod conventions;
+mod migrations;
+mod operations;
+mod tokens;

@@ -1,0 +1,339 @@
+//! Spawns the real application on a random port with its own fresh database.
+//!
+//! SQLite: a file in a temporary directory. PostgreSQL (when `TEST_DATABASE_URL` is set): a
+//! database of its own, created for the test and dropped (`WITH (FORCE)`) when the test ends.
+//! `TEST_LOG=1` turns on the service's logs.
+
+use std::sync::Once;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Method, RequestBuilder, Response};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use trajectum::admin::{self, demo, NewOrganisation, NewUser};
+use trajectum::config::Settings;
+use trajectum::db::Pool;
+use trajectum::domain::principal::{OrganisationKind, Role};
+use trajectum::startup::Application;
+
+pub const TEST_SECRET: &str = "test-secret-for-the-api-suite-0123456789";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// PostgreSQL when `TEST_DATABASE_URL` is set. CI sets `TRAJECTUM_REQUIRE_POSTGRES=1` so that
+    /// a missing URL fails instead of silently skipping.
+    pub fn postgres() -> Option<Backend> {
+        static NOTICE: Once = Once::new();
+        if std::env::var("TEST_DATABASE_URL").is_ok() {
+            return Some(Backend::Postgres);
+        }
+        if std::env::var("TRAJECTUM_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
+            panic!("TRAJECTUM_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
+        }
+        NOTICE.call_once(|| {
+            eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL variants of the API tests are skipped")
+        });
+        None
+    }
+}
+
+/// Runs `async fn NAME(backend: Backend)` once per backend, as `NAME::sqlite` and `NAME::postgres`.
+#[macro_export]
+macro_rules! api_test {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )+};
+}
+
+/// A database that exists for one test.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir, url: String },
+    Postgres { admin_url: String, name: String, url: String },
+}
+
+impl TestDb {
+    pub fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.sqlite3").display());
+                TestDb::Sqlite { _dir: dir, url }
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
+                let name = format!("trajectum_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let base = admin_url.split('?').next().unwrap();
+                let base = &base[..base.rfind('/').expect("a database URL has a path")];
+                let url = format!("{base}/{name}");
+                TestDb::Postgres { admin_url, name, url }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Drops a PostgreSQL test database now (the service's connections are cut).
+    pub fn drop_now(&self) {
+        if let TestDb::Postgres { admin_url, name, .. } = self {
+            let mut conn = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .expect("drop test database");
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+pub fn test_settings(db: &TestDb) -> Settings {
+    Settings {
+        database_url: db.url().to_string(),
+        port: 0,
+        jwt_secret: Some(SecretString::from(TEST_SECRET)),
+        jwt_kid: Some("test-key".into()),
+        db_pool_size: 4,
+        db_timeout_seconds: 2,
+        ..Settings::default()
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: Pool,
+    pub db: TestDb,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Spawns the app with settings changed by `configure`, and the demo data seeded.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    static LOGS: Once = Once::new();
+    LOGS.call_once(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            trajectum::telemetry::init(trajectum::config::LogFormat::Pretty, "debug");
+        }
+    });
+    let db = TestDb::new(backend);
+    let mut settings = test_settings(&db);
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool().clone();
+    actix_web::rt::spawn(app.into_server());
+    let test_app = TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        pool,
+        db,
+    };
+    test_app
+        .blocking(|conn| admin::seed_demo(conn).map(drop))
+        .await;
+    test_app
+}
+
+/// A second provider with its own planner and coach, and an employer contracted with it.
+pub struct OtherTenant {
+    pub provider_id: String,
+    pub employer_id: String,
+    pub admin_email: String,
+    pub coach_email: String,
+    pub hr_email: String,
+}
+
+pub const OTHER_PASSWORD: &str = "other-tenant-password";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    /// Runs database work (seeding, inspection) off the async executor.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut trajectum::db::DbConnection) -> anyhow::Result<T> + Send + 'static,
+    ) -> T {
+        let pool = self.pool.clone();
+        actix_web::rt::task::spawn_blocking(move || f(&mut pool.get().expect("connection")))
+            .await
+            .expect("task")
+            .expect("database work")
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self.client.request(method, self.url(path));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, Some(token)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token)).json(body).send().await.unwrap()
+    }
+
+    pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, Some(token)).json(body).send().await.unwrap()
+    }
+
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/token"))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs in with a password and returns the whole token response.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .token_request(&[("grant_type", "password"), ("username", email), ("password", password)])
+            .await;
+        assert_eq!(response.status(), 200, "login of {email}");
+        response.json().await.unwrap()
+    }
+
+    pub async fn access_token(&self, email: &str, password: &str) -> String {
+        self.login(email, password).await["access_token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn hr_token(&self) -> String {
+        self.access_token(demo::HR_EMAIL, demo::HR_PASSWORD).await
+    }
+
+    pub async fn planner_token(&self) -> String {
+        self.access_token(demo::ADMIN_EMAIL, demo::ADMIN_PASSWORD).await
+    }
+
+    pub async fn coach_token(&self, which: usize) -> String {
+        self.access_token(demo::COACH_EMAILS[which], demo::COACH_PASSWORD).await
+    }
+
+    pub async fn client_token(&self) -> String {
+        let response = self
+            .token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", demo::CLIENT_ID),
+                ("client_secret", demo::CLIENT_SECRET),
+            ])
+            .await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// Seeds a second, unrelated provider and employer.
+    pub async fn seed_other_tenant(&self) -> OtherTenant {
+        self.blocking(|conn| {
+            let provider = admin::create_organisation(
+                conn,
+                NewOrganisation {
+                    id: None,
+                    kind: OrganisationKind::Provider,
+                    name: "Other Coaching",
+                    time_zone: "Europe/Brussels",
+                    provider_id: None,
+                },
+            )?;
+            let employer = admin::create_organisation(
+                conn,
+                NewOrganisation {
+                    id: None,
+                    kind: OrganisationKind::Employer,
+                    name: "Other Employer",
+                    time_zone: "Europe/Brussels",
+                    provider_id: Some(&provider.id),
+                },
+            )?;
+            let tenant = OtherTenant {
+                provider_id: provider.id.clone(),
+                employer_id: employer.id.clone(),
+                admin_email: "admin@other.example".into(),
+                coach_email: "coach@other.example".into(),
+                hr_email: "hr@other.example".into(),
+            };
+            for (org, email, role) in [
+                (&provider.id, &tenant.admin_email, Role::ProviderAdmin),
+                (&provider.id, &tenant.coach_email, Role::Coach),
+                (&employer.id, &tenant.hr_email, Role::Employer),
+            ] {
+                admin::create_user(
+                    conn,
+                    NewUser {
+                        id: None,
+                        organisation_id: org,
+                        email,
+                        name: "Other Person",
+                        role,
+                        password: OTHER_PASSWORD,
+                        specialisms: vec![],
+                        languages: vec![],
+                        time_zone: None,
+                    },
+                )?;
+            }
+            Ok(tenant)
+        })
+        .await
+    }
+}
+
+/// Asserts a problem+json response with `status`, returns its body.
+pub async fn assert_problem(response: Response, status: u16) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(content_type, "application/problem+json");
+    assert!(response.headers().contains_key("x-request-id"));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], json!(status));
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    assert!(body["request_id"].is_string(), "problem carries the request id: {body}");
+    body
+}
+
+pub fn first_pointer(problem: &Value) -> &str {
+    problem["errors"][0]["pointer"].as_str().unwrap_or("")
+}

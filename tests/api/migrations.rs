@@ -1,0 +1,45 @@
+//! Migrations apply on both backends and `down.sql` reverts `up.sql`.
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use crate::api_test;
+use crate::helpers::{Backend, TestDb};
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn user_tables(conn: &mut trajectum::db::DbConnection) -> i64 {
+    let sql = match conn {
+        trajectum::db::DbConnection::Postgres(_) => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'"
+        }
+        trajectum::db::DbConnection::Sqlite(_) => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'"
+        }
+    };
+    diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
+}
+
+async fn down_migrations_revert_up_migrations(backend: Backend) {
+    let db = TestDb::new(backend);
+    let url = trajectum::config::DatabaseUrl::parse(db.url()).unwrap();
+    actix_web::rt::task::spawn_blocking(move || {
+        let pool = trajectum::db::pool(url, 1, std::time::Duration::from_secs(5)).unwrap();
+        let mut conn = pool.get().unwrap();
+        let applied = trajectum::db::migrate(&mut conn).unwrap();
+        assert!(applied >= 2);
+        assert!(user_tables(&mut conn) >= 5);
+        let reverted = trajectum::db::revert_all(&mut conn).unwrap();
+        assert_eq!(reverted, applied);
+        assert_eq!(user_tables(&mut conn), 0, "down.sql removes everything up.sql made");
+        assert_eq!(trajectum::db::migrate(&mut conn).unwrap(), applied, "and up.sql applies again");
+    })
+    .await
+    .unwrap();
+}
+
+api_test!(down_migrations_revert_up_migrations);
