@@ -26,7 +26,10 @@ pub struct NewOrganisation<'a> {
     pub provider_id: Option<&'a str>,
 }
 
-pub fn create_organisation(conn: &mut DbConnection, new: NewOrganisation<'_>) -> anyhow::Result<Organisation> {
+pub fn create_organisation(
+    conn: &mut DbConnection,
+    new: NewOrganisation<'_>,
+) -> anyhow::Result<Organisation> {
     let mut errors = vec![];
     rules::validate_name("/name", new.name, &mut errors);
     rules::validate_time_zone("/time_zone", new.time_zone, &mut errors);
@@ -68,7 +71,10 @@ pub struct NewUser<'a> {
 }
 
 /// Creates a user; a coach also gets a coach profile linked to the login.
-pub fn create_user(conn: &mut DbConnection, new: NewUser<'_>) -> anyhow::Result<(User, Option<Coach>)> {
+pub fn create_user(
+    conn: &mut DbConnection,
+    new: NewUser<'_>,
+) -> anyhow::Result<(User, Option<Coach>)> {
     let mut errors = vec![];
     rules::validate_name("/name", new.name, &mut errors);
     rules::validate_email("/email", new.email, &mut errors);
@@ -79,7 +85,10 @@ pub fn create_user(conn: &mut DbConnection, new: NewUser<'_>) -> anyhow::Result<
     }
     check(errors)?;
     if new.password.chars().count() < secrets::MIN_PASSWORD_LENGTH {
-        bail!("the password must be at least {} characters", secrets::MIN_PASSWORD_LENGTH);
+        bail!(
+            "the password must be at least {} characters",
+            secrets::MIN_PASSWORD_LENGTH
+        );
     }
     if new.role == Role::Coachee {
         bail!("coachees sign in with a link token, not a password");
@@ -87,7 +96,11 @@ pub fn create_user(conn: &mut DbConnection, new: NewUser<'_>) -> anyhow::Result<
     let org = identity::find_organisation(conn, new.organisation_id)?
         .with_context(|| format!("organisation {} does not exist", new.organisation_id))?;
     if org.kind != new.role.organisation_kind().as_str() {
-        bail!("a {} belongs to a {} organisation", new.role, new.role.organisation_kind().as_str());
+        bail!(
+            "a {} belongs to a {} organisation",
+            new.role,
+            new.role.organisation_kind().as_str()
+        );
     }
     let now = db::now();
     let user = User {
@@ -141,11 +154,17 @@ pub fn create_client(
     let org = identity::find_organisation(conn, organisation_id)?
         .with_context(|| format!("organisation {organisation_id} does not exist"))?;
     if org.kind != role.organisation_kind().as_str() {
-        bail!("a {role} client belongs to a {} organisation", role.organisation_kind().as_str());
+        bail!(
+            "a {role} client belongs to a {} organisation",
+            role.organisation_kind().as_str()
+        );
     }
     let (client_id, secret) = match fixed {
         Some((id, secret)) => (id.to_string(), secret.to_string()),
-        None => (format!("trj_{}", uuid::Uuid::new_v4().simple()), secrets::generate_client_secret()),
+        None => (
+            format!("trj_{}", uuid::Uuid::new_v4().simple()),
+            secrets::generate_client_secret(),
+        ),
     };
     let now = db::now();
     let client = ApiClient {
@@ -206,15 +225,37 @@ pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
             },
         )?;
         let users = [
-            (demo::EMPLOYER_ID, demo::HR_EMAIL, "Hanna HR", Role::Employer, demo::HR_PASSWORD, vec![], vec![], None),
-            (demo::PROVIDER_ID, demo::ADMIN_EMAIL, "Piet Planner", Role::ProviderAdmin, demo::ADMIN_PASSWORD, vec![], vec![], None),
+            (
+                demo::EMPLOYER_ID,
+                demo::HR_EMAIL,
+                "Hanna HR",
+                Role::Employer,
+                demo::HR_PASSWORD,
+                vec![],
+                vec![],
+                None,
+            ),
+            (
+                demo::PROVIDER_ID,
+                demo::ADMIN_EMAIL,
+                "Piet Planner",
+                Role::ProviderAdmin,
+                demo::ADMIN_PASSWORD,
+                vec![],
+                vec![],
+                None,
+            ),
             (
                 demo::PROVIDER_ID,
                 demo::COACH_EMAILS[0],
                 "Anna de Vries",
                 Role::Coach,
                 demo::COACH_PASSWORD,
-                vec!["technical_background".to_string(), "job_coaching".into(), "reintegration".into()],
+                vec![
+                    "technical_background".to_string(),
+                    "job_coaching".into(),
+                    "reintegration".into(),
+                ],
                 vec!["nl".to_string(), "en".into()],
                 Some("Europe/Amsterdam"),
             ),
@@ -224,7 +265,11 @@ pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
                 "Bram Okafor",
                 Role::Coach,
                 demo::COACH_PASSWORD,
-                vec!["curative".to_string(), "preventive".into(), "management".into()],
+                vec![
+                    "curative".to_string(),
+                    "preventive".into(),
+                    "management".into(),
+                ],
                 vec!["en".to_string(), "nl".into()],
                 Some("Europe/London"),
             ),

@@ -156,7 +156,11 @@ impl DatabaseUrl {
         match self {
             DatabaseUrl::Sqlite(path) if !path.starts_with("file:") => {
                 let parent = Path::new(path).parent().map(Path::to_path_buf);
-                Some(parent.filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into()))
+                Some(
+                    parent
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or_else(|| ".".into()),
+                )
             }
             _ => None,
         }

@@ -232,7 +232,9 @@ impl ApiError {
                 extensions.extend(ext.clone());
                 errors.clone()
             }
-            ApiError::Conflict { extensions: ext, .. } => {
+            ApiError::Conflict {
+                extensions: ext, ..
+            } => {
                 extensions.extend(ext.clone());
                 vec![]
             }
@@ -280,7 +282,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            ApiError::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "internal error"),
+            ApiError::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "internal error")
+            }
             ApiError::Unavailable(why) => tracing::warn!(reason = %why, "service unavailable"),
             _ => {}
         }

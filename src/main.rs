@@ -41,6 +41,7 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::enum_variant_names)] // the subcommands are named create-org, create-user, create-client
 enum AdminCommand {
     /// Create an employer or provider organisation; prints its id.
     CreateOrg(CreateOrg),
@@ -146,7 +147,9 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
-    actix_web::rt::task::spawn_blocking(f).await.context("task failed")?
+    actix_web::rt::task::spawn_blocking(f)
+        .await
+        .context("task failed")?
 }
 
 fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Result<()> {

@@ -20,13 +20,19 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("trajectum".into()), None).expect("registry");
         let requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route template and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route template and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            ),
             &["method", "route"],
         )
         .expect("metric");
@@ -61,7 +67,9 @@ impl Metrics {
         self.requests
             .with_label_values(&[method, route, &status.to_string()])
             .inc();
-        self.latency.with_label_values(&[method, route]).observe(seconds);
+        self.latency
+            .with_label_values(&[method, route])
+            .observe(seconds);
     }
 
     /// The text exposition, with the pool's current state.

@@ -74,9 +74,17 @@ pub async fn request_context(
     span.record("status", status.as_u16());
     span.in_scope(|| {
         if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request failed");
+            tracing::error!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request failed"
+            );
         } else {
-            tracing::info!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request done");
+            tracing::info!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request done"
+            );
         }
     });
     Ok(response)
@@ -106,7 +114,9 @@ fn as_problem(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         StatusCode::UNAUTHORIZED => ApiError::Unauthenticated,
         StatusCode::FORBIDDEN => ApiError::Forbidden("this request is not allowed".into()),
         s if s.is_client_error() => ApiError::bad_request(
-            s.canonical_reason().unwrap_or("the request is not valid").to_string(),
+            s.canonical_reason()
+                .unwrap_or("the request is not valid")
+                .to_string(),
         ),
         _ => ApiError::Internal(anyhow::anyhow!("unhandled error response {status}")),
     };

@@ -72,9 +72,7 @@ impl Application {
             }
             // The spec's own route first: the `/api/v1` scope would otherwise claim its path.
             let (app, _) = App::new()
-                .service(
-                    SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()),
-                )
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(routes.clone())
@@ -119,7 +117,10 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Pool> {
     let timeout = Duration::from_secs(settings.db_timeout_seconds);
     actix_web::rt::task::spawn_blocking(move || -> anyhow::Result<Pool> {
         if let DatabaseUrl::Sqlite(path) = &url {
-            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(parent) = Path::new(path)
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+            {
                 if !path.starts_with("file:") {
                     std::fs::create_dir_all(parent)
                         .with_context(|| format!("cannot create {}", parent.display()))?;

@@ -72,12 +72,18 @@ fn invalid_request(description: impl Into<String>) -> ApiError {
 }
 
 /// Client authentication: HTTP Basic (RFC 6749 §2.3.1) or the body parameters, not both.
-fn client_credentials(req: &HttpRequest, form: &TokenRequest) -> ApiResult<Option<ClientCredentials>> {
+fn client_credentials(
+    req: &HttpRequest,
+    form: &TokenRequest,
+) -> ApiResult<Option<ClientCredentials>> {
     let basic = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
         .map(|encoded| {
             base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
@@ -264,8 +270,9 @@ pub struct Me {
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<web::Json<Me>> {
     let me = db::run(&state.pool, move |conn| {
-        let organisation = identity::find_organisation(conn, &principal.organisation_id)?
-            .ok_or(ApiError::InvalidToken("the token's organisation no longer exists"))?;
+        let organisation = identity::find_organisation(conn, &principal.organisation_id)?.ok_or(
+            ApiError::InvalidToken("the token's organisation no longer exists"),
+        )?;
         let (name, email, coach_id) = match principal.subject_type {
             SubjectType::User => {
                 let user = identity::find_user(conn, &principal.subject)?
@@ -277,7 +284,9 @@ pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<w
             SubjectType::Client => {
                 let client = identity::find_client(conn, &principal.subject)?
                     .filter(|c| c.active)
-                    .ok_or(ApiError::InvalidToken("the token's client no longer exists"))?;
+                    .ok_or(ApiError::InvalidToken(
+                        "the token's client no longer exists",
+                    ))?;
                 (client.name, None, None)
             }
         };

@@ -61,9 +61,9 @@ impl Coach {
             languages: db::from_json_text(&row.languages),
             email: full.then(|| row.email.clone()),
             time_zone: full.then(|| row.time_zone.clone()),
-            active: full.then(|| row.active),
+            active: full.then_some(row.active),
             has_login: full.then(|| row.user_id.is_some()),
-            version: full.then(|| row.version),
+            version: full.then_some(row.version),
             created_at: full.then(|| row.created_at.and_utc()),
             updated_at: full.then(|| row.updated_at.and_utc()),
         }
@@ -212,7 +212,12 @@ pub async fn list_coaches(
         let (organisation_id, active) = match caller.role {
             Role::Employer => match &provider {
                 Some(p) => (p.clone(), Some(true)),
-                None => return Ok(CoachPage { data: vec![], next_cursor: None }),
+                None => {
+                    return Ok(CoachPage {
+                        data: vec![],
+                        next_cursor: None,
+                    })
+                }
             },
             _ => (caller.organisation_id.clone(), params.active),
         };

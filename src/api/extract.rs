@@ -36,7 +36,13 @@ fn media_type(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
 }
 
 fn is_json(media: &str) -> bool {
@@ -54,7 +60,8 @@ async fn read_body(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -120,7 +127,10 @@ fn shape_error(path: &serde_path_to_error::Path, message: &str) -> ApiError {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     use serde_json::error::Category;
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_field("/", "the body is empty; send a JSON object"));
+        return Err(ApiError::invalid_field(
+            "/",
+            "the body is empty; send a JSON object",
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let (at, inner) = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
@@ -133,7 +143,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             let inner = error.into_inner();
             if inner.classify() == Category::Data {
                 let message = inner.to_string();
-                let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]);
+                let message = message
+                    .rfind(" at line ")
+                    .map_or(message.as_str(), |i| &message[..i]);
                 return Err(shape_error(&path, message));
             }
             (pointer(&path), inner)
@@ -141,7 +153,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     };
     let position = format!("line {}, column {}", inner.line(), inner.column());
     let message = inner.to_string();
-    let message = message.rfind(" at line ").map_or(message.as_str(), |i| &message[..i]);
+    let message = message
+        .rfind(" at line ")
+        .map_or(message.as_str(), |i| &message[..i]);
     Err(ApiError::BadRequest {
         detail: format!("malformed JSON at {position}: {message}"),
         errors: vec![FieldError::new(
@@ -267,20 +281,29 @@ mod tests {
 
     #[test]
     fn an_unknown_field_is_named_by_its_pointer() {
-        let error = parse_json::<Body>(br#"{"name":"a","items":[{"code":"x","colour":1}]}"#).unwrap_err();
+        let error =
+            parse_json::<Body>(br#"{"name":"a","items":[{"code":"x","colour":1}]}"#).unwrap_err();
         assert_eq!(first_pointer(error), "/items/0/colour");
     }
 
     #[test]
     fn a_missing_field_and_a_wrong_type_are_named() {
-        assert_eq!(first_pointer(parse_json::<Body>(b"{}").unwrap_err()), "/name");
-        assert_eq!(first_pointer(parse_json::<Body>(br#"{"name":3}"#).unwrap_err()), "/name");
+        assert_eq!(
+            first_pointer(parse_json::<Body>(b"{}").unwrap_err()),
+            "/name"
+        );
+        assert_eq!(
+            first_pointer(parse_json::<Body>(br#"{"name":3}"#).unwrap_err()),
+            "/name"
+        );
     }
 
     #[test]
     fn malformed_json_names_the_position() {
         match parse_json::<Body>(b"{\"name\": \"a\",,}").unwrap_err() {
-            ApiError::BadRequest { detail, .. } => assert!(detail.contains("line 1, column 14"), "{detail}"),
+            ApiError::BadRequest { detail, .. } => {
+                assert!(detail.contains("line 1, column 14"), "{detail}")
+            }
             other => panic!("{other:?}"),
         }
     }

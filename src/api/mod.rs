@@ -58,9 +58,7 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some(
-                        "An access token from `POST /api/v1/auth/token`",
-                    ))
+                    .description(Some("An access token from `POST /api/v1/auth/token`"))
                     .build(),
             ),
         );
@@ -163,5 +161,7 @@ pub fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| ApiError::invalid_field("If-Match", "must be an ETag this API returned, e.g. \"3\""))
+        .map_err(|_| {
+            ApiError::invalid_field("If-Match", "must be an ETag this API returned, e.g. \"3\"")
+        })
 }

@@ -29,7 +29,11 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .map_err(|_| ApiError::InvalidToken("malformed Authorization header"))?;
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => return Err(ApiError::InvalidToken("the Authorization scheme must be Bearer")),
+        _ => {
+            return Err(ApiError::InvalidToken(
+                "the Authorization scheme must be Bearer",
+            ))
+        }
     };
     let claims = state
         .issuer
@@ -77,7 +81,11 @@ impl<R: RoleSet> FromRequest for Caller<R> {
             } else {
                 Err(ApiError::Forbidden(format!(
                     "this endpoint is for {}",
-                    R::ROLES.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+                    R::ROLES
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )))
             }
         }))

@@ -65,7 +65,13 @@ struct Subject<'a> {
 }
 
 impl TokenIssuer {
-    fn claims(&self, subject: &Subject<'_>, typ: TokenType, now: NaiveDateTime, family: Option<&str>) -> Claims {
+    fn claims(
+        &self,
+        subject: &Subject<'_>,
+        typ: TokenType,
+        now: NaiveDateTime,
+        family: Option<&str>,
+    ) -> Claims {
         let ttl = match typ {
             TokenType::Access => self.access_ttl,
             TokenType::Refresh => self.refresh_ttl,
@@ -96,7 +102,9 @@ impl TokenIssuer {
         family: Option<String>,
     ) -> Result<IssuedTokens, ApiError> {
         let now = db::now();
-        let access = self.keys.sign(&self.claims(&subject, TokenType::Access, now, None))?;
+        let access = self
+            .keys
+            .sign(&self.claims(&subject, TokenType::Access, now, None))?;
         let refresh_token = match subject.subject_type {
             SubjectType::Client => None,
             SubjectType::User => {
@@ -172,7 +180,8 @@ impl TokenIssuer {
         let key = format!("account:{}", username.to_lowercase());
         self.throttled(&key)?;
         let user = identity::find_user_by_email(conn, username)?;
-        let verified = secrets::verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let verified =
+            secrets::verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
         let user = match user {
             Some(user) if verified && user.active => user,
             _ => {
@@ -196,7 +205,11 @@ impl TokenIssuer {
         })
     }
 
-    pub fn refresh(&self, conn: &mut DbConnection, refresh_token: &str) -> Result<IssuedTokens, ApiError> {
+    pub fn refresh(
+        &self,
+        conn: &mut DbConnection,
+        refresh_token: &str,
+    ) -> Result<IssuedTokens, ApiError> {
         enum Outcome {
             Issued(IssuedTokens),
             Reused,
@@ -205,7 +218,9 @@ impl TokenIssuer {
         let claims = self
             .keys
             .verify(refresh_token, TokenType::Refresh)
-            .map_err(|e| invalid_grant(&format!("the refresh token is not valid: {}", e.reason())))?;
+            .map_err(|e| {
+                invalid_grant(&format!("the refresh token is not valid: {}", e.reason()))
+            })?;
         let outcome = db::write(conn, |conn| -> Result<Outcome, ApiError> {
             let now = db::now();
             let Some(stored) = identity::find_refresh_token(conn, &claims.jti)? else {

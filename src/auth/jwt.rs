@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
-use jsonwebtoken::{decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -172,7 +174,10 @@ fn verifying_key(
 impl JwtKeys {
     /// Loads the keys the settings name. `generated_secret` is the HS256 secret generated for a
     /// zero-config SQLite start, used when no key is configured.
-    pub fn from_settings(settings: &Settings, generated_secret: Option<&str>) -> anyhow::Result<Self> {
+    pub fn from_settings(
+        settings: &Settings,
+        generated_secret: Option<&str>,
+    ) -> anyhow::Result<Self> {
         let alg = settings.jwt_algorithm;
         let secret = settings
             .jwt_secret
@@ -200,9 +205,15 @@ impl JwtKeys {
                 .context("invalid private key")?
             }
         };
-        let (current, material) =
-            verifying_key(alg, secret.as_deref(), settings.jwt_public_key_file.as_deref())?;
-        let kid = settings.jwt_kid.clone().unwrap_or_else(|| derived_kid(&material));
+        let (current, material) = verifying_key(
+            alg,
+            secret.as_deref(),
+            settings.jwt_public_key_file.as_deref(),
+        )?;
+        let kid = settings
+            .jwt_kid
+            .clone()
+            .unwrap_or_else(|| derived_kid(&material));
         let mut verifying = HashMap::from([(kid.clone(), current)]);
         if let Some(previous_alg) = settings.jwt_previous_algorithm {
             let previous_kid = settings
@@ -269,7 +280,9 @@ impl JwtKeys {
                 ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
                 ErrorKind::InvalidAudience => TokenError::WrongAudience,
                 ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
-                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => TokenError::InvalidClaims,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => {
+                    TokenError::InvalidClaims
+                }
                 _ => TokenError::Malformed,
             })?
             .claims;
@@ -323,14 +336,20 @@ mod tests {
     fn a_signed_token_verifies_and_keeps_its_claims() {
         let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
         let token = keys.sign(&claims(TokenType::Access)).unwrap();
-        assert_eq!(keys.verify(&token, TokenType::Access).unwrap(), claims(TokenType::Access));
+        assert_eq!(
+            keys.verify(&token, TokenType::Access).unwrap(),
+            claims(TokenType::Access)
+        );
     }
 
     #[test]
     fn a_refresh_token_is_not_an_access_token() {
         let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
         let token = keys.sign(&claims(TokenType::Refresh)).unwrap();
-        assert_eq!(keys.verify(&token, TokenType::Access), Err(TokenError::WrongType));
+        assert_eq!(
+            keys.verify(&token, TokenType::Access),
+            Err(TokenError::WrongType)
+        );
     }
 
     #[test]
@@ -362,6 +381,9 @@ mod tests {
         let token = old.sign(&claims(TokenType::Access)).unwrap();
         assert!(rotated.verify(&token, TokenType::Access).is_ok());
         let fresh = rotated.sign(&claims(TokenType::Access)).unwrap();
-        assert_eq!(old.verify(&fresh, TokenType::Access), Err(TokenError::UnknownKey));
+        assert_eq!(
+            old.verify(&fresh, TokenType::Access),
+            Err(TokenError::UnknownKey)
+        );
     }
 }

@@ -34,7 +34,11 @@ pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").expect("hash"));
     let hash = stored.unwrap_or(dummy);
     let verified = PasswordHash::new(hash)
-        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false);
     verified && stored.is_some()
 }
@@ -68,7 +72,10 @@ mod tests {
     #[test]
     fn passwords_hash_with_argon2id_at_the_owasp_minimum() {
         let hash = hash_password("correct horse battery").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(verify_password("correct horse battery", Some(&hash)));
         assert!(!verify_password("wrong horse battery", Some(&hash)));
         assert!(!verify_password("not-a-real-password", None));

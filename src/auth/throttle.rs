@@ -96,8 +96,13 @@ mod tests {
         }
         let retry = throttle.check_at("a", start + Duration::from_secs(10));
         assert_eq!(retry, Err(50));
-        assert!(throttle.check_at("b", start).is_ok(), "other keys are unaffected");
-        assert!(throttle.check_at("a", start + Duration::from_secs(61)).is_ok());
+        assert!(
+            throttle.check_at("b", start).is_ok(),
+            "other keys are unaffected"
+        );
+        assert!(throttle
+            .check_at("a", start + Duration::from_secs(61))
+            .is_ok());
     }
 
     #[test]

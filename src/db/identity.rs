@@ -129,10 +129,7 @@ pub fn insert_refresh_token(conn: &mut DbConnection, token: &RefreshToken) -> Qu
         .map(drop)
 }
 
-pub fn find_refresh_token(
-    conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Option<RefreshToken>> {
+pub fn find_refresh_token(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RefreshToken>> {
     refresh_tokens::table
         .find(id)
         .select(RefreshToken::as_select())

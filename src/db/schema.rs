@@ -75,4 +75,10 @@ diesel::joinable!(api_clients -> organisations (organisation_id));
 diesel::joinable!(coaches -> organisations (organisation_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(organisations, users, api_clients, refresh_tokens, coaches);
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    users,
+    api_clients,
+    refresh_tokens,
+    coaches
+);

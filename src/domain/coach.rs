@@ -219,7 +219,11 @@ mod tests {
         let mut errors = vec![];
         validate_time_zone("/time_zone", "Europe/Amsterdam", &mut errors);
         validate_email("/email", "coach@example.org", &mut errors);
-        validate_specialisms("/specialisms", &["technical_background".into()], &mut errors);
+        validate_specialisms(
+            "/specialisms",
+            &["technical_background".into()],
+            &mut errors,
+        );
         validate_languages("/languages", &["nl".into(), "en".into()], &mut errors);
         assert!(errors.is_empty(), "{errors:?}");
 

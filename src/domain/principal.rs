@@ -130,7 +130,13 @@ mod tests {
     #[test]
     fn coaches_and_planners_belong_to_providers() {
         assert_eq!(Role::Coach.organisation_kind(), OrganisationKind::Provider);
-        assert_eq!(Role::ProviderAdmin.organisation_kind(), OrganisationKind::Provider);
-        assert_eq!(Role::Employer.organisation_kind(), OrganisationKind::Employer);
+        assert_eq!(
+            Role::ProviderAdmin.organisation_kind(),
+            OrganisationKind::Provider
+        );
+        assert_eq!(
+            Role::Employer.organisation_kind(),
+            OrganisationKind::Employer
+        );
     }
 }

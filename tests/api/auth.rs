@@ -22,9 +22,17 @@ async fn an_hr_system_gets_a_token_with_client_credentials(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["role"], "employer");
-    assert!(body.get("refresh_token").is_none(), "no refresh token for clients (RFC 6749 §4.4.3)");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "no refresh token for clients (RFC 6749 §4.4.3)"
+    );
 
-    let me: Value = app.get("/api/v1/me", body["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/me", body["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["subject_type"], "client");
     assert_eq!(me["role"], "employer");
     assert_eq!(me["organisation"]["id"], demo::EMPLOYER_ID);
@@ -60,20 +68,38 @@ async fn a_person_signs_in_with_a_password(backend: Backend) {
     assert_eq!(me["organisation"]["id"], demo::PROVIDER_ID);
 
     let coach = app.login(demo::COACH_EMAILS[0], demo::COACH_PASSWORD).await;
-    let me: Value = app.get("/api/v1/me", coach["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/me", coach["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["role"], "coach");
-    assert!(me["coach_id"].is_string(), "a coach's /me names their coach profile");
+    assert!(
+        me["coach_id"].is_string(),
+        "a coach's /me names their coach profile"
+    );
 }
 
 async fn a_wrong_password_is_invalid_grant(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (user, password) in [(demo::HR_EMAIL, "wrong-password"), ("nobody@example.org", "whatever-password")] {
+    for (user, password) in [
+        (demo::HR_EMAIL, "wrong-password"),
+        ("nobody@example.org", "whatever-password"),
+    ] {
         let response = app
-            .token_request(&[("grant_type", "password"), ("username", user), ("password", password)])
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", user),
+                ("password", password),
+            ])
             .await;
         let problem = assert_problem(response, 400).await;
         assert_eq!(problem["error"], "invalid_grant");
-        assert_eq!(problem["error_description"], "the email or password is wrong", "same answer for unknown accounts");
+        assert_eq!(
+            problem["error_description"], "the email or password is wrong",
+            "same answer for unknown accounts"
+        );
     }
 }
 
@@ -83,7 +109,12 @@ async fn token_requests_are_checked(backend: Backend) {
     assert_eq!(problem["error"], "unsupported_grant_type");
     let problem = assert_problem(app.token_request(&[("username", "x")]).await, 400).await;
     assert_eq!(problem["error"], "invalid_request");
-    let problem = assert_problem(app.token_request(&[("grant_type", "password"), ("username", "x")]).await, 400).await;
+    let problem = assert_problem(
+        app.token_request(&[("grant_type", "password"), ("username", "x")])
+            .await,
+        400,
+    )
+    .await;
     assert_eq!(problem["error"], "invalid_request");
     // JSON is not the token endpoint's media type (RFC 6749 §4.3.2).
     let response = app
@@ -101,27 +132,53 @@ async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family(backend: Backe
     let first = app.login(demo::HR_EMAIL, demo::HR_PASSWORD).await;
     let refresh_1 = first["refresh_token"].as_str().unwrap().to_string();
 
-    let response = app.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh_1)]).await;
+    let response = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_1),
+        ])
+        .await;
     assert_eq!(response.status(), 200);
     let second: Value = response.json().await.unwrap();
     let refresh_2 = second["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(refresh_1, refresh_2);
-    assert_eq!(app.get("/api/v1/me", second["access_token"].as_str().unwrap()).await.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/me", second["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        200
+    );
 
     // The rotated token comes back: someone kept a copy.
-    let reuse = app.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh_1)]).await;
+    let reuse = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_1),
+        ])
+        .await;
     let problem = assert_problem(reuse, 400).await;
     assert_eq!(problem["error"], "invalid_grant");
-    assert!(problem["error_description"].as_str().unwrap().contains("revoked"));
+    assert!(problem["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
 
     // The whole family is gone, including the newest token.
-    let after = app.token_request(&[("grant_type", "refresh_token"), ("refresh_token", &refresh_2)]).await;
+    let after = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_2),
+        ])
+        .await;
     assert_eq!(assert_problem(after, 400).await["error"], "invalid_grant");
 
     // Another login session is unaffected.
     let other = app.login(demo::HR_EMAIL, demo::HR_PASSWORD).await;
     let fresh = app
-        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", other["refresh_token"].as_str().unwrap())])
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", other["refresh_token"].as_str().unwrap()),
+        ])
         .await;
     assert_eq!(fresh.status(), 200);
 }
@@ -138,11 +195,19 @@ async fn revoking_a_refresh_token_ends_the_session(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let after = app.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    let after = app
+        .token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
+        .await;
     assert_eq!(assert_problem(after, 400).await["error"], "invalid_grant");
 
     // Unknown tokens are not an error (RFC 7009 §2.2); access tokens are not revocable.
-    let unknown = app.client.post(app.url("/api/v1/auth/revoke")).form(&[("token", "nonsense")]).send().await.unwrap();
+    let unknown = app
+        .client
+        .post(app.url("/api/v1/auth/revoke"))
+        .form(&[("token", "nonsense")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unknown.status(), 200);
     let access = app
         .client
@@ -151,22 +216,37 @@ async fn revoking_a_refresh_token_ends_the_session(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_problem(access, 400).await["error"], "unsupported_token_type");
+    assert_eq!(
+        assert_problem(access, 400).await["error"],
+        "unsupported_token_type"
+    );
 }
 
 async fn failed_logins_are_throttled_per_account(backend: Backend) {
     let app = spawn_app(backend).await;
     for _ in 0..5 {
         let response = app
-            .token_request(&[("grant_type", "password"), ("username", demo::HR_EMAIL), ("password", "wrong-password")])
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", demo::HR_EMAIL),
+                ("password", "wrong-password"),
+            ])
             .await;
         assert_eq!(response.status(), 400);
     }
     // Now even the right password waits.
     let response = app
-        .token_request(&[("grant_type", "password"), ("username", demo::HR_EMAIL), ("password", demo::HR_PASSWORD)])
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", demo::HR_EMAIL),
+            ("password", demo::HR_PASSWORD),
+        ])
         .await;
-    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0 && retry_after <= 900);
     assert_problem(response, 429).await;
     // Another account is not affected.

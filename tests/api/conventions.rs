@@ -17,19 +17,32 @@ async fn an_unknown_route_is_a_404_problem(backend: Backend) {
 async fn a_wrong_method_is_a_405_with_allow(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = app.planner_token().await;
-    let response = app.request(Method::DELETE, "/api/v1/coaches", Some(&token)).send().await.unwrap();
+    let response = app
+        .request(Method::DELETE, "/api/v1/coaches", Some(&token))
+        .send()
+        .await
+        .unwrap();
     let allow = response.headers()["allow"].to_str().unwrap().to_string();
     assert_problem(response, 405).await;
     assert_eq!(allow, "GET, POST");
     let response = app
-        .request(Method::PUT, &format!("/api/v1/coaches/{}", uuid::Uuid::now_v7()), Some(&token))
+        .request(
+            Method::PUT,
+            &format!("/api/v1/coaches/{}", uuid::Uuid::now_v7()),
+            Some(&token),
+        )
         .send()
         .await
         .unwrap();
     let allow = response.headers()["allow"].to_str().unwrap().to_string();
     assert_problem(response, 405).await;
     assert_eq!(allow, "GET, PATCH");
-    let response = app.client.get(app.url("/api/v1/auth/token")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/api/v1/auth/token"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["allow"], "POST");
     assert_problem(response, 405).await;
 }
@@ -57,13 +70,23 @@ async fn an_unknown_field_is_a_400_naming_the_field(backend: Backend) {
     assert_eq!(first_pointer(&problem), "/timezone");
     // A wrong type and a missing field are named too.
     let problem = assert_problem(
-        app.post_json("/api/v1/coaches", &token, &json!({"name": 7, "email": "a@b.example", "time_zone": "UTC"})).await,
+        app.post_json(
+            "/api/v1/coaches",
+            &token,
+            &json!({"name": 7, "email": "a@b.example", "time_zone": "UTC"}),
+        )
+        .await,
         400,
     )
     .await;
     assert_eq!(first_pointer(&problem), "/name");
     let problem = assert_problem(
-        app.post_json("/api/v1/coaches", &token, &json!({"name": "Anna", "time_zone": "UTC"})).await,
+        app.post_json(
+            "/api/v1/coaches",
+            &token,
+            &json!({"name": "Anna", "time_zone": "UTC"}),
+        )
+        .await,
         400,
     )
     .await;
@@ -97,14 +120,27 @@ async fn an_oversized_body_is_a_413(backend: Backend) {
     let problem = assert_problem(app.post_json("/api/v1/coaches", &token, &body).await, 413).await;
     assert!(problem["detail"].as_str().unwrap().contains("2048"));
     // Nothing was written.
-    let list: serde_json::Value = app.get("/api/v1/coaches", &token).await.json().await.unwrap();
+    let list: serde_json::Value = app
+        .get("/api/v1/coaches", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
 }
 
 async fn every_response_carries_a_request_id(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app.client.get(app.url("/health/live")).send().await.unwrap();
-    let generated = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    let response = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(uuid::Uuid::parse_str(&generated).is_ok());
     let response = app
         .client
@@ -138,7 +174,10 @@ async fn a_bad_id_or_query_parameter_is_a_clear_error(backend: Backend) {
 }
 
 async fn cors_allows_only_configured_origins(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.cors_allowed_origins = "https://hr.example".into()).await;
+    let app = spawn_app_with(backend, |s| {
+        s.cors_allowed_origins = "https://hr.example".into()
+    })
+    .await;
     let preflight = |origin: &'static str| {
         app.client
             .request(Method::OPTIONS, app.url("/api/v1/coaches"))
@@ -148,9 +187,15 @@ async fn cors_allows_only_configured_origins(backend: Backend) {
             .send()
     };
     let allowed = preflight("https://hr.example").await.unwrap();
-    assert_eq!(allowed.headers()["access-control-allow-origin"], "https://hr.example");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://hr.example"
+    );
     let refused = preflight("https://evil.example").await.unwrap();
-    assert!(refused.headers().get("access-control-allow-origin").is_none());
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
 }
 
 api_test!(

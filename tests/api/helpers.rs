@@ -63,8 +63,15 @@ macro_rules! api_test {
 
 /// A database that exists for one test.
 pub enum TestDb {
-    Sqlite { _dir: tempfile::TempDir, url: String },
-    Postgres { admin_url: String, name: String, url: String },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
 }
 
 impl TestDb {
@@ -78,14 +85,19 @@ impl TestDb {
             Backend::Postgres => {
                 let admin_url = std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL");
                 let name = format!("trajectum_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                let mut conn =
+                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
                 diesel::sql_query(format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .expect("create test database");
                 let base = admin_url.split('?').next().unwrap();
                 let base = &base[..base.rfind('/').expect("a database URL has a path")];
                 let url = format!("{base}/{name}");
-                TestDb::Postgres { admin_url, name, url }
+                TestDb::Postgres {
+                    admin_url,
+                    name,
+                    url,
+                }
             }
         }
     }
@@ -98,8 +110,12 @@ impl TestDb {
 
     /// Drops a PostgreSQL test database now (the service's connections are cut).
     pub fn drop_now(&self) {
-        if let TestDb::Postgres { admin_url, name, .. } = self {
-            let mut conn = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            let mut conn =
+                PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
             diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .execute(&mut conn)
                 .expect("drop test database");
@@ -203,15 +219,26 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path, Some(token)).send().await.unwrap()
+        self.request(Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.request(Method::POST, path, Some(token)).json(body).send().await.unwrap()
+        self.request(Method::POST, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.request(Method::PATCH, path, Some(token)).json(body).send().await.unwrap()
+        self.request(Method::PATCH, path, Some(token))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn token_request(&self, form: &[(&str, &str)]) -> Response {
@@ -226,14 +253,21 @@ impl TestApp {
     /// Signs in with a password and returns the whole token response.
     pub async fn login(&self, email: &str, password: &str) -> Value {
         let response = self
-            .token_request(&[("grant_type", "password"), ("username", email), ("password", password)])
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", password),
+            ])
             .await;
         assert_eq!(response.status(), 200, "login of {email}");
         response.json().await.unwrap()
     }
 
     pub async fn access_token(&self, email: &str, password: &str) -> String {
-        self.login(email, password).await["access_token"].as_str().unwrap().to_string()
+        self.login(email, password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn hr_token(&self) -> String {
@@ -241,11 +275,13 @@ impl TestApp {
     }
 
     pub async fn planner_token(&self) -> String {
-        self.access_token(demo::ADMIN_EMAIL, demo::ADMIN_PASSWORD).await
+        self.access_token(demo::ADMIN_EMAIL, demo::ADMIN_PASSWORD)
+            .await
     }
 
     pub async fn coach_token(&self, which: usize) -> String {
-        self.access_token(demo::COACH_EMAILS[which], demo::COACH_PASSWORD).await
+        self.access_token(demo::COACH_EMAILS[which], demo::COACH_PASSWORD)
+            .await
     }
 
     pub async fn client_token(&self) -> String {
@@ -330,7 +366,10 @@ pub async fn assert_problem(response: Response, status: u16) -> Value {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], json!(status));
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
-    assert!(body["request_id"].is_string(), "problem carries the request id: {body}");
+    assert!(
+        body["request_id"].is_string(),
+        "problem carries the request id: {body}"
+    );
     body
 }
 

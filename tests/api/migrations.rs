@@ -35,8 +35,16 @@ async fn down_migrations_revert_up_migrations(backend: Backend) {
         assert!(user_tables(&mut conn) >= 5);
         let reverted = trajectum::db::revert_all(&mut conn).unwrap();
         assert_eq!(reverted, applied);
-        assert_eq!(user_tables(&mut conn), 0, "down.sql removes everything up.sql made");
-        assert_eq!(trajectum::db::migrate(&mut conn).unwrap(), applied, "and up.sql applies again");
+        assert_eq!(
+            user_tables(&mut conn),
+            0,
+            "down.sql removes everything up.sql made"
+        );
+        assert_eq!(
+            trajectum::db::migrate(&mut conn).unwrap(),
+            applied,
+            "and up.sql applies again"
+        );
     })
     .await
     .unwrap();

@@ -9,9 +9,22 @@ use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Backend};
 
 async fn liveness_and_readiness_answer(backend: Backend) {
     let app = spawn_app(backend).await;
-    let live = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), 200);
-    let ready: Value = app.client.get(app.url("/health/ready")).send().await.unwrap().json().await.unwrap();
+    let ready: Value = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(ready["status"], "ready");
 }
 
@@ -23,10 +36,19 @@ async fn readiness_is_503_when_the_database_is_gone(backend: Backend) {
     }
     let app = spawn_app(backend).await;
     app.db.drop_now();
-    let response = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, 503).await;
     let token_attempt = app
-        .token_request(&[("grant_type", "password"), ("username", "a@b.example"), ("password", "whatever-password")])
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "a@b.example"),
+            ("password", "whatever-password"),
+        ])
         .await;
     assert_problem(token_attempt, 503).await;
 }
@@ -55,7 +77,12 @@ async fn an_exhausted_pool_is_a_503_not_a_hang(backend: Backend) {
     assert_problem(response, 503).await;
     assert!(retry_after.is_some());
     drop(held);
-    let response = app.client.get(app.url("/health/ready")).send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200, "recovers once connections are back");
 }
 
@@ -64,7 +91,15 @@ async fn metrics_count_requests_by_route_template(backend: Backend) {
     let token = app.planner_token().await;
     let id = uuid::Uuid::now_v7();
     app.get(&format!("/api/v1/coaches/{id}"), &token).await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         text.contains(r#"trajectum_http_requests_total{method="GET",route="/api/v1/coaches/{id}",status="404"} 1"#),
         "{text}"
@@ -78,23 +113,59 @@ async fn swagger_ui_is_served_from_the_binary(backend: Backend) {
     let app = spawn_app(backend).await;
     let redirect = app.client.get(app.url("/docs")).send().await.unwrap();
     assert!(redirect.status().is_redirection());
-    let page = app.client.get(app.url("/docs/")).send().await.unwrap().text().await.unwrap();
+    let page = app
+        .client
+        .get(app.url("/docs/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("swagger-ui"));
-    assert!(!page.contains("http://") && !page.contains("https://"), "no external assets: {page}");
-    let bundle = app.client.get(app.url("/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external assets: {page}"
+    );
+    let bundle = app
+        .client
+        .get(app.url("/docs/swagger-ui-bundle.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bundle.status(), 200);
-    let init = app.client.get(app.url("/docs/swagger-initializer.js")).send().await.unwrap().text().await.unwrap();
+    let init = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(init.contains("/api/v1/openapi.json"));
 }
 
 async fn the_served_spec_is_the_committed_spec(backend: Backend) {
     let app = spawn_app(backend).await;
-    let served: Value = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let served: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let generated = serde_json::to_value(trajectum::api::openapi()).unwrap();
     assert_eq!(served, generated);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
     if std::env::var("UPDATE_OPENAPI").is_ok_and(|v| v == "1") {
-        std::fs::write(path, trajectum::api::openapi().to_pretty_json().unwrap() + "\n").unwrap();
+        std::fs::write(
+            path,
+            trajectum::api::openapi().to_pretty_json().unwrap() + "\n",
+        )
+        .unwrap();
     }
     let committed: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     assert!(
@@ -110,7 +181,12 @@ async fn the_spec_documents_every_route_with_its_errors(backend: Backend) {
     let paths = spec["paths"].as_object().unwrap();
     let mut routes: Vec<String> = paths
         .iter()
-        .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase())))
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
         .collect();
     routes.sort();
     assert_eq!(
@@ -132,11 +208,15 @@ async fn the_spec_documents_every_route_with_its_errors(backend: Backend) {
         for (method, operation) in item.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
             for (status, response) in responses {
-                let described = response.get("description").is_some() || response.get("$ref").is_some();
+                let described =
+                    response.get("description").is_some() || response.get("$ref").is_some();
                 assert!(described, "{method} {path} {status} has a description");
             }
             if operation.get("security").is_some() {
-                assert!(responses.contains_key("401"), "{method} {path} documents 401");
+                assert!(
+                    responses.contains_key("401"),
+                    "{method} {path} documents 401"
+                );
             }
         }
     }

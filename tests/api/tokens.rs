@@ -25,7 +25,12 @@ fn claims(app_org: &str) -> Value {
 fn hs256(claims: &Value, kid: Option<&str>, secret: &str) -> String {
     let mut header = Header::new(Algorithm::HS256);
     header.kid = kid.map(String::from);
-    encode(&header, claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    encode(
+        &header,
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn signed(claims: &Value) -> String {
@@ -54,7 +59,10 @@ async fn assert_refused(app: &TestApp, token: &str, why: &str) {
         challenge.starts_with("Bearer") && challenge.contains("error=\"invalid_token\""),
         "{why}: challenge {challenge}"
     );
-    assert!(problem["detail"].as_str().unwrap().contains("not valid"), "{why}: {problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("not valid"),
+        "{why}: {problem}"
+    );
 }
 
 const ORG: &str = trajectum::admin::demo::EMPLOYER_ID;
@@ -68,11 +76,22 @@ async fn a_well_formed_minted_token_is_accepted(backend: Backend) {
 
 async fn no_token_is_a_401_with_a_bearer_challenge(backend: Backend) {
     let app = spawn_app(backend).await;
-    let response = app.client.get(app.url("/api/v1/coaches")).send().await.unwrap();
-    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_string();
+    let response = app
+        .client
+        .get(app.url("/api/v1/coaches"))
+        .send()
+        .await
+        .unwrap();
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_problem(response, 401).await;
     assert!(challenge.starts_with("Bearer"), "{challenge}");
-    assert!(!challenge.contains("error="), "no error code without credentials (RFC 6750 §3.1)");
+    assert!(
+        !challenge.contains("error="),
+        "no error code without credentials (RFC 6750 §3.1)"
+    );
 }
 
 async fn alg_none_is_refused(backend: Backend) {
@@ -93,18 +112,32 @@ async fn another_algorithm_is_refused(backend: Backend) {
     // HS384 with the right secret is still the wrong algorithm.
     let mut header = Header::new(Algorithm::HS384);
     header.kid = Some("test-key".into());
-    let token = encode(&header, &claims(ORG), &EncodingKey::from_secret(TEST_SECRET.as_bytes())).unwrap();
+    let token = encode(
+        &header,
+        &claims(ORG),
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .unwrap();
     assert_refused(&app, &token, "HS384").await;
 }
 
 async fn a_bad_signature_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let forged = hs256(&claims(ORG), Some("test-key"), "another-secret-of-enough-length-0123456789");
+    let forged = hs256(
+        &claims(ORG),
+        Some("test-key"),
+        "another-secret-of-enough-length-0123456789",
+    );
     assert_refused(&app, &forged, "other secret").await;
     let token = signed(&claims(ORG));
     let (rest, signature) = token.rsplit_once('.').unwrap();
     let flipped = if signature.starts_with('A') { "B" } else { "A" };
-    assert_refused(&app, &format!("{rest}.{flipped}{}", &signature[1..]), "tampered").await;
+    assert_refused(
+        &app,
+        &format!("{rest}.{flipped}{}", &signature[1..]),
+        "tampered",
+    )
+    .await;
 }
 
 async fn an_expired_token_is_refused_beyond_30_seconds_of_leeway(backend: Backend) {
@@ -113,7 +146,10 @@ async fn an_expired_token_is_refused_beyond_30_seconds_of_leeway(backend: Backen
     assert_refused(&app, &signed(&expired), "expired").await;
     // Within the leeway it is still accepted: the leeway exists and is at most 30 s.
     let just = with(claims(ORG), "exp", json!(now() - 5));
-    assert_eq!(app.get("/api/v1/coaches", &signed(&just)).await.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/coaches", &signed(&just)).await.status(),
+        200
+    );
     assert_refused(&app, &signed(&without(claims(ORG), "exp")), "no exp").await;
 }
 
@@ -126,24 +162,52 @@ async fn a_token_not_yet_valid_is_refused(backend: Backend) {
 
 async fn a_wrong_or_missing_issuer_or_audience_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_refused(&app, &signed(&with(claims(ORG), "iss", json!("evil"))), "iss").await;
+    assert_refused(
+        &app,
+        &signed(&with(claims(ORG), "iss", json!("evil"))),
+        "iss",
+    )
+    .await;
     assert_refused(&app, &signed(&without(claims(ORG), "iss")), "no iss").await;
-    assert_refused(&app, &signed(&with(claims(ORG), "aud", json!("other-api"))), "aud").await;
+    assert_refused(
+        &app,
+        &signed(&with(claims(ORG), "aud", json!("other-api"))),
+        "aud",
+    )
+    .await;
     assert_refused(&app, &signed(&without(claims(ORG), "aud")), "no aud").await;
 }
 
 async fn a_refresh_token_is_not_an_access_token(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_refused(&app, &signed(&with(claims(ORG), "typ", json!("refresh"))), "minted refresh").await;
+    assert_refused(
+        &app,
+        &signed(&with(claims(ORG), "typ", json!("refresh"))),
+        "minted refresh",
+    )
+    .await;
     let login = app
-        .login(trajectum::admin::demo::HR_EMAIL, trajectum::admin::demo::HR_PASSWORD)
+        .login(
+            trajectum::admin::demo::HR_EMAIL,
+            trajectum::admin::demo::HR_PASSWORD,
+        )
         .await;
-    assert_refused(&app, login["refresh_token"].as_str().unwrap(), "issued refresh").await;
+    assert_refused(
+        &app,
+        login["refresh_token"].as_str().unwrap(),
+        "issued refresh",
+    )
+    .await;
 }
 
 async fn an_unknown_or_missing_kid_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    assert_refused(&app, &hs256(&claims(ORG), Some("retired"), TEST_SECRET), "unknown kid").await;
+    assert_refused(
+        &app,
+        &hs256(&claims(ORG), Some("retired"), TEST_SECRET),
+        "unknown kid",
+    )
+    .await;
     assert_refused(&app, &hs256(&claims(ORG), None, TEST_SECRET), "no kid").await;
 }
 
@@ -175,12 +239,23 @@ async fn eddsa_keys_sign_and_verify(backend: Backend) {
     assert_eq!(app.get("/api/v1/me", &token).await.status(), 200);
     // An HS256 token is refused by an EdDSA service, whatever its kid.
     let kid = header.kid.unwrap();
-    assert_refused(&app, &hs256(&claims(ORG), Some(&kid), TEST_SECRET), "HS256 on EdDSA").await;
+    assert_refused(
+        &app,
+        &hs256(&claims(ORG), Some(&kid), TEST_SECRET),
+        "HS256 on EdDSA",
+    )
+    .await;
     // So is an Ed25519 token signed by another key.
     let mut other = Header::new(Algorithm::EdDSA);
     other.kid = Some(kid);
-    let key = EncodingKey::from_ed_pem(include_bytes!("fixtures/ed25519-other-private.pem")).unwrap();
-    assert_refused(&app, &encode(&other, &claims(ORG), &key).unwrap(), "other Ed25519 key").await;
+    let key =
+        EncodingKey::from_ed_pem(include_bytes!("fixtures/ed25519-other-private.pem")).unwrap();
+    assert_refused(
+        &app,
+        &encode(&other, &claims(ORG), &key).unwrap(),
+        "other Ed25519 key",
+    )
+    .await;
 }
 
 async fn rs256_keys_sign_and_verify(backend: Backend) {
@@ -193,24 +268,39 @@ async fn rs256_keys_sign_and_verify(backend: Backend) {
     })
     .await;
     let token = app.client_token().await;
-    assert_eq!(jsonwebtoken::decode_header(&token).unwrap().alg, Algorithm::RS256);
+    assert_eq!(
+        jsonwebtoken::decode_header(&token).unwrap().alg,
+        Algorithm::RS256
+    );
     assert_eq!(app.get("/api/v1/me", &token).await.status(), 200);
 }
 
 async fn a_previous_key_still_verifies_during_rotation(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.jwt_kid = Some("key-2026-12".into());
-        s.jwt_secret = Some("the-new-secret-after-rotation-0123456789".to_string().into());
+        s.jwt_secret = Some(
+            "the-new-secret-after-rotation-0123456789"
+                .to_string()
+                .into(),
+        );
         s.jwt_previous_algorithm = Some(trajectum::config::JwtAlgorithm::HS256);
         s.jwt_previous_kid = Some("test-key".into());
         s.jwt_previous_secret = Some(TEST_SECRET.to_string().into());
     })
     .await;
     // Signed with the retired key: still accepted.
-    assert_eq!(app.get("/api/v1/coaches", &signed(&claims(ORG))).await.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/coaches", &signed(&claims(ORG)))
+            .await
+            .status(),
+        200
+    );
     // New tokens carry the new kid.
     let token = app.client_token().await;
-    assert_eq!(jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(), Some("key-2026-12"));
+    assert_eq!(
+        jsonwebtoken::decode_header(&token).unwrap().kid.as_deref(),
+        Some("key-2026-12")
+    );
 }
 
 api_test!(
