@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use trajectum::admin::{self, demo, NewOrganisation, NewUser};
-use trajectum::config::Settings;
+use trajectum::config::{DatabaseUrl, Settings};
 use trajectum::domain::principal::{OrganisationKind, Role};
 use trajectum::startup::{connect_and_migrate, Application};
 use trajectum::{api, db, telemetry};
@@ -30,7 +30,12 @@ enum Command {
     /// Serve the API (the default): applies pending migrations, then listens.
     Serve,
     /// Seed a demo employer and provider (idempotent), print their credentials, then serve.
-    Demo,
+    /// The demo's passwords are public: it refuses a PostgreSQL database unless --force.
+    Demo {
+        /// Seed the demo even on PostgreSQL.
+        #[arg(long)]
+        force: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document as JSON.
@@ -122,7 +127,12 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
-        Command::Demo => {
+        Command::Demo { force } => {
+            if !force && matches!(settings.database(), DatabaseUrl::Postgres(_)) {
+                anyhow::bail!(
+                    "the demo's credentials are public; seed them into PostgreSQL only with --force"
+                );
+            }
             let pool = connect_and_migrate(&settings).await?;
             let seeded = blocking(move || admin::seed_demo(&mut *pool.get()?)).await?;
             print_demo(&settings, seeded);
