@@ -90,6 +90,7 @@ impl TokenIssuer {
             org: subject.organisation_id.to_string(),
             sub_type: subject.subject_type,
             fam: family.map(String::from),
+            ord: None,
         }
     }
 

@@ -46,6 +46,9 @@ pub struct Claims {
     /// The refresh-token family (one login session); refresh tokens only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
+    /// The one order a coachee link token opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ord: Option<String>,
 }
 
 impl Claims {
@@ -55,6 +58,7 @@ impl Claims {
             subject_type: self.sub_type,
             role: self.role,
             organisation_id: self.org.clone(),
+            order_id: self.ord.clone(),
         }
     }
 }
@@ -329,6 +333,7 @@ mod tests {
             org: "o1".into(),
             sub_type: SubjectType::User,
             fam: None,
+            ord: None,
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod coaches;
 pub mod identity;
+pub mod orders;
 pub mod schema;
 
 use std::time::Duration;

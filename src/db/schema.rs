@@ -75,10 +75,136 @@ diesel::joinable!(api_clients -> organisations (organisation_id));
 diesel::joinable!(coaches -> organisations (organisation_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
+diesel::table! {
+    orders (id) {
+        id -> Text,
+        employer_id -> Text,
+        provider_id -> Text,
+        status -> Text,
+        version -> Integer,
+        coachee_name -> Text,
+        coachee_email -> Nullable<Text>,
+        coachee_phone -> Nullable<Text>,
+        kind -> Nullable<Text>,
+        context -> Text,
+        details -> Text,
+        session_budget -> Integer,
+        end_date -> Date,
+        external_ref -> Nullable<Text>,
+        coach_id -> Nullable<Text>,
+        contact_due_at -> Timestamp,
+        contacted_at -> Nullable<Timestamp>,
+        contact_channel -> Nullable<Text>,
+        intake_decision -> Nullable<Text>,
+        completed_at -> Nullable<Timestamp>,
+        cancelled_at -> Nullable<Timestamp>,
+        cancel_reason -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_events (id) {
+        id -> Text,
+        order_id -> Text,
+        event_type -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_role -> Text,
+        actor_id -> Text,
+        data -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    intakes (order_id) {
+        order_id -> Text,
+        draft -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    plans (order_id) {
+        order_id -> Text,
+        plan -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    order_extensions (id) {
+        id -> Text,
+        order_id -> Text,
+        added_sessions -> Integer,
+        new_end_date -> Date,
+        substantiation -> Text,
+        alternative_considered -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> Text,
+        order_id -> Text,
+        kind -> Text,
+        given -> Bool,
+        source -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    coachee_links (id) {
+        id -> Text,
+        order_id -> Text,
+        issued_by -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (subject, idem_key) {
+        subject -> Text,
+        idem_key -> Text,
+        request_hash -> Text,
+        status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        headers -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(orders -> coaches (coach_id));
+diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(intakes -> orders (order_id));
+diesel::joinable!(plans -> orders (order_id));
+diesel::joinable!(consents -> orders (order_id));
+diesel::joinable!(coachee_links -> orders (order_id));
+diesel::joinable!(order_extensions -> orders (order_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
-    organisations,
     users,
     api_clients,
     refresh_tokens,
-    coaches
+    idempotency_keys,
+    orders,
+    order_events,
+    intakes,
+    plans,
+    consents,
+    coachee_links,
+    order_extensions,
+    coaches,
+    organisations
 );

@@ -157,6 +157,7 @@ mod tests {
             subject_type: SubjectType::User,
             role,
             organisation_id: org.into(),
+            order_id: None,
         }
     }
 

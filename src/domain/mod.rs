@@ -2,4 +2,10 @@
 //! `shared/DOMAIN.md` names its source text.
 
 pub mod coach;
+pub mod contact;
+pub mod intake;
+pub mod matching;
+pub mod order;
+pub mod plan;
 pub mod principal;
+pub mod visibility;

@@ -107,6 +107,8 @@ pub struct Principal {
     pub subject_type: SubjectType,
     pub role: Role,
     pub organisation_id: String,
+    /// For a coachee link token: the one order it opens (the token id is the subject).
+    pub order_id: Option<String>,
 }
 
 impl Principal {

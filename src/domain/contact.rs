@@ -1,0 +1,138 @@
+//! First contact, the same working day (004): someone who signs up should have a person on the
+//! phone that day.
+//!
+//! The rule, in the provider's time zone, with working days Monday to Friday and working hours
+//! 09:00–17:00:
+//! - an order that arrives during working hours is due by 17:00 the same day;
+//! - otherwise it is due by 12:00 (the end of the morning) of the next working day: the same day
+//!   when it arrives before 09:00 on a working day, else the first working day after.
+//!
+//! Public holidays are not known here; they count as working days.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+
+const DAY_STARTS: (u32, u32) = (9, 0);
+const MORNING_ENDS: (u32, u32) = (12, 0);
+const DAY_ENDS: (u32, u32) = (17, 0);
+
+fn at(h_m: (u32, u32)) -> NaiveTime {
+    NaiveTime::from_hms_opt(h_m.0, h_m.1, 0).expect("valid time")
+}
+
+pub fn is_working_day(date: NaiveDate) -> bool {
+    !matches!(date.weekday(), Weekday::Sat | Weekday::Sun)
+}
+
+/// The local time on `date` as a UTC instant (the earliest one, should a DST change make it
+/// ambiguous; skipped times move forward an hour).
+fn instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let local = date.and_time(time);
+    zone.from_local_datetime(&local)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(local + Duration::hours(1))).earliest())
+        .expect("a local time exists within an hour")
+        .with_timezone(&Utc)
+}
+
+/// When first contact with the coachee is due for an order that arrived at `arrived`.
+pub fn contact_due_at(arrived: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
+    let local = arrived.with_timezone(&zone);
+    let date = local.date_naive();
+    let time = local.time();
+    if is_working_day(date) && time >= at(DAY_STARTS) && time < at(DAY_ENDS) {
+        return instant(zone, date, at(DAY_ENDS));
+    }
+    let mut next = if is_working_day(date) && time < at(DAY_STARTS) {
+        date
+    } else {
+        date + Duration::days(1)
+    };
+    while !is_working_day(next) {
+        next += Duration::days(1);
+    }
+    instant(zone, next, at(MORNING_ENDS))
+}
+
+/// Whether contact is overdue at `now`.
+pub fn is_overdue(due: DateTime<Utc>, contacted: bool, now: DateTime<Utc>) -> bool {
+    !contacted && now > due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::Europe::Amsterdam;
+
+    fn amsterdam(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Amsterdam
+            .with_ymd_and_hms(y, m, d, h, min, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn during_working_hours_contact_is_due_the_same_day_004() {
+        // Tuesday 10:30 in Amsterdam.
+        assert_eq!(
+            contact_due_at(amsterdam(2026, 11, 24, 10, 30), Amsterdam),
+            amsterdam(2026, 11, 24, 17, 0)
+        );
+    }
+
+    #[test]
+    fn after_hours_it_is_due_by_the_next_working_mornings_end() {
+        // Tuesday 18:00 → Wednesday 12:00.
+        assert_eq!(
+            contact_due_at(amsterdam(2026, 11, 24, 18, 0), Amsterdam),
+            amsterdam(2026, 11, 25, 12, 0)
+        );
+        // Tuesday 07:00 → Tuesday 12:00.
+        assert_eq!(
+            contact_due_at(amsterdam(2026, 11, 24, 7, 0), Amsterdam),
+            amsterdam(2026, 11, 24, 12, 0)
+        );
+    }
+
+    #[test]
+    fn weekends_are_not_working_days() {
+        // Friday 17:30, Saturday and Sunday → Monday 12:00.
+        for arrival in [
+            amsterdam(2026, 11, 27, 17, 30),
+            amsterdam(2026, 11, 28, 11, 0),
+            amsterdam(2026, 11, 29, 23, 0),
+        ] {
+            assert_eq!(
+                contact_due_at(arrival, Amsterdam),
+                amsterdam(2026, 11, 30, 12, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn the_providers_time_zone_decides() {
+        // 08:30 UTC on a Tuesday is 09:30 in Amsterdam (working hours) but 03:30 in New York.
+        let arrival = Utc.with_ymd_and_hms(2026, 11, 24, 8, 30, 0).unwrap();
+        assert_eq!(
+            contact_due_at(arrival, Amsterdam),
+            amsterdam(2026, 11, 24, 17, 0)
+        );
+        let new_york = chrono_tz::America::New_York;
+        let due = contact_due_at(arrival, new_york);
+        assert_eq!(
+            due.with_timezone(&new_york).naive_local(),
+            NaiveDate::from_ymd_opt(2026, 11, 24)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn overdue_only_when_not_contacted_and_past_due() {
+        let due = amsterdam(2026, 11, 24, 17, 0);
+        assert!(is_overdue(due, false, due + Duration::minutes(1)));
+        assert!(!is_overdue(due, true, due + Duration::minutes(1)));
+        assert!(!is_overdue(due, false, due - Duration::minutes(1)));
+    }
+}

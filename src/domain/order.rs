@@ -1,0 +1,456 @@
+//! The order's lifecycle (API.md "Order states"): which action is allowed in which state and for
+//! which role, and where it leads.
+//!
+//! `submitted → accepted (coach assigned) → intake_scheduled → active | declined |
+//! alternative_proposed → completed → following_up → closed`, and `cancelled` from any state
+//! before `completed`. An intake may be completed straight from `accepted`: it took place during
+//! the first-contact call (004).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::principal::Role;
+
+/// The kinds of trajectory (001, 002). Their names double as coach specialisms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrajectoryKind {
+    /// Improving how the employee functions in the current job (002).
+    JobCoaching,
+    /// After dismissal or redundancy (outplacement).
+    Curative,
+    /// Reorientation; the goal can be much broader than a new job.
+    Preventive,
+    /// Return to work.
+    Reintegration,
+}
+
+impl TrajectoryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrajectoryKind::JobCoaching => "job_coaching",
+            TrajectoryKind::Curative => "curative",
+            TrajectoryKind::Preventive => "preventive",
+            TrajectoryKind::Reintegration => "reintegration",
+        }
+    }
+}
+
+impl FromStr for TrajectoryKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            TrajectoryKind::JobCoaching,
+            TrajectoryKind::Curative,
+            TrajectoryKind::Preventive,
+            TrajectoryKind::Reintegration,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown trajectory kind `{s}`"))
+    }
+}
+
+/// Who raised the reason for the order (*aanleiding*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonSource {
+    Hr,
+    Manager,
+    Employee,
+}
+
+/// How sessions take place (003).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionFormat {
+    InPerson,
+    Phone,
+    Video,
+    Group,
+}
+
+/// What the employer told about the order beyond who and what kind: all optional (004).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrderDetails {
+    pub job_title: Option<String>,
+    pub department: Option<String>,
+    /// The employee's id in the HR system.
+    pub employee_ref: Option<String>,
+    /// Why the order is placed (*aanleiding*).
+    pub reason: Option<String>,
+    pub reason_source: Option<ReasonSource>,
+    /// What the employer hopes the trajectory achieves.
+    pub hoped_goals: Option<String>,
+    pub preferred_format: Option<SessionFormat>,
+    /// ISO 639-1 code.
+    pub preferred_language: Option<String>,
+    pub desired_start: Option<NaiveDate>,
+    #[serde(default)]
+    pub assessment_wanted: bool,
+    pub purchase_order: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Commissioned by the employer; no coach yet.
+    Submitted,
+    /// A coach is assigned.
+    Accepted,
+    /// An intake session is booked.
+    IntakeScheduled,
+    /// The intake decided to start: the trajectory runs.
+    Active,
+    /// The intake decided not to start.
+    Declined,
+    /// The intake recommended another solution than coaching.
+    AlternativeProposed,
+    /// The trajectory is finished.
+    Completed,
+    /// Follow-up sessions months after the end.
+    FollowingUp,
+    /// Done, follow-ups included.
+    Closed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 10] = [
+        OrderStatus::Submitted,
+        OrderStatus::Accepted,
+        OrderStatus::IntakeScheduled,
+        OrderStatus::Active,
+        OrderStatus::Declined,
+        OrderStatus::AlternativeProposed,
+        OrderStatus::Completed,
+        OrderStatus::FollowingUp,
+        OrderStatus::Closed,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Submitted => "submitted",
+            OrderStatus::Accepted => "accepted",
+            OrderStatus::IntakeScheduled => "intake_scheduled",
+            OrderStatus::Active => "active",
+            OrderStatus::Declined => "declined",
+            OrderStatus::AlternativeProposed => "alternative_proposed",
+            OrderStatus::Completed => "completed",
+            OrderStatus::FollowingUp => "following_up",
+            OrderStatus::Closed => "closed",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether first contact with the coachee is still pending work (004).
+    pub fn awaits_contact(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Submitted | OrderStatus::Accepted | OrderStatus::IntakeScheduled
+        )
+    }
+
+    /// Whether the trajectory is under way or done (the coach is working with the coachee).
+    pub fn has_started(self) -> bool {
+        !matches!(self, OrderStatus::Submitted | OrderStatus::Accepted)
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OrderStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown order status `{s}`"))
+    }
+}
+
+/// What the intake decided (002).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeDecision {
+    Start,
+    Decline,
+    Alternative,
+}
+
+impl IntakeDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntakeDecision::Start => "start",
+            IntakeDecision::Decline => "decline",
+            IntakeDecision::Alternative => "alternative",
+        }
+    }
+}
+
+/// Everything that can be done to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderAction {
+    /// The employer changes the order's details.
+    Edit,
+    /// The provider assigns (or reassigns) a coach.
+    Assign,
+    /// The provider records that the coachee was reached (004).
+    RecordContact,
+    /// An intake session is booked.
+    ScheduleIntake,
+    /// The coach drafts the intake and the plan.
+    DraftIntake,
+    /// The coach records the intake's decision.
+    CompleteIntake,
+    /// The coach keeps the plan up to date.
+    UpdatePlan,
+    /// More sessions or a later end, substantiated (002).
+    Extend,
+    /// The trajectory is finished, its pitfalls reviewed (000).
+    Complete,
+    /// Follow-ups begin.
+    StartFollowUp,
+    /// Nothing is left to do.
+    Close,
+    Cancel,
+    /// A scoped link token for the coachee.
+    IssueCoacheeLink,
+}
+
+impl OrderAction {
+    pub const ALL: [OrderAction; 13] = [
+        OrderAction::Edit,
+        OrderAction::Assign,
+        OrderAction::RecordContact,
+        OrderAction::ScheduleIntake,
+        OrderAction::DraftIntake,
+        OrderAction::CompleteIntake,
+        OrderAction::UpdatePlan,
+        OrderAction::Extend,
+        OrderAction::Complete,
+        OrderAction::StartFollowUp,
+        OrderAction::Close,
+        OrderAction::Cancel,
+        OrderAction::IssueCoacheeLink,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderAction::Edit => "edit",
+            OrderAction::Assign => "assign",
+            OrderAction::RecordContact => "record_contact",
+            OrderAction::ScheduleIntake => "schedule_intake",
+            OrderAction::DraftIntake => "draft_intake",
+            OrderAction::CompleteIntake => "complete_intake",
+            OrderAction::UpdatePlan => "update_plan",
+            OrderAction::Extend => "extend",
+            OrderAction::Complete => "complete",
+            OrderAction::StartFollowUp => "start_follow_up",
+            OrderAction::Close => "close",
+            OrderAction::Cancel => "cancel",
+            OrderAction::IssueCoacheeLink => "issue_coachee_link",
+        }
+    }
+
+    /// The roles that may take this action at all (the state decides whether it is allowed now).
+    /// A coach acts only on orders assigned to them, which the caller checks.
+    pub fn roles(self) -> &'static [Role] {
+        use OrderAction::*;
+        match self {
+            Edit => &[Role::Employer],
+            Assign => &[Role::ProviderAdmin],
+            RecordContact | ScheduleIntake => &[Role::ProviderAdmin, Role::Coach],
+            DraftIntake | CompleteIntake | UpdatePlan => &[Role::Coach],
+            Extend | Complete => &[Role::Coach, Role::ProviderAdmin],
+            StartFollowUp | Close => &[Role::ProviderAdmin],
+            Cancel => &[Role::Employer, Role::ProviderAdmin],
+            IssueCoacheeLink => &[Role::Employer, Role::Coach],
+        }
+    }
+
+    /// The states this action is allowed in.
+    pub fn allowed_in(self, status: OrderStatus) -> bool {
+        use OrderAction::*;
+        use OrderStatus::*;
+        match self {
+            // "while nothing has started": before an intake is booked or held.
+            Edit => matches!(status, Submitted | Accepted),
+            Assign => matches!(status, Submitted | Accepted | IntakeScheduled | Active),
+            RecordContact => status.awaits_contact(),
+            ScheduleIntake => status == Accepted,
+            DraftIntake | CompleteIntake => matches!(status, Accepted | IntakeScheduled),
+            UpdatePlan => matches!(status, Accepted | IntakeScheduled | Active),
+            Extend | Complete => status == Active,
+            StartFollowUp => status == Completed,
+            Close => matches!(status, Completed | FollowingUp),
+            Cancel => matches!(
+                status,
+                Submitted | Accepted | IntakeScheduled | Active | Declined | AlternativeProposed
+            ),
+            IssueCoacheeLink => !matches!(status, Closed | Cancelled),
+        }
+    }
+
+    /// The state the order is in after this action (`decision` for completing an intake).
+    pub fn target(self, from: OrderStatus, decision: Option<IntakeDecision>) -> OrderStatus {
+        use OrderAction::*;
+        match self {
+            Assign if from == OrderStatus::Submitted => OrderStatus::Accepted,
+            ScheduleIntake => OrderStatus::IntakeScheduled,
+            CompleteIntake => match decision {
+                Some(IntakeDecision::Start) => OrderStatus::Active,
+                Some(IntakeDecision::Decline) => OrderStatus::Declined,
+                Some(IntakeDecision::Alternative) => OrderStatus::AlternativeProposed,
+                None => from,
+            },
+            Complete => OrderStatus::Completed,
+            StartFollowUp => OrderStatus::FollowingUp,
+            Close => OrderStatus::Closed,
+            Cancel => OrderStatus::Cancelled,
+            _ => from,
+        }
+    }
+}
+
+/// Why an action cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The caller's role never takes this action.
+    Role,
+    /// Not in this state; these actions are allowed now.
+    State { allowed: Vec<OrderAction> },
+}
+
+/// The actions allowed in a state, for any role.
+pub fn allowed_actions(status: OrderStatus) -> Vec<OrderAction> {
+    OrderAction::ALL
+        .into_iter()
+        .filter(|a| a.allowed_in(status))
+        .collect()
+}
+
+/// Decides whether `role` may take `action` on an order in `status`, and where it leads.
+pub fn decide(
+    status: OrderStatus,
+    action: OrderAction,
+    role: Role,
+    decision: Option<IntakeDecision>,
+) -> Result<OrderStatus, Refusal> {
+    if !action.roles().contains(&role) {
+        return Err(Refusal::Role);
+    }
+    if !action.allowed_in(status) {
+        return Err(Refusal::State {
+            allowed: allowed_actions(status),
+        });
+    }
+    Ok(action.target(status, decision))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderAction as A;
+    use OrderStatus as S;
+
+    #[test]
+    fn the_main_path_runs_from_submitted_to_closed() {
+        let mut status = S::Submitted;
+        for (action, role, decision, expected) in [
+            (A::Assign, Role::ProviderAdmin, None, S::Accepted),
+            (A::ScheduleIntake, Role::ProviderAdmin, None, S::IntakeScheduled),
+            (A::CompleteIntake, Role::Coach, Some(IntakeDecision::Start), S::Active),
+            (A::Extend, Role::Coach, None, S::Active),
+            (A::Complete, Role::Coach, None, S::Completed),
+            (A::StartFollowUp, Role::ProviderAdmin, None, S::FollowingUp),
+            (A::Close, Role::ProviderAdmin, None, S::Closed),
+        ] {
+            status = decide(status, action, role, decision).unwrap();
+            assert_eq!(status, expected, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn an_intake_can_complete_straight_from_accepted_004() {
+        for (decision, expected) in [
+            (IntakeDecision::Start, S::Active),
+            (IntakeDecision::Decline, S::Declined),
+            (IntakeDecision::Alternative, S::AlternativeProposed),
+        ] {
+            assert_eq!(
+                decide(S::Accepted, A::CompleteIntake, Role::Coach, Some(decision)),
+                Ok(expected)
+            );
+        }
+    }
+
+    #[test]
+    fn cancel_is_allowed_before_completed_only() {
+        for status in S::ALL {
+            let before_completed = !matches!(
+                status,
+                S::Completed | S::FollowingUp | S::Closed | S::Cancelled
+            );
+            assert_eq!(A::Cancel.allowed_in(status), before_completed, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_lists_the_actions_allowed_now() {
+        let refusal = decide(S::Completed, A::Cancel, Role::Employer, None).unwrap_err();
+        assert_eq!(
+            refusal,
+            Refusal::State {
+                allowed: vec![A::StartFollowUp, A::Close, A::IssueCoacheeLink]
+            }
+        );
+    }
+
+    #[test]
+    fn roles_outside_an_action_are_refused_whatever_the_state() {
+        assert_eq!(
+            decide(S::Submitted, A::Assign, Role::Employer, None),
+            Err(Refusal::Role)
+        );
+        assert_eq!(
+            decide(S::Accepted, A::CompleteIntake, Role::ProviderAdmin, None),
+            Err(Refusal::Role)
+        );
+    }
+
+    #[test]
+    fn every_state_and_action_has_a_verdict() {
+        // The table the API suite walks: every pair is either allowed or lists alternatives.
+        for status in S::ALL {
+            for action in A::ALL {
+                let role = action.roles()[0];
+                match decide(status, action, role, Some(IntakeDecision::Start)) {
+                    Ok(_) => assert!(action.allowed_in(status)),
+                    Err(Refusal::State { allowed }) => {
+                        assert!(!allowed.contains(&action));
+                        assert_eq!(allowed, allowed_actions(status));
+                    }
+                    Err(Refusal::Role) => unreachable!(),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in S::ALL {
+            assert_eq!(status.as_str().parse::<S>().unwrap(), status);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Who sees what of an order (DOMAIN.md "Who may see what"), decided here and nowhere else.
+//!
+//! What the coachee tells the coach belongs to the coaching relationship, not to the employer.
+//! The employer sees what it needs to manage the order: status, coach, dates, contact, the
+//! intake decision, and what the coachee agreed to share. A coach sees only the orders assigned
+//! to them; the provider's planners see all the provider's orders but not the coach's private
+//! notes. Anyone else does not see the order at all (404).
+
+use crate::domain::principal::{Principal, Role};
+
+/// The relation of a caller to one order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The employer that commissioned the order.
+    Employer,
+    /// The coach assigned to the order.
+    Coach,
+    /// A planner of the provider the order is addressed to.
+    ProviderAdmin,
+    /// The coachee, with a link token for this order.
+    Coachee,
+}
+
+/// The facts about an order that decide its audience.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderParties<'a> {
+    pub order_id: &'a str,
+    pub employer_id: &'a str,
+    pub provider_id: &'a str,
+    /// The login of the assigned coach, if any.
+    pub coach_user_id: Option<&'a str>,
+}
+
+/// The caller's audience for an order, or `None` when the order is not theirs to see.
+pub fn audience(caller: &Principal, order: OrderParties<'_>) -> Option<Audience> {
+    match caller.role {
+        Role::Employer if caller.organisation_id == order.employer_id => Some(Audience::Employer),
+        Role::ProviderAdmin if caller.organisation_id == order.provider_id => {
+            Some(Audience::ProviderAdmin)
+        }
+        Role::Coach
+            if caller.organisation_id == order.provider_id
+                && order.coach_user_id == Some(caller.subject.as_str()) =>
+        {
+            Some(Audience::Coach)
+        }
+        Role::Coachee if caller.order_id.as_deref() == Some(order.order_id) => {
+            Some(Audience::Coachee)
+        }
+        _ => None,
+    }
+}
+
+impl Audience {
+    /// The intake record (trust, reason check, realism, decision details).
+    pub fn sees_intake(self) -> bool {
+        matches!(self, Audience::Coach | Audience::ProviderAdmin)
+    }
+
+    /// The coach's private note.
+    pub fn sees_private_note(self) -> bool {
+        self == Audience::Coach
+    }
+
+    /// Development points, goals and tasks. The employer sees the agreed goals only through
+    /// [`Audience::sees_shared_summary`].
+    pub fn sees_plan(self) -> bool {
+        matches!(self, Audience::Coach | Audience::ProviderAdmin | Audience::Coachee)
+    }
+
+    /// The agreed goals and a recommended alternative: for the employer only when the coachee
+    /// consented to share a summary.
+    pub fn sees_shared_summary(self, coachee_consented: bool) -> bool {
+        self != Audience::Employer || coachee_consented
+    }
+
+    /// Substantiations of extensions, decline reasons and such coaching content.
+    pub fn sees_coaching_content(self) -> bool {
+        matches!(self, Audience::Coach | Audience::ProviderAdmin)
+    }
+
+    /// Purchase order and the employer's own reference: commercial details.
+    pub fn sees_commercial(self) -> bool {
+        matches!(self, Audience::Employer | Audience::ProviderAdmin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::principal::SubjectType;
+
+    fn caller(role: Role, org: &str, subject: &str, order: Option<&str>) -> Principal {
+        Principal {
+            subject: subject.into(),
+            subject_type: SubjectType::User,
+            role,
+            organisation_id: org.into(),
+            order_id: order.map(String::from),
+        }
+    }
+
+    const ORDER: OrderParties<'static> = OrderParties {
+        order_id: "o1",
+        employer_id: "emp",
+        provider_id: "prov",
+        coach_user_id: Some("anna"),
+    };
+
+    #[test]
+    fn each_party_sees_the_order_as_its_own_audience() {
+        assert_eq!(audience(&caller(Role::Employer, "emp", "hr", None), ORDER), Some(Audience::Employer));
+        assert_eq!(audience(&caller(Role::ProviderAdmin, "prov", "p", None), ORDER), Some(Audience::ProviderAdmin));
+        assert_eq!(audience(&caller(Role::Coach, "prov", "anna", None), ORDER), Some(Audience::Coach));
+        assert_eq!(audience(&caller(Role::Coachee, "emp", "o1", Some("o1")), ORDER), Some(Audience::Coachee));
+    }
+
+    #[test]
+    fn others_do_not_see_the_order_at_all() {
+        assert_eq!(audience(&caller(Role::Employer, "other", "hr", None), ORDER), None);
+        assert_eq!(audience(&caller(Role::ProviderAdmin, "other", "p", None), ORDER), None);
+        assert_eq!(audience(&caller(Role::Coach, "prov", "bram", None), ORDER), None, "a coach sees only assigned orders");
+        assert_eq!(audience(&caller(Role::Coachee, "emp", "o2", Some("o2")), ORDER), None);
+    }
+
+    #[test]
+    fn the_employer_never_sees_coaching_content() {
+        let employer = Audience::Employer;
+        assert!(!employer.sees_intake());
+        assert!(!employer.sees_private_note());
+        assert!(!employer.sees_plan());
+        assert!(!employer.sees_coaching_content());
+        assert!(!employer.sees_shared_summary(false));
+        assert!(employer.sees_shared_summary(true), "unless the coachee shares it");
+    }
+
+    #[test]
+    fn only_the_coach_sees_the_private_note() {
+        assert!(Audience::Coach.sees_private_note());
+        assert!(!Audience::ProviderAdmin.sees_private_note());
+        assert!(!Audience::Coachee.sees_private_note());
+    }
+}
