@@ -21,6 +21,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::config::{DatabaseUrl, JwtAlgorithm, Settings};
 use crate::db::{self, Pool};
 use crate::error::ApiError;
+use crate::idempotency::idempotency;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::state::AppState;
@@ -64,6 +65,7 @@ impl Application {
                     actix_web::http::header::IF_MATCH,
                 ])
                 .allowed_header("idempotency-key")
+                .expose_headers(["idempotent-replayed"])
                 .allowed_header("x-request-id")
                 .expose_headers(["etag", "location", "x-request-id", "retry-after"])
                 .max_age(3600);
@@ -83,6 +85,7 @@ impl Application {
                 .split_for_parts();
             app.service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(api::unrouted))
+                .wrap(from_fn(idempotency))
                 .wrap(from_fn(request_context))
                 .wrap(cors)
         })

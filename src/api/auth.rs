@@ -281,6 +281,11 @@ pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<w
                 let coach = crate::db::coaches::find_by_user(conn, &user.id)?;
                 (user.name, Some(user.email), coach.map(|c| c.id))
             }
+            SubjectType::Link => {
+                return Err(ApiError::Forbidden(
+                    "a coachee link reads GET /api/v1/coachee/order".into(),
+                ))
+            }
             SubjectType::Client => {
                 let client = identity::find_client(conn, &principal.subject)?
                     .filter(|c| c.active)

@@ -5,9 +5,12 @@
 //! `405` and `Allow`, an unknown path `404`.
 
 pub mod auth;
+pub mod coachee;
 pub mod coaches;
 pub mod extract;
+pub mod intake;
 pub mod operations;
+pub mod orders;
 pub mod pagination;
 pub mod problems;
 
@@ -33,6 +36,8 @@ use crate::error::{ApiError, ApiResult};
         problems::Forbidden,
         problems::NotFound,
         problems::PreconditionFailed,
+        problems::PreconditionRequired,
+        problems::Conflict,
         problems::PayloadTooLarge,
         problems::UnsupportedMediaType,
         problems::Unprocessable,
@@ -42,6 +47,10 @@ use crate::error::{ApiError, ApiResult};
     tags(
         (name = "auth", description = "Tokens (OAuth 2.0) and the caller"),
         (name = "coaches", description = "The provider's coaches"),
+        (name = "orders", description = "Commissioned trajectories and their lifecycle"),
+        (name = "intake", description = "The intake and whether the trajectory may start (confidential)"),
+        (name = "plan", description = "Development points, goals and tasks (confidential)"),
+        (name = "coachee", description = "The coachee's own link, view and consents"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -78,7 +87,29 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(coaches::list_coaches)
                 .service(coaches::create_coach)
                 .service(coaches::get_coach)
-                .service(coaches::update_coach),
+                .service(coaches::update_coach)
+                .service(orders::create_order)
+                .service(orders::list_orders)
+                .service(orders::get_order)
+                .service(orders::update_order)
+                .service(orders::assign)
+                .service(orders::record_contact)
+                .service(orders::cancel)
+                .service(orders::extend)
+                .service(orders::complete)
+                .service(orders::timeline)
+                .service(orders::coach_suggestions)
+                .service(intake::get_intake)
+                .service(intake::put_intake)
+                .service(intake::validate_intake)
+                .service(intake::complete_intake)
+                .service(intake::get_plan)
+                .service(intake::put_plan)
+                .service(intake::update_task)
+                .service(coachee::issue_link)
+                .service(coachee::revoke_links)
+                .service(coachee::coachee_view)
+                .service(coachee::put_consents),
         );
 }
 

@@ -79,3 +79,17 @@ pub struct TooManyRequests(#[to_schema] Problem);
     headers(("Retry-After" = u64, description = "seconds to wait"))
 )]
 pub struct Unavailable(#[to_schema] Problem);
+
+#[derive(ToResponse)]
+#[response(
+    description = "The request conflicts with the resource's state: an action not allowed now (the body lists `allowed_actions`), or a duplicate `external_ref` (the body names `existing_order_id`)",
+    content_type = "application/problem+json"
+)]
+pub struct Conflict(#[to_schema] Problem);
+
+#[derive(ToResponse)]
+#[response(
+    description = "This update needs `If-Match` with the `ETag` last read",
+    content_type = "application/problem+json"
+)]
+pub struct PreconditionRequired(#[to_schema] Problem);

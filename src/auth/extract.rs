@@ -111,3 +111,23 @@ role_set!(
     /// The provider's planners.
     ProviderAdmins => [ProviderAdmin]
 );
+role_set!(
+    /// HR users and HR systems.
+    Employers => [Employer]
+);
+role_set!(
+    /// The provider's people: planners and coaches.
+    ProviderStaff => [ProviderAdmin, Coach]
+);
+role_set!(
+    /// Coaches.
+    Coaches => [Coach]
+);
+role_set!(
+    /// Those who may hand the coachee a link: the employer and the coach.
+    LinkIssuers => [Employer, Coach]
+);
+role_set!(
+    /// The coachee, with a link token.
+    Coachees => [Coachee]
+);

@@ -107,7 +107,7 @@ impl TokenIssuer {
             .keys
             .sign(&self.claims(&subject, TokenType::Access, now, None))?;
         let refresh_token = match subject.subject_type {
-            SubjectType::Client => None,
+            SubjectType::Client | SubjectType::Link => None,
             SubjectType::User => {
                 let family = family.unwrap_or_else(db::new_id);
                 let claims = self.claims(&subject, TokenType::Refresh, now, Some(&family));

@@ -99,3 +99,11 @@ pub fn update(conn: &mut DbConnection, coach: &Coach, expected_version: i32) -> 
     .execute(conn)
     .map(|n| n == 1)
 }
+
+/// The names of the given coaches, as (id, name).
+pub fn names(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
+    coaches::table
+        .filter(coaches::id.eq_any(ids))
+        .select((coaches::id, coaches::name))
+        .load(conn)
+}

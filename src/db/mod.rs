@@ -2,6 +2,7 @@
 //! the query functions (one module per table family). Nothing here knows about HTTP.
 
 pub mod coaches;
+pub mod idempotency;
 pub mod identity;
 pub mod orders;
 pub mod schema;

@@ -4,7 +4,9 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{coachee_links, consents, intakes, order_events, order_extensions, orders, plans};
+use super::schema::{
+    coachee_links, consents, intakes, order_events, order_extensions, orders, plans,
+};
 use super::DbConnection;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -65,11 +67,18 @@ pub struct OrderFilter {
 pub const AWAITING_CONTACT: [&str; 3] = ["submitted", "accepted", "intake_scheduled"];
 
 pub fn insert(conn: &mut DbConnection, order: &Order) -> QueryResult<()> {
-    diesel::insert_into(orders::table).values(order).execute(conn).map(drop)
+    diesel::insert_into(orders::table)
+        .values(order)
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Order>> {
-    orders::table.find(id).select(Order::as_select()).first(conn).optional()
+    orders::table
+        .find(id)
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn find_by_external_ref(
@@ -147,7 +156,10 @@ pub fn load_of(conn: &mut DbConnection, coach_ids: &[String]) -> QueryResult<Vec
         .filter(orders::coach_id.eq_any(coach_ids))
         .filter(orders::status.eq_any(["accepted", "intake_scheduled", "active"]))
         .group_by(orders::coach_id)
-        .select((orders::coach_id.assume_not_null(), diesel::dsl::count_star()))
+        .select((
+            orders::coach_id.assume_not_null(),
+            diesel::dsl::count_star(),
+        ))
         .load(conn)
 }
 
@@ -167,7 +179,10 @@ pub struct OrderEvent {
 }
 
 pub fn append_event(conn: &mut DbConnection, event: &OrderEvent) -> QueryResult<()> {
-    diesel::insert_into(order_events::table).values(event).execute(conn).map(drop)
+    diesel::insert_into(order_events::table)
+        .values(event)
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn events(
@@ -200,14 +215,25 @@ pub struct IntakeRow {
 }
 
 pub fn find_intake(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<IntakeRow>> {
-    intakes::table.find(order_id).select(IntakeRow::as_select()).first(conn).optional()
+    intakes::table
+        .find(order_id)
+        .select(IntakeRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// Inserts the first version or updates the one read (`expected_version`); false when someone
 /// else wrote in between.
-pub fn save_intake(conn: &mut DbConnection, row: &IntakeRow, expected_version: Option<i32>) -> QueryResult<bool> {
+pub fn save_intake(
+    conn: &mut DbConnection,
+    row: &IntakeRow,
+    expected_version: Option<i32>,
+) -> QueryResult<bool> {
     match expected_version {
-        None => diesel::insert_into(intakes::table).values(row).execute(conn).map(|n| n == 1),
+        None => diesel::insert_into(intakes::table)
+            .values(row)
+            .execute(conn)
+            .map(|n| n == 1),
         Some(version) => diesel::update(
             intakes::table
                 .filter(intakes::order_id.eq(&row.order_id))
@@ -235,12 +261,23 @@ pub struct PlanRow {
 }
 
 pub fn find_plan(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<PlanRow>> {
-    plans::table.find(order_id).select(PlanRow::as_select()).first(conn).optional()
+    plans::table
+        .find(order_id)
+        .select(PlanRow::as_select())
+        .first(conn)
+        .optional()
 }
 
-pub fn save_plan(conn: &mut DbConnection, row: &PlanRow, expected_version: Option<i32>) -> QueryResult<bool> {
+pub fn save_plan(
+    conn: &mut DbConnection,
+    row: &PlanRow,
+    expected_version: Option<i32>,
+) -> QueryResult<bool> {
     match expected_version {
-        None => diesel::insert_into(plans::table).values(row).execute(conn).map(|n| n == 1),
+        None => diesel::insert_into(plans::table)
+            .values(row)
+            .execute(conn)
+            .map(|n| n == 1),
         Some(version) => diesel::update(
             plans::table
                 .filter(plans::order_id.eq(&row.order_id))
@@ -270,7 +307,10 @@ pub struct Extension {
 }
 
 pub fn insert_extension(conn: &mut DbConnection, extension: &Extension) -> QueryResult<()> {
-    diesel::insert_into(order_extensions::table).values(extension).execute(conn).map(drop)
+    diesel::insert_into(order_extensions::table)
+        .values(extension)
+        .execute(conn)
+        .map(drop)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -287,7 +327,10 @@ pub struct Consent {
 }
 
 pub fn record_consent(conn: &mut DbConnection, consent: &Consent) -> QueryResult<()> {
-    diesel::insert_into(consents::table).values(consent).execute(conn).map(drop)
+    diesel::insert_into(consents::table)
+        .values(consent)
+        .execute(conn)
+        .map(drop)
 }
 
 /// The latest record of each kind of consent for an order (the history stays).
@@ -318,7 +361,10 @@ pub struct CoacheeLink {
 }
 
 pub fn insert_link(conn: &mut DbConnection, link: &CoacheeLink) -> QueryResult<()> {
-    diesel::insert_into(coachee_links::table).values(link).execute(conn).map(drop)
+    diesel::insert_into(coachee_links::table)
+        .values(link)
+        .execute(conn)
+        .map(drop)
 }
 
 /// Whether a link is live: issued, not revoked, not expired.
@@ -332,7 +378,11 @@ pub fn link_is_live(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Qu
         .map(|n| n == 1)
 }
 
-pub fn revoke_links(conn: &mut DbConnection, order_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn revoke_links(
+    conn: &mut DbConnection,
+    order_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         coachee_links::table
             .filter(coachee_links::order_id.eq(order_id))

@@ -30,7 +30,10 @@ fn instant(zone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let local = date.and_time(time);
     zone.from_local_datetime(&local)
         .earliest()
-        .or_else(|| zone.from_local_datetime(&(local + Duration::hours(1))).earliest())
+        .or_else(|| {
+            zone.from_local_datetime(&(local + Duration::hours(1)))
+                .earliest()
+        })
         .expect("a local time exists within an hour")
         .with_timezone(&Utc)
 }

@@ -126,13 +126,29 @@ fn blank(value: &Option<String>) -> bool {
 struct Findings(Vec<Finding>);
 
 impl Findings {
-    fn error(&mut self, code: &'static str, pointer: impl Into<String>, message: impl Into<String>) {
+    fn error(
+        &mut self,
+        code: &'static str,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.push(code, Severity::Error, pointer, message)
     }
-    fn warning(&mut self, code: &'static str, pointer: impl Into<String>, message: impl Into<String>) {
+    fn warning(
+        &mut self,
+        code: &'static str,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.push(code, Severity::Warning, pointer, message)
     }
-    fn push(&mut self, code: &'static str, severity: Severity, pointer: impl Into<String>, message: impl Into<String>) {
+    fn push(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.0.push(Finding {
             code,
             severity,
@@ -148,8 +164,10 @@ pub fn validate(ctx: IntakeContext<'_>) -> Vec<Finding> {
     let mut f = Findings(vec![]);
 
     // A reason that does not hold needs saying why (002), whatever the decision.
-    if matches!(draft.reason, Some(ReasonCheck::NotConfirmed | ReasonCheck::PartlyConfirmed))
-        && blank(&draft.reason_note)
+    if matches!(
+        draft.reason,
+        Some(ReasonCheck::NotConfirmed | ReasonCheck::PartlyConfirmed)
+    ) && blank(&draft.reason_note)
     {
         f.error(
             "reason_note_missing",
@@ -261,14 +279,21 @@ fn start_rules(ctx: &IntakeContext<'_>, f: &mut Findings) {
         );
     }
     if plan.goals.is_empty() {
-        f.error("plan_goals_missing", "/plan/goals", "The plan needs at least one goal.");
+        f.error(
+            "plan_goals_missing",
+            "/plan/goals",
+            "The plan needs at least one goal.",
+        );
     }
     for (i, goal) in plan.goals.iter().enumerate() {
         if goal.tasks.is_empty() {
             f.error(
                 "goal_without_tasks",
                 format!("/plan/goals/{i}/tasks"),
-                format!("Break the goal \"{}\" into at least one task, phrased as something to do.", goal.description),
+                format!(
+                    "Break the goal \"{}\" into at least one task, phrased as something to do.",
+                    goal.description
+                ),
             );
         }
     }
@@ -338,7 +363,9 @@ mod tests {
             ..Default::default()
         };
         let plan = Plan {
-            development_points: vec![DevelopmentPoint { description: "giving feedback".into() }],
+            development_points: vec![DevelopmentPoint {
+                description: "giving feedback".into(),
+            }],
             goals: vec![Goal {
                 id: "g".into(),
                 description: "lead meetings".into(),
@@ -384,7 +411,10 @@ mod tests {
         draft.trust_coachee = Some(false);
         draft.trust_coach = None;
         let findings = check(&draft, &plan);
-        assert_eq!(codes(&findings), ["trust_coach_missing", "trust_coachee_missing"]);
+        assert_eq!(
+            codes(&findings),
+            ["trust_coach_missing", "trust_coachee_missing"]
+        );
         assert!(has_errors(&findings));
     }
 
@@ -401,7 +431,10 @@ mod tests {
     fn an_unconfirmed_reason_needs_a_note_and_warns_on_start_002() {
         let (mut draft, plan) = ready_to_start();
         draft.reason = Some(ReasonCheck::NotConfirmed);
-        assert_eq!(codes(&check(&draft, &plan)), ["reason_note_missing", "reason_not_confirmed"]);
+        assert_eq!(
+            codes(&check(&draft, &plan)),
+            ["reason_note_missing", "reason_not_confirmed"]
+        );
         draft.reason_note = Some("the team's workload explains most of it".into());
         let findings = check(&draft, &plan);
         assert_eq!(codes(&findings), ["reason_not_confirmed"]);
@@ -414,7 +447,10 @@ mod tests {
         plan.development_points.clear();
         plan.goals[0].tasks.clear();
         let findings = check(&draft, &plan);
-        assert_eq!(codes(&findings), ["development_points_missing", "goal_without_tasks"]);
+        assert_eq!(
+            codes(&findings),
+            ["development_points_missing", "goal_without_tasks"]
+        );
         assert_eq!(findings[1].pointer, "/plan/goals/0/tasks");
         plan.goals.clear();
         assert!(codes(&check(&draft, &plan)).contains(&"plan_goals_missing"));
@@ -428,7 +464,12 @@ mod tests {
         let findings = check(&draft, &plan);
         assert_eq!(
             codes(&findings),
-            ["sessions_over_budget", "many_sessions", "end_after_order_end", "long_trajectory"]
+            [
+                "sessions_over_budget",
+                "many_sessions",
+                "end_after_order_end",
+                "long_trajectory"
+            ]
         );
         assert!(findings[0].message.contains("/extend"));
         assert!(findings[2].message.contains("/extend"));
@@ -472,14 +513,21 @@ mod tests {
         let plan = Plan::default();
         assert_eq!(
             codes(&check(&draft, &plan)),
-            ["alternative_missing", "alternative_substantiation_too_short"]
+            [
+                "alternative_missing",
+                "alternative_substantiation_too_short"
+            ]
         );
         let draft = IntakeDraft {
             alternative: Some("mediation between employee and manager".into()),
             alternative_substantiation: Some("The conflict with the manager is the bottleneck; coaching the employee alone would not touch it, mediation would.".into()),
             ..draft
         };
-        assert_eq!(check(&draft, &plan), vec![], "no plan needed for an alternative");
+        assert_eq!(
+            check(&draft, &plan),
+            vec![],
+            "no plan needed for an alternative"
+        );
     }
 
     #[test]
@@ -488,7 +536,10 @@ mod tests {
             decision: Some(IntakeDecision::Decline),
             ..Default::default()
         };
-        assert_eq!(codes(&check(&draft, &Plan::default())), ["decline_reason_missing"]);
+        assert_eq!(
+            codes(&check(&draft, &Plan::default())),
+            ["decline_reason_missing"]
+        );
     }
 
     #[test]
@@ -509,6 +560,9 @@ mod tests {
 
     #[test]
     fn no_decision_is_an_error() {
-        assert_eq!(codes(&check(&IntakeDraft::default(), &Plan::default())), ["decision_missing"]);
+        assert_eq!(
+            codes(&check(&IntakeDraft::default(), &Plan::default())),
+            ["decision_missing"]
+        );
     }
 }

@@ -53,7 +53,10 @@ pub fn score(request: &MatchRequest<'_>, candidate: &Candidate<'_>) -> Suggestio
     if let Some(kind) = request.kind {
         if candidate.specialisms.iter().any(|s| s == kind) {
             score += 40;
-            reasons.push(format!("specialised in {} coaching", words(kind).replace(" coaching", "")));
+            reasons.push(format!(
+                "specialised in {} coaching",
+                words(kind).replace(" coaching", "")
+            ));
         }
     }
     let context_points: u32 = request
@@ -71,7 +74,9 @@ pub fn score(request: &MatchRequest<'_>, candidate: &Candidate<'_>) -> Suggestio
             score += 20;
             reasons.push(format!("speaks the preferred language ({language})"));
         }
-        Some(language) => reasons.push(format!("does not speak the preferred language ({language})")),
+        Some(language) => reasons.push(format!(
+            "does not speak the preferred language ({language})"
+        )),
         None => score += 10,
     }
     let room = 10u32.saturating_sub(candidate.active_trajectories);
@@ -116,11 +121,27 @@ mod tests {
         let general = strings(&["curative"]);
         let nl = strings(&["nl"]);
         let candidates = [
-            Candidate { coach_id: "a", name: "General", specialisms: &general, languages: &nl, active_trajectories: 0 },
-            Candidate { coach_id: "b", name: "Specialist", specialisms: &tech, languages: &nl, active_trajectories: 3 },
+            Candidate {
+                coach_id: "a",
+                name: "General",
+                specialisms: &general,
+                languages: &nl,
+                active_trajectories: 0,
+            },
+            Candidate {
+                coach_id: "b",
+                name: "Specialist",
+                specialisms: &tech,
+                languages: &nl,
+                active_trajectories: 3,
+            },
         ];
         let context = strings(&["technical_background"]);
-        let request = MatchRequest { kind: Some("reintegration"), context: &context, language: Some("nl") };
+        let request = MatchRequest {
+            kind: Some("reintegration"),
+            context: &context,
+            language: Some("nl"),
+        };
         let ranked = rank(&request, &candidates);
         assert_eq!(ranked[0].coach_id, "b");
         assert_eq!(ranked[0].score, 40 + 15 + 20 + 7);
@@ -140,10 +161,28 @@ mod tests {
         let s = strings(&["curative"]);
         let l = strings(&["en"]);
         let candidates = [
-            Candidate { coach_id: "busy", name: "A", specialisms: &s, languages: &l, active_trajectories: 6 },
-            Candidate { coach_id: "free", name: "B", specialisms: &s, languages: &l, active_trajectories: 1 },
+            Candidate {
+                coach_id: "busy",
+                name: "A",
+                specialisms: &s,
+                languages: &l,
+                active_trajectories: 6,
+            },
+            Candidate {
+                coach_id: "free",
+                name: "B",
+                specialisms: &s,
+                languages: &l,
+                active_trajectories: 1,
+            },
         ];
-        let ranked = rank(&MatchRequest { kind: Some("curative"), ..Default::default() }, &candidates);
+        let ranked = rank(
+            &MatchRequest {
+                kind: Some("curative"),
+                ..Default::default()
+            },
+            &candidates,
+        );
         assert_eq!(ranked[0].coach_id, "free");
     }
 
@@ -151,8 +190,20 @@ mod tests {
     fn a_missing_language_is_said_and_costs_points() {
         let s = strings(&[]);
         let l = strings(&["en"]);
-        let c = Candidate { coach_id: "x", name: "X", specialisms: &s, languages: &l, active_trajectories: 0 };
-        let suggestion = score(&MatchRequest { language: Some("nl"), ..Default::default() }, &c);
+        let c = Candidate {
+            coach_id: "x",
+            name: "X",
+            specialisms: &s,
+            languages: &l,
+            active_trajectories: 0,
+        };
+        let suggestion = score(
+            &MatchRequest {
+                language: Some("nl"),
+                ..Default::default()
+            },
+            &c,
+        );
         assert_eq!(suggestion.score, 10);
         assert!(suggestion.reasons[0].contains("does not speak"));
     }

@@ -369,8 +369,18 @@ mod tests {
         let mut status = S::Submitted;
         for (action, role, decision, expected) in [
             (A::Assign, Role::ProviderAdmin, None, S::Accepted),
-            (A::ScheduleIntake, Role::ProviderAdmin, None, S::IntakeScheduled),
-            (A::CompleteIntake, Role::Coach, Some(IntakeDecision::Start), S::Active),
+            (
+                A::ScheduleIntake,
+                Role::ProviderAdmin,
+                None,
+                S::IntakeScheduled,
+            ),
+            (
+                A::CompleteIntake,
+                Role::Coach,
+                Some(IntakeDecision::Start),
+                S::Active,
+            ),
             (A::Extend, Role::Coach, None, S::Active),
             (A::Complete, Role::Coach, None, S::Completed),
             (A::StartFollowUp, Role::ProviderAdmin, None, S::FollowingUp),

@@ -96,13 +96,19 @@ fn text(pointer: String, value: &str, errors: &mut Vec<FieldError>) {
     if value.trim().is_empty() {
         errors.push(FieldError::new(pointer, "must not be empty"));
     } else if value.chars().count() > MAX_TEXT {
-        errors.push(FieldError::new(pointer, format!("must be at most {MAX_TEXT} characters")));
+        errors.push(FieldError::new(
+            pointer,
+            format!("must be at most {MAX_TEXT} characters"),
+        ));
     }
 }
 
 fn count(pointer: &str, n: usize, errors: &mut Vec<FieldError>) {
     if n > MAX_ITEMS {
-        errors.push(FieldError::new(pointer, format!("must have at most {MAX_ITEMS} entries")));
+        errors.push(FieldError::new(
+            pointer,
+            format!("must have at most {MAX_ITEMS} entries"),
+        ));
     }
 }
 
@@ -115,10 +121,18 @@ impl PlanInput {
         mut new_id: impl FnMut() -> String,
     ) -> Result<Plan, Vec<FieldError>> {
         let mut errors = vec![];
-        count("/development_points", self.development_points.len(), &mut errors);
+        count(
+            "/development_points",
+            self.development_points.len(),
+            &mut errors,
+        );
         count("/goals", self.goals.len(), &mut errors);
         for (i, point) in self.development_points.iter().enumerate() {
-            text(format!("/development_points/{i}/description"), &point.description, &mut errors);
+            text(
+                format!("/development_points/{i}/description"),
+                &point.description,
+                &mut errors,
+            );
         }
         if self.planned_sessions.is_some_and(|n| n > 100) {
             errors.push(FieldError::new("/planned_sessions", "must be at most 100"));
@@ -126,12 +140,19 @@ impl PlanInput {
         let old_tasks: Vec<&Task> = previous.goals.iter().flat_map(|g| &g.tasks).collect();
         let mut goals = vec![];
         for (g, goal) in self.goals.into_iter().enumerate() {
-            text(format!("/goals/{g}/description"), &goal.description, &mut errors);
+            text(
+                format!("/goals/{g}/description"),
+                &goal.description,
+                &mut errors,
+            );
             count(&format!("/goals/{g}/tasks"), goal.tasks.len(), &mut errors);
             let goal_id = match goal.id {
                 Some(id) if previous.goals.iter().any(|old| old.id == id) => id,
                 Some(_) => {
-                    errors.push(FieldError::new(format!("/goals/{g}/id"), "is not a goal of this plan"));
+                    errors.push(FieldError::new(
+                        format!("/goals/{g}/id"),
+                        "is not a goal of this plan",
+                    ));
                     String::new()
                 }
                 None => new_id(),
@@ -141,13 +162,19 @@ impl PlanInput {
                 let at = format!("/goals/{g}/tasks/{t}");
                 text(format!("{at}/description"), &task.description, &mut errors);
                 if task.target_count.is_some_and(|n| n == 0 || n > 1000) {
-                    errors.push(FieldError::new(format!("{at}/target_count"), "must be between 1 and 1000"));
+                    errors.push(FieldError::new(
+                        format!("{at}/target_count"),
+                        "must be between 1 and 1000",
+                    ));
                 }
                 let (id, done_count, done) = match task.id {
                     Some(id) => match old_tasks.iter().find(|old| old.id == id) {
                         Some(old) => (id, old.done_count, old.done),
                         None => {
-                            errors.push(FieldError::new(format!("{at}/id"), "is not a task of this plan"));
+                            errors.push(FieldError::new(
+                                format!("{at}/id"),
+                                "is not a task of this plan",
+                            ));
                             (id, 0, false)
                         }
                     },
@@ -188,7 +215,11 @@ impl PlanInput {
 
 impl Plan {
     /// Records progress on a task; `None` when the plan has no such task.
-    pub fn record_progress(&mut self, task_id: &str, progress: &TaskProgress) -> Option<Result<&Task, FieldError>> {
+    pub fn record_progress(
+        &mut self,
+        task_id: &str,
+        progress: &TaskProgress,
+    ) -> Option<Result<&Task, FieldError>> {
         let task = self
             .goals
             .iter_mut()
@@ -248,7 +279,10 @@ mod tests {
         .apply(&Plan::default(), ids())
         .unwrap();
         let task_id = plan.goals[0].tasks[0].id.clone();
-        let progress = TaskProgress { done_count: Some(5), done: None };
+        let progress = TaskProgress {
+            done_count: Some(5),
+            done: None,
+        };
         let task = plan.record_progress(&task_id, &progress).unwrap().unwrap();
         assert!(task.done, "reaching the target count finishes the task");
         let goal_id = plan.goals[0].id.clone();

@@ -97,6 +97,8 @@ impl FromStr for OrganisationKind {
 pub enum SubjectType {
     User,
     Client,
+    /// A coachee's link token: the subject is the link.
+    Link,
 }
 
 /// The authenticated caller of a request.

@@ -65,7 +65,10 @@ impl Audience {
     /// Development points, goals and tasks. The employer sees the agreed goals only through
     /// [`Audience::sees_shared_summary`].
     pub fn sees_plan(self) -> bool {
-        matches!(self, Audience::Coach | Audience::ProviderAdmin | Audience::Coachee)
+        matches!(
+            self,
+            Audience::Coach | Audience::ProviderAdmin | Audience::Coachee
+        )
     }
 
     /// The agreed goals and a recommended alternative: for the employer only when the coachee
@@ -109,18 +112,43 @@ mod tests {
 
     #[test]
     fn each_party_sees_the_order_as_its_own_audience() {
-        assert_eq!(audience(&caller(Role::Employer, "emp", "hr", None), ORDER), Some(Audience::Employer));
-        assert_eq!(audience(&caller(Role::ProviderAdmin, "prov", "p", None), ORDER), Some(Audience::ProviderAdmin));
-        assert_eq!(audience(&caller(Role::Coach, "prov", "anna", None), ORDER), Some(Audience::Coach));
-        assert_eq!(audience(&caller(Role::Coachee, "emp", "o1", Some("o1")), ORDER), Some(Audience::Coachee));
+        assert_eq!(
+            audience(&caller(Role::Employer, "emp", "hr", None), ORDER),
+            Some(Audience::Employer)
+        );
+        assert_eq!(
+            audience(&caller(Role::ProviderAdmin, "prov", "p", None), ORDER),
+            Some(Audience::ProviderAdmin)
+        );
+        assert_eq!(
+            audience(&caller(Role::Coach, "prov", "anna", None), ORDER),
+            Some(Audience::Coach)
+        );
+        assert_eq!(
+            audience(&caller(Role::Coachee, "emp", "o1", Some("o1")), ORDER),
+            Some(Audience::Coachee)
+        );
     }
 
     #[test]
     fn others_do_not_see_the_order_at_all() {
-        assert_eq!(audience(&caller(Role::Employer, "other", "hr", None), ORDER), None);
-        assert_eq!(audience(&caller(Role::ProviderAdmin, "other", "p", None), ORDER), None);
-        assert_eq!(audience(&caller(Role::Coach, "prov", "bram", None), ORDER), None, "a coach sees only assigned orders");
-        assert_eq!(audience(&caller(Role::Coachee, "emp", "o2", Some("o2")), ORDER), None);
+        assert_eq!(
+            audience(&caller(Role::Employer, "other", "hr", None), ORDER),
+            None
+        );
+        assert_eq!(
+            audience(&caller(Role::ProviderAdmin, "other", "p", None), ORDER),
+            None
+        );
+        assert_eq!(
+            audience(&caller(Role::Coach, "prov", "bram", None), ORDER),
+            None,
+            "a coach sees only assigned orders"
+        );
+        assert_eq!(
+            audience(&caller(Role::Coachee, "emp", "o2", Some("o2")), ORDER),
+            None
+        );
     }
 
     #[test]
@@ -131,7 +159,10 @@ mod tests {
         assert!(!employer.sees_plan());
         assert!(!employer.sees_coaching_content());
         assert!(!employer.sees_shared_summary(false));
-        assert!(employer.sees_shared_summary(true), "unless the coachee shares it");
+        assert!(
+            employer.sees_shared_summary(true),
+            "unless the coachee shares it"
+        );
     }
 
     #[test]
