@@ -128,6 +128,10 @@ pub async fn idempotency(
     }
 }
 
+fn in_progress() -> ApiError {
+    ApiError::conflict("a request with this Idempotency-Key is in progress; retry shortly")
+}
+
 fn claim(
     conn: &mut db::DbConnection,
     subject: String,
@@ -145,12 +149,17 @@ fn claim(
             headers: None,
             created_at: now,
         };
-        if store::claim(conn, &record)? {
-            return Ok(Claim::First);
-        }
-        let existing = store::find(conn, &subject, &idem_key)?.ok_or_else(|| {
-            ApiError::conflict("a request with this Idempotency-Key is in progress")
-        })?;
+        let Some(existing) = store::find(conn, &subject, &idem_key)? else {
+            return match store::insert(conn, &record) {
+                Ok(()) => Ok(Claim::First),
+                // Another first request with this key won the race.
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => Err(in_progress()),
+                Err(e) => Err(e.into()),
+            };
+        };
         let expired = existing.created_at < now - Duration::hours(RETENTION_HOURS);
         let abandoned = existing.status.is_none()
             && existing.created_at < now - Duration::seconds(ABANDONED_AFTER_SECONDS);
@@ -158,9 +167,7 @@ fn claim(
             return if store::restart(conn, &record, existing.created_at)? {
                 Ok(Claim::First)
             } else {
-                Err(ApiError::conflict(
-                    "a request with this Idempotency-Key is in progress",
-                ))
+                Err(in_progress())
             };
         }
         if existing.request_hash != request_hash {
@@ -175,9 +182,7 @@ fn claim(
             });
         }
         if existing.status.is_none() {
-            return Err(ApiError::conflict(
-                "a request with this Idempotency-Key is in progress; retry shortly",
-            ));
+            return Err(in_progress());
         }
         Ok(Claim::Replay(existing))
     })

@@ -20,34 +20,28 @@ pub struct IdempotencyRecord {
     pub created_at: NaiveDateTime,
 }
 
-fn key<'a>(
-    subject: &'a str,
-    idem_key: &'a str,
-) -> diesel::dsl::Filter<
+/// The record of one caller's key.
+type ByKey<'a> = diesel::dsl::Filter<
     diesel::dsl::Filter<
         idempotency_keys::table,
         diesel::dsl::Eq<idempotency_keys::subject, &'a str>,
     >,
     diesel::dsl::Eq<idempotency_keys::idem_key, &'a str>,
-> {
+>;
+
+fn key<'a>(subject: &'a str, idem_key: &'a str) -> ByKey<'a> {
     idempotency_keys::table
         .filter(idempotency_keys::subject.eq(subject))
         .filter(idempotency_keys::idem_key.eq(idem_key))
 }
 
-/// Claims the key; false when a record exists already.
-pub fn claim(conn: &mut DbConnection, record: &IdempotencyRecord) -> QueryResult<bool> {
-    match diesel::insert_into(idempotency_keys::table)
+/// Records the key for a first request. A concurrent first request with the same key makes
+/// this a unique violation, which the caller answers as "in progress".
+pub fn insert(conn: &mut DbConnection, record: &IdempotencyRecord) -> QueryResult<()> {
+    diesel::insert_into(idempotency_keys::table)
         .values(record)
         .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e),
-    }
+        .map(drop)
 }
 
 pub fn find(

@@ -56,7 +56,7 @@ pub fn refusal(action: OrderAction, status: OrderStatus, refusal: Refusal) -> Ap
         )),
         Refusal::State { allowed } => {
             let mut extensions = serde_json::Map::new();
-            extensions.insert("status".into(), json!(status.as_str()));
+            extensions.insert("order_status".into(), json!(status.as_str()));
             extensions.insert(
                 "allowed_actions".into(),
                 json!(allowed.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
