@@ -8,6 +8,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY openapi ./openapi
+# Cargo.toml names the integration-test target; its path must exist to load the manifest.
+COPY tests ./tests
 # System libpq (with TLS) and libsqlite3 instead of the bundled ones.
 RUN cargo build --release --locked --no-default-features --bin trajectum
 

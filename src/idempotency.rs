@@ -15,6 +15,7 @@ use chrono::Duration;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
+use crate::auth::extract::bearer_token;
 use crate::auth::jwt::TokenType;
 use crate::db::idempotency::{self as store, IdempotencyRecord};
 use crate::db::{self, Pool};
@@ -24,7 +25,12 @@ use crate::state::AppState;
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// Headers kept with the response and replayed.
-const KEPT: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+const KEPT: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::LOCATION,
+    header::ETAG,
+    header::CACHE_CONTROL,
+];
 const RETENTION_HOURS: i64 = 24;
 const ABANDONED_AFTER_SECONDS: i64 = 60;
 
@@ -35,16 +41,15 @@ enum Claim {
 }
 
 fn subject(req: &ServiceRequest, state: &AppState) -> Option<String> {
-    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    let claims = state
-        .issuer
-        .keys
-        .verify(token.trim(), TokenType::Access)
-        .ok()?;
+    let token = bearer_token(req.headers()).ok()??;
+    let claims = state.issuer.keys.verify(token, TokenType::Access).ok()?;
     Some(claims.sub)
+}
+
+/// POSTs that are not remembered: token requests, and coachee links (their response is a
+/// credential that must not be stored).
+pub fn exempt(path: &str) -> bool {
+    path.starts_with("/api/v1/auth/") || path.ends_with("/coachee-link")
 }
 
 fn valid_key(value: &HeaderValue) -> Option<String> {
@@ -63,7 +68,7 @@ pub async fn idempotency(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    if req.method() != Method::POST || req.path().starts_with("/api/v1/auth/") {
+    if req.method() != Method::POST || exempt(req.path()) {
         return next
             .call(req)
             .await
@@ -140,6 +145,8 @@ fn claim(
 ) -> Result<Claim, ApiError> {
     db::write(conn, |conn| {
         let now = db::now();
+        // Records are kept 24 hours; older ones go now (they hold response bodies).
+        store::purge(conn, now - Duration::hours(RETENTION_HOURS))?;
         let record = IdempotencyRecord {
             subject: subject.clone(),
             idem_key: idem_key.clone(),

@@ -41,7 +41,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
-            issuer: TokenIssuer {
+            issuer: Arc::new(TokenIssuer {
                 keys,
                 throttle: LoginThrottle::new(
                     settings.login_max_failures,
@@ -49,7 +49,7 @@ impl Application {
                 ),
                 access_ttl: chrono::Duration::seconds(settings.access_token_ttl_seconds),
                 refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl_seconds),
-            },
+            }),
             metrics: Metrics::new(),
             body_limit: settings.body_limit_bytes,
         });
@@ -86,8 +86,10 @@ impl Application {
             app.service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(api::unrouted))
                 .wrap(from_fn(idempotency))
-                .wrap(from_fn(request_context))
+                // CORS answers refused preflights itself; inside the request context those
+                // answers get a request id and become problem documents too.
                 .wrap(cors)
+                .wrap(from_fn(request_context))
         })
         .shutdown_timeout(settings.shutdown_timeout_seconds)
         .listen(listener)?

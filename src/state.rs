@@ -7,7 +7,7 @@ use crate::metrics::Metrics;
 #[derive(Debug)]
 pub struct AppState {
     pub pool: Pool,
-    pub issuer: TokenIssuer,
+    pub issuer: std::sync::Arc<TokenIssuer>,
     pub metrics: Metrics,
     pub body_limit: usize,
 }

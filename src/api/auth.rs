@@ -168,7 +168,7 @@ pub async fn token(
         "password" => {
             let username = required(&form.username, "username")?.to_string();
             let password = required(&form.password, "password")?.to_string();
-            db::run(&pool, move |conn| state.issuer.password(conn, &username, &password)).await?
+            state.issuer.password(&pool, &username, &password).await?
         }
         "refresh_token" => {
             let refresh = required(&form.refresh_token, "refresh_token")?.to_string();

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::extract::Json;
-use crate::auth::extract::{Caller, Coachees, LinkIssuers};
+use crate::auth::extract::{Caller, Coachees, Coaches, LinkKeepers};
 use crate::auth::jwt::{Claims, TokenType};
 use crate::db::orders::{self as store, CoacheeLink, Consent};
 use crate::db::{self, coaches, DbConnection};
@@ -47,13 +47,13 @@ pub struct CoacheeLinkIssued {
 /// Give the coachee a link.
 ///
 /// Issues a bearer token with role `coachee` that opens only this order's coachee endpoints,
-/// for a limited time; revocable with `DELETE /orders/{id}/coachee-link`. By the employer or the
-/// assigned coach.
+/// for a limited time; revocable with `DELETE /orders/{id}/coachee-link`. Only the assigned
+/// coach issues it and hands it to the coachee: whoever holds it speaks as the coachee (gives
+/// consent, reads the plan), so the employer never does.
 #[utoipa::path(
     tag = "coachee",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     request_body = LinkRequest,
     responses(
         (status = 201, description = "The link token", body = CoacheeLinkIssued),
@@ -69,7 +69,7 @@ pub struct CoacheeLinkIssued {
 #[post("/orders/{id}/coachee-link")]
 pub async fn issue_link(
     state: web::Data<AppState>,
-    caller: Caller<LinkIssuers>,
+    caller: Caller<Coaches>,
     id: web::Path<Uuid>,
     Json(body): Json<LinkRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -138,7 +138,8 @@ pub async fn issue_link(
 
 /// Revoke the coachee's links.
 ///
-/// Every link issued for this order stops working at once.
+/// Every link issued for this order stops working at once. By the coach or the provider's
+/// planner.
 #[utoipa::path(
     tag = "coachee",
     security(("bearer" = [])),
@@ -154,7 +155,7 @@ pub async fn issue_link(
 #[delete("/orders/{id}/coachee-link")]
 pub async fn revoke_links(
     state: web::Data<AppState>,
-    caller: Caller<LinkIssuers>,
+    caller: Caller<LinkKeepers>,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.into_inner().to_string();

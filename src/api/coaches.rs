@@ -371,7 +371,7 @@ pub async fn update_coach(
     id: web::Path<Uuid>,
     Json(changes): Json<CoachChanges>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
+    let expected = if_match(&req)?.version();
     validate(
         changes.name.as_deref(),
         changes.email.as_deref(),

@@ -198,7 +198,7 @@ pub async fn put_intake(
     id: web::Path<Uuid>,
     Json(draft): Json<IntakeDraft>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
+    let expected = if_match(&req)?.version();
     check_texts(&draft)?;
     let id = id.into_inner().to_string();
     let caller = caller.0;
@@ -279,8 +279,7 @@ pub async fn validate_intake(
 #[utoipa::path(
     tag = "intake",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     responses(
         (status = 200, description = "The order after the decision", body = crate::api::orders::OrderView),
         (status = 401, response = crate::api::problems::Unauthorized),
@@ -336,11 +335,6 @@ pub async fn complete_intake(
             }
             let mut order = visible.order.clone();
             order.intake_decision = Some(decision.as_str().to_string());
-            let warnings: Vec<&str> = findings
-                .iter()
-                .filter(|f| f.severity == Severity::Warning)
-                .map(|f| f.code)
-                .collect();
             let order = lifecycle::save(
                 conn,
                 &caller,
@@ -348,7 +342,7 @@ pub async fn complete_intake(
                 visible.status,
                 to,
                 "intake.completed",
-                json!({"decision": decision.as_str(), "warnings": warnings}),
+                json!({"decision": decision.as_str()}),
             )?;
             let status: OrderStatus = to;
             crate::api::orders::view(
@@ -457,7 +451,7 @@ pub async fn put_plan(
     id: web::Path<Uuid>,
     Json(input): Json<PlanInput>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?;
+    let expected = if_match(&req)?.version();
     let id = id.into_inner().to_string();
     let caller = caller.0;
     let view = db::run(&state.pool, move |conn| {
@@ -474,6 +468,21 @@ pub async fn put_plan(
             let plan = input
                 .apply(&previous, db::new_id)
                 .map_err(ApiError::validation)?;
+            // A running trajectory stays within what the order pays for; more is an extension.
+            if visible.status == OrderStatus::Active {
+                let overruns = plan.overruns(
+                    visible.order.session_budget.max(0) as u32,
+                    visible.order.end_date,
+                );
+                if !overruns.is_empty() {
+                    return Err(ApiError::validation(
+                        overruns
+                            .into_iter()
+                            .map(|o| FieldError::new(format!("/{}", o.field), o.message))
+                            .collect(),
+                    ));
+                }
+            }
             save_plan(conn, &caller, &visible, &plan, current)?;
             Ok(PlanView {
                 plan,

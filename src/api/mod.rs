@@ -74,6 +74,67 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents the `Idempotency-Key` convention on every POST it applies to (see
+/// `crate::idempotency`): the header, the replay marker, and the answers it can give.
+struct IdempotentPosts;
+
+impl Modify for IdempotentPosts {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Ref, Required, Type};
+
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || crate::idempotency::exempt(path) {
+                continue;
+            }
+            let Some(post) = item.post.as_mut() else {
+                continue;
+            };
+            let parameters = post.parameters.get_or_insert_with(Vec::new);
+            parameters.push(
+                ParameterBuilder::new()
+                    .name("Idempotency-Key")
+                    .parameter_in(ParameterIn::Header)
+                    .required(Required::False)
+                    .description(Some(
+                        "Makes the POST safe to retry: the same key and body within 24 hours return the first response (with `Idempotent-Replayed: true`); the same key with another body is a 422; while the first request runs, a 409.",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(255)),
+                    ))
+                    .build(),
+            );
+            for (status, response) in post.responses.responses.iter_mut() {
+                if let (true, utoipa::openapi::RefOr::T(response)) =
+                    (status.starts_with('2'), response)
+                {
+                    response.headers.insert(
+                        "Idempotent-Replayed".into(),
+                        HeaderBuilder::new()
+                            .schema(ObjectBuilder::new().schema_type(Type::String))
+                            .description(Some("`true` when this is the stored answer to an earlier request with the same key"))
+                            .build(),
+                    );
+                }
+            }
+            for (status, name) in [
+                ("400", "BadRequest"),
+                ("409", "Conflict"),
+                ("422", "Unprocessable"),
+            ] {
+                post.responses
+                    .responses
+                    .entry(status.into())
+                    .or_insert_with(|| Ref::from_response_name(name).into());
+            }
+        }
+    }
+}
+
 /// Registers every route with its spec.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(operations::live)
@@ -120,6 +181,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(configure)
         .split_for_parts();
+    // After the routes are in: the derive's modifiers run before they are registered.
+    let mut spec = spec;
+    IdempotentPosts.modify(&mut spec);
     spec
 }
 
@@ -179,19 +243,38 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
-/// The version an `If-Match` header asks for, if one was sent.
-pub fn if_match(req: &HttpRequest) -> ApiResult<Option<i32>> {
+/// What an `If-Match` header asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header.
+    Absent,
+    /// `*`: any current version (RFC 9110 §13.1.1).
+    Any,
+    Version(i32),
+}
+
+impl IfMatch {
+    /// The version the resource must still have, if one was named.
+    pub fn version(self) -> Option<i32> {
+        match self {
+            IfMatch::Version(v) => Some(v),
+            IfMatch::Absent | IfMatch::Any => None,
+        }
+    }
+}
+
+pub fn if_match(req: &HttpRequest) -> ApiResult<IfMatch> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
+        return Ok(IfMatch::Absent);
     };
     let text = value.to_str().unwrap_or("").trim();
     if text == "*" {
-        return Ok(None);
+        return Ok(IfMatch::Any);
     }
     text.trim_start_matches("W/")
         .trim_matches('"')
         .parse()
-        .map(Some)
+        .map(IfMatch::Version)
         .map_err(|_| {
             ApiError::invalid_field("If-Match", "must be an ETag this API returned, e.g. \"3\"")
         })

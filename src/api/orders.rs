@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::api::extract::{Json, Query};
 use crate::api::pagination::PageRequest;
-use crate::api::{etag, if_match};
+use crate::api::{etag, if_match, IfMatch};
 use crate::auth::extract::{Caller, Employers, ProviderAdmins, ProviderStaff, Staff};
 use crate::db::orders::{self as store, Order, OrderFilter, OrderScope};
 use crate::db::{self, coaches, identity, DbConnection};
@@ -448,7 +448,6 @@ fn duplicate_ref(existing: &Order) -> ApiError {
     tag = "orders",
     security(("bearer" = [])),
     request_body = NewOrder,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely: the same key and body within 24 h return the first response")),
     responses(
         (status = 201, description = "The order", body = OrderView,
             headers(("Location" = String, description = "the order's URL"), ("ETag" = String, description = "the version"))),
@@ -778,9 +777,13 @@ pub async fn update_order(
     id: web::Path<Uuid>,
     Json(changes): Json<OrderChanges>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match(&req)?.ok_or_else(|| {
-        ApiError::PreconditionRequired("send If-Match with the order's ETag to change it".into())
-    })?;
+    let precondition = if_match(&req)?;
+    if precondition == IfMatch::Absent {
+        return Err(ApiError::PreconditionRequired(
+            "send If-Match with the order's ETag to change it".into(),
+        ));
+    }
+    let expected = precondition.version();
     let mut errors = vec![];
     if let Some(c) = &changes.coachee {
         validate_coachee(c.name.as_deref(), &c.email, &c.phone, &mut errors);
@@ -797,7 +800,7 @@ pub async fn update_order(
         db::write(conn, |conn| {
             let visible = lifecycle::load(conn, &caller, &id)?;
             let to = lifecycle::check(&caller, &visible, OrderAction::Edit, None)?;
-            lifecycle::check_version(&visible.order, Some(expected))?;
+            lifecycle::check_version(&visible.order, expected)?;
             let mut order = visible.order.clone();
             let mut details: OrderDetails =
                 serde_json::from_str(&order.details).map_err(anyhow::Error::from)?;
@@ -922,8 +925,7 @@ pub struct AssignRequest {
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     request_body = AssignRequest,
     responses(
         (status = 200, description = "The order", body = OrderView),
@@ -993,8 +995,7 @@ pub struct ContactRequest {
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     request_body = ContactRequest,
     responses(
         (status = 200, description = "The order", body = OrderView),
@@ -1028,6 +1029,12 @@ pub async fn record_contact(
         id.into_inner(),
         move |conn, caller, visible| {
             let to = lifecycle::check(caller, &visible, OrderAction::RecordContact, None)?;
+            if at.naive_utc() < visible.order.created_at {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    "/contacted_at",
+                    "must not be before the order was placed",
+                )]));
+            }
             if visible.order.contacted_at.is_some() {
                 return Err(ApiError::conflict("first contact is already recorded"));
             }
@@ -1062,8 +1069,7 @@ pub struct CancelRequest {
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     request_body = CancelRequest,
     responses(
         (status = 200, description = "The cancelled order", body = OrderView),
@@ -1130,8 +1136,7 @@ pub struct ExtendRequest {
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     request_body = ExtendRequest,
     responses(
         (status = 200, description = "The order with its new budget or end", body = OrderView),
@@ -1226,8 +1231,7 @@ pub struct CompleteRequest {
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    params(("id" = Uuid, Path, description = "The order's id")),
     request_body = CompleteRequest,
     responses(
         (status = 200, description = "The completed order", body = OrderView),
@@ -1287,7 +1291,7 @@ pub struct TimelineEvent {
     pub to_status: OrderStatus,
     pub actor_role: Role,
     pub occurred_at: DateTime<Utc>,
-    /// Non-confidential details of the step.
+    /// Details of the step, for the provider's side; empty for the employer.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
@@ -1352,7 +1356,11 @@ pub async fn timeline(
                     to_status: e.to_status.parse().map_err(anyhow::Error::msg)?,
                     actor_role: e.actor_role.parse().map_err(anyhow::Error::msg)?,
                     occurred_at: e.occurred_at.and_utc(),
-                    data: serde_json::from_str(&e.data).unwrap_or_default(),
+                    data: if visible.audience.sees_event_details() {
+                        serde_json::from_str(&e.data).unwrap_or_default()
+                    } else {
+                        json!({})
+                    },
                 })
             })
             .collect::<ApiResult<Vec<_>>>()?;

@@ -16,25 +16,28 @@ use crate::domain::principal::{Principal, Role};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The bearer token of a request: `None` without an Authorization header, an error when the
+/// header is not `Bearer <token>` (the scheme in any case, RFC 9110 §11.1).
+pub fn bearer_token(headers: &header::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidToken("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim())),
+        _ => Err(ApiError::InvalidToken(
+            "the Authorization scheme must be Bearer",
+        )),
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(ApiError::Unauthenticated)?;
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::InvalidToken("malformed Authorization header"))?;
-    let token = match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
-            return Err(ApiError::InvalidToken(
-                "the Authorization scheme must be Bearer",
-            ))
-        }
-    };
+    let token = bearer_token(req.headers())?.ok_or(ApiError::Unauthenticated)?;
     let claims = state
         .issuer
         .keys
@@ -124,8 +127,8 @@ role_set!(
     Coaches => [Coach]
 );
 role_set!(
-    /// Those who may hand the coachee a link: the employer and the coach.
-    LinkIssuers => [Employer, Coach]
+    /// Those who may revoke the coachee's links: the coach and the provider's planners.
+    LinkKeepers => [Coach, ProviderAdmin]
 );
 role_set!(
     /// The coachee, with a link token.

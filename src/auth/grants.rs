@@ -16,7 +16,7 @@ use crate::auth::jwt::{Claims, JwtKeys, TokenType};
 use crate::auth::secrets;
 use crate::auth::throttle::LoginThrottle;
 use crate::db::identity::{self, RefreshToken};
-use crate::db::{self, DbConnection};
+use crate::db::{self, DbConnection, Pool};
 use crate::domain::principal::{Role, SubjectType};
 use crate::error::ApiError;
 
@@ -136,7 +136,7 @@ impl TokenIssuer {
 
     fn throttled(&self, key: &str) -> Result<(), ApiError> {
         self.throttle
-            .check(key)
+            .attempt(key)
             .map_err(|retry_after_seconds| ApiError::TooManyRequests {
                 retry_after_seconds,
             })
@@ -153,7 +153,6 @@ impl TokenIssuer {
             .filter(|c| c.active)
             .filter(|c| secrets::verify_client_secret(&credentials.client_secret, &c.secret_hash));
         let Some(client) = client else {
-            self.throttle.record_failure(&key);
             return Err(invalid_client());
         };
         self.throttle.record_success(&key);
@@ -172,38 +171,49 @@ impl TokenIssuer {
         })
     }
 
-    pub fn password(
-        &self,
-        conn: &mut DbConnection,
+    /// The password grant. The password hash is checked on a blocking thread while no database
+    /// connection is held, so a burst of logins cannot starve the pool.
+    pub async fn password(
+        self: &Arc<Self>,
+        pool: &Pool,
         username: &str,
         password: &str,
     ) -> Result<IssuedTokens, ApiError> {
         let key = format!("account:{}", username.to_lowercase());
         self.throttled(&key)?;
-        let user = identity::find_user_by_email(conn, username)?;
-        let verified =
-            secrets::verify_password(password, user.as_ref().map(|u| u.password_hash.as_str()));
+        let email = username.to_string();
+        let user = db::run(pool, move |conn| {
+            Ok(identity::find_user_by_email(conn, &email)?)
+        })
+        .await?;
+        let password = password.to_string();
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = crate::telemetry::spawn_blocking_in_span(move || {
+            Ok(secrets::verify_password(&password, stored.as_deref()))
+        })
+        .await?;
         let user = match user {
             Some(user) if verified && user.active => user,
-            _ => {
-                self.throttle.record_failure(&key);
-                return Err(invalid_grant("the email or password is wrong"));
-            }
+            _ => return Err(invalid_grant("the email or password is wrong")),
         };
         self.throttle.record_success(&key);
         let role = user.role.parse().map_err(anyhow::Error::msg)?;
-        db::write(conn, |conn| {
-            self.issue(
-                conn,
-                Subject {
-                    id: &user.id,
-                    subject_type: SubjectType::User,
-                    role,
-                    organisation_id: &user.organisation_id,
-                },
-                None,
-            )
+        let issuer = Arc::clone(self);
+        db::run(pool, move |conn| {
+            db::write(conn, |conn| {
+                issuer.issue(
+                    conn,
+                    Subject {
+                        id: &user.id,
+                        subject_type: SubjectType::User,
+                        role,
+                        organisation_id: &user.organisation_id,
+                    },
+                    None,
+                )
+            })
         })
+        .await
     }
 
     pub fn refresh(
@@ -228,6 +238,8 @@ impl TokenIssuer {
                 return Ok(Outcome::Dead);
             };
             if !identity::mark_refresh_token_rotated(conn, &stored.id, now)? {
+                // Read again: a concurrent refresh may have rotated it after our first read.
+                let stored = identity::find_refresh_token(conn, &claims.jti)?.unwrap_or(stored);
                 if stored.rotated_at.is_some() && stored.revoked_at.is_none() {
                     // A rotated token came back: someone kept a copy. End the whole session.
                     identity::revoke_refresh_family(conn, &stored.family_id, now)?;

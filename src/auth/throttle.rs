@@ -1,7 +1,9 @@
 //! Throttling of failed logins, per account and per API client.
 //!
-//! After `max_failures` failures within `window`, further attempts on that key are refused
-//! (429 with `Retry-After`) until the window has passed since the first failure, without
+//! Every attempt counts as a failure until it succeeds: [`LoginThrottle::attempt`] checks and
+//! counts in one step, so parallel guesses cannot slip past the limit while their credentials
+//! are being checked. After `max_failures` within `window`, further attempts on that key are
+//! refused (429 with `Retry-After`) until the window has passed since the first failure, without
 //! checking the credentials at all. A success clears the key. The state lives in memory: it
 //! protects one instance; behind several instances each counts on its own.
 
@@ -34,31 +36,13 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(seconds)` when `key` is locked out, with the seconds until it may try again.
-    pub fn check(&self, key: &str) -> Result<(), u64> {
-        self.check_at(key, Instant::now())
+    /// Counts an attempt on `key`; `Err(seconds)` when it is locked out, with the seconds until
+    /// it may try again. Call [`LoginThrottle::record_success`] when the credentials are right.
+    pub fn attempt(&self, key: &str) -> Result<(), u64> {
+        self.attempt_at(key, Instant::now())
     }
 
-    fn check_at(&self, key: &str, now: Instant) -> Result<(), u64> {
-        let failures = self.failures.lock().expect("throttle lock");
-        match failures.get(key) {
-            Some(f) if f.count >= self.max_failures => {
-                let until = f.first + self.window;
-                if until > now {
-                    Err((until - now).as_secs().max(1))
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub fn record_failure(&self, key: &str) {
-        self.record_failure_at(key, Instant::now())
-    }
-
-    fn record_failure_at(&self, key: &str, now: Instant) {
+    fn attempt_at(&self, key: &str, now: Instant) -> Result<(), u64> {
         let mut failures = self.failures.lock().expect("throttle lock");
         if failures.len() > SWEEP_ABOVE {
             let window = self.window;
@@ -74,7 +58,12 @@ impl LoginThrottle {
                 first: now,
             };
         }
+        if entry.count >= self.max_failures {
+            let until = entry.first + self.window;
+            return Err((until - now).as_secs().max(1));
+        }
         entry.count += 1;
+        Ok(())
     }
 
     pub fn record_success(&self, key: &str) {
@@ -91,26 +80,26 @@ mod tests {
         let throttle = LoginThrottle::new(3, Duration::from_secs(60));
         let start = Instant::now();
         for _ in 0..3 {
-            assert!(throttle.check_at("a", start).is_ok());
-            throttle.record_failure_at("a", start);
+            assert!(throttle.attempt_at("a", start).is_ok());
         }
-        let retry = throttle.check_at("a", start + Duration::from_secs(10));
+        let retry = throttle.attempt_at("a", start + Duration::from_secs(10));
         assert_eq!(retry, Err(50));
         assert!(
-            throttle.check_at("b", start).is_ok(),
+            throttle.attempt_at("b", start).is_ok(),
             "other keys are unaffected"
         );
         assert!(throttle
-            .check_at("a", start + Duration::from_secs(61))
+            .attempt_at("a", start + Duration::from_secs(61))
             .is_ok());
     }
 
     #[test]
     fn a_success_clears_the_count() {
         let throttle = LoginThrottle::new(2, Duration::from_secs(60));
-        throttle.record_failure("a");
+        throttle.attempt("a").unwrap();
         throttle.record_success("a");
-        throttle.record_failure("a");
-        assert!(throttle.check("a").is_ok());
+        throttle.attempt("a").unwrap();
+        assert!(throttle.attempt("a").is_ok());
+        assert!(throttle.attempt("a").is_err());
     }
 }

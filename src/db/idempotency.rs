@@ -98,3 +98,9 @@ pub fn release(conn: &mut DbConnection, subject: &str, idem_key: &str) -> QueryR
         .execute(conn)
         .map(drop)
 }
+
+/// Deletes the records created before `cutoff`.
+pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(cutoff)))
+        .execute(conn)
+}

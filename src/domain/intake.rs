@@ -298,36 +298,22 @@ fn start_rules(ctx: &IntakeContext<'_>, f: &mut Findings) {
         }
     }
     // Within what was ordered; more needs the extension route (002).
-    if let Some(sessions) = plan.planned_sessions {
-        if sessions > ctx.session_budget {
-            f.error(
-                "sessions_over_budget",
-                "/plan/planned_sessions",
-                format!(
-                    "The plan needs {sessions} sessions but the order pays for {}: plan within the budget, or extend the order afterwards (POST /orders/{{id}}/extend) with a substantiation.",
-                    ctx.session_budget
-                ),
-            );
-        }
-        if sessions > USUAL_SESSIONS {
-            f.warning(
-                "many_sessions",
-                "/plan/planned_sessions",
-                format!("More than {USUAL_SESSIONS} sessions: a longer trajectory usually calls for another approach (002)."),
-            );
-        }
+    let overruns = plan.overruns(ctx.session_budget, ctx.order_end);
+    let overrun = |field: &str| overruns.iter().find(|o| o.field == field);
+    if let Some(o) = overrun("planned_sessions") {
+        f.error(o.code, format!("/plan/{}", o.field), o.message.clone());
+    }
+    if plan.planned_sessions.is_some_and(|n| n > USUAL_SESSIONS) {
+        f.warning(
+            "many_sessions",
+            "/plan/planned_sessions",
+            format!("More than {USUAL_SESSIONS} sessions: a longer trajectory usually calls for another approach (002)."),
+        );
+    }
+    if let Some(o) = overrun("planned_end") {
+        f.error(o.code, format!("/plan/{}", o.field), o.message.clone());
     }
     if let Some(end) = plan.planned_end {
-        if end > ctx.order_end {
-            f.error(
-                "end_after_order_end",
-                "/plan/planned_end",
-                format!(
-                    "The plan ends after the order's end date ({}): plan within it, or extend the order (POST /orders/{{id}}/extend) with a substantiation.",
-                    ctx.order_end
-                ),
-            );
-        }
         let usual_end = ctx.start.checked_add_months(Months::new(USUAL_MONTHS));
         if usual_end.is_some_and(|usual| end > usual) {
             f.warning(

@@ -275,7 +275,9 @@ impl OrderAction {
             Extend | Complete => &[Role::Coach, Role::ProviderAdmin],
             StartFollowUp | Close => &[Role::ProviderAdmin],
             Cancel => &[Role::Employer, Role::ProviderAdmin],
-            IssueCoacheeLink => &[Role::Employer, Role::Coach],
+            // Only the coach: whoever holds the link speaks as the coachee, so the employer never
+            // does (DOMAIN.md: consent is the coachee's own).
+            IssueCoacheeLink => &[Role::Coach],
         }
     }
 

@@ -213,7 +213,41 @@ impl PlanInput {
     }
 }
 
+/// A plan that goes beyond what the order pays for (002).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overrun {
+    pub code: &'static str,
+    /// The plan's field: `planned_sessions` or `planned_end`.
+    pub field: &'static str,
+    pub message: String,
+}
+
 impl Plan {
+    /// Where the plan exceeds the order's session budget or end date. More needs the extension
+    /// route, with a substantiation (002).
+    pub fn overruns(&self, session_budget: u32, order_end: NaiveDate) -> Vec<Overrun> {
+        let mut overruns = vec![];
+        if let Some(sessions) = self.planned_sessions.filter(|s| *s > session_budget) {
+            overruns.push(Overrun {
+                code: "sessions_over_budget",
+                field: "planned_sessions",
+                message: format!(
+                    "The plan needs {sessions} sessions but the order pays for {session_budget}: plan within the budget, or extend the order (POST /orders/{{id}}/extend) with a substantiation."
+                ),
+            });
+        }
+        if self.planned_end.is_some_and(|end| end > order_end) {
+            overruns.push(Overrun {
+                code: "end_after_order_end",
+                field: "planned_end",
+                message: format!(
+                    "The plan ends after the order's end date ({order_end}): plan within it, or extend the order (POST /orders/{{id}}/extend) with a substantiation."
+                ),
+            });
+        }
+        overruns
+    }
+
     /// Records progress on a task; `None` when the plan has no such task.
     pub fn record_progress(
         &mut self,

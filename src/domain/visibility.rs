@@ -82,6 +82,12 @@ impl Audience {
         matches!(self, Audience::Coach | Audience::ProviderAdmin)
     }
 
+    /// The details of timeline events (consent kinds, plan counts, extension figures). The
+    /// employer sees each step's type, statuses, role and time only.
+    pub fn sees_event_details(self) -> bool {
+        matches!(self, Audience::Coach | Audience::ProviderAdmin)
+    }
+
     /// Purchase order and the employer's own reference: commercial details.
     pub fn sees_commercial(self) -> bool {
         matches!(self, Audience::Employer | Audience::ProviderAdmin)
@@ -158,6 +164,7 @@ mod tests {
         assert!(!employer.sees_private_note());
         assert!(!employer.sees_plan());
         assert!(!employer.sees_coaching_content());
+        assert!(!employer.sees_event_details());
         assert!(!employer.sees_shared_summary(false));
         assert!(
             employer.sees_shared_summary(true),

@@ -196,6 +196,7 @@ async fn cors_allows_only_configured_origins(backend: Backend) {
         .headers()
         .get("access-control-allow-origin")
         .is_none());
+    assert_problem(refused, 400).await;
 }
 
 api_test!(

@@ -28,10 +28,7 @@ async fn a_name_and_a_way_to_reach_the_coachee_are_enough_004(backend: Backend) 
         "first contact is due the same working day (004)"
     );
     assert_eq!(order["contact"]["overdue"], false);
-    assert_eq!(
-        order["allowed_actions"],
-        json!(["edit", "cancel", "issue_coachee_link"])
-    );
+    assert_eq!(order["allowed_actions"], json!(["edit", "cancel"]));
 
     // No way to reach the coachee, or no name: refused with the field.
     let problem = assert_problem(
@@ -508,6 +505,19 @@ async fn a_plan_beyond_the_budget_must_be_extended_002(backend: Backend) {
     assert_eq!(extended["end_date"], "2030-01-01");
     let types = s.timeline_types(&id, &s.hr).await;
     assert_eq!(types.last().unwrap(), "order.extended");
+    // A running plan stays within the order: more goes through the extension route.
+    let mut beyond = Scene::good_plan();
+    beyond["planned_sessions"] = json!(30);
+    let problem = assert_problem(
+        s.put(&Scene::path(&id, "/plan"), &s.anna, &beyond).await,
+        422,
+    )
+    .await;
+    assert_eq!(first_pointer(&problem), "/planned_sessions");
+    assert!(problem["errors"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/extend"));
 }
 
 async fn completing_a_trajectory_needs_the_pitfalls_reviewed_000(backend: Backend) {
@@ -613,6 +623,15 @@ async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Bac
         409,
     )
     .await;
+    let backdated = json!({"channel": "phone", "contacted_at": "2020-01-01T00:00:00Z"});
+    let problem = assert_problem(
+        s.app
+            .post_json(&Scene::path(&on_time, "/contact"), &s.anna, &backdated)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(first_pointer(&problem), "/contacted_at");
     let future = json!({"channel": "phone", "contacted_at": "2999-01-01T00:00:00Z"});
     assert_problem(
         s.app
@@ -652,12 +671,15 @@ async fn the_employer_edits_only_while_nothing_has_started(backend: Backend) {
         412,
     )
     .await;
+    // `*` matches whatever version is current (RFC 9110).
+    let any = patch("*", json!({"department": "R&D"})).await.unwrap();
+    assert_eq!(any.status(), 200);
     assert_eq!(s.order(id, &s.hr).await["job_title"], "Team lead");
     // The provider cannot edit the employer's order.
     let response = s
         .app
         .request(Method::PATCH, &Scene::path(id, ""), Some(&s.planner))
-        .header("if-match", "\"2\"")
+        .header("if-match", "\"3\"")
         .json(&change)
         .send()
         .await
@@ -916,13 +938,32 @@ async fn the_coachee_gives_and_withdraws_consent_through_a_link(backend: Backend
     // The coachee reaches only their own endpoints.
     assert_problem(s.app.get(&Scene::path(&id, ""), &token).await, 403).await;
     assert_problem(s.app.get("/api/v1/orders", &token).await, 403).await;
+    // Only the coach hands out links: whoever holds one speaks as the coachee.
+    assert_problem(
+        s.app
+            .post_json(&Scene::path(&id, "/coachee-link"), &s.hr, &json!({}))
+            .await,
+        403,
+    )
+    .await;
+    let by_hr = s
+        .app
+        .request(
+            Method::DELETE,
+            &Scene::path(&id, "/coachee-link"),
+            Some(&s.hr),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(by_hr, 403).await;
     // A revoked link stops working.
     let revoke = s
         .app
         .request(
             Method::DELETE,
             &Scene::path(&id, "/coachee-link"),
-            Some(&s.hr),
+            Some(&s.anna),
         )
         .send()
         .await
