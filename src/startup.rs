@@ -12,7 +12,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use anyhow::{bail, Context};
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::api::{self, RouteTable};
 use crate::auth::grants::TokenIssuer;
@@ -34,8 +34,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let pool = connect_and_migrate(&settings).await?;
+        // Keys first: a missing key on PostgreSQL stops the start before anything else.
         let keys = Arc::new(load_keys(&settings)?);
+        let pool = connect_and_migrate(&settings).await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -74,7 +75,12 @@ impl Application {
             }
             // The spec's own route first: the `/api/v1` scope would otherwise claim its path.
             let (app, _) = App::new()
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", spec.clone()))
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .url("/api/v1/openapi.json", spec.clone())
+                        // The default validator badge calls swagger.io: nothing leaves the host.
+                        .config(Config::default().validator_url("none")),
+                )
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(routes.clone())

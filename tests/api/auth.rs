@@ -276,7 +276,46 @@ async fn failed_client_authentications_are_throttled_per_client(backend: Backend
     assert_problem(response, 429).await;
 }
 
+async fn without_a_configured_key_sqlite_generates_one_and_postgres_refuses_to_start(
+    backend: Backend,
+) {
+    match backend {
+        Backend::Sqlite => {
+            let app = crate::helpers::spawn_app_with(backend, |s| {
+                s.jwt_secret = None;
+                s.jwt_kid = None;
+            })
+            .await;
+            let db_path = app.db.url().trim_start_matches("sqlite://").to_string();
+            let key_file = std::path::Path::new(&db_path).with_file_name("trajectum.jwt-secret");
+            let metadata =
+                std::fs::metadata(&key_file).expect("a generated key beside the database");
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+            assert!(std::fs::read_to_string(&key_file).unwrap().trim().len() >= 32);
+            let token = app.client_token().await;
+            assert_eq!(app.get("/api/v1/me", &token).await.status(), 200);
+        }
+        Backend::Postgres => {
+            let settings = trajectum::config::Settings {
+                database_url: std::env::var("TEST_DATABASE_URL").unwrap(),
+                port: 0,
+                ..Default::default()
+            };
+            let error = trajectum::startup::Application::build(settings)
+                .await
+                .err()
+                .expect("refused");
+            assert!(
+                format!("{error:#}").contains("TRAJECTUM_JWT_SECRET"),
+                "{error:#}"
+            );
+        }
+    }
+}
+
 api_test!(
+    without_a_configured_key_sqlite_generates_one_and_postgres_refuses_to_start,
     an_hr_system_gets_a_token_with_client_credentials,
     a_wrong_client_secret_is_invalid_client,
     a_person_signs_in_with_a_password,

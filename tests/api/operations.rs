@@ -144,6 +144,10 @@ async fn swagger_ui_is_served_from_the_binary(backend: Backend) {
         .await
         .unwrap();
     assert!(init.contains("/api/v1/openapi.json"));
+    assert!(
+        init.contains(r#""validatorUrl": "none""#),
+        "no online validator: {init}"
+    );
 }
 
 async fn the_served_spec_is_the_committed_spec(backend: Backend) {
