@@ -29,6 +29,7 @@
 //! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
 //! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
 //! | `TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS` | `30` | grace period for in-flight requests on SIGTERM |
+//! | `TRAJECTUM_NEW_PASSWORD` | none | the password `admin create-user` sets (not a setting) |
 
 use std::path::{Path, PathBuf};
 
@@ -182,7 +183,7 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("TRAJECTUM_").ignore(&["config"]))
+            .merge(Env::prefixed("TRAJECTUM_").ignore(&["config", "new_password"]))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
             .context("invalid configuration")?;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod binary;
 mod coaches;
 mod conventions;
 mod lifecycle;
