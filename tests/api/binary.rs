@@ -202,7 +202,7 @@ async fn sigterm_lets_an_in_flight_request_finish(backend: Backend) {
         .unwrap();
     assert!(killed.success());
     std::thread::sleep(Duration::from_millis(300));
-    stream.write_all(body[10..].as_bytes()).unwrap();
+    stream.write_all(&body.as_bytes()[10..]).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     assert!(
