@@ -138,10 +138,7 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
         (status = 200, description = "Tokens issued", body = TokenResponse),
         (status = 400, description = "OAuth error (`invalid_request`, `invalid_grant`, `unsupported_grant_type`), as a problem with `error` and `error_description`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 401, description = "OAuth `invalid_client`: client authentication failed", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 413, response = crate::api::problems::PayloadTooLarge),
-        (status = 415, response = crate::api::problems::UnsupportedMediaType),
         (status = 429, response = crate::api::problems::TooManyRequests),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/auth/token")]
@@ -208,8 +205,6 @@ pub struct RevokeRequest {
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
         (status = 400, description = "OAuth error (`invalid_request`, `unsupported_token_type`)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 415, response = crate::api::problems::UnsupportedMediaType),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/auth/revoke")]
@@ -263,8 +258,6 @@ pub struct Me {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/me")]

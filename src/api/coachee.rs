@@ -57,13 +57,7 @@ pub struct CoacheeLinkIssued {
     request_body = LinkRequest,
     responses(
         (status = 201, description = "The link token", body = CoacheeLinkIssued),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/coachee-link")]
@@ -146,10 +140,6 @@ pub async fn issue_link(
     params(("id" = Uuid, Path, description = "The order's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[delete("/orders/{id}/coachee-link")]
@@ -252,9 +242,6 @@ pub struct CoacheeOrder {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Your trajectory", body = CoacheeOrder),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/coachee/order")]
@@ -310,12 +297,7 @@ pub struct ConsentChanges {
     request_body = ConsentChanges,
     responses(
         (status = 200, description = "Your consents now", body = Consents),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[put("/coachee/consents")]

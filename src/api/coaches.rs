@@ -193,10 +193,6 @@ fn with_etag(mut response: actix_web::HttpResponseBuilder, coach: &Coach) -> Htt
     params(CoachListParams),
     responses(
         (status = 200, description = "A page of coaches, in creation order", body = CoachPage),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/coaches")]
@@ -255,13 +251,6 @@ pub async fn list_coaches(
     responses(
         (status = 201, description = "The coach was added", body = Coach,
             headers(("Location" = String, description = "the coach's URL"), ("ETag" = String, description = "the version"))),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 413, response = crate::api::problems::PayloadTooLarge),
-        (status = 415, response = crate::api::problems::UnsupportedMediaType),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/coaches")]
@@ -312,10 +301,6 @@ pub async fn create_coach(
     responses(
         (status = 200, description = "The coach, as much as the caller may see", body = Coach,
             headers(("ETag" = String, description = "the version, for `If-Match`"))),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/coaches/{id}")]
@@ -352,15 +337,7 @@ pub async fn get_coach(
     responses(
         (status = 200, description = "The changed coach", body = Coach,
             headers(("ETag" = String, description = "the new version"))),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 412, response = crate::api::problems::PreconditionFailed),
-        (status = 413, response = crate::api::problems::PayloadTooLarge),
-        (status = 415, response = crate::api::problems::UnsupportedMediaType),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[patch("/coaches/{id}")]

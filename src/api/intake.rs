@@ -142,10 +142,6 @@ fn check_texts(draft: &IntakeDraft) -> ApiResult<()> {
     responses(
         (status = 200, description = "The intake (the private note only for the coach)", body = IntakeView,
             headers(("ETag" = String, description = "the version"))),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/orders/{id}/intake")]
@@ -180,14 +176,8 @@ pub async fn get_intake(
     request_body = IntakeDraft,
     responses(
         (status = 200, description = "The saved draft", body = IntakeView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
         (status = 412, response = crate::api::problems::PreconditionFailed),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[put("/orders/{id}/intake")]
@@ -243,10 +233,6 @@ pub async fn put_intake(
     params(("id" = Uuid, Path, description = "The order's id")),
     responses(
         (status = 200, description = "The findings", body = ValidationReport),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/intake/validate")]
@@ -282,12 +268,7 @@ pub async fn validate_intake(
     params(("id" = Uuid, Path, description = "The order's id")),
     responses(
         (status = 200, description = "The order after the decision", body = crate::api::orders::OrderView),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/intake/complete")]
@@ -391,10 +372,6 @@ pub struct PlanView {
     params(("id" = Uuid, Path, description = "The order's id")),
     responses(
         (status = 200, description = "The plan", body = PlanView, headers(("ETag" = String, description = "the version"))),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/orders/{id}/plan")]
@@ -433,14 +410,8 @@ pub async fn get_plan(
     request_body = PlanInput,
     responses(
         (status = 200, description = "The saved plan", body = PlanView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
         (status = 412, response = crate::api::problems::PreconditionFailed),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[put("/orders/{id}/plan")]
@@ -538,13 +509,7 @@ fn save_plan(
     request_body = TaskProgress,
     responses(
         (status = 200, description = "The task", body = Task),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[patch("/orders/{id}/plan/tasks/{task_id}")]

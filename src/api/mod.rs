@@ -74,6 +74,63 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The error responses that follow from the conventions rather than from one handler, added to
+/// every operation they apply to (an operation's own declaration of a status wins): 401 and 403
+/// where a token is needed, 404 where the path names a resource, 400 where there is input,
+/// 413/415/422 where there is a body, 503 wherever the database is used.
+struct StandardResponses;
+
+impl Modify for StandardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::Ref;
+
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/v1/");
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = operation.request_body.is_some();
+                let has_query = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == ParameterIn::Query);
+                let mut add = |status: &str, name: &str, applies: bool| {
+                    if applies {
+                        operation
+                            .responses
+                            .responses
+                            .entry(status.into())
+                            .or_insert_with(|| Ref::from_response_name(name).into());
+                    }
+                };
+                add("400", "BadRequest", has_body || has_query);
+                add("401", "Unauthorized", secured);
+                add("403", "Forbidden", secured);
+                add("404", "NotFound", api && path.contains('{'));
+                add("413", "PayloadTooLarge", has_body);
+                add("415", "UnsupportedMediaType", has_body);
+                // The token endpoints answer bad input with OAuth's own 400s.
+                add(
+                    "422",
+                    "Unprocessable",
+                    has_body && !path.starts_with("/api/v1/auth/"),
+                );
+                add("503", "Unavailable", api || path == "/health/ready");
+            }
+        }
+    }
+}
+
 /// Documents the `Idempotency-Key` convention on every POST it applies to (see
 /// `crate::idempotency`): the header, the replay marker, and the answers it can give.
 struct IdempotentPosts;
@@ -183,6 +240,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts();
     // After the routes are in: the derive's modifiers run before they are registered.
     let mut spec = spec;
+    StandardResponses.modify(&mut spec);
     IdempotentPosts.modify(&mut spec);
     spec
 }

@@ -27,7 +27,6 @@ pub async fn live() -> web::Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Health),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/health/ready")]

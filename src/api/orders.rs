@@ -451,14 +451,7 @@ fn duplicate_ref(existing: &Order) -> ApiError {
     responses(
         (status = 201, description = "The order", body = OrderView,
             headers(("Location" = String, description = "the order's URL"), ("ETag" = String, description = "the version"))),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 413, response = crate::api::problems::PayloadTooLarge),
-        (status = 415, response = crate::api::problems::UnsupportedMediaType),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders")]
@@ -632,10 +625,6 @@ pub struct OrderPage {
     params(OrderListParams),
     responses(
         (status = 200, description = "A page of orders, oldest first", body = OrderPage),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/orders")]
@@ -722,10 +711,6 @@ pub async fn list_orders(
     responses(
         (status = 200, description = "The order, as much as the caller may see", body = OrderView,
             headers(("ETag" = String, description = "the version, for `If-Match`"))),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/orders/{id}")]
@@ -758,15 +743,9 @@ pub async fn get_order(
     request_body = OrderChanges,
     responses(
         (status = 200, description = "The changed order", body = OrderView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
         (status = 412, response = crate::api::problems::PreconditionFailed),
-        (status = 422, response = crate::api::problems::Unprocessable),
         (status = 428, response = crate::api::problems::PreconditionRequired),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[patch("/orders/{id}")]
@@ -929,13 +908,7 @@ pub struct AssignRequest {
     request_body = AssignRequest,
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/assign")]
@@ -999,13 +972,7 @@ pub struct ContactRequest {
     request_body = ContactRequest,
     responses(
         (status = 200, description = "The order", body = OrderView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/contact")]
@@ -1073,13 +1040,7 @@ pub struct CancelRequest {
     request_body = CancelRequest,
     responses(
         (status = 200, description = "The cancelled order", body = OrderView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/cancel")]
@@ -1140,13 +1101,7 @@ pub struct ExtendRequest {
     request_body = ExtendRequest,
     responses(
         (status = 200, description = "The order with its new budget or end", body = OrderView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/extend")]
@@ -1235,13 +1190,7 @@ pub struct CompleteRequest {
     request_body = CompleteRequest,
     responses(
         (status = 200, description = "The completed order", body = OrderView),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
         (status = 409, response = crate::api::problems::Conflict),
-        (status = 422, response = crate::api::problems::Unprocessable),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[post("/orders/{id}/complete")]
@@ -1321,11 +1270,6 @@ pub struct PageParams {
     params(("id" = Uuid, Path, description = "The order's id"), PageParams),
     responses(
         (status = 200, description = "The events, oldest first", body = TimelinePage),
-        (status = 400, response = crate::api::problems::BadRequest),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/orders/{id}/timeline")]
@@ -1387,10 +1331,6 @@ pub struct SuggestionList {
     params(("id" = Uuid, Path, description = "The order's id")),
     responses(
         (status = 200, description = "Suggestions, best first", body = SuggestionList),
-        (status = 401, response = crate::api::problems::Unauthorized),
-        (status = 403, response = crate::api::problems::Forbidden),
-        (status = 404, response = crate::api::problems::NotFound),
-        (status = 503, response = crate::api::problems::Unavailable),
     )
 )]
 #[get("/orders/{id}/coach-suggestions")]
