@@ -18,7 +18,7 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `client_credentials`, `password` or `refresh_token`.
-    #[schema(example = "client_credentials")]
+    #[schema(value_type = Option<GrantType>, example = "client_credentials")]
     pub grant_type: Option<String>,
     /// The person's email (`password` grant).
     pub username: Option<String>,
@@ -32,6 +32,17 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
     /// Accepted and ignored: a token carries its subject's role.
     pub scope: Option<String>,
+}
+
+/// The grants the token endpoint takes (for the spec; an unknown one is OAuth's
+/// `unsupported_grant_type`).
+#[derive(ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum GrantType {
+    ClientCredentials,
+    Password,
+    RefreshToken,
 }
 
 /// A successful token response (RFC 6749 §5.1).
@@ -133,6 +144,7 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
 /// token. Failed attempts are throttled per account and per client.
 #[utoipa::path(
     tag = "auth",
+    security(()),
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponse),
@@ -201,6 +213,7 @@ pub struct RevokeRequest {
 /// are short-lived and expire on their own (`unsupported_token_type`).
 #[utoipa::path(
     tag = "auth",
+    security(()),
     request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),

@@ -31,6 +31,7 @@ pub const MAX_LINK_DAYS: u32 = 90;
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     /// How long the link works, 1 to 90 days (default 30).
+    #[schema(minimum = 1, maximum = 90)]
     pub valid_days: Option<u32>,
 }
 

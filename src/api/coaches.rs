@@ -83,6 +83,7 @@ pub struct CoachPage {
 #[into_params(parameter_in = Query)]
 pub struct CoachListParams {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -97,8 +98,10 @@ pub struct CoachListParams {
 #[serde(deny_unknown_fields)]
 pub struct NewCoach {
     #[schema(example = "Anna de Vries")]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[schema(example = "anna@provider.example")]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     #[serde(default)]
     #[schema(example = json!(["technical_background", "job_coaching"]))]
@@ -122,6 +125,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct CoachChanges {
     pub name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     pub specialisms: Option<Vec<String>>,
     pub languages: Option<Vec<String>>,

@@ -27,7 +27,10 @@ use crate::error::{ApiError, ApiResult};
     info(
         title = "Trajectum API",
         description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457). Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404.",
-        license(name = "Proprietary")
+        license(name = "Proprietary", identifier = "LicenseRef-Proprietary")
+    ),
+    servers(
+        (url = "/", description = "This service")
     ),
     modifiers(&BearerAuth),
     components(responses(
@@ -97,7 +100,15 @@ impl Modify for StandardResponses {
             .into_iter()
             .flatten()
             {
-                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                // `security: [{}]` marks a public operation; a named scheme needs a token.
+                let secured = serde_json::to_value(&operation.security)
+                    .ok()
+                    .and_then(|v| v.as_array().cloned())
+                    .is_some_and(|requirements| {
+                        requirements
+                            .iter()
+                            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+                    });
                 let has_body = operation.request_body.is_some();
                 let has_query = operation
                     .parameters
@@ -161,7 +172,8 @@ impl Modify for IdempotentPosts {
                         ObjectBuilder::new()
                             .schema_type(Type::String)
                             .min_length(Some(1))
-                            .max_length(Some(255)),
+                            .max_length(Some(255))
+                            .pattern(Some("^[!-~]+$")),
                     ))
                     .build(),
             );

@@ -16,7 +16,11 @@ pub struct Health {
 }
 
 /// Liveness: the process is up.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Alive", body = Health)))]
+#[utoipa::path(
+    tag = "operations",
+    security(()),
+    responses((status = 200, description = "Alive", body = Health))
+)]
 #[get("/health/live")]
 pub async fn live() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
@@ -25,6 +29,7 @@ pub async fn live() -> web::Json<Health> {
 /// Readiness: the database answers.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses(
         (status = 200, description = "Ready to serve", body = Health),
     )
@@ -43,6 +48,7 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
 /// `trajectum_http_request_duration_seconds`, and the database pool's connections.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4"))
 )]
 #[get("/metrics")]

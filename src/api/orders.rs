@@ -43,10 +43,13 @@ const MAX_TEXT: usize = 2000;
 #[serde(deny_unknown_fields)]
 pub struct Coachee {
     #[schema(example = "Sam de Boer")]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[schema(example = "sam.deboer@acme.example")]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     #[schema(example = "+31 6 1234 5678")]
+    #[schema(pattern = r"^[0-9 +().-]{6,30}$")]
     pub phone: Option<String>,
 }
 
@@ -70,15 +73,18 @@ pub struct NewOrder {
     pub context: Vec<String>,
     pub preferred_format: Option<SessionFormat>,
     /// ISO 639-1 code.
+    #[schema(pattern = "^[a-z]{2}$")]
     pub preferred_language: Option<String>,
     pub desired_start: Option<NaiveDate>,
     /// Sessions paid for (default 8; the intake is free and not counted).
+    #[schema(minimum = 1, maximum = 50)]
     pub session_budget: Option<u32>,
     /// Default: the start plus 6 months.
     pub end_date: Option<NaiveDate>,
     #[serde(default)]
     pub assessment_wanted: bool,
     /// Your reference, unique among your orders: a second order with it is a 409 naming the first.
+    #[schema(min_length = 1, max_length = 100)]
     pub external_ref: Option<String>,
     pub purchase_order: Option<String>,
 }
@@ -97,11 +103,14 @@ pub struct OrderChanges {
     pub kind: Option<TrajectoryKind>,
     pub context: Option<Vec<String>>,
     pub preferred_format: Option<SessionFormat>,
+    #[schema(pattern = "^[a-z]{2}$")]
     pub preferred_language: Option<String>,
     pub desired_start: Option<NaiveDate>,
+    #[schema(minimum = 1, maximum = 50)]
     pub session_budget: Option<u32>,
     pub end_date: Option<NaiveDate>,
     pub assessment_wanted: Option<bool>,
+    #[schema(min_length = 1, max_length = 100)]
     pub external_ref: Option<String>,
     pub purchase_order: Option<String>,
 }
@@ -110,7 +119,9 @@ pub struct OrderChanges {
 #[serde(deny_unknown_fields)]
 pub struct CoacheeChanges {
     pub name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(pattern = r"^[0-9 +().-]{6,30}$")]
     pub phone: Option<String>,
 }
 
@@ -594,6 +605,7 @@ pub async fn create_order(
 #[into_params(parameter_in = Query)]
 pub struct OrderListParams {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -1027,6 +1039,7 @@ pub async fn record_contact(
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     /// Why; shown to the employer and the provider.
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }
 
@@ -1081,12 +1094,15 @@ pub async fn cancel(
 pub struct ExtendRequest {
     /// Sessions to add to the budget.
     #[serde(default)]
+    #[schema(maximum = 50)]
     pub additional_sessions: u32,
     /// A later end date.
     pub new_end_date: Option<NaiveDate>,
     /// Why coaching must last longer (002); at least 80 characters. Not shown to the employer.
+    #[schema(min_length = 80, max_length = 2000)]
     pub substantiation: String,
     /// The other approach that was considered and why coaching still fits better (002).
+    #[schema(min_length = 1, max_length = 2000)]
     pub alternative_considered: String,
 }
 
@@ -1256,6 +1272,7 @@ pub struct TimelinePage {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
