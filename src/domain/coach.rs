@@ -8,7 +8,7 @@
 use chrono_tz::Tz;
 
 use crate::domain::principal::{Principal, Role};
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 pub const MAX_SPECIALISMS: usize = 20;
 pub const MAX_LANGUAGES: usize = 10;

@@ -9,3 +9,28 @@ pub mod order;
 pub mod plan;
 pub mod principal;
 pub mod visibility;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid input: where it is (a JSON pointer into the body, or the name of a query
+/// parameter or header) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer (RFC 6901) into the request body, e.g. `/time_zone`; for a query parameter or
+    /// header, its name.
+    #[schema(example = "/time_zone")]
+    pub pointer: String,
+    /// What is wrong, in a sentence.
+    #[schema(example = "is not a known IANA time zone")]
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}

@@ -155,11 +155,6 @@ impl OrderStatus {
             OrderStatus::Submitted | OrderStatus::Accepted | OrderStatus::IntakeScheduled
         )
     }
-
-    /// Whether the trajectory is under way or done (the coach is working with the coachee).
-    pub fn has_started(self) -> bool {
-        !matches!(self, OrderStatus::Submitted | OrderStatus::Accepted)
-    }
 }
 
 impl fmt::Display for OrderStatus {

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 pub const MAX_ITEMS: usize = 50;
 pub const MAX_TEXT: usize = 2000;

@@ -113,12 +113,6 @@ pub struct Principal {
     pub order_id: Option<String>,
 }
 
-impl Principal {
-    pub fn is(&self, role: Role) -> bool {
-        self.role == role
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

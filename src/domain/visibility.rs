@@ -77,11 +77,6 @@ impl Audience {
         self != Audience::Employer || coachee_consented
     }
 
-    /// Substantiations of extensions, decline reasons and such coaching content.
-    pub fn sees_coaching_content(self) -> bool {
-        matches!(self, Audience::Coach | Audience::ProviderAdmin)
-    }
-
     /// The details of timeline events (consent kinds, plan counts, extension figures). The
     /// employer sees each step's type, statuses, role and time only.
     pub fn sees_event_details(self) -> bool {
@@ -163,7 +158,6 @@ mod tests {
         assert!(!employer.sees_intake());
         assert!(!employer.sees_private_note());
         assert!(!employer.sees_plan());
-        assert!(!employer.sees_coaching_content());
         assert!(!employer.sees_event_details());
         assert!(!employer.sees_shared_summary(false));
         assert!(
