@@ -937,11 +937,16 @@ pub async fn assign(
         move |conn, caller, visible| {
             let to = lifecycle::check(caller, &visible, OrderAction::Assign, None)?;
             let coach = coaches::find(conn, &body.coach_id)?
-                .filter(|c| c.organisation_id == visible.order.provider_id && c.active)
+                // A coach without a login could never run the intake.
+                .filter(|c| {
+                    c.organisation_id == visible.order.provider_id
+                        && c.active
+                        && c.user_id.is_some()
+                })
                 .ok_or_else(|| {
                     ApiError::validation(vec![FieldError::new(
                         "/coach_id",
-                        "is not an active coach of this provider",
+                        "is not an active coach of this provider with a login",
                     )])
                 })?;
             let mut order = visible.order.clone();
@@ -1339,7 +1344,7 @@ pub struct SuggestionList {
 
 /// Rank coaches for an order.
 ///
-/// The provider's active coaches, ranked by fit: the order's kind and context against their
+/// The provider's active coaches who can sign in, ranked by fit: the order's kind and context against their
 /// specialisms, the preferred language, and their current load; each with its score and the
 /// reasons in words (001, 000).
 #[utoipa::path(
@@ -1370,6 +1375,11 @@ pub async fn coach_suggestions(
                 ..Default::default()
             },
         )?;
+        // Only coaches who can sign in can take an order.
+        let coaches: Vec<_> = coaches
+            .into_iter()
+            .filter(|c| c.user_id.is_some())
+            .collect();
         let ids: Vec<String> = coaches.iter().map(|c| c.id.clone()).collect();
         let load = store::load_of(conn, &ids)?;
         let specialisms: Vec<Vec<String>> = coaches

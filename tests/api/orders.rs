@@ -214,6 +214,35 @@ async fn the_whole_path_to_start(backend: Backend) {
     let assigned: Value = assigned.json().await.unwrap();
     assert_eq!(assigned["status"], "accepted");
     assert_eq!(assigned["coach"]["name"], "Anna de Vries");
+    // A coach without a login cannot take it; an unknown id neither.
+    let profile: Value = s
+        .app
+        .post_json(
+            "/api/v1/coaches",
+            &s.planner,
+            &json!({"name": "No Login", "email": "nologin@coachwise.example", "time_zone": "Europe/Amsterdam"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for coach_id in [
+        profile["id"].as_str().unwrap().to_string(),
+        uuid::Uuid::now_v7().to_string(),
+    ] {
+        let problem = assert_problem(
+            s.app
+                .post_json(
+                    &Scene::path(id, "/assign"),
+                    &s.planner,
+                    &json!({"coach_id": coach_id}),
+                )
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(first_pointer(&problem), "/coach_id");
+    }
     // The coach reaches the coachee, keeps the plan and the intake, checks, and completes.
     let contact = s
         .app
