@@ -226,6 +226,21 @@ async fn the_whole_path_to_start(backend: Backend) {
         .json()
         .await
         .unwrap();
+    let suggested: Value = s
+        .app
+        .get(&Scene::path(id, "/coach-suggestions"), &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        suggested["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["coach_id"] != profile["id"]),
+        "a coach who cannot sign in is not suggested"
+    );
     for coach_id in [
         profile["id"].as_str().unwrap().to_string(),
         uuid::Uuid::now_v7().to_string(),
