@@ -34,7 +34,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        // Keys first: a missing key on PostgreSQL stops the start before anything else.
+        settings.validate()?;
+        // Keys next: a missing key on PostgreSQL stops the start before the database is touched.
         let keys = Arc::new(load_keys(&settings)?);
         let pool = connect_and_migrate(&settings).await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
