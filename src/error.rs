@@ -141,6 +141,17 @@ impl ApiError {
         }
     }
 
+    /// The `If-Match` precondition: `expected` (when one was named) must be the `current`
+    /// version of `what` (RFC 9110 §13.1.1), else 412.
+    pub fn check_version(what: &str, current: i32, expected: Option<i32>) -> Result<(), Self> {
+        match expected {
+            Some(v) if v != current => Err(ApiError::PreconditionFailed(format!(
+                "the {what} changed since you read it (now version {current})"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         ApiError::OAuth {
             status,

@@ -21,6 +21,7 @@ use crate::domain::order::{OrderAction, OrderStatus};
 use crate::domain::plan::Plan;
 use crate::domain::principal::{Principal, Role, SubjectType};
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::coaching;
 use crate::service::orders::{self as lifecycle, Visible};
 use crate::state::AppState;
 
@@ -258,11 +259,10 @@ pub async fn coachee_view(
             Some(id) => coaches::find(conn, id)?.map(|c| c.name),
             None => None,
         };
-        let plan = match store::find_plan(conn, &order.id)? {
-            Some(row) if visible.audience.sees_plan() => {
-                serde_json::from_str(&row.plan).map_err(anyhow::Error::from)?
-            }
-            _ => Plan::default(),
+        let plan = if visible.audience.sees_plan() {
+            coaching::load_plan(conn, &order.id)?.0
+        } else {
+            Plan::default()
         };
         Ok(CoacheeOrder {
             order_id: order.id.clone(),
@@ -345,7 +345,7 @@ pub async fn put_consents(
                 let mut data = json!({"consent": kind});
                 if kind == "assessment"
                     && !given
-                    && crate::api::intake::withdraw_assessment(conn, &visible.order.id)?
+                    && coaching::withdraw_assessment(conn, &visible.order.id)?
                 {
                     data["assessment_cancelled"] = json!(true);
                 }

@@ -376,12 +376,7 @@ pub async fn update_coach(
                     "only the provider's admins, or the coach for their own profile, may change it; `active` is the admins' to set".into(),
                 ));
             }
-            if expected.is_some_and(|v| v != row.version) {
-                return Err(ApiError::PreconditionFailed(format!(
-                    "the coach changed since you read it (now version {})",
-                    row.version
-                )));
-            }
+            ApiError::check_version("coach", row.version, expected)?;
             let read_version = row.version;
             if let Some(v) = changes.name {
                 row.name = v.trim().to_string();

@@ -195,7 +195,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 }
 
 fn parse_urlencoded<T: DeserializeOwned>(input: &str) -> Result<T, ApiError> {
-    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded_parse(input));
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(input.as_bytes()));
     serde_path_to_error::deserialize::<_, T>(deserializer).map_err(|error| {
         let path = error.path().clone();
         let message = error.into_inner().to_string();
@@ -212,10 +213,6 @@ fn parse_urlencoded<T: DeserializeOwned>(input: &str) -> Result<T, ApiError> {
             other => other,
         }
     })
-}
-
-fn form_urlencoded_parse(input: &str) -> form_urlencoded::Parse<'_> {
-    form_urlencoded::parse(input.as_bytes())
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {

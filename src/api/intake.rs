@@ -22,6 +22,7 @@ use crate::domain::order::{OrderAction, OrderStatus};
 use crate::domain::plan::{Plan, PlanInput, Task, TaskProgress};
 use crate::domain::principal::Principal;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::coaching;
 use crate::service::orders::{self as lifecycle, Visible};
 use crate::state::AppState;
 
@@ -49,29 +50,6 @@ fn confidential() -> ApiError {
     ApiError::Forbidden("the intake and plan belong to the coaching relationship".into())
 }
 
-fn load_intake(
-    conn: &mut DbConnection,
-    order_id: &str,
-) -> ApiResult<(IntakeDraft, Option<IntakeRow>)> {
-    match store::find_intake(conn, order_id)? {
-        Some(row) => Ok((
-            serde_json::from_str(&row.draft).map_err(anyhow::Error::from)?,
-            Some(row),
-        )),
-        None => Ok((IntakeDraft::default(), None)),
-    }
-}
-
-fn load_plan(conn: &mut DbConnection, order_id: &str) -> ApiResult<(Plan, Option<PlanRow>)> {
-    match store::find_plan(conn, order_id)? {
-        Some(row) => Ok((
-            serde_json::from_str(&row.plan).map_err(anyhow::Error::from)?,
-            Some(row),
-        )),
-        None => Ok((Plan::default(), None)),
-    }
-}
-
 fn intake_view(visible: &Visible, mut draft: IntakeDraft, row: Option<&IntakeRow>) -> IntakeView {
     if !visible.audience.sees_private_note() {
         draft.private_note = None;
@@ -95,9 +73,8 @@ fn findings(
     visible: &Visible,
     draft: &IntakeDraft,
 ) -> ApiResult<Vec<Finding>> {
-    let (plan, _) = load_plan(conn, &visible.order.id)?;
-    let assessment_consent =
-        crate::api::orders::consent_given(conn, &visible.order.id, "assessment")?;
+    let (plan, _) = coaching::load_plan(conn, &visible.order.id)?;
+    let assessment_consent = coaching::consent_given(conn, &visible.order.id, "assessment")?;
     Ok(rules::validate(IntakeContext {
         draft,
         plan: &plan,
@@ -157,7 +134,7 @@ pub async fn get_intake(
         if !visible.audience.sees_intake() {
             return Err(confidential());
         }
-        let (draft, row) = load_intake(conn, &visible.order.id)?;
+        let (draft, row) = coaching::load_intake(conn, &visible.order.id)?;
         Ok(intake_view(&visible, draft, row.as_ref()))
     })
     .await?;
@@ -196,13 +173,9 @@ pub async fn put_intake(
         db::write(conn, |conn| {
             let visible = lifecycle::load(conn, &caller, &id)?;
             lifecycle::check(&caller, &visible, OrderAction::DraftIntake, None)?;
-            let (_, row) = load_intake(conn, &visible.order.id)?;
+            let (_, row) = coaching::load_intake(conn, &visible.order.id)?;
             let current = row.as_ref().map_or(0, |r| r.version);
-            if expected.is_some_and(|v| v != current) {
-                return Err(ApiError::PreconditionFailed(format!(
-                    "the intake changed since you read it (now version {current})"
-                )));
-            }
+            ApiError::check_version("intake", current, expected)?;
             let saved = IntakeRow {
                 order_id: visible.order.id.clone(),
                 draft: serde_json::to_string(&draft).map_err(anyhow::Error::from)?,
@@ -245,7 +218,7 @@ pub async fn validate_intake(
     let caller = caller.0;
     let report = db::run(&state.pool, move |conn| {
         let visible = lifecycle::load(conn, &caller, &id)?;
-        let (draft, _) = load_intake(conn, &visible.order.id)?;
+        let (draft, _) = coaching::load_intake(conn, &visible.order.id)?;
         let findings = findings(conn, &visible, &draft)?;
         Ok(ValidationReport {
             can_complete: !rules::has_errors(&findings),
@@ -282,7 +255,7 @@ pub async fn complete_intake(
     let view = db::run(&state.pool, move |conn| {
         db::write(conn, |conn| {
             let visible = lifecycle::load(conn, &caller, &id)?;
-            let (draft, row) = load_intake(conn, &visible.order.id)?;
+            let (draft, row) = coaching::load_intake(conn, &visible.order.id)?;
             lifecycle::check(
                 &caller,
                 &visible,
@@ -387,7 +360,7 @@ pub async fn get_plan(
         if !visible.audience.sees_plan() {
             return Err(confidential());
         }
-        let (plan, row) = load_plan(conn, &visible.order.id)?;
+        let (plan, row) = coaching::load_plan(conn, &visible.order.id)?;
         Ok(PlanView {
             plan,
             version: row.map_or(0, |r| r.version),
@@ -429,13 +402,9 @@ pub async fn put_plan(
         db::write(conn, |conn| {
             let visible = lifecycle::load(conn, &caller, &id)?;
             lifecycle::check(&caller, &visible, OrderAction::UpdatePlan, None)?;
-            let (previous, row) = load_plan(conn, &visible.order.id)?;
+            let (previous, row) = coaching::load_plan(conn, &visible.order.id)?;
             let current = row.as_ref().map_or(0, |r| r.version);
-            if expected.is_some_and(|v| v != current) {
-                return Err(ApiError::PreconditionFailed(format!(
-                    "the plan changed since you read it (now version {current})"
-                )));
-            }
+            ApiError::check_version("plan", current, expected)?;
             let plan = input
                 .apply(&previous, db::new_id)
                 .map_err(ApiError::validation)?;
@@ -526,7 +495,7 @@ pub async fn update_task(
         db::write(conn, |conn| {
             let visible = lifecycle::load(conn, &caller, &id)?;
             lifecycle::check(&caller, &visible, OrderAction::UpdatePlan, None)?;
-            let (mut plan, row) = load_plan(conn, &visible.order.id)?;
+            let (mut plan, row) = coaching::load_plan(conn, &visible.order.id)?;
             let task = plan
                 .record_progress(&task_id, &progress)
                 .ok_or_else(|| ApiError::not_found("no such task in this plan"))?
@@ -538,26 +507,4 @@ pub async fn update_task(
     })
     .await?;
     Ok(web::Json(task))
-}
-
-/// Used by the coachee's consent: a withdrawn assessment consent cancels a planned assessment.
-pub fn withdraw_assessment(conn: &mut DbConnection, order_id: &str) -> ApiResult<bool> {
-    let (mut draft, row) = load_intake(conn, order_id)?;
-    let Some(row) = row else { return Ok(false) };
-    if draft.assessment != Some(rules::AssessmentDecision::Planned) {
-        return Ok(false);
-    }
-    draft.assessment = Some(rules::AssessmentDecision::NotPlanned);
-    let saved = IntakeRow {
-        draft: serde_json::to_string(&draft).map_err(anyhow::Error::from)?,
-        version: row.version + 1,
-        updated_at: db::now(),
-        ..row.clone()
-    };
-    if !store::save_intake(conn, &saved, Some(row.version))? {
-        return Err(ApiError::conflict(
-            "the intake changed while this request ran; retry",
-        ));
-    }
-    Ok(true)
 }

@@ -25,10 +25,10 @@ use crate::domain::order::{
     allowed_actions, IntakeDecision, OrderAction, OrderDetails, OrderStatus, ReasonSource,
     SessionFormat, TrajectoryKind,
 };
-use crate::domain::plan::Plan;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::visibility::Audience;
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::coaching;
 use crate::service::orders::{self as lifecycle, Visible};
 use crate::state::AppState;
 
@@ -267,12 +267,10 @@ impl OrderView {
                 overdue: status.awaits_contact()
                     && contact::is_overdue(due, order.contacted_at.is_some(), now),
             },
-            intake_decision: order.intake_decision.as_deref().and_then(|d| match d {
-                "start" => Some(IntakeDecision::Start),
-                "decline" => Some(IntakeDecision::Decline),
-                "alternative" => Some(IntakeDecision::Alternative),
-                _ => None,
-            }),
+            intake_decision: order
+                .intake_decision
+                .as_deref()
+                .and_then(|d| d.parse().ok()),
             shared_summary: extras.summary,
             cancel_reason: order
                 .cancel_reason
@@ -293,19 +291,16 @@ pub fn shared_summary(
     conn: &mut DbConnection,
     visible: &Visible,
 ) -> ApiResult<Option<SharedSummary>> {
-    let consented = consent_given(conn, &visible.order.id, "share_summary")?;
+    let consented = coaching::consent_given(conn, &visible.order.id, "share_summary")?;
     if !visible.audience.sees_shared_summary(consented) {
         return Ok(None);
     }
-    let plan: Plan = match store::find_plan(conn, &visible.order.id)? {
-        Some(row) => serde_json::from_str(&row.plan).map_err(anyhow::Error::from)?,
-        None => Plan::default(),
-    };
-    let alternative = match store::find_intake(conn, &visible.order.id)? {
-        Some(row) if visible.order.intake_decision.as_deref() == Some("alternative") => {
-            let draft: crate::domain::intake::IntakeDraft =
-                serde_json::from_str(&row.draft).map_err(anyhow::Error::from)?;
-            draft.alternative
+    let (plan, _) = coaching::load_plan(conn, &visible.order.id)?;
+    let alternative = match visible.order.intake_decision.as_deref() {
+        Some("alternative") => {
+            coaching::load_intake(conn, &visible.order.id)?
+                .0
+                .alternative
         }
         _ => None,
     };
@@ -316,13 +311,6 @@ pub fn shared_summary(
         goals: plan.goals.into_iter().map(|g| g.description).collect(),
         alternative,
     }))
-}
-
-/// Whether the coachee's latest word on `kind` is "yes".
-pub fn consent_given(conn: &mut DbConnection, order_id: &str, kind: &str) -> ApiResult<bool> {
-    Ok(store::current_consents(conn, order_id)?
-        .iter()
-        .any(|c| c.kind == kind && c.given))
 }
 
 /// The full view of one visible order.
@@ -791,7 +779,7 @@ pub async fn update_order(
         db::write(conn, |conn| {
             let visible = lifecycle::load(conn, &caller, &id)?;
             let to = lifecycle::check(&caller, &visible, OrderAction::Edit, None)?;
-            lifecycle::check_version(&visible.order, expected)?;
+            ApiError::check_version("order", visible.order.version, expected)?;
             let mut order = visible.order.clone();
             let mut details: OrderDetails =
                 serde_json::from_str(&order.details).map_err(anyhow::Error::from)?;

@@ -8,6 +8,7 @@ use super::schema::{
     coachee_links, consents, intakes, order_events, order_extensions, orders, plans,
 };
 use super::DbConnection;
+use crate::domain::order::OrderStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = orders, treat_none_as_null = true)]
@@ -63,8 +64,14 @@ pub struct OrderFilter {
     pub limit: i64,
 }
 
-/// The statuses in which first contact is still awaited (domain::order::awaits_contact).
-pub const AWAITING_CONTACT: [&str; 3] = ["submitted", "accepted", "intake_scheduled"];
+/// The names of the statuses for which the domain rule `rule` holds.
+fn statuses(rule: fn(OrderStatus) -> bool) -> Vec<&'static str> {
+    OrderStatus::ALL
+        .into_iter()
+        .filter(|s| rule(*s))
+        .map(OrderStatus::as_str)
+        .collect()
+}
 
 pub fn insert(conn: &mut DbConnection, order: &Order) -> QueryResult<()> {
     diesel::insert_into(orders::table)
@@ -131,14 +138,14 @@ pub fn list(conn: &mut DbConnection, filter: &OrderFilter) -> QueryResult<Vec<Or
         query = query
             .filter(orders::contacted_at.is_null())
             .filter(orders::contact_due_at.lt(now))
-            .filter(orders::status.eq_any(AWAITING_CONTACT));
+            .filter(orders::status.eq_any(statuses(OrderStatus::awaits_contact)));
     }
     if let Some(now) = filter.not_overdue_at {
         query = query.filter(
             orders::contacted_at
                 .is_not_null()
                 .or(orders::contact_due_at.ge(now))
-                .or(orders::status.ne_all(AWAITING_CONTACT)),
+                .or(orders::status.ne_all(statuses(OrderStatus::awaits_contact))),
         );
     }
     if let Some(since) = filter.updated_since {
@@ -154,7 +161,7 @@ pub fn list(conn: &mut DbConnection, filter: &OrderFilter) -> QueryResult<Vec<Or
 pub fn load_of(conn: &mut DbConnection, coach_ids: &[String]) -> QueryResult<Vec<(String, i64)>> {
     orders::table
         .filter(orders::coach_id.eq_any(coach_ids))
-        .filter(orders::status.eq_any(["accepted", "intake_scheduled", "active"]))
+        .filter(orders::status.eq_any(statuses(OrderStatus::occupies_coach)))
         .group_by(orders::coach_id)
         .select((
             orders::coach_id.assume_not_null(),

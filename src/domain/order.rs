@@ -148,6 +148,14 @@ impl OrderStatus {
         }
     }
 
+    /// Whether the order takes up its coach's time (counts toward their load in the match).
+    pub fn occupies_coach(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Accepted | OrderStatus::IntakeScheduled | OrderStatus::Active
+        )
+    }
+
     /// Whether first contact with the coachee is still pending work (004).
     pub fn awaits_contact(self) -> bool {
         matches!(
@@ -189,6 +197,20 @@ impl IntakeDecision {
             IntakeDecision::Decline => "decline",
             IntakeDecision::Alternative => "alternative",
         }
+    }
+}
+
+impl FromStr for IntakeDecision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            IntakeDecision::Start,
+            IntakeDecision::Decline,
+            IntakeDecision::Alternative,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .ok_or_else(|| format!("unknown intake decision `{s}`"))
     }
 }
 

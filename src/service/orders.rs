@@ -143,14 +143,3 @@ pub fn save(
     record_event(conn, caller, &order.id, event_type, Some(from), to, data)?;
     Ok(order)
 }
-
-/// The `If-Match` precondition against the order's version.
-pub fn check_version(order: &Order, expected: Option<i32>) -> Result<(), ApiError> {
-    match expected {
-        Some(v) if v != order.version => Err(ApiError::PreconditionFailed(format!(
-            "the order changed since you read it (now version {})",
-            order.version
-        ))),
-        _ => Ok(()),
-    }
-}

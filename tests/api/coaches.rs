@@ -272,8 +272,6 @@ async fn another_organisations_coach_is_a_404(backend: Backend) {
         )
         .await;
     assert_problem(missing, 404).await;
-    let _ = other.provider_id;
-    let _ = other.employer_id;
 }
 
 async fn coaches_page_with_a_cursor(backend: Backend) {

@@ -184,8 +184,6 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 
 /// A second provider with its own planner and coach, and an employer contracted with it.
 pub struct OtherTenant {
-    pub provider_id: String,
-    pub employer_id: String,
     pub admin_email: String,
     pub coach_email: String,
     pub hr_email: String,
@@ -321,8 +319,6 @@ impl TestApp {
                 },
             )?;
             let tenant = OtherTenant {
-                provider_id: provider.id.clone(),
-                employer_id: employer.id.clone(),
                 admin_email: "admin@other.example".into(),
                 coach_email: "coach@other.example".into(),
                 hr_email: "hr@other.example".into(),
