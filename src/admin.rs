@@ -3,13 +3,17 @@
 
 use anyhow::{bail, Context};
 
+use chrono::{DateTime, Utc};
+
 use crate::auth::secrets;
+use crate::clock::new_id;
 use crate::db::coaches::{self, Coach};
 use crate::db::identity::{self, ApiClient, Organisation, User};
-use crate::db::{self, DbConnection};
-use crate::domain::coach as rules;
+use crate::db::{self, DbConnection, Json};
+use crate::domain::coach::{MAX_LANGUAGES, MAX_SPECIALISMS};
+use crate::domain::input;
 use crate::domain::principal::{OrganisationKind, Role};
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 fn check(errors: Vec<FieldError>) -> anyhow::Result<()> {
     if let Some(error) = errors.first() {
@@ -28,25 +32,26 @@ pub struct NewOrganisation<'a> {
 
 pub fn create_organisation(
     conn: &mut DbConnection,
+    now: DateTime<Utc>,
     new: NewOrganisation<'_>,
 ) -> anyhow::Result<Organisation> {
     let mut errors = vec![];
-    rules::validate_name("/name", new.name, &mut errors);
-    rules::validate_time_zone("/time_zone", new.time_zone, &mut errors);
+    input::name("/name", new.name, &mut errors);
+    input::time_zone("/time_zone", new.time_zone, &mut errors);
     check(errors)?;
     if let Some(provider) = new.provider_id {
         if new.kind != OrganisationKind::Employer {
             bail!("only an employer contracts a provider");
         }
         let found = identity::find_organisation(conn, provider)?;
-        if found.map(|o| o.kind) != Some("provider".to_string()) {
+        if found.map(|o| o.kind) != Some(OrganisationKind::Provider) {
             bail!("provider {provider} does not exist");
         }
     }
-    let now = db::now();
+    let now = now.naive_utc();
     let org = Organisation {
-        id: new.id.unwrap_or_else(db::new_id),
-        kind: new.kind.as_str().into(),
+        id: new.id.unwrap_or_else(new_id),
+        kind: new.kind,
         name: new.name.trim().into(),
         time_zone: new.time_zone.into(),
         provider_id: new.provider_id.map(String::from),
@@ -73,15 +78,21 @@ pub struct NewUser<'a> {
 /// Creates a user; a coach also gets a coach profile linked to the login.
 pub fn create_user(
     conn: &mut DbConnection,
+    now: DateTime<Utc>,
     new: NewUser<'_>,
 ) -> anyhow::Result<(User, Option<Coach>)> {
     let mut errors = vec![];
-    rules::validate_name("/name", new.name, &mut errors);
-    rules::validate_email("/email", new.email, &mut errors);
-    rules::validate_specialisms("/specialisms", &new.specialisms, &mut errors);
-    rules::validate_languages("/languages", &new.languages, &mut errors);
+    input::name("/name", new.name, &mut errors);
+    input::email("/email", new.email, &mut errors);
+    input::slugs(
+        "/specialisms",
+        &new.specialisms,
+        MAX_SPECIALISMS,
+        &mut errors,
+    );
+    input::languages("/languages", &new.languages, MAX_LANGUAGES, &mut errors);
     if let Some(zone) = new.time_zone {
-        rules::validate_time_zone("/time_zone", zone, &mut errors);
+        input::time_zone("/time_zone", zone, &mut errors);
     }
     check(errors)?;
     if new.password.chars().count() < secrets::MIN_PASSWORD_LENGTH {
@@ -95,20 +106,20 @@ pub fn create_user(
     }
     let org = identity::find_organisation(conn, new.organisation_id)?
         .with_context(|| format!("organisation {} does not exist", new.organisation_id))?;
-    if org.kind != new.role.organisation_kind().as_str() {
+    if org.kind != new.role.organisation_kind() {
         bail!(
             "a {} belongs to a {} organisation",
             new.role,
             new.role.organisation_kind().as_str()
         );
     }
-    let now = db::now();
+    let now = now.naive_utc();
     let user = User {
-        id: new.id.clone().unwrap_or_else(db::new_id),
+        id: new.id.clone().unwrap_or_else(new_id),
         organisation_id: org.id.clone(),
         email: new.email.trim().to_lowercase(),
         name: new.name.trim().into(),
-        role: new.role.as_str().into(),
+        role: new.role,
         password_hash: secrets::hash_password(new.password)?,
         active: true,
         created_at: now,
@@ -118,13 +129,13 @@ pub fn create_user(
         identity::insert_user(conn, &user)?;
         let coach = if new.role == Role::Coach {
             let coach = Coach {
-                id: db::new_id(),
+                id: new_id(),
                 organisation_id: org.id.clone(),
                 user_id: Some(user.id.clone()),
                 name: user.name.clone(),
                 email: user.email.clone(),
-                specialisms: db::to_json_text(&new.specialisms),
-                languages: db::to_json_text(&new.languages),
+                specialisms: Json(new.specialisms),
+                languages: Json(new.languages),
                 time_zone: new.time_zone.unwrap_or(&org.time_zone).to_string(),
                 active: true,
                 version: 1,
@@ -143,6 +154,7 @@ pub fn create_user(
 /// Creates an API client and returns it with its secret, which is shown only this once.
 pub fn create_client(
     conn: &mut DbConnection,
+    now: DateTime<Utc>,
     organisation_id: &str,
     name: &str,
     role: Role,
@@ -153,7 +165,7 @@ pub fn create_client(
     }
     let org = identity::find_organisation(conn, organisation_id)?
         .with_context(|| format!("organisation {organisation_id} does not exist"))?;
-    if org.kind != role.organisation_kind().as_str() {
+    if org.kind != role.organisation_kind() {
         bail!(
             "a {role} client belongs to a {} organisation",
             role.organisation_kind().as_str()
@@ -166,14 +178,14 @@ pub fn create_client(
             secrets::generate_client_secret(),
         ),
     };
-    let now = db::now();
+    let now = now.naive_utc();
     let client = ApiClient {
-        id: db::new_id(),
+        id: new_id(),
         organisation_id: org.id,
         name: name.trim().into(),
         client_id,
         secret_hash: secrets::hash_client_secret(&secret),
-        role: role.as_str().into(),
+        role,
         active: true,
         created_at: now,
         updated_at: now,
@@ -199,13 +211,14 @@ pub mod demo {
 /// Seeds the demo: an employer (Acme) with an HR user and an HR-system client, contracted with a
 /// provider (Coachwise) that has a planner and two coaches with different specialisms and time
 /// zones. Running it again changes nothing.
-pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
+pub fn seed_demo(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<bool> {
     if identity::find_organisation(conn, demo::PROVIDER_ID)?.is_some() {
         return Ok(false);
     }
     db::write(conn, |conn| {
         create_organisation(
             conn,
+            now,
             NewOrganisation {
                 id: Some(demo::PROVIDER_ID.into()),
                 kind: OrganisationKind::Provider,
@@ -216,6 +229,7 @@ pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
         )?;
         create_organisation(
             conn,
+            now,
             NewOrganisation {
                 id: Some(demo::EMPLOYER_ID.into()),
                 kind: OrganisationKind::Employer,
@@ -277,6 +291,7 @@ pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
         for (org, email, name, role, password, specialisms, languages, time_zone) in users {
             create_user(
                 conn,
+                now,
                 NewUser {
                     id: None,
                     organisation_id: org,
@@ -292,6 +307,7 @@ pub fn seed_demo(conn: &mut DbConnection) -> anyhow::Result<bool> {
         }
         create_client(
             conn,
+            now,
             demo::EMPLOYER_ID,
             "Acme HR system",
             Role::Employer,

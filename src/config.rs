@@ -25,11 +25,16 @@
 //! | `TRAJECTUM_CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS |
 //! | `TRAJECTUM_BODY_LIMIT_BYTES` | `262144` | largest accepted request body |
 //! | `TRAJECTUM_DB_POOL_SIZE` | `10` | connections in the pool |
-//! | `TRAJECTUM_DB_TIMEOUT_SECONDS` | `5` | wait for a pooled connection before answering 503 |
+//! | `TRAJECTUM_DB_TIMEOUT_SECONDS` | `5` | how long a request may wait for the database (a pooled connection, a lock another request holds) before answering 503 |
 //! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
 //! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
 //! | `TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS` | `30` | grace period for in-flight requests on SIGTERM |
 //! | `TRAJECTUM_NEW_PASSWORD` | none | the password `admin create-user` sets (not a setting) |
+//!
+//! Unknown keys in the TOML file are refused. Unknown `TRAJECTUM_*` environment variables are
+//! ignored with a warning naming them: platforms inject their own (Kubernetes adds
+//! `TRAJECTUM_PORT=tcp://…`, `TRAJECTUM_SERVICE_HOST` and more for a Service named `trajectum`);
+//! a `TRAJECTUM_PORT` in that service-link form is ignored with a warning that says so.
 
 use std::path::{Path, PathBuf};
 
@@ -168,10 +173,37 @@ impl DatabaseUrl {
     }
 }
 
+/// The `TRAJECTUM_*` variables that are settings, and warnings about the ones that are not.
+fn environment() -> (Env, Vec<String>) {
+    let known: Vec<String> = match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+        _ => vec![],
+    };
+    let env = Env::prefixed("TRAJECTUM_").ignore(&["config", "new_password"]);
+    let mut warnings = vec![];
+    let mut ignored: Vec<String> = vec![];
+    for (key, value) in env.iter() {
+        let key = key.as_str().to_ascii_lowercase();
+        let name = format!("TRAJECTUM_{}", key.to_ascii_uppercase());
+        if !known.contains(&key) {
+            warnings.push(format!("{name} is not a setting of Trajectum; ignored"));
+            ignored.push(key);
+        } else if key == "port" && value.contains("://") {
+            warnings.push(format!(
+                "{name} looks like a Kubernetes service link ({value}), not a port; ignored. \
+                 Set enableServiceLinks: false on the pod, or set the port in the config file"
+            ));
+            ignored.push(key);
+        }
+    }
+    let env = env.filter(move |key| !ignored.iter().any(|i| key.as_str().eq_ignore_ascii_case(i)));
+    (env, warnings)
+}
+
 impl Settings {
     /// Defaults, then the TOML file named by `config_file` or `TRAJECTUM_CONFIG`, then the
-    /// environment.
-    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Settings> {
+    /// environment; with warnings about environment variables that were ignored.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<(Settings, Vec<String>)> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         let file = config_file
             .map(Path::to_path_buf)
@@ -182,13 +214,14 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(file));
         }
+        let (environment, warnings) = environment();
         let settings: Settings = figment
-            .merge(Env::prefixed("TRAJECTUM_").ignore(&["config", "new_password"]))
+            .merge(environment)
             .merge(Env::raw().only(&["database_url"]))
             .extract()
             .context("invalid configuration")?;
         settings.validate()?;
-        Ok(settings)
+        Ok((settings, warnings))
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

@@ -18,7 +18,9 @@ tokio::task_local! {
     pub static REQUEST_ID: String;
 }
 
+use crate::db::RunError;
 pub use crate::domain::FieldError;
+use crate::service::ServiceError;
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +79,9 @@ pub enum ApiError {
         detail: String,
         extensions: serde_json::Map<String, Value>,
     },
+    /// A request with the same `Idempotency-Key` is still being served: retry shortly.
+    #[error("in progress")]
+    InProgress,
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
     #[error("precondition required: {0}")]
@@ -141,17 +146,6 @@ impl ApiError {
         }
     }
 
-    /// The `If-Match` precondition: `expected` (when one was named) must be the `current`
-    /// version of `what` (RFC 9110 §13.1.1), else 412.
-    pub fn check_version(what: &str, current: i32, expected: Option<i32>) -> Result<(), Self> {
-        match expected {
-            Some(v) if v != current => Err(ApiError::PreconditionFailed(format!(
-                "the {what} changed since you read it (now version {current})"
-            ))),
-            _ => Ok(()),
-        }
-    }
-
     pub fn oauth(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         ApiError::OAuth {
             status,
@@ -169,6 +163,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not-found",
             ApiError::MethodNotAllowed { .. } => "method-not-allowed",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::InProgress => "in-progress",
             ApiError::PreconditionFailed(_) => "precondition-failed",
             ApiError::PreconditionRequired(_) => "precondition-required",
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
@@ -196,6 +191,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 format!("this resource allows {}", allow.join(", "))
             }
+            ApiError::InProgress => {
+                "a request with this Idempotency-Key is still being served; retry shortly".into()
+            }
             ApiError::PayloadTooLarge { limit } => {
                 format!("the request body is larger than the limit of {limit} bytes")
             }
@@ -209,8 +207,13 @@ impl ApiError {
         }
     }
 
-    /// The problem document for this error.
+    /// The problem document for this error, with the id of the request being served.
     pub fn problem(&self) -> Problem {
+        self.problem_for(REQUEST_ID.try_with(|id| id.clone()).ok())
+    }
+
+    /// The problem document for this error in answer to request `request_id`.
+    pub fn problem_for(&self, request_id: Option<String>) -> Problem {
         let status = self.status_code();
         let mut extensions = serde_json::Map::new();
         let errors = match self {
@@ -244,7 +247,7 @@ impl ApiError {
             status: status.as_u16(),
             detail: self.detail(),
             errors,
-            request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+            request_id,
             extensions,
         }
     }
@@ -259,7 +262,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::InProgress => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,6 +275,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.response_for(REQUEST_ID.try_with(|id| id.clone()).ok())
+    }
+}
+
+impl ApiError {
+    /// The response for this error in answer to request `request_id`.
+    pub fn response_for(&self, request_id: Option<String>) -> HttpResponse {
         match self {
             ApiError::Internal(cause) => {
                 tracing::error!(error = %format!("{cause:#}"), "internal error")
@@ -302,6 +312,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
+            ApiError::InProgress => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
             ApiError::OAuth { status, .. } if *status == StatusCode::UNAUTHORIZED => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"trajectum\""));
             }
@@ -311,44 +324,94 @@ impl ResponseError for ApiError {
             // RFC 6749 §5.2: token endpoint errors must not be cached.
             response.insert_header((header::CACHE_CONTROL, "no-store"));
         }
-        response.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+        response.body(serde_json::to_string(&self.problem_for(request_id)).unwrap_or_default())
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind as Kind, Error};
-        match error {
-            Error::NotFound => ApiError::not_found("no such resource"),
-            Error::DatabaseError(Kind::UniqueViolation, _) => {
-                ApiError::conflict("a resource with these unique values already exists")
-            }
-            Error::DatabaseError(Kind::ExclusionViolation, _) => {
-                ApiError::conflict("this overlaps with an existing resource")
-            }
-            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => {
-                ApiError::Unavailable("the database is unavailable".into())
-            }
-            Error::DatabaseError(Kind::SerializationFailure, _) => {
-                ApiError::Unavailable("the database is busy; retry the request".into())
-            }
-            Error::DatabaseError(_, info) if is_busy(info.message()) => {
-                ApiError::Unavailable("the database is busy; retry the request".into())
-            }
-            other => ApiError::Internal(anyhow::Error::new(other).context("database error")),
-        }
+        ServiceError::from(error).into()
     }
 }
 
-fn is_busy(message: &str) -> bool {
-    message.contains("database is locked")
-        || message.contains("database is busy")
-        || message.contains("terminating connection")
+impl From<RunError> for ApiError {
+    fn from(error: RunError) -> Self {
+        ServiceError::from(error).into()
+    }
 }
 
-impl From<r2d2::Error> for ApiError {
-    fn from(_: r2d2::Error) -> Self {
-        ApiError::Unavailable("no database connection is available right now".into())
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound(what) => ApiError::NotFound(what),
+            ServiceError::Forbidden(why) => ApiError::Forbidden(why),
+            ServiceError::Unauthorized(why) => ApiError::InvalidToken(why),
+            ServiceError::Refused {
+                action,
+                status,
+                allowed,
+            } => {
+                let names: Vec<&str> = allowed.iter().map(|a| a.as_str()).collect();
+                let mut extensions = serde_json::Map::new();
+                extensions.insert("order_status".into(), Value::from(status.as_str()));
+                extensions.insert("allowed_actions".into(), Value::from(names.clone()));
+                ApiError::Conflict {
+                    detail: format!(
+                        "an order that is {} cannot {}; allowed now: {}",
+                        status.as_str().replace('_', " "),
+                        action.as_str().replace('_', " "),
+                        if names.is_empty() {
+                            "nothing".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                    extensions,
+                }
+            }
+            ServiceError::Stale { what, current } => ApiError::PreconditionFailed(format!(
+                "the {what} changed since you read it (now version {current})"
+            )),
+            ServiceError::Invalid(errors) => ApiError::validation(errors),
+            ServiceError::IntakeIncomplete(findings) => {
+                let errors = crate::domain::intake::errors(&findings);
+                let mut extensions = serde_json::Map::new();
+                extensions.insert(
+                    "findings".into(),
+                    serde_json::to_value(&findings).unwrap_or_default(),
+                );
+                ApiError::Unprocessable {
+                    detail: format!("the intake cannot be completed: {} error(s)", errors.len()),
+                    errors,
+                    extensions,
+                }
+            }
+            ServiceError::DuplicateExternalRef { existing_order_id } => {
+                let mut extensions = serde_json::Map::new();
+                extensions.insert(
+                    "existing_order".into(),
+                    Value::from(format!("/api/v1/orders/{existing_order_id}")),
+                );
+                extensions.insert("existing_order_id".into(), Value::from(existing_order_id));
+                ApiError::Conflict {
+                    detail: "an order with this external_ref exists already".into(),
+                    extensions,
+                }
+            }
+            ServiceError::Conflict(detail) => ApiError::conflict(detail),
+            ServiceError::KeyReused => ApiError::Unprocessable {
+                detail: "this Idempotency-Key was used with a different request; use a new key"
+                    .into(),
+                errors: vec![FieldError::new(
+                    "Idempotency-Key",
+                    "was used with a different request",
+                )],
+                extensions: Default::default(),
+            },
+            ServiceError::KeyInProgress => ApiError::InProgress,
+            ServiceError::Unavailable(why) => ApiError::Unavailable(why),
+            ServiceError::Internal(cause) => ApiError::Internal(cause),
+        }
     }
 }
 

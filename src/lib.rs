@@ -1,19 +1,21 @@
 //! Trajectum: commission and run job-coaching trajectories.
 //!
 //! `startup` builds the app; `api` is the HTTP surface; `auth` the tokens and the caller;
-//! `domain` the rules; `db` the storage; `admin` the command-line operations.
+//! `service` the use cases; `domain` the rules; `views` what callers read; `db` the storage;
+//! `clock` the time; `admin` the command-line operations.
 
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod views;

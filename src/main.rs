@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use trajectum::admin::{self, demo, NewOrganisation, NewUser};
+use trajectum::clock::{Clock, SystemClock};
 use trajectum::config::{DatabaseUrl, Settings};
 use trajectum::domain::principal::{OrganisationKind, Role};
 use trajectum::startup::{connect_and_migrate, Application};
@@ -119,8 +120,11 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let settings = Settings::load(cli.config.as_deref())?;
+    let (settings, warnings) = Settings::load(cli.config.as_deref())?;
     telemetry::init(settings.log_format, &settings.log_filter);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
     actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), settings))
 }
 
@@ -134,7 +138,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 );
             }
             let pool = connect_and_migrate(&settings).await?;
-            let seeded = blocking(move || admin::seed_demo(&mut *pool.get()?)).await?;
+            let seeded =
+                blocking(move || admin::seed_demo(&mut *pool.get()?, SystemClock.now())).await?;
             print_demo(&settings, seeded);
             serve(settings).await
         }
@@ -163,10 +168,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Result<()> {
+    let now = SystemClock.now();
     match command {
         AdminCommand::CreateOrg(a) => {
             let org = admin::create_organisation(
                 conn,
+                now,
                 NewOrganisation {
                     id: None,
                     kind: a.kind,
@@ -180,6 +187,7 @@ fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Res
         AdminCommand::CreateUser(a) => {
             let (user, coach) = admin::create_user(
                 conn,
+                now,
                 NewUser {
                     id: None,
                     organisation_id: &a.org,
@@ -198,7 +206,7 @@ fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Res
             }
         }
         AdminCommand::CreateClient(a) => {
-            let (client, secret) = admin::create_client(conn, &a.org, &a.name, a.role, None)?;
+            let (client, secret) = admin::create_client(conn, now, &a.org, &a.name, a.role, None)?;
             println!("client_id={}", client.client_id);
             println!("client_secret={secret}");
             eprintln!("Store the secret now: it is not shown again.");

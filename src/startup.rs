@@ -14,14 +14,15 @@ use anyhow::{bail, Context};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::api::idempotency::fingerprint;
 use crate::api::{self, RouteTable};
 use crate::auth::grants::TokenIssuer;
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::throttle::LoginThrottle;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, JwtAlgorithm, Settings};
 use crate::db::{self, Pool};
 use crate::error::ApiError;
-use crate::idempotency::idempotency;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::state::AppState;
@@ -33,7 +34,16 @@ pub struct Application {
 }
 
 impl Application {
+    /// The application on the system's clock.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// The application on `clock` (tests pass one they can move).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
         settings.validate()?;
         // Keys next: a missing key on PostgreSQL stops the start before the database is touched.
         let keys = Arc::new(load_keys(&settings)?);
@@ -43,6 +53,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             pool: pool.clone(),
+            clock,
             issuer: Arc::new(TokenIssuer {
                 keys,
                 throttle: LoginThrottle::new(
@@ -92,7 +103,7 @@ impl Application {
                 .split_for_parts();
             app.service(web::redirect("/docs", "/docs/"))
                 .default_service(web::to(api::unrouted))
-                .wrap(from_fn(idempotency))
+                .wrap(from_fn(fingerprint))
                 // CORS answers refused preflights itself; inside the request context those
                 // answers get a request id and become problem documents too.
                 .wrap(cors)

@@ -1,12 +1,15 @@
-//! What every request handler shares: the database pool, the token issuer, metrics, limits.
+//! What every request handler shares: the database pool, the clock, the token issuer, metrics,
+//! limits.
 
 use crate::auth::grants::TokenIssuer;
+use crate::clock::SharedClock;
 use crate::db::Pool;
 use crate::metrics::Metrics;
 
 #[derive(Debug)]
 pub struct AppState {
     pub pool: Pool,
+    pub clock: SharedClock,
     pub issuer: std::sync::Arc<TokenIssuer>,
     pub metrics: Metrics,
     pub body_limit: usize,

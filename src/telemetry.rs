@@ -8,7 +8,6 @@ use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-use crate::error::ApiError;
 
 /// Installs the global subscriber; a second call (tests) is ignored.
 pub fn init(format: LogFormat, filter: &str) {
@@ -22,12 +21,16 @@ pub fn init(format: LogFormat, filter: &str) {
     };
 }
 
+/// The blocking work panicked.
+#[derive(Debug)]
+pub struct Panicked;
+
 /// Runs `f` on actix's blocking pool, in the caller's span, so database work is logged under the
 /// request that caused it. (Never `block_in_place`: it panics on actix's single-threaded workers.)
-pub async fn spawn_blocking_in_span<T, F>(f: F) -> Result<T, ApiError>
+pub async fn spawn_blocking_in_span<R, F>(f: F) -> Result<R, Panicked>
 where
-    T: Send + 'static,
-    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    R: Send + 'static,
+    F: FnOnce() -> R + Send + 'static,
 {
     let span = Span::current();
     actix_web::web::block(move || {
@@ -35,5 +38,5 @@ where
         f()
     })
     .await
-    .map_err(|_| ApiError::Internal(anyhow::anyhow!("a blocking task panicked")))?
+    .map_err(|_| Panicked)
 }

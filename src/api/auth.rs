@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::extract::Form;
+use crate::api::respond;
+use crate::auth::extract::{Caller, Staff};
 use crate::auth::grants::{ClientCredentials, IssuedTokens};
-use crate::db::{self, identity};
-use crate::domain::principal::{OrganisationKind, Principal, Role, SubjectType};
+use crate::db;
+use crate::domain::principal::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::service::identity;
 use crate::state::AppState;
+use crate::views::identity::Me;
 
 /// A token request (RFC 6749 §4.3, §4.4, §6), form-encoded. Parameters a grant does not use are
 /// ignored, as RFC 6749 §3.1 requires.
@@ -161,6 +165,7 @@ pub async fn token(
 ) -> ApiResult<HttpResponse> {
     let client = client_credentials(&req, &form)?;
     let grant = required(&form.grant_type, "grant_type")?.to_string();
+    let now = state.clock.now();
     let state = state.into_inner();
     let pool = state.pool.clone();
     let tokens = match grant.as_str() {
@@ -172,16 +177,19 @@ pub async fn token(
                     "client_credentials needs the client's id and secret",
                 )
             })?;
-            db::run(&pool, move |conn| state.issuer.client_credentials(conn, &client)).await?
+            db::run(&pool, move |conn| {
+                state.issuer.client_credentials(conn, now, &client)
+            })
+            .await?
         }
         "password" => {
             let username = required(&form.username, "username")?.to_string();
             let password = required(&form.password, "password")?.to_string();
-            state.issuer.password(&pool, &username, &password).await?
+            state.issuer.password(&pool, now, &username, &password).await?
         }
         "refresh_token" => {
             let refresh = required(&form.refresh_token, "refresh_token")?.to_string();
-            db::run(&pool, move |conn| state.issuer.refresh(conn, &refresh)).await?
+            db::run(&pool, move |conn| state.issuer.refresh(conn, now, &refresh)).await?
         }
         other => {
             return Err(ApiError::oauth(
@@ -226,41 +234,16 @@ pub async fn revoke(
     Form(form): Form<RevokeRequest>,
 ) -> ApiResult<HttpResponse> {
     let presented = required(&form.token, "token")?.to_string();
+    let now = state.clock.now();
     let state = state.into_inner();
     let pool = state.pool.clone();
-    db::run(&pool, move |conn| state.issuer.revoke(conn, &presented)).await?;
+    db::run(&pool, move |conn| {
+        state.issuer.revoke(conn, now, &presented)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
-}
-
-/// The organisation a caller acts for.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrganisationSummary {
-    #[schema(format = Uuid)]
-    pub id: String,
-    pub name: String,
-    pub kind: OrganisationKind,
-}
-
-/// Who the caller is.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Me {
-    /// The user's or API client's id (the token's `sub`).
-    #[schema(format = Uuid)]
-    pub subject_id: String,
-    pub subject_type: SubjectType,
-    pub role: Role,
-    pub organisation: OrganisationSummary,
-    /// The person's or client's name.
-    pub name: String,
-    /// People only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// For a coach: their coach profile's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = Uuid)]
-    pub coach_id: Option<String>,
 }
 
 /// Who am I?
@@ -268,53 +251,14 @@ pub struct Me {
 /// The subject, role and organisation of the bearer token.
 #[utoipa::path(
     tag = "auth",
-    security(("bearer" = [])),
+    security(("bearer" = ["employer", "coach", "provider_admin"])),
     responses(
         (status = 200, description = "The caller", body = Me),
     )
 )]
 #[get("/me")]
-pub async fn me(state: web::Data<AppState>, principal: Principal) -> ApiResult<web::Json<Me>> {
-    let me = db::run(&state.pool, move |conn| {
-        let organisation = identity::find_organisation(conn, &principal.organisation_id)?.ok_or(
-            ApiError::InvalidToken("the token's organisation no longer exists"),
-        )?;
-        let (name, email, coach_id) = match principal.subject_type {
-            SubjectType::User => {
-                let user = identity::find_user(conn, &principal.subject)?
-                    .filter(|u| u.active)
-                    .ok_or(ApiError::InvalidToken("the token's user no longer exists"))?;
-                let coach = crate::db::coaches::find_by_user(conn, &user.id)?;
-                (user.name, Some(user.email), coach.map(|c| c.id))
-            }
-            SubjectType::Link => {
-                return Err(ApiError::Forbidden(
-                    "a coachee link reads GET /api/v1/coachee/order".into(),
-                ))
-            }
-            SubjectType::Client => {
-                let client = identity::find_client(conn, &principal.subject)?
-                    .filter(|c| c.active)
-                    .ok_or(ApiError::InvalidToken(
-                        "the token's client no longer exists",
-                    ))?;
-                (client.name, None, None)
-            }
-        };
-        Ok(Me {
-            subject_id: principal.subject.clone(),
-            subject_type: principal.subject_type,
-            role: principal.role,
-            organisation: OrganisationSummary {
-                id: organisation.id,
-                name: organisation.name,
-                kind: organisation.kind.parse().map_err(anyhow::Error::msg)?,
-            },
-            name,
-            email,
-            coach_id,
-        })
-    })
-    .await?;
-    Ok(web::Json(me))
+pub async fn me(state: web::Data<AppState>, caller: Caller<Staff>) -> ApiResult<web::Json<Me>> {
+    respond::call(&state, move |conn, _| identity::who_am_i(conn, &caller))
+        .await
+        .map(web::Json)
 }

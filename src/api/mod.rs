@@ -8,11 +8,13 @@ pub mod auth;
 pub mod coachee;
 pub mod coaches;
 pub mod extract;
+pub mod idempotency;
 pub mod intake;
 pub mod operations;
 pub mod orders;
-pub mod pagination;
+pub mod plan;
 pub mod problems;
+pub mod respond;
 
 use actix_web::http::header;
 use actix_web::{dev::ResourceDef, web, HttpRequest};
@@ -21,6 +23,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
 
 use crate::error::{ApiError, ApiResult};
+use crate::service::pagination::PageRequest;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -153,7 +156,7 @@ impl Modify for IdempotentPosts {
         use utoipa::openapi::{ObjectBuilder, Ref, Required, Type};
 
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") || crate::idempotency::exempt(path) {
+            if !path.starts_with("/api/v1/") || idempotency::exempt(path) {
                 continue;
             }
             let Some(post) = item.post.as_mut() else {
@@ -166,7 +169,7 @@ impl Modify for IdempotentPosts {
                     .parameter_in(ParameterIn::Header)
                     .required(Required::False)
                     .description(Some(
-                        "Makes the POST safe to retry: the same key and body within 24 hours return the first response (with `Idempotent-Replayed: true`); the same key with another body is a 422; while the first request runs, a 409.",
+                        "Makes the POST safe to retry: the same key and body within 24 hours return the first response (with `Idempotent-Replayed: true`), refusals included; the same key with another body is a 422. A retry while the first request is still being served waits for its answer (a 409 with `Retry-After` if that takes longer than the database timeout). The key is taken in the same transaction as the change: if the service fails before answering, neither the change nor the key is kept.",
                     ))
                     .schema(Some(
                         ObjectBuilder::new()
@@ -233,9 +236,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(intake::put_intake)
                 .service(intake::validate_intake)
                 .service(intake::complete_intake)
-                .service(intake::get_plan)
-                .service(intake::put_plan)
-                .service(intake::update_task)
+                .service(plan::get_plan)
+                .service(plan::put_plan)
+                .service(plan::update_task)
                 .service(coachee::issue_link)
                 .service(coachee::revoke_links)
                 .service(coachee::coachee_view)
@@ -333,6 +336,8 @@ impl IfMatch {
     }
 }
 
+/// The `If-Match` precondition. `If-Match` uses the strong comparison (RFC 9110 §13.1.1): a weak
+/// ETag (`W/"2"`) never matches, so it fails the precondition (412).
 pub fn if_match(req: &HttpRequest) -> ApiResult<IfMatch> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(IfMatch::Absent);
@@ -341,11 +346,31 @@ pub fn if_match(req: &HttpRequest) -> ApiResult<IfMatch> {
     if text == "*" {
         return Ok(IfMatch::Any);
     }
-    text.trim_start_matches("W/")
-        .trim_matches('"')
-        .parse()
+    if text.starts_with("W/") {
+        return Err(ApiError::PreconditionFailed(
+            "If-Match compares ETags strongly (RFC 9110 §13.1.1) and a weak ETag never matches; send the ETag exactly as read, e.g. \"3\"".into(),
+        ));
+    }
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse().ok())
         .map(IfMatch::Version)
-        .map_err(|_| {
+        .ok_or_else(|| {
             ApiError::invalid_field("If-Match", "must be an ETag this API returned, e.g. \"3\"")
         })
+}
+
+/// `If-Match` where a change needs it (428 without it); the version it names, if any.
+pub fn require_if_match(req: &HttpRequest, what: &str) -> ApiResult<Option<i32>> {
+    match if_match(req)? {
+        IfMatch::Absent => Err(ApiError::PreconditionRequired(format!(
+            "send If-Match with the ETag of {what} to change it"
+        ))),
+        other => Ok(other.version()),
+    }
+}
+
+/// The page a list request asks for; a bad `limit` or `cursor` is a 400 naming it.
+pub fn page(limit: Option<i64>, cursor: Option<&str>) -> ApiResult<PageRequest> {
+    PageRequest::new(limit, cursor).map_err(|e| ApiError::invalid_field(e.pointer, e.detail))
 }

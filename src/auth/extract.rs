@@ -41,7 +41,7 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let claims = state
         .issuer
         .keys
-        .verify(token, TokenType::Access)
+        .verify(token, TokenType::Access, state.clock.now())
         .map_err(|e| ApiError::InvalidToken(e.reason()))?;
     let principal = claims.principal();
     tracing::Span::current().record("role", principal.role.as_str());
@@ -127,8 +127,8 @@ role_set!(
     Coaches => [Coach]
 );
 role_set!(
-    /// Those who may revoke the coachee's links: the coach and the provider's planners.
-    LinkKeepers => [Coach, ProviderAdmin]
+    /// The parties to the order's contract: the employer and the provider's planners.
+    ContractParties => [Employer, ProviderAdmin]
 );
 role_set!(
     /// The coachee, with a link token.

@@ -10,11 +10,12 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use chrono::{Duration, NaiveDateTime};
+use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::jwt::{Claims, JwtKeys, TokenType};
 use crate::auth::secrets;
 use crate::auth::throttle::LoginThrottle;
+use crate::clock::new_id;
 use crate::db::identity::{self, RefreshToken};
 use crate::db::{self, DbConnection, Pool};
 use crate::domain::principal::{Role, SubjectType};
@@ -65,33 +66,51 @@ struct Subject<'a> {
 }
 
 impl TokenIssuer {
+    /// The claims of a token for `subject`, issued at `now` and valid until `expires`.
     fn claims(
         &self,
         subject: &Subject<'_>,
         typ: TokenType,
-        now: NaiveDateTime,
-        family: Option<&str>,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
     ) -> Claims {
-        let ttl = match typ {
-            TokenType::Access => self.access_ttl,
-            TokenType::Refresh => self.refresh_ttl,
-        };
-        let issued = now.and_utc().timestamp();
         Claims {
             iss: self.keys.issuer.clone(),
             aud: self.keys.audience.clone(),
             sub: subject.id.to_string(),
-            exp: issued + ttl.num_seconds(),
-            iat: issued,
-            nbf: issued,
-            jti: db::new_id(),
+            exp: expires.timestamp(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: new_id(),
             typ,
             role: subject.role,
             org: subject.organisation_id.to_string(),
             sub_type: subject.subject_type,
-            fam: family.map(String::from),
+            fam: None,
             ord: None,
         }
+    }
+
+    /// The bearer token of a coachee link: role `coachee`, for one order, until the link expires.
+    pub fn coachee_link_token(
+        &self,
+        link_id: &str,
+        order_id: &str,
+        employer_id: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let subject = Subject {
+            id: link_id,
+            subject_type: SubjectType::Link,
+            role: Role::Coachee,
+            organisation_id: employer_id,
+        };
+        let claims = Claims {
+            ord: Some(order_id.to_string()),
+            ..self.claims(&subject, TokenType::Access, now, expires)
+        };
+        self.keys.sign(&claims)
     }
 
     /// Issues an access token, and for people a refresh token in `family` (a new family when
@@ -99,26 +118,33 @@ impl TokenIssuer {
     fn issue(
         &self,
         conn: &mut DbConnection,
+        now: DateTime<Utc>,
         subject: Subject<'_>,
         family: Option<String>,
     ) -> Result<IssuedTokens, ApiError> {
-        let now = db::now();
-        let access = self
-            .keys
-            .sign(&self.claims(&subject, TokenType::Access, now, None))?;
+        let access = self.keys.sign(&self.claims(
+            &subject,
+            TokenType::Access,
+            now,
+            now + self.access_ttl,
+        ))?;
         let refresh_token = match subject.subject_type {
             SubjectType::Client | SubjectType::Link => None,
             SubjectType::User => {
-                let family = family.unwrap_or_else(db::new_id);
-                let claims = self.claims(&subject, TokenType::Refresh, now, Some(&family));
+                let family = family.unwrap_or_else(new_id);
+                let expires = now + self.refresh_ttl;
+                let claims = Claims {
+                    fam: Some(family.clone()),
+                    ..self.claims(&subject, TokenType::Refresh, now, expires)
+                };
                 identity::insert_refresh_token(
                     conn,
                     &RefreshToken {
                         id: claims.jti.clone(),
                         family_id: family,
                         user_id: subject.id.to_string(),
-                        issued_at: now,
-                        expires_at: now + self.refresh_ttl,
+                        issued_at: now.naive_utc(),
+                        expires_at: expires.naive_utc(),
                         rotated_at: None,
                         revoked_at: None,
                     },
@@ -134,9 +160,9 @@ impl TokenIssuer {
         })
     }
 
-    fn throttled(&self, key: &str) -> Result<(), ApiError> {
+    fn throttled(&self, key: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
         self.throttle
-            .attempt(key)
+            .attempt(key, now)
             .map_err(|retry_after_seconds| ApiError::TooManyRequests {
                 retry_after_seconds,
             })
@@ -145,10 +171,11 @@ impl TokenIssuer {
     pub fn client_credentials(
         &self,
         conn: &mut DbConnection,
+        now: DateTime<Utc>,
         credentials: &ClientCredentials,
     ) -> Result<IssuedTokens, ApiError> {
         let key = format!("client:{}", credentials.client_id);
-        self.throttled(&key)?;
+        self.throttled(&key, now)?;
         let client = identity::find_client_by_client_id(conn, &credentials.client_id)?
             .filter(|c| c.active)
             .filter(|c| secrets::verify_client_secret(&credentials.client_secret, &c.secret_hash));
@@ -156,14 +183,14 @@ impl TokenIssuer {
             return Err(invalid_client());
         };
         self.throttle.record_success(&key);
-        let role = client.role.parse().map_err(anyhow::Error::msg)?;
         db::write(conn, |conn| {
             self.issue(
                 conn,
+                now,
                 Subject {
                     id: &client.id,
                     subject_type: SubjectType::Client,
-                    role,
+                    role: client.role,
                     organisation_id: &client.organisation_id,
                 },
                 None,
@@ -176,37 +203,39 @@ impl TokenIssuer {
     pub async fn password(
         self: &Arc<Self>,
         pool: &Pool,
+        now: DateTime<Utc>,
         username: &str,
         password: &str,
     ) -> Result<IssuedTokens, ApiError> {
         let key = format!("account:{}", username.to_lowercase());
-        self.throttled(&key)?;
+        self.throttled(&key, now)?;
         let email = username.to_string();
         let user = db::run(pool, move |conn| {
-            Ok(identity::find_user_by_email(conn, &email)?)
+            Ok::<_, ApiError>(identity::find_user_by_email(conn, &email)?)
         })
         .await?;
         let password = password.to_string();
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verified = crate::telemetry::spawn_blocking_in_span(move || {
-            Ok(secrets::verify_password(&password, stored.as_deref()))
+            secrets::verify_password(&password, stored.as_deref())
         })
-        .await?;
+        .await
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("password check panicked")))?;
         let user = match user {
             Some(user) if verified && user.active => user,
             _ => return Err(invalid_grant("the email or password is wrong")),
         };
         self.throttle.record_success(&key);
-        let role = user.role.parse().map_err(anyhow::Error::msg)?;
         let issuer = Arc::clone(self);
         db::run(pool, move |conn| {
             db::write(conn, |conn| {
                 issuer.issue(
                     conn,
+                    now,
                     Subject {
                         id: &user.id,
                         subject_type: SubjectType::User,
-                        role,
+                        role: user.role,
                         organisation_id: &user.organisation_id,
                     },
                     None,
@@ -219,6 +248,7 @@ impl TokenIssuer {
     pub fn refresh(
         &self,
         conn: &mut DbConnection,
+        now: DateTime<Utc>,
         refresh_token: &str,
     ) -> Result<IssuedTokens, ApiError> {
         enum Outcome {
@@ -228,21 +258,21 @@ impl TokenIssuer {
         }
         let claims = self
             .keys
-            .verify(refresh_token, TokenType::Refresh)
+            .verify(refresh_token, TokenType::Refresh, now)
             .map_err(|e| {
                 invalid_grant(&format!("the refresh token is not valid: {}", e.reason()))
             })?;
         let outcome = db::write(conn, |conn| -> Result<Outcome, ApiError> {
-            let now = db::now();
+            let now_at = now.naive_utc();
             let Some(stored) = identity::find_refresh_token(conn, &claims.jti)? else {
                 return Ok(Outcome::Dead);
             };
-            if !identity::mark_refresh_token_rotated(conn, &stored.id, now)? {
+            if !identity::mark_refresh_token_rotated(conn, &stored.id, now_at)? {
                 // Read again: a concurrent refresh may have rotated it after our first read.
                 let stored = identity::find_refresh_token(conn, &claims.jti)?.unwrap_or(stored);
                 if stored.rotated_at.is_some() && stored.revoked_at.is_none() {
                     // A rotated token came back: someone kept a copy. End the whole session.
-                    identity::revoke_refresh_family(conn, &stored.family_id, now)?;
+                    identity::revoke_refresh_family(conn, &stored.family_id, now_at)?;
                     return Ok(Outcome::Reused);
                 }
                 return Ok(Outcome::Dead);
@@ -251,13 +281,13 @@ impl TokenIssuer {
             let Some(user) = user else {
                 return Ok(Outcome::Dead);
             };
-            let role = user.role.parse().map_err(anyhow::Error::msg)?;
             self.issue(
                 conn,
+                now,
                 Subject {
                     id: &user.id,
                     subject_type: SubjectType::User,
-                    role,
+                    role: user.role,
                     organisation_id: &user.organisation_id,
                 },
                 Some(stored.family_id),
@@ -279,18 +309,23 @@ impl TokenIssuer {
     /// RFC 7009: revoking a refresh token ends its whole session. An invalid or unknown token is
     /// not an error (the client's goal is met). Access tokens are short-lived and cannot be
     /// revoked individually: `unsupported_token_type`.
-    pub fn revoke(&self, conn: &mut DbConnection, token: &str) -> Result<(), ApiError> {
-        if self.keys.verify(token, TokenType::Access).is_ok() {
+    pub fn revoke(
+        &self,
+        conn: &mut DbConnection,
+        now: DateTime<Utc>,
+        token: &str,
+    ) -> Result<(), ApiError> {
+        if self.keys.verify(token, TokenType::Access, now).is_ok() {
             return Err(ApiError::oauth(
                 StatusCode::BAD_REQUEST,
                 "unsupported_token_type",
                 "access tokens cannot be revoked; they expire on their own. Revoke the refresh token",
             ));
         }
-        if let Ok(claims) = self.keys.verify(token, TokenType::Refresh) {
+        if let Ok(claims) = self.keys.verify(token, TokenType::Refresh, now) {
             if let Some(family) = claims.fam {
                 db::write(conn, |conn| {
-                    identity::revoke_refresh_family(conn, &family, db::now())
+                    identity::revoke_refresh_family(conn, &family, now.naive_utc())
                 })?;
             }
         }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
@@ -260,8 +261,14 @@ impl JwtKeys {
         encode(&header, claims, &self.signing).context("cannot sign token")
     }
 
-    /// Verifies signature, key, algorithm, time window, issuer, audience and token type.
-    pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
+    /// Verifies signature, key, algorithm, time window (against `now`, with the leeway), issuer,
+    /// audience and token type.
+    pub fn verify(
+        &self,
+        token: &str,
+        expected: TokenType,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, TokenError> {
         use jsonwebtoken::errors::ErrorKind;
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
@@ -270,9 +277,9 @@ impl JwtKeys {
             return Err(TokenError::WrongAlgorithm);
         }
         let mut validation = Validation::new(key.algorithm);
-        validation.leeway = self.leeway;
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
+        // The time window is checked below against the application's clock, not the system's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
@@ -290,6 +297,13 @@ impl JwtKeys {
                 _ => TokenError::Malformed,
             })?
             .claims;
+        let (now, leeway) = (now.timestamp(), self.leeway as i64);
+        if claims.exp + leeway < now {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf - leeway > now {
+            return Err(TokenError::NotYetValid);
+        }
         if claims.typ != expected {
             return Err(TokenError::WrongType);
         }
@@ -318,8 +332,12 @@ mod tests {
         }
     }
 
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_795_000_000, 0).unwrap()
+    }
+
     fn claims(typ: TokenType) -> Claims {
-        let now = chrono::Utc::now().timestamp();
+        let now = now().timestamp();
         Claims {
             iss: "trajectum".into(),
             aud: "trajectum-api".into(),
@@ -342,7 +360,7 @@ mod tests {
         let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
         let token = keys.sign(&claims(TokenType::Access)).unwrap();
         assert_eq!(
-            keys.verify(&token, TokenType::Access).unwrap(),
+            keys.verify(&token, TokenType::Access, now()).unwrap(),
             claims(TokenType::Access)
         );
     }
@@ -352,7 +370,7 @@ mod tests {
         let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
         let token = keys.sign(&claims(TokenType::Refresh)).unwrap();
         assert_eq!(
-            keys.verify(&token, TokenType::Access),
+            keys.verify(&token, TokenType::Access, now()),
             Err(TokenError::WrongType)
         );
     }
@@ -384,11 +402,27 @@ mod tests {
         )
         .unwrap();
         let token = old.sign(&claims(TokenType::Access)).unwrap();
-        assert!(rotated.verify(&token, TokenType::Access).is_ok());
+        assert!(rotated.verify(&token, TokenType::Access, now()).is_ok());
         let fresh = rotated.sign(&claims(TokenType::Access)).unwrap();
         assert_eq!(
-            old.verify(&fresh, TokenType::Access),
+            old.verify(&fresh, TokenType::Access, now()),
             Err(TokenError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn the_time_window_follows_the_given_clock_with_leeway() {
+        let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
+        let token = keys.sign(&claims(TokenType::Access)).unwrap();
+        let at = |seconds| now() + chrono::Duration::seconds(seconds);
+        assert!(keys.verify(&token, TokenType::Access, at(600 + 30)).is_ok());
+        assert_eq!(
+            keys.verify(&token, TokenType::Access, at(600 + 31)),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            keys.verify(&token, TokenType::Access, at(-31)),
+            Err(TokenError::NotYetValid)
         );
     }
 }

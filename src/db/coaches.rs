@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::coaches;
-use super::DbConnection;
+use super::{DbConnection, Json};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = coaches)]
@@ -14,10 +14,10 @@ pub struct Coach {
     pub user_id: Option<String>,
     pub name: String,
     pub email: String,
-    /// JSON array of specialism slugs.
-    pub specialisms: String,
-    /// JSON array of ISO 639-1 codes.
-    pub languages: String,
+    /// Slugs, e.g. `technical_background`.
+    pub specialisms: Json<Vec<String>>,
+    /// ISO 639-1 codes.
+    pub languages: Json<Vec<String>>,
     pub time_zone: String,
     pub active: bool,
     pub version: i32,
@@ -98,6 +98,18 @@ pub fn update(conn: &mut DbConnection, coach: &Coach, expected_version: i32) -> 
     ))
     .execute(conn)
     .map(|n| n == 1)
+}
+
+impl Coach {
+    /// Whether this coach can take an order of `provider_id` (`domain::coach`).
+    pub fn can_take_orders_of(&self, provider_id: &str) -> bool {
+        crate::domain::coach::can_take_orders(
+            &self.organisation_id,
+            self.active,
+            self.user_id.is_some(),
+            provider_id,
+        )
+    }
 }
 
 /// The names of the given coaches, as (id, name).

@@ -1,4 +1,5 @@
-//! The record of POST requests sent with an `Idempotency-Key`.
+//! The record of POST requests sent with an `Idempotency-Key`: each key's request fingerprint and
+//! the response it was answered with.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -12,12 +13,31 @@ pub struct IdempotencyRecord {
     pub subject: String,
     pub idem_key: String,
     pub request_hash: String,
-    /// `None` while the first request is still being served.
+    /// `None` only inside the transaction that serves the first request.
     pub status: Option<i32>,
     pub response_body: Option<String>,
     /// JSON object of the replayed headers.
     pub headers: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+/// The response a key was answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: i32,
+    /// JSON object of the replayed headers.
+    pub headers: String,
+    pub body: String,
+}
+
+impl IdempotencyRecord {
+    pub fn response(&self) -> Option<StoredResponse> {
+        Some(StoredResponse {
+            status: self.status?,
+            headers: self.headers.clone().unwrap_or_else(|| "{}".into()),
+            body: self.response_body.clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// The record of one caller's key.
@@ -35,15 +55,6 @@ fn key<'a>(subject: &'a str, idem_key: &'a str) -> ByKey<'a> {
         .filter(idempotency_keys::idem_key.eq(idem_key))
 }
 
-/// Records the key for a first request. A concurrent first request with the same key makes
-/// this a unique violation, which the caller answers as "in progress".
-pub fn insert(conn: &mut DbConnection, record: &IdempotencyRecord) -> QueryResult<()> {
-    diesel::insert_into(idempotency_keys::table)
-        .values(record)
-        .execute(conn)
-        .map(drop)
-}
-
 pub fn find(
     conn: &mut DbConnection,
     subject: &str,
@@ -55,45 +66,36 @@ pub fn find(
         .optional()
 }
 
-/// Takes over an expired or abandoned record: it starts afresh for this request.
-pub fn restart(
-    conn: &mut DbConnection,
-    record: &IdempotencyRecord,
-    seen_at: NaiveDateTime,
-) -> QueryResult<bool> {
-    diesel::update(
-        key(&record.subject, &record.idem_key).filter(idempotency_keys::created_at.eq(seen_at)),
-    )
-    .set((
-        idempotency_keys::request_hash.eq(&record.request_hash),
-        idempotency_keys::status.eq(None::<i32>),
-        idempotency_keys::response_body.eq(None::<String>),
-        idempotency_keys::headers.eq(None::<String>),
-        idempotency_keys::created_at.eq(record.created_at),
-    ))
-    .execute(conn)
+/// Claims the key for this request; false when another request holds it. On PostgreSQL a claim
+/// that another open transaction made waits for that transaction to end (at most the
+/// connection's `lock_timeout`), so it never sees a half-served key.
+pub fn claim(conn: &mut DbConnection, record: &IdempotencyRecord) -> QueryResult<bool> {
+    crate::on_each_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
+        .values(record)
+        .on_conflict_do_nothing()
+        .execute(c))
     .map(|n| n == 1)
 }
 
-pub fn complete(
+/// Records the response the claimed key was answered with.
+pub fn answer(
     conn: &mut DbConnection,
     subject: &str,
     idem_key: &str,
-    status: i32,
-    body: &str,
-    headers: &str,
+    response: &StoredResponse,
 ) -> QueryResult<()> {
     diesel::update(key(subject, idem_key))
         .set((
-            idempotency_keys::status.eq(Some(status)),
-            idempotency_keys::response_body.eq(Some(body)),
-            idempotency_keys::headers.eq(Some(headers)),
+            idempotency_keys::status.eq(Some(response.status)),
+            idempotency_keys::response_body.eq(Some(&response.body)),
+            idempotency_keys::headers.eq(Some(&response.headers)),
         ))
         .execute(conn)
         .map(drop)
 }
 
-pub fn release(conn: &mut DbConnection, subject: &str, idem_key: &str) -> QueryResult<()> {
+/// Deletes one caller's record of a key.
+pub fn purge_one(conn: &mut DbConnection, subject: &str, idem_key: &str) -> QueryResult<()> {
     diesel::delete(key(subject, idem_key))
         .execute(conn)
         .map(drop)

@@ -5,12 +5,13 @@ use diesel::prelude::*;
 
 use super::schema::{api_clients, organisations, refresh_tokens, users};
 use super::DbConnection;
+use crate::domain::principal::{OrganisationKind, Role};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = organisations)]
 pub struct Organisation {
     pub id: String,
-    pub kind: String,
+    pub kind: OrganisationKind,
     pub name: String,
     pub time_zone: String,
     pub provider_id: Option<String>,
@@ -25,7 +26,7 @@ pub struct User {
     pub organisation_id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub password_hash: String,
     pub active: bool,
     pub created_at: NaiveDateTime,
@@ -40,7 +41,7 @@ pub struct ApiClient {
     pub name: String,
     pub client_id: String,
     pub secret_hash: String,
-    pub role: String,
+    pub role: Role,
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

@@ -2,20 +2,26 @@
 //! the query functions (one module per table family). Nothing here knows about HTTP.
 
 pub mod coaches;
+pub mod coaching;
+pub mod events;
 pub mod idempotency;
 pub mod identity;
+pub mod links;
 pub mod orders;
 pub mod schema;
+pub mod types;
 
 use std::time::Duration;
 
 use anyhow::Context;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
+use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseUrl;
-use crate::error::ApiError;
+
+pub use types::Json;
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -27,19 +33,34 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs the same diesel expression on the backend's own connection, for what the
+/// `MultiConnection` cannot express (upserts, row locks): `on_each_backend!(conn, |c| query(c))`.
+#[macro_export]
+macro_rules! on_each_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($c) => $body,
+            $crate::db::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 pub type Pool = r2d2::Pool<ConnectionManager>;
 
 /// An r2d2 manager that picks the backend from the URL scheme, so a failed PostgreSQL
 /// connection reports its real cause (the derived `establish` would fall through to SQLite),
-/// and that sets SQLite's per-connection pragmas.
+/// and that sets each connection's session settings.
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// How long a statement may wait for a lock another transaction holds (SQLite's
+    /// `busy_timeout`, PostgreSQL's `lock_timeout`): the same wait as for a pooled connection.
+    lock_wait: Duration,
 }
 
 impl ConnectionManager {
-    pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+    pub fn new(url: DatabaseUrl, lock_wait: Duration) -> Self {
+        Self { url, lock_wait }
     }
 }
 
@@ -48,16 +69,23 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        let wait_ms = self.lock_wait.as_millis();
+        let settings = |e: diesel::result::Error| ConnectionError::BadConnection(e.to_string());
         match &self.url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)?;
+                conn.batch_execute(&format!("SET lock_timeout = {wait_ms}"))
+                    .map_err(settings)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // busy_timeout first: switching to WAL takes a lock other connections may hold.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {wait_ms}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                ))
+                .map_err(settings)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -68,19 +96,25 @@ impl r2d2::ManageConnection for ConnectionManager {
             .map_err(|e| ConnectionError::BadConnection(e.to_string()))
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection given back while its thread unwinds, inside an open transaction, or with a
+    /// transaction manager in error (a failed rollback) never goes back to the pool: on SQLite
+    /// its open `BEGIN IMMEDIATE` would block every writer. (As diesel's own r2d2 manager does.)
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
     }
 }
 
-/// Builds the pool; fails when the database cannot be reached within the timeout.
+/// Builds the pool; fails when the database cannot be reached within `timeout`, which is also
+/// how long a request waits for a connection or a lock. A checkout is not tested with a query:
+/// a connection that breaks mid-request is refused by [`ConnectionManager::has_broken`], and the
+/// request that met it answers 503.
 pub fn pool(url: DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(timeout)
-        .test_on_check_out(true)
-        .build(ConnectionManager::new(url))
+        .test_on_check_out(false)
+        .build(ConnectionManager::new(url, timeout))
         .context("cannot connect to the database")
 }
 
@@ -141,37 +175,39 @@ where
     }
 }
 
+/// Why database work could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no database connection is available right now")]
+    NoConnection,
+    #[error("the database work panicked")]
+    Panicked,
+}
+
 /// Runs blocking database work on actix's blocking thread pool, inside the caller's tracing
-/// span, with a pooled connection. Pool exhaustion is a 503, never a hang.
-pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
+/// span, with a pooled connection. Pool exhaustion is an error, never a hang.
+pub async fn run<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+    E: From<RunError> + Send + 'static,
+    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
     let pool = pool.clone();
     crate::telemetry::spawn_blocking_in_span(move || {
-        let mut conn = pool.get()?;
+        let mut conn = pool.get().map_err(|_| RunError::NoConnection)?;
         f(&mut conn)
     })
     .await
+    .map_err(|_| RunError::Panicked)?
 }
 
-/// A new id: UUID v7, so ids sort by creation time and serve as keyset cursors.
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-/// Now, in UTC, at microsecond precision (what both backends store).
-pub fn now() -> chrono::NaiveDateTime {
-    use chrono::{SubsecRound, Utc};
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
-
-/// Lists are stored as JSON text.
-pub fn to_json_text(values: &[String]) -> String {
-    serde_json::to_string(values).expect("strings serialise")
-}
-
-pub fn from_json_text(text: &str) -> Vec<String> {
-    serde_json::from_str(text).unwrap_or_default()
+/// Whether the database answers within `timeout`: a connection and one trivial query.
+pub async fn answers(pool: &Pool, timeout: Duration) -> bool {
+    let pool = pool.clone();
+    crate::telemetry::spawn_blocking_in_span(move || {
+        pool.get_timeout(timeout)
+            .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
+    })
+    .await
+    .unwrap_or(false)
 }

@@ -1,14 +1,14 @@
-//! Orders and what hangs off them: events (the timeline), the intake draft, the plan,
-//! extensions, consents and coachee links.
+//! Orders and their extensions.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{
-    coachee_links, consents, intakes, order_events, order_extensions, orders, plans,
+use super::schema::{order_extensions, orders};
+use super::{DbConnection, Json};
+use crate::domain::commission::{Coachee, Commission};
+use crate::domain::order::{
+    ContactChannel, IntakeDecision, OrderDetails, OrderState, OrderStatus, TrajectoryKind,
 };
-use super::DbConnection;
-use crate::domain::order::OrderStatus;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = orders, treat_none_as_null = true)]
@@ -16,30 +16,114 @@ pub struct Order {
     pub id: String,
     pub employer_id: String,
     pub provider_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub version: i32,
     pub coachee_name: String,
     pub coachee_email: Option<String>,
     pub coachee_phone: Option<String>,
-    pub kind: Option<String>,
-    /// JSON array of context tags.
-    pub context: String,
-    /// JSON of `domain::order::OrderDetails`.
-    pub details: String,
+    pub kind: Option<TrajectoryKind>,
+    /// Context tags for the coach match.
+    pub context: Json<Vec<String>>,
+    pub details: Json<OrderDetails>,
     pub session_budget: i32,
     pub end_date: NaiveDate,
     pub external_ref: Option<String>,
     pub coach_id: Option<String>,
     pub contact_due_at: NaiveDateTime,
     pub contacted_at: Option<NaiveDateTime>,
-    pub contact_channel: Option<String>,
-    pub intake_decision: Option<String>,
+    pub contact_channel: Option<ContactChannel>,
+    pub intake_decision: Option<IntakeDecision>,
     pub completed_at: Option<NaiveDateTime>,
     pub cancelled_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
     pub created_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// Who placed a new order, when, and where it goes.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    pub employer_id: String,
+    pub provider_id: String,
+    pub placed_by: String,
+    pub placed_at: NaiveDateTime,
+    pub contact_due_at: NaiveDateTime,
+}
+
+impl Order {
+    /// A new order, `submitted`.
+    pub fn submitted(id: String, placement: Placement, commission: Commission) -> Order {
+        Order {
+            id,
+            employer_id: placement.employer_id,
+            provider_id: placement.provider_id,
+            status: OrderStatus::Submitted,
+            version: 1,
+            coachee_name: commission.coachee.name,
+            coachee_email: commission.coachee.email,
+            coachee_phone: commission.coachee.phone,
+            kind: commission.kind,
+            context: Json(commission.context),
+            details: Json(commission.details),
+            session_budget: commission.session_budget as i32,
+            end_date: commission.end_date,
+            external_ref: commission.external_ref,
+            coach_id: None,
+            contact_due_at: placement.contact_due_at,
+            contacted_at: None,
+            contact_channel: None,
+            intake_decision: None,
+            completed_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            created_by: placement.placed_by,
+            created_at: placement.placed_at,
+            updated_at: placement.placed_at,
+        }
+    }
+
+    /// What decides the actions allowed now.
+    pub fn state(&self) -> OrderState {
+        OrderState {
+            status: self.status,
+            contacted: self.contacted_at.is_some(),
+        }
+    }
+
+    pub fn session_budget(&self) -> u32 {
+        u32::try_from(self.session_budget).unwrap_or(0)
+    }
+
+    /// The part the employer decides.
+    pub fn commission(&self) -> Commission {
+        Commission {
+            coachee: Coachee {
+                name: self.coachee_name.clone(),
+                email: self.coachee_email.clone(),
+                phone: self.coachee_phone.clone(),
+            },
+            kind: self.kind,
+            context: self.context.0.clone(),
+            details: self.details.0.clone(),
+            session_budget: self.session_budget(),
+            end_date: self.end_date,
+            external_ref: self.external_ref.clone(),
+        }
+    }
+
+    /// Takes the employer's (changed) decisions.
+    pub fn set_commission(&mut self, commission: Commission) {
+        self.coachee_name = commission.coachee.name;
+        self.coachee_email = commission.coachee.email;
+        self.coachee_phone = commission.coachee.phone;
+        self.kind = commission.kind;
+        self.context = Json(commission.context);
+        self.details = Json(commission.details);
+        self.session_budget = commission.session_budget as i32;
+        self.end_date = commission.end_date;
+        self.external_ref = commission.external_ref;
+    }
 }
 
 /// Whose orders a list covers.
@@ -53,24 +137,25 @@ pub enum OrderScope {
 #[derive(Debug, Clone)]
 pub struct OrderFilter {
     pub scope: OrderScope,
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     pub coach_id: Option<String>,
-    pub kind: Option<String>,
-    /// `Some(now)`: only orders whose first contact is overdue at `now`; `not_overdue_at`: the rest.
-    pub overdue_at: Option<NaiveDateTime>,
-    pub not_overdue_at: Option<NaiveDateTime>,
+    pub kind: Option<TrajectoryKind>,
+    pub contact: Option<ContactFilter>,
     pub updated_since: Option<NaiveDateTime>,
     pub after: Option<String>,
     pub limit: i64,
 }
 
-/// The names of the statuses for which the domain rule `rule` holds.
-fn statuses(rule: fn(OrderStatus) -> bool) -> Vec<&'static str> {
-    OrderStatus::ALL
-        .into_iter()
-        .filter(|s| rule(*s))
-        .map(OrderStatus::as_str)
-        .collect()
+/// Orders whose first contact is overdue at `at` (or, with `overdue: false`, the rest).
+#[derive(Debug, Clone, Copy)]
+pub struct ContactFilter {
+    pub overdue: bool,
+    pub at: NaiveDateTime,
+}
+
+/// The statuses for which the domain rule `rule` holds.
+fn statuses(rule: fn(OrderStatus) -> bool) -> Vec<OrderStatus> {
+    OrderStatus::ALL.into_iter().filter(|s| rule(*s)).collect()
 }
 
 pub fn insert(conn: &mut DbConnection, order: &Order) -> QueryResult<()> {
@@ -125,28 +210,31 @@ pub fn list(conn: &mut DbConnection, filter: &OrderFilter) -> QueryResult<Vec<Or
         OrderScope::Provider(id) => query.filter(orders::provider_id.eq(id.clone())),
         OrderScope::Coach(id) => query.filter(orders::coach_id.eq(id.clone())),
     };
-    if let Some(status) = &filter.status {
-        query = query.filter(orders::status.eq(status.clone()));
+    if let Some(status) = filter.status {
+        query = query.filter(orders::status.eq(status));
     }
     if let Some(coach) = &filter.coach_id {
         query = query.filter(orders::coach_id.eq(coach.clone()));
     }
-    if let Some(kind) = &filter.kind {
-        query = query.filter(orders::kind.eq(kind.clone()));
+    if let Some(kind) = filter.kind {
+        query = query.filter(orders::kind.eq(kind));
     }
-    if let Some(now) = filter.overdue_at {
-        query = query
-            .filter(orders::contacted_at.is_null())
-            .filter(orders::contact_due_at.lt(now))
-            .filter(orders::status.eq_any(statuses(OrderStatus::awaits_contact)));
-    }
-    if let Some(now) = filter.not_overdue_at {
-        query = query.filter(
-            orders::contacted_at
-                .is_not_null()
-                .or(orders::contact_due_at.ge(now))
-                .or(orders::status.ne_all(statuses(OrderStatus::awaits_contact))),
-        );
+    match filter.contact {
+        Some(ContactFilter { overdue: true, at }) => {
+            query = query
+                .filter(orders::contacted_at.is_null())
+                .filter(orders::contact_due_at.lt(at))
+                .filter(orders::status.eq_any(statuses(OrderStatus::awaits_contact)));
+        }
+        Some(ContactFilter { overdue: false, at }) => {
+            query = query.filter(
+                orders::contacted_at
+                    .is_not_null()
+                    .or(orders::contact_due_at.ge(at))
+                    .or(orders::status.ne_all(statuses(OrderStatus::awaits_contact))),
+            );
+        }
+        None => {}
     }
     if let Some(since) = filter.updated_since {
         query = query.filter(orders::updated_at.ge(since));
@@ -171,136 +259,6 @@ pub fn load_of(conn: &mut DbConnection, coach_ids: &[String]) -> QueryResult<Vec
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = order_events)]
-pub struct OrderEvent {
-    pub id: String,
-    pub order_id: String,
-    pub event_type: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
-    pub actor_role: String,
-    pub actor_id: String,
-    /// A JSON object without confidential content.
-    pub data: String,
-    pub occurred_at: NaiveDateTime,
-}
-
-pub fn append_event(conn: &mut DbConnection, event: &OrderEvent) -> QueryResult<()> {
-    diesel::insert_into(order_events::table)
-        .values(event)
-        .execute(conn)
-        .map(drop)
-}
-
-pub fn events(
-    conn: &mut DbConnection,
-    order_id: &str,
-    after: Option<&str>,
-    limit: i64,
-) -> QueryResult<Vec<OrderEvent>> {
-    let mut query = order_events::table
-        .filter(order_events::order_id.eq(order_id))
-        .select(OrderEvent::as_select())
-        .order(order_events::id.asc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(order_events::id.gt(after.to_string()));
-    }
-    query.load(conn)
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = intakes)]
-pub struct IntakeRow {
-    pub order_id: String,
-    /// JSON of `domain::intake::IntakeDraft`.
-    pub draft: String,
-    pub version: i32,
-    pub updated_at: NaiveDateTime,
-    pub completed_at: Option<NaiveDateTime>,
-}
-
-pub fn find_intake(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<IntakeRow>> {
-    intakes::table
-        .find(order_id)
-        .select(IntakeRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// Inserts the first version or updates the one read (`expected_version`); false when someone
-/// else wrote in between.
-pub fn save_intake(
-    conn: &mut DbConnection,
-    row: &IntakeRow,
-    expected_version: Option<i32>,
-) -> QueryResult<bool> {
-    match expected_version {
-        None => diesel::insert_into(intakes::table)
-            .values(row)
-            .execute(conn)
-            .map(|n| n == 1),
-        Some(version) => diesel::update(
-            intakes::table
-                .filter(intakes::order_id.eq(&row.order_id))
-                .filter(intakes::version.eq(version)),
-        )
-        .set((
-            intakes::draft.eq(&row.draft),
-            intakes::version.eq(row.version),
-            intakes::updated_at.eq(row.updated_at),
-            intakes::completed_at.eq(row.completed_at),
-        ))
-        .execute(conn)
-        .map(|n| n == 1),
-    }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = plans)]
-pub struct PlanRow {
-    pub order_id: String,
-    /// JSON of `domain::plan::Plan`.
-    pub plan: String,
-    pub version: i32,
-    pub updated_at: NaiveDateTime,
-}
-
-pub fn find_plan(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<PlanRow>> {
-    plans::table
-        .find(order_id)
-        .select(PlanRow::as_select())
-        .first(conn)
-        .optional()
-}
-
-pub fn save_plan(
-    conn: &mut DbConnection,
-    row: &PlanRow,
-    expected_version: Option<i32>,
-) -> QueryResult<bool> {
-    match expected_version {
-        None => diesel::insert_into(plans::table)
-            .values(row)
-            .execute(conn)
-            .map(|n| n == 1),
-        Some(version) => diesel::update(
-            plans::table
-                .filter(plans::order_id.eq(&row.order_id))
-                .filter(plans::version.eq(version)),
-        )
-        .set((
-            plans::plan.eq(&row.plan),
-            plans::version.eq(row.version),
-            plans::updated_at.eq(row.updated_at),
-        ))
-        .execute(conn)
-        .map(|n| n == 1),
-    }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_extensions)]
 pub struct Extension {
     pub id: String,
@@ -318,83 +276,4 @@ pub fn insert_extension(conn: &mut DbConnection, extension: &Extension) -> Query
         .values(extension)
         .execute(conn)
         .map(drop)
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = consents)]
-pub struct Consent {
-    pub id: String,
-    pub order_id: String,
-    /// `assessment` or `share_summary`.
-    pub kind: String,
-    pub given: bool,
-    /// Who recorded it and how, e.g. `coachee_link:<link id>`.
-    pub source: String,
-    pub recorded_at: NaiveDateTime,
-}
-
-pub fn record_consent(conn: &mut DbConnection, consent: &Consent) -> QueryResult<()> {
-    diesel::insert_into(consents::table)
-        .values(consent)
-        .execute(conn)
-        .map(drop)
-}
-
-/// The latest record of each kind of consent for an order (the history stays).
-pub fn current_consents(conn: &mut DbConnection, order_id: &str) -> QueryResult<Vec<Consent>> {
-    let all: Vec<Consent> = consents::table
-        .filter(consents::order_id.eq(order_id))
-        .select(Consent::as_select())
-        .order(consents::id.desc())
-        .load(conn)?;
-    let mut latest: Vec<Consent> = vec![];
-    for consent in all {
-        if !latest.iter().any(|c| c.kind == consent.kind) {
-            latest.push(consent);
-        }
-    }
-    Ok(latest)
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = coachee_links)]
-pub struct CoacheeLink {
-    pub id: String,
-    pub order_id: String,
-    pub issued_by: String,
-    pub issued_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-    pub revoked_at: Option<NaiveDateTime>,
-}
-
-pub fn insert_link(conn: &mut DbConnection, link: &CoacheeLink) -> QueryResult<()> {
-    diesel::insert_into(coachee_links::table)
-        .values(link)
-        .execute(conn)
-        .map(drop)
-}
-
-/// Whether a link is live: issued, not revoked, not expired.
-pub fn link_is_live(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    coachee_links::table
-        .filter(coachee_links::id.eq(id))
-        .filter(coachee_links::revoked_at.is_null())
-        .filter(coachee_links::expires_at.gt(now))
-        .count()
-        .get_result::<i64>(conn)
-        .map(|n| n == 1)
-}
-
-pub fn revoke_links(
-    conn: &mut DbConnection,
-    order_id: &str,
-    now: NaiveDateTime,
-) -> QueryResult<usize> {
-    diesel::update(
-        coachee_links::table
-            .filter(coachee_links::order_id.eq(order_id))
-            .filter(coachee_links::revoked_at.is_null()),
-    )
-    .set(coachee_links::revoked_at.eq(now))
-    .execute(conn)
 }

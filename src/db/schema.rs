@@ -185,7 +185,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    event_log_heads (organisation_id) {
+        organisation_id -> Text,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    event_log (organisation_id, seq) {
+        organisation_id -> Text,
+        seq -> BigInt,
+        event_id -> Text,
+    }
+}
+
 diesel::joinable!(orders -> coaches (coach_id));
+diesel::joinable!(event_log -> order_events (event_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(intakes -> orders (order_id));
 diesel::joinable!(plans -> orders (order_id));
@@ -200,6 +216,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     orders,
     order_events,
+    event_log,
+    event_log_heads,
     intakes,
     plans,
     consents,

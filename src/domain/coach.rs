@@ -5,10 +5,11 @@
 //! personal data: the employer sees only the professional profile (name, specialisms, languages)
 //! of its contracted provider's active coaches.
 
-use chrono_tz::Tz;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::domain::principal::{Principal, Role};
-use crate::domain::FieldError;
+use crate::domain::{input, FieldError};
 
 pub const MAX_SPECIALISMS: usize = 20;
 pub const MAX_LANGUAGES: usize = 10;
@@ -65,85 +66,91 @@ pub fn may_edit(caller: &Principal, coach: CoachAccess<'_>, changes_active: bool
     }
 }
 
-pub fn validate_name(pointer: &str, name: &str, errors: &mut Vec<FieldError>) {
-    let trimmed = name.trim();
-    if trimmed.is_empty() {
-        errors.push(FieldError::new(pointer, "must not be empty"));
-    } else if trimmed.chars().count() > 200 {
-        errors.push(FieldError::new(pointer, "must be at most 200 characters"));
-    }
+/// A coach profile as the provider's admins add it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCoach {
+    #[schema(example = "Anna de Vries")]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(example = "anna@provider.example")]
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+    #[serde(default)]
+    #[schema(example = json!(["technical_background", "job_coaching"]))]
+    pub specialisms: Vec<String>,
+    #[serde(default)]
+    #[schema(example = json!(["nl", "en"]))]
+    pub languages: Vec<String>,
+    #[schema(example = "Europe/Amsterdam")]
+    pub time_zone: String,
+    #[serde(default = "yes")]
+    pub active: bool,
 }
 
-/// A pragmatic email check: one `@`, something on both sides, a dot in the domain, no spaces.
-pub fn validate_email(pointer: &str, email: &str, errors: &mut Vec<FieldError>) {
-    let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-            }
-            None => false,
-        };
-    if !valid {
-        errors.push(FieldError::new(pointer, "is not a valid email address"));
-    }
+fn yes() -> bool {
+    true
 }
 
-pub fn validate_time_zone(pointer: &str, zone: &str, errors: &mut Vec<FieldError>) {
-    if zone.parse::<Tz>().is_err() {
-        errors.push(FieldError::new(
-            pointer,
-            "is not an IANA time zone (e.g. Europe/Amsterdam)",
-        ));
-    }
+/// Changes to a coach; absent fields stay as they are. A coach may change their own profile
+/// except `active`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoachChanges {
+    pub name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
+    pub email: Option<String>,
+    pub specialisms: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub time_zone: Option<String>,
+    pub active: Option<bool>,
 }
 
-/// Specialisms are lower-case slugs (`technical_background`, `reintegration`), unique.
-pub fn validate_specialisms(pointer: &str, values: &[String], errors: &mut Vec<FieldError>) {
-    if values.len() > MAX_SPECIALISMS {
-        errors.push(FieldError::new(
-            pointer,
-            format!("must have at most {MAX_SPECIALISMS} entries"),
-        ));
-    }
-    for (i, value) in values.iter().enumerate() {
-        let slug = (2..=50).contains(&value.len())
-            && value
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !slug {
-            errors.push(FieldError::new(
-                format!("{pointer}/{i}"),
-                "must be 2 to 50 characters of a-z, 0-9 and _",
-            ));
-        } else if values[..i].contains(value) {
-            errors.push(FieldError::new(format!("{pointer}/{i}"), "is a duplicate"));
+impl NewCoach {
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        CoachChanges {
+            name: Some(self.name.clone()),
+            email: Some(self.email.clone()),
+            specialisms: Some(self.specialisms.clone()),
+            languages: Some(self.languages.clone()),
+            time_zone: Some(self.time_zone.clone()),
+            active: Some(self.active),
         }
+        .validate()
     }
 }
 
-/// Languages are ISO 639-1 codes (`nl`, `en`), unique.
-pub fn validate_languages(pointer: &str, values: &[String], errors: &mut Vec<FieldError>) {
-    if values.len() > MAX_LANGUAGES {
-        errors.push(FieldError::new(
-            pointer,
-            format!("must have at most {MAX_LANGUAGES} entries"),
-        ));
-    }
-    for (i, value) in values.iter().enumerate() {
-        if value.len() != 2 || !value.chars().all(|c| c.is_ascii_lowercase()) {
-            errors.push(FieldError::new(
-                format!("{pointer}/{i}"),
-                "must be a two-letter ISO 639-1 code such as nl or en",
-            ));
-        } else if values[..i].contains(value) {
-            errors.push(FieldError::new(format!("{pointer}/{i}"), "is a duplicate"));
+impl CoachChanges {
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = vec![];
+        if let Some(v) = &self.name {
+            input::name("/name", v, &mut errors);
         }
+        if let Some(v) = &self.email {
+            input::email("/email", v, &mut errors);
+        }
+        if let Some(v) = &self.specialisms {
+            input::slugs("/specialisms", v, MAX_SPECIALISMS, &mut errors);
+        }
+        if let Some(v) = &self.languages {
+            input::languages("/languages", v, MAX_LANGUAGES, &mut errors);
+        }
+        if let Some(v) = &self.time_zone {
+            input::time_zone("/time_zone", v, &mut errors);
+        }
+        input::verdict(errors)
     }
+}
+
+/// Whether a coach can take an order of `provider_id`: an active coach of that provider who can
+/// sign in. A coach without a login could never run the intake.
+pub fn can_take_orders(
+    coach_organisation_id: &str,
+    active: bool,
+    has_login: bool,
+    provider_id: &str,
+) -> bool {
+    coach_organisation_id == provider_id && active && has_login
 }
 
 #[cfg(test)]
@@ -217,25 +224,39 @@ mod tests {
 
     #[test]
     fn profile_fields_are_validated() {
-        let mut errors = vec![];
-        validate_time_zone("/time_zone", "Europe/Amsterdam", &mut errors);
-        validate_email("/email", "coach@example.org", &mut errors);
-        validate_specialisms(
-            "/specialisms",
-            &["technical_background".into()],
-            &mut errors,
-        );
-        validate_languages("/languages", &["nl".into(), "en".into()], &mut errors);
-        assert!(errors.is_empty(), "{errors:?}");
-
-        validate_time_zone("/time_zone", "Mars/Olympus", &mut errors);
-        validate_email("/email", "not an email", &mut errors);
-        validate_specialisms("/specialisms", &["Tech Background".into()], &mut errors);
-        validate_languages("/languages", &["nl".into(), "nl".into()], &mut errors);
+        let good = CoachChanges {
+            name: Some("Anna".into()),
+            email: Some("coach@example.org".into()),
+            specialisms: Some(vec!["technical_background".into()]),
+            languages: Some(vec!["nl".into(), "en".into()]),
+            time_zone: Some("Europe/Amsterdam".into()),
+            active: None,
+        };
+        assert_eq!(good.validate(), Ok(()));
+        let bad = CoachChanges {
+            name: None,
+            email: Some("not an email".into()),
+            specialisms: Some(vec!["Tech Background".into()]),
+            languages: Some(vec!["nl".into(), "nl".into()]),
+            time_zone: Some("Mars/Olympus".into()),
+            active: None,
+        };
+        let errors = bad.validate().unwrap_err();
         let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(
             pointers,
-            ["/time_zone", "/email", "/specialisms/0", "/languages/1"]
+            ["/email", "/specialisms/0", "/languages/1", "/time_zone"]
+        );
+    }
+
+    #[test]
+    fn only_active_coaches_of_the_provider_with_a_login_take_orders() {
+        assert!(can_take_orders("prov", true, true, "prov"));
+        assert!(!can_take_orders("prov", true, false, "prov"), "no login");
+        assert!(!can_take_orders("prov", false, true, "prov"), "inactive");
+        assert!(
+            !can_take_orders("other", true, true, "prov"),
+            "another provider"
         );
     }
 }

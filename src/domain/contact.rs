@@ -11,6 +11,11 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::domain::order::ContactChannel;
+use crate::domain::FieldError;
 
 const DAY_STARTS: (u32, u32) = (9, 0);
 const MORNING_ENDS: (u32, u32) = (12, 0);
@@ -60,6 +65,42 @@ pub fn contact_due_at(arrived: DateTime<Utc>, zone: Tz) -> DateTime<Utc> {
 /// Whether contact is overdue at `now`.
 pub fn is_overdue(due: DateTime<Utc>, contacted: bool, now: DateTime<Utc>) -> bool {
     !contacted && now > due
+}
+
+/// First contact with the coachee, as the provider records it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ContactRequest)]
+pub struct FirstContact {
+    /// How the coachee was reached.
+    pub channel: ContactChannel,
+    /// When; default now. Not in the future.
+    pub contacted_at: Option<DateTime<Utc>>,
+}
+
+/// How far ahead of our clock a caller's clock may run when it says when contact was made.
+const CLOCK_SKEW_MINUTES: i64 = 5;
+
+/// Checks the time a caller says first contact was made: not in the future, not before the
+/// order was placed.
+pub fn check_contacted_at(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    placed_at: DateTime<Utc>,
+) -> Result<(), FieldError> {
+    if at > now + Duration::minutes(CLOCK_SKEW_MINUTES) {
+        return Err(FieldError::new(
+            "/contacted_at",
+            "must not be in the future",
+        ));
+    }
+    if at < placed_at {
+        return Err(FieldError::new(
+            "/contacted_at",
+            "must not be before the order was placed",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -137,5 +178,15 @@ mod tests {
         assert!(is_overdue(due, false, due + Duration::minutes(1)));
         assert!(!is_overdue(due, true, due + Duration::minutes(1)));
         assert!(!is_overdue(due, false, due - Duration::minutes(1)));
+    }
+
+    #[test]
+    fn contact_is_recorded_between_the_order_and_now() {
+        let placed = amsterdam(2026, 11, 24, 10, 0);
+        let now = amsterdam(2026, 11, 24, 15, 0);
+        assert!(check_contacted_at(placed + Duration::hours(1), now, placed).is_ok());
+        assert!(check_contacted_at(now + Duration::minutes(4), now, placed).is_ok());
+        assert!(check_contacted_at(now + Duration::minutes(6), now, placed).is_err());
+        assert!(check_contacted_at(placed - Duration::minutes(1), now, placed).is_err());
     }
 }

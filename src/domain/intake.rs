@@ -10,12 +10,14 @@
 //! [`validate`] returns findings and changes nothing; completing an intake runs the same
 //! validation and refuses when any finding is an error.
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::domain::commission::{default_end, DEFAULT_MONTHS, DEFAULT_SESSIONS};
 use crate::domain::order::IntakeDecision;
 use crate::domain::plan::Plan;
+use crate::domain::{input, FieldError};
 
 /// Whether the feedback that led to the order holds up (002).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -77,6 +79,37 @@ pub struct IntakeDraft {
     pub alternative_substantiation: Option<String>,
 }
 
+/// The longest text an intake field takes.
+pub const MAX_INTAKE_TEXT: usize = 5000;
+
+impl IntakeDraft {
+    /// Whether the draft's texts fit (a draft may be incomplete; [`validate`] judges that).
+    pub fn check_texts(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = vec![];
+        for (pointer, value) in [
+            ("/reason_note", &self.reason_note),
+            ("/private_note", &self.private_note),
+            ("/decline_reason", &self.decline_reason),
+            ("/alternative", &self.alternative),
+            (
+                "/alternative_substantiation",
+                &self.alternative_substantiation,
+            ),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|v| v.chars().count() > MAX_INTAKE_TEXT)
+            {
+                errors.push(FieldError::new(
+                    pointer,
+                    format!("must be at most {MAX_INTAKE_TEXT} characters"),
+                ));
+            }
+        }
+        input::verdict(errors)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -102,9 +135,6 @@ pub struct Finding {
 
 /// The shortest substantiation that counts as one (about two sentences).
 pub const MIN_SUBSTANTIATION: usize = 80;
-/// Defaults that mark a long trajectory (002): about 8 sessions over about 6 months.
-pub const USUAL_SESSIONS: u32 = 8;
-pub const USUAL_MONTHS: u32 = 6;
 
 /// What the rules look at besides the draft.
 #[derive(Debug, Clone, Copy)]
@@ -303,23 +333,22 @@ fn start_rules(ctx: &IntakeContext<'_>, f: &mut Findings) {
     if let Some(o) = overrun("planned_sessions") {
         f.error(o.code, format!("/plan/{}", o.field), o.message.clone());
     }
-    if plan.planned_sessions.is_some_and(|n| n > USUAL_SESSIONS) {
+    if plan.planned_sessions.is_some_and(|n| n > DEFAULT_SESSIONS) {
         f.warning(
             "many_sessions",
             "/plan/planned_sessions",
-            format!("More than {USUAL_SESSIONS} sessions: a longer trajectory usually calls for another approach (002)."),
+            format!("More than {DEFAULT_SESSIONS} sessions: a longer trajectory usually calls for another approach (002)."),
         );
     }
     if let Some(o) = overrun("planned_end") {
         f.error(o.code, format!("/plan/{}", o.field), o.message.clone());
     }
     if let Some(end) = plan.planned_end {
-        let usual_end = ctx.start.checked_add_months(Months::new(USUAL_MONTHS));
-        if usual_end.is_some_and(|usual| end > usual) {
+        if end > default_end(ctx.start) {
             f.warning(
                 "long_trajectory",
                 "/plan/planned_end",
-                format!("Longer than {USUAL_MONTHS} months: within a few months the coachee should go on under their own power; a longer trajectory usually calls for another approach (002)."),
+                format!("Longer than {DEFAULT_MONTHS} months: within a few months the coachee should go on under their own power; a longer trajectory usually calls for another approach (002)."),
             );
         }
     }
@@ -328,6 +357,15 @@ fn start_rules(ctx: &IntakeContext<'_>, f: &mut Findings) {
 /// Whether findings allow completing the intake.
 pub fn has_errors(findings: &[Finding]) -> bool {
     findings.iter().any(|f| f.severity == Severity::Error)
+}
+
+/// The errors among the findings, as field errors.
+pub fn errors(findings: &[Finding]) -> Vec<FieldError> {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| FieldError::new(f.pointer.clone(), f.message.clone()))
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,13 @@
 //! `shared/DOMAIN.md` names its source text.
 
 pub mod coach;
+pub mod coachee_link;
+pub mod commission;
+pub mod consent;
 pub mod contact;
+pub mod event;
+pub mod extension;
+pub mod input;
 pub mod intake;
 pub mod matching;
 pub mod order;

@@ -214,7 +214,54 @@ impl FromStr for IntakeDecision {
     }
 }
 
-/// Everything that can be done to an order.
+/// How first contact with the coachee was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactChannel {
+    Phone,
+    Email,
+    Video,
+    InPerson,
+}
+
+impl ContactChannel {
+    pub const ALL: [ContactChannel; 4] = [
+        ContactChannel::Phone,
+        ContactChannel::Email,
+        ContactChannel::Video,
+        ContactChannel::InPerson,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContactChannel::Phone => "phone",
+            ContactChannel::Email => "email",
+            ContactChannel::Video => "video",
+            ContactChannel::InPerson => "in_person",
+        }
+    }
+}
+
+impl FromStr for ContactChannel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ContactChannel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown contact channel `{s}`"))
+    }
+}
+
+/// The facts about an order that decide what may be done to it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderState {
+    pub status: OrderStatus,
+    /// Whether first contact with the coachee is on record (004).
+    pub contacted: bool,
+}
+
+/// Everything the API can do to an order. (Booking the intake, starting follow-ups and closing
+/// arrive with the endpoints that do them.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderAction {
@@ -224,9 +271,7 @@ pub enum OrderAction {
     Assign,
     /// The provider records that the coachee was reached (004).
     RecordContact,
-    /// An intake session is booked.
-    ScheduleIntake,
-    /// The coach drafts the intake and the plan.
+    /// The coach drafts the intake.
     DraftIntake,
     /// The coach records the intake's decision.
     CompleteIntake,
@@ -234,32 +279,28 @@ pub enum OrderAction {
     UpdatePlan,
     /// More sessions or a later end, substantiated (002).
     Extend,
-    /// The trajectory is finished, its pitfalls reviewed (000).
+    /// The trajectory is finished, its pitfalls reviewed with the coachee (000).
     Complete,
-    /// Follow-ups begin.
-    StartFollowUp,
-    /// Nothing is left to do.
-    Close,
     Cancel,
     /// A scoped link token for the coachee.
     IssueCoacheeLink,
+    /// The coachee gives or withdraws a consent.
+    RecordConsent,
 }
 
 impl OrderAction {
-    pub const ALL: [OrderAction; 13] = [
+    pub const ALL: [OrderAction; 11] = [
         OrderAction::Edit,
         OrderAction::Assign,
         OrderAction::RecordContact,
-        OrderAction::ScheduleIntake,
         OrderAction::DraftIntake,
         OrderAction::CompleteIntake,
         OrderAction::UpdatePlan,
         OrderAction::Extend,
         OrderAction::Complete,
-        OrderAction::StartFollowUp,
-        OrderAction::Close,
         OrderAction::Cancel,
         OrderAction::IssueCoacheeLink,
+        OrderAction::RecordConsent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -267,16 +308,14 @@ impl OrderAction {
             OrderAction::Edit => "edit",
             OrderAction::Assign => "assign",
             OrderAction::RecordContact => "record_contact",
-            OrderAction::ScheduleIntake => "schedule_intake",
             OrderAction::DraftIntake => "draft_intake",
             OrderAction::CompleteIntake => "complete_intake",
             OrderAction::UpdatePlan => "update_plan",
             OrderAction::Extend => "extend",
             OrderAction::Complete => "complete",
-            OrderAction::StartFollowUp => "start_follow_up",
-            OrderAction::Close => "close",
             OrderAction::Cancel => "cancel",
             OrderAction::IssueCoacheeLink => "issue_coachee_link",
+            OrderAction::RecordConsent => "record_consent",
         }
     }
 
@@ -287,37 +326,39 @@ impl OrderAction {
         match self {
             Edit => &[Role::Employer],
             Assign => &[Role::ProviderAdmin],
-            RecordContact | ScheduleIntake => &[Role::ProviderAdmin, Role::Coach],
+            RecordContact => &[Role::ProviderAdmin, Role::Coach],
             DraftIntake | CompleteIntake | UpdatePlan => &[Role::Coach],
-            Extend | Complete => &[Role::Coach, Role::ProviderAdmin],
-            StartFollowUp | Close => &[Role::ProviderAdmin],
+            // The coach substantiates an extension (002) and reviews the pitfalls with the
+            // coachee before completing (000): both are the coach's professional acts.
+            Extend | Complete => &[Role::Coach],
             Cancel => &[Role::Employer, Role::ProviderAdmin],
             // Only the coach: whoever holds the link speaks as the coachee, so the employer never
             // does (DOMAIN.md: consent is the coachee's own).
             IssueCoacheeLink => &[Role::Coach],
+            RecordConsent => &[Role::Coachee],
         }
     }
 
-    /// The states this action is allowed in.
-    pub fn allowed_in(self, status: OrderStatus) -> bool {
+    /// Whether this action is allowed in `state`.
+    pub fn allowed_in(self, state: OrderState) -> bool {
         use OrderAction::*;
         use OrderStatus::*;
+        let status = state.status;
         match self {
             // "while nothing has started": before an intake is booked or held.
             Edit => matches!(status, Submitted | Accepted),
             Assign => matches!(status, Submitted | Accepted | IntakeScheduled | Active),
-            RecordContact => status.awaits_contact(),
-            ScheduleIntake => status == Accepted,
+            // First contact is recorded once (004).
+            RecordContact => status.awaits_contact() && !state.contacted,
             DraftIntake | CompleteIntake => matches!(status, Accepted | IntakeScheduled),
             UpdatePlan => matches!(status, Accepted | IntakeScheduled | Active),
             Extend | Complete => status == Active,
-            StartFollowUp => status == Completed,
-            Close => matches!(status, Completed | FollowingUp),
             Cancel => matches!(
                 status,
                 Submitted | Accepted | IntakeScheduled | Active | Declined | AlternativeProposed
             ),
-            IssueCoacheeLink => !matches!(status, Closed | Cancelled),
+            // Once the trajectory is over, nothing about the coachee's part changes.
+            IssueCoacheeLink | RecordConsent => !matches!(status, Closed | Cancelled),
         }
     }
 
@@ -326,7 +367,6 @@ impl OrderAction {
         use OrderAction::*;
         match self {
             Assign if from == OrderStatus::Submitted => OrderStatus::Accepted,
-            ScheduleIntake => OrderStatus::IntakeScheduled,
             CompleteIntake => match decision {
                 Some(IntakeDecision::Start) => OrderStatus::Active,
                 Some(IntakeDecision::Decline) => OrderStatus::Declined,
@@ -334,8 +374,6 @@ impl OrderAction {
                 None => from,
             },
             Complete => OrderStatus::Completed,
-            StartFollowUp => OrderStatus::FollowingUp,
-            Close => OrderStatus::Closed,
             Cancel => OrderStatus::Cancelled,
             _ => from,
         }
@@ -352,16 +390,24 @@ pub enum Refusal {
 }
 
 /// The actions allowed in a state, for any role.
-pub fn allowed_actions(status: OrderStatus) -> Vec<OrderAction> {
+pub fn allowed_actions(state: OrderState) -> Vec<OrderAction> {
     OrderAction::ALL
         .into_iter()
-        .filter(|a| a.allowed_in(status))
+        .filter(|a| a.allowed_in(state))
         .collect()
 }
 
-/// Decides whether `role` may take `action` on an order in `status`, and where it leads.
+/// The actions `role` may take in `state`: what an order offers its reader.
+pub fn offered_actions(state: OrderState, role: Role) -> Vec<OrderAction> {
+    allowed_actions(state)
+        .into_iter()
+        .filter(|a| a.roles().contains(&role))
+        .collect()
+}
+
+/// Decides whether `role` may take `action` on an order in `state`, and where it leads.
 pub fn decide(
-    status: OrderStatus,
+    state: OrderState,
     action: OrderAction,
     role: Role,
     decision: Option<IntakeDecision>,
@@ -369,12 +415,12 @@ pub fn decide(
     if !action.roles().contains(&role) {
         return Err(Refusal::Role);
     }
-    if !action.allowed_in(status) {
+    if !action.allowed_in(state) {
         return Err(Refusal::State {
-            allowed: allowed_actions(status),
+            allowed: allowed_actions(state),
         });
     }
-    Ok(action.target(status, decision))
+    Ok(action.target(state.status, decision))
 }
 
 #[cfg(test)]
@@ -383,17 +429,18 @@ mod tests {
     use OrderAction as A;
     use OrderStatus as S;
 
+    fn state(status: OrderStatus) -> OrderState {
+        OrderState {
+            status,
+            contacted: false,
+        }
+    }
+
     #[test]
-    fn the_main_path_runs_from_submitted_to_closed() {
+    fn the_main_path_runs_from_submitted_to_completed() {
         let mut status = S::Submitted;
         for (action, role, decision, expected) in [
             (A::Assign, Role::ProviderAdmin, None, S::Accepted),
-            (
-                A::ScheduleIntake,
-                Role::ProviderAdmin,
-                None,
-                S::IntakeScheduled,
-            ),
             (
                 A::CompleteIntake,
                 Role::Coach,
@@ -402,10 +449,8 @@ mod tests {
             ),
             (A::Extend, Role::Coach, None, S::Active),
             (A::Complete, Role::Coach, None, S::Completed),
-            (A::StartFollowUp, Role::ProviderAdmin, None, S::FollowingUp),
-            (A::Close, Role::ProviderAdmin, None, S::Closed),
         ] {
-            status = decide(status, action, role, decision).unwrap();
+            status = decide(state(status), action, role, decision).unwrap();
             assert_eq!(status, expected, "{action:?}");
         }
     }
@@ -418,7 +463,12 @@ mod tests {
             (IntakeDecision::Alternative, S::AlternativeProposed),
         ] {
             assert_eq!(
-                decide(S::Accepted, A::CompleteIntake, Role::Coach, Some(decision)),
+                decide(
+                    state(S::Accepted),
+                    A::CompleteIntake,
+                    Role::Coach,
+                    Some(decision)
+                ),
                 Ok(expected)
             );
         }
@@ -431,29 +481,76 @@ mod tests {
                 status,
                 S::Completed | S::FollowingUp | S::Closed | S::Cancelled
             );
-            assert_eq!(A::Cancel.allowed_in(status), before_completed, "{status}");
+            assert_eq!(
+                A::Cancel.allowed_in(state(status)),
+                before_completed,
+                "{status}"
+            );
         }
     }
 
     #[test]
     fn a_refusal_lists_the_actions_allowed_now() {
-        let refusal = decide(S::Completed, A::Cancel, Role::Employer, None).unwrap_err();
+        let refusal = decide(state(S::Completed), A::Cancel, Role::Employer, None).unwrap_err();
         assert_eq!(
             refusal,
             Refusal::State {
-                allowed: vec![A::StartFollowUp, A::Close, A::IssueCoacheeLink]
+                allowed: vec![A::IssueCoacheeLink, A::RecordConsent]
             }
         );
     }
 
     #[test]
+    fn first_contact_is_recorded_once_004() {
+        let contacted = OrderState {
+            status: S::Accepted,
+            contacted: true,
+        };
+        assert!(A::RecordContact.allowed_in(state(S::Accepted)));
+        assert!(!A::RecordContact.allowed_in(contacted));
+        assert!(!offered_actions(contacted, Role::Coach).contains(&A::RecordContact));
+        assert!(matches!(
+            decide(contacted, A::RecordContact, Role::Coach, None),
+            Err(Refusal::State { allowed }) if !allowed.contains(&A::RecordContact)
+        ));
+    }
+
+    #[test]
+    fn completing_and_extending_are_the_coachs_acts_000_002() {
+        for action in [A::Complete, A::Extend] {
+            assert_eq!(action.roles(), [Role::Coach]);
+            assert_eq!(
+                decide(state(S::Active), action, Role::ProviderAdmin, None),
+                Err(Refusal::Role)
+            );
+        }
+    }
+
+    #[test]
+    fn consents_stop_changing_once_the_trajectory_is_over() {
+        for status in S::ALL {
+            let over = matches!(status, S::Closed | S::Cancelled);
+            assert_eq!(
+                A::RecordConsent.allowed_in(state(status)),
+                !over,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
     fn roles_outside_an_action_are_refused_whatever_the_state() {
         assert_eq!(
-            decide(S::Submitted, A::Assign, Role::Employer, None),
+            decide(state(S::Submitted), A::Assign, Role::Employer, None),
             Err(Refusal::Role)
         );
         assert_eq!(
-            decide(S::Accepted, A::CompleteIntake, Role::ProviderAdmin, None),
+            decide(
+                state(S::Accepted),
+                A::CompleteIntake,
+                Role::ProviderAdmin,
+                None
+            ),
             Err(Refusal::Role)
         );
     }
@@ -462,24 +559,30 @@ mod tests {
     fn every_state_and_action_has_a_verdict() {
         // The table the API suite walks: every pair is either allowed or lists alternatives.
         for status in S::ALL {
-            for action in A::ALL {
-                let role = action.roles()[0];
-                match decide(status, action, role, Some(IntakeDecision::Start)) {
-                    Ok(_) => assert!(action.allowed_in(status)),
-                    Err(Refusal::State { allowed }) => {
-                        assert!(!allowed.contains(&action));
-                        assert_eq!(allowed, allowed_actions(status));
+            for contacted in [false, true] {
+                let state = OrderState { status, contacted };
+                for action in A::ALL {
+                    let role = action.roles()[0];
+                    match decide(state, action, role, Some(IntakeDecision::Start)) {
+                        Ok(_) => assert!(action.allowed_in(state)),
+                        Err(Refusal::State { allowed }) => {
+                            assert!(!allowed.contains(&action));
+                            assert_eq!(allowed, allowed_actions(state));
+                        }
+                        Err(Refusal::Role) => unreachable!(),
                     }
-                    Err(Refusal::Role) => unreachable!(),
                 }
             }
         }
     }
 
     #[test]
-    fn statuses_round_trip_through_their_names() {
+    fn names_round_trip() {
         for status in S::ALL {
             assert_eq!(status.as_str().parse::<S>().unwrap(), status);
+        }
+        for channel in ContactChannel::ALL {
+            assert_eq!(channel.as_str().parse::<ContactChannel>(), Ok(channel));
         }
     }
 }

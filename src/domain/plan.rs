@@ -248,6 +248,35 @@ impl Plan {
         overruns
     }
 
+    /// Once the trajectory runs, the plan stays within what the order pays for; more needs an
+    /// extension (002). Each overrun points at its field.
+    pub fn check_within_order(
+        &self,
+        running: bool,
+        session_budget: u32,
+        order_end: NaiveDate,
+    ) -> Result<(), Vec<FieldError>> {
+        if !running {
+            return Ok(());
+        }
+        let errors: Vec<FieldError> = self
+            .overruns(session_budget, order_end)
+            .into_iter()
+            .map(|o| FieldError::new(format!("/{}", o.field), o.message))
+            .collect();
+        crate::domain::input::verdict(errors)
+    }
+
+    /// Size and progress, for the plan's event: goals, tasks, and tasks done.
+    pub fn counts(&self) -> (u32, u32, u32) {
+        let tasks = self.goals.iter().flat_map(|g| &g.tasks);
+        (
+            self.goals.len() as u32,
+            tasks.clone().count() as u32,
+            tasks.filter(|t| t.done).count() as u32,
+        )
+    }
+
     /// Records progress on a task; `None` when the plan has no such task.
     pub fn record_progress(
         &mut self,
@@ -347,5 +376,31 @@ mod tests {
                 "/goals/0/tasks/0/target_count"
             ]
         );
+    }
+
+    #[test]
+    fn a_running_plan_stays_within_the_order_002() {
+        let plan = input(serde_json::json!({"planned_sessions": 10}))
+            .apply(&Plan::default(), ids())
+            .unwrap();
+        let end = NaiveDate::from_ymd_opt(2027, 5, 24).unwrap();
+        assert!(
+            plan.check_within_order(false, 8, end).is_ok(),
+            "before the start"
+        );
+        let errors = plan.check_within_order(true, 8, end).unwrap_err();
+        assert_eq!(errors[0].pointer, "/planned_sessions");
+        assert!(plan.check_within_order(true, 10, end).is_ok());
+    }
+
+    #[test]
+    fn counts_say_size_and_progress_only() {
+        let mut plan = input(serde_json::json!({
+            "goals": [{"description": "g", "tasks": [{"description": "a"}, {"description": "b"}]}]
+        }))
+        .apply(&Plan::default(), ids())
+        .unwrap();
+        plan.goals[0].tasks[1].done = true;
+        assert_eq!(plan.counts(), (1, 2, 1));
     }
 }

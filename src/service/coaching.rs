@@ -1,39 +1,46 @@
-//! The confidential documents of the coaching relationship: the intake draft and the plan, as
-//! stored, and the coachee's consents that govern what depends on them.
+//! The confidential documents of the coaching relationship (the intake draft and the plan, as
+//! stored) and the coachee's consents that govern what depends on them.
 
-use crate::db::orders::{self as store, IntakeRow, PlanRow};
-use crate::db::{self, DbConnection};
+use chrono::{DateTime, Utc};
+
+use crate::db::coaching::{self as store, IntakeRecord, PlanRecord};
+use crate::db::{DbConnection, Json};
+use crate::domain::consent::ConsentKind;
 use crate::domain::intake::{AssessmentDecision, IntakeDraft};
+use crate::domain::order::IntakeDecision;
 use crate::domain::plan::Plan;
-use crate::error::{ApiError, ApiResult};
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::Visible;
+use crate::views::order::SharedSummary;
 
-/// The intake draft (empty before the first save) and its row.
+/// The intake draft (empty before the first save) and its record.
 pub fn load_intake(
     conn: &mut DbConnection,
     order_id: &str,
-) -> ApiResult<(IntakeDraft, Option<IntakeRow>)> {
-    match store::find_intake(conn, order_id)? {
-        Some(row) => Ok((
-            serde_json::from_str(&row.draft).map_err(anyhow::Error::from)?,
-            Some(row),
-        )),
-        None => Ok((IntakeDraft::default(), None)),
-    }
+) -> ServiceResult<(IntakeDraft, Option<IntakeRecord>)> {
+    Ok(match store::find_intake(conn, order_id)? {
+        Some(record) => (record.draft.0.clone(), Some(record)),
+        None => (IntakeDraft::default(), None),
+    })
 }
 
-/// The plan (empty before the first save) and its row.
-pub fn load_plan(conn: &mut DbConnection, order_id: &str) -> ApiResult<(Plan, Option<PlanRow>)> {
-    match store::find_plan(conn, order_id)? {
-        Some(row) => Ok((
-            serde_json::from_str(&row.plan).map_err(anyhow::Error::from)?,
-            Some(row),
-        )),
-        None => Ok((Plan::default(), None)),
-    }
+/// The plan (empty before the first save) and its record.
+pub fn load_plan(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> ServiceResult<(Plan, Option<PlanRecord>)> {
+    Ok(match store::find_plan(conn, order_id)? {
+        Some(record) => (record.plan.0.clone(), Some(record)),
+        None => (Plan::default(), None),
+    })
 }
 
 /// Whether the coachee's latest word on `kind` is "yes".
-pub fn consent_given(conn: &mut DbConnection, order_id: &str, kind: &str) -> ApiResult<bool> {
+pub fn consent_given(
+    conn: &mut DbConnection,
+    order_id: &str,
+    kind: ConsentKind,
+) -> ServiceResult<bool> {
     Ok(store::current_consents(conn, order_id)?
         .iter()
         .any(|c| c.kind == kind && c.given))
@@ -41,23 +48,53 @@ pub fn consent_given(conn: &mut DbConnection, order_id: &str, kind: &str) -> Api
 
 /// A withdrawn assessment consent cancels a planned assessment (the consent was what it
 /// depended on, 002); true when one was cancelled.
-pub fn withdraw_assessment(conn: &mut DbConnection, order_id: &str) -> ApiResult<bool> {
-    let (mut draft, row) = load_intake(conn, order_id)?;
-    let Some(row) = row else { return Ok(false) };
+pub fn withdraw_assessment(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    order_id: &str,
+) -> ServiceResult<bool> {
+    let (mut draft, record) = load_intake(conn, order_id)?;
+    let Some(record) = record else {
+        return Ok(false);
+    };
     if draft.assessment != Some(AssessmentDecision::Planned) {
         return Ok(false);
     }
     draft.assessment = Some(AssessmentDecision::NotPlanned);
-    let saved = IntakeRow {
-        draft: serde_json::to_string(&draft).map_err(anyhow::Error::from)?,
-        version: row.version + 1,
-        updated_at: db::now(),
-        ..row.clone()
+    let saved = IntakeRecord {
+        draft: Json(draft),
+        version: record.version + 1,
+        updated_at: now.naive_utc(),
+        ..record.clone()
     };
-    if !store::save_intake(conn, &saved, Some(row.version))? {
-        return Err(ApiError::conflict(
-            "the intake changed while this request ran; retry",
+    if !store::save_intake(conn, &saved, Some(record.version))? {
+        return Err(ServiceError::Conflict(
+            "the intake changed while this request ran; retry".into(),
         ));
     }
     Ok(true)
+}
+
+/// The summary the audience may see: for the employer only with the coachee's consent.
+pub fn shared_summary(
+    conn: &mut DbConnection,
+    visible: &Visible,
+) -> ServiceResult<Option<SharedSummary>> {
+    let order_id = &visible.order.id;
+    let consented = consent_given(conn, order_id, ConsentKind::ShareSummary)?;
+    if !visible.audience.sees_shared_summary(consented) {
+        return Ok(None);
+    }
+    let (plan, _) = load_plan(conn, order_id)?;
+    let alternative = match visible.order.intake_decision {
+        Some(IntakeDecision::Alternative) => load_intake(conn, order_id)?.0.alternative,
+        _ => None,
+    };
+    if plan.goals.is_empty() && alternative.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(SharedSummary {
+        goals: plan.goals.into_iter().map(|g| g.description).collect(),
+        alternative,
+    }))
 }

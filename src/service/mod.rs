@@ -1,5 +1,20 @@
-//! Use cases: each opens one transaction, asks `domain` for the decision, writes through `db`,
-//! and appends the event in the same transaction. Handlers call these; they hold no SQL.
+//! Use cases: one function each. A use case takes the connection, the time, the caller and a
+//! typed command; opens its transaction; asks `domain` for the decision; writes through `db`;
+//! appends the event in the same transaction; and returns a view (`crate::views`) or a
+//! [`ServiceError`]. The HTTP handlers, the command line and the worker all call these; nothing
+//! here knows about HTTP.
 
+pub mod coachee;
+pub mod coaches;
 pub mod coaching;
+pub mod error;
+pub mod idempotency;
+pub mod identity;
+pub mod intake;
+pub mod lifecycle;
+pub mod order_reads;
 pub mod orders;
+pub mod pagination;
+pub mod plan;
+
+pub use error::{ServiceError, ServiceResult};

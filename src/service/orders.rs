@@ -1,145 +1,268 @@
-//! Loading an order for a caller, and moving it through its lifecycle with an event per step.
+//! The order's use cases: commission, edit, assign a coach, record first contact, cancel, extend
+//! and complete. Each runs in one transaction: load the order as the caller sees it, ask the
+//! domain whether the action is allowed now and what it changes, save, and record its event.
 
-use serde_json::{json, Value};
+use chrono::{DateTime, SubsecRound, Utc};
 
-use crate::db::orders::{self as store, Order, OrderEvent};
-use crate::db::{self, coaches, DbConnection};
-use crate::domain::order::{self, IntakeDecision, OrderAction, OrderStatus, Refusal};
+use crate::clock::new_id;
+use crate::db::orders::{self as store, Extension, Order, Placement};
+use crate::db::{self, coaches, identity, DbConnection};
+use crate::domain::commission::{Cancellation, NewOrder, OrderChanges};
+use crate::domain::contact::{self, FirstContact};
+use crate::domain::event::Event;
+use crate::domain::extension::{Completion, ExtensionRequest};
+use crate::domain::order::OrderAction;
 use crate::domain::principal::Principal;
-use crate::domain::visibility::{self, Audience, OrderParties};
-use crate::error::ApiError;
+use crate::domain::visibility::Audience;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::{self, Visible};
+use crate::service::order_reads;
+use crate::views::order::OrderView;
 
-/// An order as one caller may see it.
-#[derive(Debug, Clone)]
-pub struct Visible {
-    pub order: Order,
-    pub audience: Audience,
-    pub status: OrderStatus,
+fn duplicate(existing: &Order) -> ServiceError {
+    ServiceError::DuplicateExternalRef {
+        existing_order_id: existing.id.clone(),
+    }
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found("no such order")
-}
-
-/// The order, if the caller may see it; otherwise 404, exactly as if it did not exist.
-pub fn load(conn: &mut DbConnection, caller: &Principal, id: &str) -> Result<Visible, ApiError> {
-    let order = store::find(conn, id)?.ok_or_else(not_found)?;
-    let coach_user = match &order.coach_id {
-        Some(coach_id) => coaches::find(conn, coach_id)?.and_then(|c| c.user_id),
-        None => None,
-    };
-    let audience = visibility::audience(
-        caller,
-        OrderParties {
-            order_id: &order.id,
-            employer_id: &order.employer_id,
-            provider_id: &order.provider_id,
-            coach_user_id: coach_user.as_deref(),
-        },
-    )
-    .ok_or_else(not_found)?;
-    let status = order.status.parse().map_err(anyhow::Error::msg)?;
-    Ok(Visible {
-        order,
-        audience,
-        status,
+/// The employer commissions a trajectory for one of its employees; it goes to the employer's
+/// contracted provider, and first contact is due the same working day (004).
+#[tracing::instrument(skip_all)]
+pub fn commission(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    new: NewOrder,
+) -> ServiceResult<OrderView> {
+    let commission = new.commission(now.date_naive())?;
+    db::write(conn, |conn| {
+        let employer = identity::find_organisation(conn, &caller.organisation_id)?.ok_or(
+            ServiceError::Unauthorized("the token's organisation no longer exists"),
+        )?;
+        let provider_id = employer.provider_id.ok_or_else(|| {
+            ServiceError::invalid(
+                "/",
+                "your organisation has no contracted coaching provider to send the order to",
+            )
+        })?;
+        let provider = identity::find_organisation(conn, &provider_id)?
+            .ok_or_else(|| anyhow::anyhow!("contracted provider {provider_id} missing"))?;
+        if let Some(external_ref) = &commission.external_ref {
+            if let Some(existing) = store::find_by_external_ref(conn, &employer.id, external_ref)? {
+                return Err(duplicate(&existing));
+            }
+        }
+        let zone = provider
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Amsterdam);
+        let contact_due_at = contact::contact_due_at(now, zone);
+        let order = Order::submitted(
+            new_id(),
+            Placement {
+                employer_id: employer.id,
+                provider_id: provider.id,
+                placed_by: caller.subject.clone(),
+                placed_at: now.naive_utc(),
+                contact_due_at: contact_due_at.naive_utc(),
+            },
+            commission,
+        );
+        store::insert(conn, &order)?;
+        lifecycle::record(
+            conn,
+            now,
+            caller,
+            &order,
+            None,
+            Event::OrderCreated { contact_due_at },
+        )?;
+        tracing::info!(order_id = %order.id, "order created");
+        let visible = Visible {
+            order,
+            audience: Audience::Employer,
+        };
+        order_reads::view(conn, now, caller, &visible)
     })
 }
 
-/// The refusal of an action as an HTTP error: the wrong role is 403, the wrong state 409 with
-/// the actions allowed now.
-pub fn refusal(action: OrderAction, status: OrderStatus, refusal: Refusal) -> ApiError {
-    match refusal {
-        Refusal::Role => ApiError::Forbidden(format!(
-            "your role may not {} an order",
-            action.as_str().replace('_', " ")
-        )),
-        Refusal::State { allowed } => {
-            let mut extensions = serde_json::Map::new();
-            extensions.insert("order_status".into(), json!(status.as_str()));
-            extensions.insert(
-                "allowed_actions".into(),
-                json!(allowed.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
-            );
-            ApiError::Conflict {
-                detail: format!(
-                    "an order that is {} cannot {}; allowed now: {}",
-                    status.as_str().replace('_', " "),
-                    action.as_str().replace('_', " "),
-                    if allowed.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        allowed
-                            .iter()
-                            .map(|a| a.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-                extensions,
+/// Runs one lifecycle action in a transaction: load, check, change, save with its event, view.
+fn act(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    action: OrderAction,
+    change: impl FnOnce(&mut DbConnection, &mut Order) -> ServiceResult<Event>,
+) -> ServiceResult<OrderView> {
+    db::write(conn, |conn| {
+        let visible = lifecycle::load(conn, caller, id)?;
+        let to = lifecycle::check(caller, &visible, action, None)?;
+        let mut order = visible.order.clone();
+        let event = change(conn, &mut order)?;
+        let order = lifecycle::save(conn, now, caller, order, to, event)?;
+        order_reads::view(
+            conn,
+            now,
+            caller,
+            &Visible {
+                order,
+                audience: visible.audience,
+            },
+        )
+    })
+}
+
+/// The employer changes its order while nothing has started; `expected_version` is the
+/// version it read (`If-Match`).
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn edit(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    expected_version: Option<i32>,
+    changes: OrderChanges,
+) -> ServiceResult<OrderView> {
+    act(conn, now, caller, id, OrderAction::Edit, |conn, order| {
+        lifecycle::check_version("order", order.version, expected_version)?;
+        if let Some(external_ref) = changes.external_ref() {
+            if let Some(existing) =
+                store::find_by_external_ref(conn, &order.employer_id, external_ref)?
+            {
+                if existing.id != order.id {
+                    return Err(duplicate(&existing));
+                }
             }
         }
-    }
+        let mut commission = order.commission();
+        changes.apply(&mut commission)?;
+        order.set_commission(commission);
+        Ok(Event::OrderUpdated {})
+    })
 }
 
-/// Checks that `caller` may take `action` now; returns the state it leads to.
-pub fn check(
-    caller: &Principal,
-    visible: &Visible,
-    action: OrderAction,
-    decision: Option<IntakeDecision>,
-) -> Result<OrderStatus, ApiError> {
-    order::decide(visible.status, action, caller.role, decision)
-        .map_err(|r| refusal(action, visible.status, r))
-}
-
-/// Appends an event to the order's log.
-pub fn record_event(
+/// The provider's planner assigns (or changes) the coach: an active coach of the provider who
+/// can sign in.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn assign(
     conn: &mut DbConnection,
+    now: DateTime<Utc>,
     caller: &Principal,
-    order_id: &str,
-    event_type: &str,
-    from: Option<OrderStatus>,
-    to: OrderStatus,
-    data: Value,
-) -> Result<(), ApiError> {
-    store::append_event(
+    id: &str,
+    coach_id: &str,
+) -> ServiceResult<OrderView> {
+    act(conn, now, caller, id, OrderAction::Assign, |conn, order| {
+        let coach = coaches::find(conn, coach_id)?
+            .filter(|c| c.can_take_orders_of(&order.provider_id))
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "/coach_id",
+                    "is not an active coach of this provider with a login",
+                )
+            })?;
+        let first = order.coach_id.is_none();
+        order.coach_id = Some(coach.id.clone());
+        Ok(if first {
+            Event::OrderAccepted { coach_id: coach.id }
+        } else {
+            Event::CoachChanged { coach_id: coach.id }
+        })
+    })
+}
+
+/// The provider records that the coachee was reached (004), once.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn record_contact(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    contact: FirstContact,
+) -> ServiceResult<OrderView> {
+    let at = contact.contacted_at.unwrap_or(now).trunc_subsecs(6);
+    act(
         conn,
-        &OrderEvent {
-            id: db::new_id(),
-            order_id: order_id.to_string(),
-            event_type: event_type.to_string(),
-            from_status: from.map(|s| s.as_str().to_string()),
-            to_status: to.as_str().to_string(),
-            actor_role: caller.role.as_str().to_string(),
-            actor_id: caller.subject.clone(),
-            data: data.to_string(),
-            occurred_at: db::now(),
+        now,
+        caller,
+        id,
+        OrderAction::RecordContact,
+        |_, order| {
+            contact::check_contacted_at(at, now, order.created_at.and_utc())
+                .map_err(|e| vec![e])?;
+            order.contacted_at = Some(at.naive_utc());
+            order.contact_channel = Some(contact.channel);
+            Ok(Event::OrderContacted {
+                channel: contact.channel,
+                contacted_at: at,
+                late: contact::is_overdue(order.contact_due_at.and_utc(), false, at),
+            })
         },
-    )?;
-    Ok(())
+    )
 }
 
-/// Saves a changed order (new status, version + 1) if nobody changed it since it was read, and
-/// appends its event. Call inside `db::write`.
-pub fn save(
+/// The employer or the provider cancels the order, saying why.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn cancel(
     conn: &mut DbConnection,
+    now: DateTime<Utc>,
     caller: &Principal,
-    mut order: Order,
-    from: OrderStatus,
-    to: OrderStatus,
-    event_type: &str,
-    data: Value,
-) -> Result<Order, ApiError> {
-    let read_version = order.version;
-    order.status = to.as_str().to_string();
-    order.version += 1;
-    order.updated_at = db::now();
-    if !store::update(conn, &order, read_version)? {
-        return Err(ApiError::conflict(
-            "the order changed while this request ran; read it again and retry",
-        ));
-    }
-    record_event(conn, caller, &order.id, event_type, Some(from), to, data)?;
-    Ok(order)
+    id: &str,
+    cancellation: Cancellation,
+) -> ServiceResult<OrderView> {
+    act(conn, now, caller, id, OrderAction::Cancel, |_, order| {
+        order.cancel_reason = Some(cancellation.reason()?);
+        order.cancelled_at = Some(now.naive_utc());
+        Ok(Event::OrderCancelled {})
+    })
+}
+
+/// The coach extends a running trajectory, substantiated and with the alternative named (002).
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn extend(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    request: ExtensionRequest,
+) -> ServiceResult<OrderView> {
+    act(conn, now, caller, id, OrderAction::Extend, |conn, order| {
+        let terms = request.extend(order.session_budget(), order.end_date)?;
+        store::insert_extension(
+            conn,
+            &Extension {
+                id: new_id(),
+                order_id: order.id.clone(),
+                added_sessions: request.additional_sessions as i32,
+                new_end_date: terms.end_date,
+                substantiation: request.substantiation.trim().to_string(),
+                alternative_considered: request.alternative_considered.trim().to_string(),
+                created_by: caller.subject.clone(),
+                created_at: now.naive_utc(),
+            },
+        )?;
+        order.session_budget = terms.session_budget as i32;
+        order.end_date = terms.end_date;
+        Ok(Event::OrderExtended {
+            added_sessions: request.additional_sessions,
+            session_budget: terms.session_budget,
+            end_date: terms.end_date,
+        })
+    })
+}
+
+/// The coach completes the trajectory after reviewing its pitfalls with the coachee (000).
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn complete(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    completion: Completion,
+) -> ServiceResult<OrderView> {
+    act(conn, now, caller, id, OrderAction::Complete, |_, order| {
+        completion.check()?;
+        order.completed_at = Some(now.naive_utc());
+        Ok(Event::OrderCompleted {})
+    })
 }

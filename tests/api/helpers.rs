@@ -4,13 +4,16 @@
 //! database of its own, created for the test and dropped (`WITH (FORCE)`) when the test ends.
 //! `TEST_LOG=1` turns on the service's logs.
 
-use std::sync::Once;
+use std::sync::{Arc, Once};
+
+use chrono::{DateTime, Utc};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Method, RequestBuilder, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use trajectum::admin::{self, demo, NewOrganisation, NewUser};
+use trajectum::clock::{Clock, TestClock};
 use trajectum::config::Settings;
 use trajectum::db::Pool;
 use trajectum::domain::principal::{OrganisationKind, Role};
@@ -146,6 +149,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: Pool,
     pub db: TestDb,
+    /// The app's clock: tests move it with [`TestApp::advance`].
+    pub clock: Arc<TestClock>,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -163,7 +168,10 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let db = TestDb::new(backend);
     let mut settings = test_settings(&db);
     configure(&mut settings);
-    let app = Application::build(settings).await.expect("app builds");
+    let clock = Arc::new(TestClock::new());
+    let app = Application::build_with_clock(settings, clock.clone())
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
     actix_web::rt::spawn(app.into_server());
@@ -175,9 +183,11 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
             .unwrap(),
         pool,
         db,
+        clock,
     };
+    let now = test_app.now();
     test_app
-        .blocking(|conn| admin::seed_demo(conn).map(drop))
+        .blocking(move |conn| admin::seed_demo(conn, now).map(drop))
         .await;
     test_app
 }
@@ -192,6 +202,22 @@ pub struct OtherTenant {
 pub const OTHER_PASSWORD: &str = "other-tenant-password";
 
 impl TestApp {
+    /// The app's now.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Moves the app's clock forward. Tokens expire as they would: sign in again after a jump
+    /// longer than their lifetime.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+
+    /// The app's today plus `days`, as the API writes dates.
+    pub fn date_in(&self, days: i64) -> String {
+        (self.now().date_naive() + chrono::Duration::days(days)).to_string()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -297,9 +323,11 @@ impl TestApp {
 
     /// Seeds a second, unrelated provider and employer.
     pub async fn seed_other_tenant(&self) -> OtherTenant {
-        self.blocking(|conn| {
+        let now = self.now();
+        self.blocking(move |conn| {
             let provider = admin::create_organisation(
                 conn,
+                now,
                 NewOrganisation {
                     id: None,
                     kind: OrganisationKind::Provider,
@@ -310,6 +338,7 @@ impl TestApp {
             )?;
             let employer = admin::create_organisation(
                 conn,
+                now,
                 NewOrganisation {
                     id: None,
                     kind: OrganisationKind::Employer,
@@ -330,6 +359,7 @@ impl TestApp {
             ] {
                 admin::create_user(
                     conn,
+                    now,
                     NewUser {
                         id: None,
                         organisation_id: org,

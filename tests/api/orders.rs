@@ -536,7 +536,9 @@ async fn a_plan_beyond_the_budget_must_be_extended_002(backend: Backend) {
     )
     .await;
     assert_eq!(first_pointer(&problem), "/substantiation");
-    let extension = json!({"additional_sessions": 2, "new_end_date": "2030-01-01",
+    // A year and a half from the test clock's today: always after the order's end.
+    let new_end = s.app.date_in(540);
+    let extension = json!({"additional_sessions": 2, "new_end_date": new_end,
         "substantiation": long_text("a reorganisation"), "alternative_considered": "a team-level intervention"});
     let extended: Value = s
         .app
@@ -546,7 +548,7 @@ async fn a_plan_beyond_the_budget_must_be_extended_002(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(extended["session_budget"], 10);
-    assert_eq!(extended["end_date"], "2030-01-01");
+    assert_eq!(extended["end_date"], new_end);
     let types = s.timeline_types(&id, &s.hr).await;
     assert_eq!(types.last().unwrap(), "order.extended");
     // A running plan stays within the order: more goes through the extension route.
@@ -601,17 +603,27 @@ async fn completing_a_trajectory_needs_the_pitfalls_reviewed_000(backend: Backen
     .await;
     assert_eq!(
         problem["allowed_actions"],
-        json!(["start_follow_up", "close", "issue_coachee_link"])
+        json!(["issue_coachee_link", "record_consent"])
     );
 }
 
 async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Backend) {
-    let s = Scene::new(backend).await;
+    let mut s = Scene::new(backend).await;
     let late = s.accepted().await;
+    let due = s.order(&late, &s.planner).await["contact"]["due_at"].clone();
+    assert_eq!(
+        s.order(&late, &s.planner).await["contact"]["overdue"],
+        false
+    );
+    // Contact is due by the next working day's noon at the latest: four days on, it is late.
+    s.advance(chrono::Duration::days(4)).await;
     let on_time = s.accepted().await;
-    s.make_contact_overdue(&late).await;
     let seen = s.order(&late, &s.planner).await;
     assert_eq!(seen["contact"]["overdue"], true);
+    assert_eq!(
+        seen["contact"]["due_at"], due,
+        "the deadline itself did not move"
+    );
     let overdue: Value = s
         .app
         .get("/api/v1/orders?contact_overdue=true", &s.planner)
@@ -647,6 +659,16 @@ async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Bac
     let contacted: Value = contacted.json().await.unwrap();
     assert_eq!(contacted["contact"]["overdue"], false);
     assert_eq!(contacted["contact"]["channel"], "video");
+    // What the POST answered is what a later GET reads, to the microsecond.
+    assert_eq!(
+        s.order(&late, &s.anna).await["contact"]["contacted_at"],
+        contacted["contact"]["contacted_at"]
+    );
+    // Recorded once: no longer offered.
+    assert!(!contacted["allowed_actions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("record_contact")));
     let overdue: Value = s
         .app
         .get("/api/v1/orders?contact_overdue=true", &s.planner)
@@ -655,8 +677,9 @@ async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Bac
         .await
         .unwrap();
     assert_eq!(overdue["data"].as_array().unwrap().len(), 0);
-    // Recording it twice is a conflict; a contact in the future is refused.
-    assert_problem(
+    // Recording it twice is a refusal that says what is allowed instead; a contact in the future
+    // is refused.
+    let twice = assert_problem(
         s.app
             .post_json(
                 &Scene::path(&late, "/contact"),
@@ -667,6 +690,10 @@ async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Bac
         409,
     )
     .await;
+    let allowed = twice["allowed_actions"].as_array().unwrap();
+    assert!(
+        allowed.contains(&json!("draft_intake")) && !allowed.contains(&json!("record_contact"))
+    );
     let backdated = json!({"channel": "phone", "contacted_at": "2020-01-01T00:00:00Z"});
     let problem = assert_problem(
         s.app
@@ -684,6 +711,26 @@ async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Bac
         422,
     )
     .await;
+    // A time given with nanoseconds is kept, and answered, at microseconds.
+    s.app.advance(chrono::Duration::minutes(1));
+    let second = (s.app.now() - chrono::Duration::seconds(2)).format("%Y-%m-%dT%H:%M:%S");
+    let recorded: Value = s
+        .app
+        .post_json(
+            &Scene::path(&on_time, "/contact"),
+            &s.anna,
+            &json!({"channel": "phone", "contacted_at": format!("{second}.123456789Z")}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let answered = recorded["contact"]["contacted_at"].clone();
+    assert_eq!(answered, format!("{second}.123456Z"));
+    assert_eq!(
+        s.order(&on_time, &s.anna).await["contact"]["contacted_at"],
+        answered
+    );
 }
 
 async fn the_employer_edits_only_while_nothing_has_started(backend: Backend) {

@@ -146,19 +146,14 @@ impl Scene {
             .await;
     }
 
-    /// Moves an order's contact deadline into the past.
-    pub async fn make_contact_overdue(&self, id: &str) {
-        let id = id.to_string();
-        self.app
-            .blocking(move |conn| {
-                use trajectum::db::schema::orders;
-                let past = chrono::Utc::now().naive_utc() - chrono::Duration::hours(2);
-                diesel::update(orders::table.find(&id))
-                    .set(orders::contact_due_at.eq(past))
-                    .execute(conn)?;
-                Ok(())
-            })
-            .await;
+    /// Moves the app's clock forward and signs everyone in again (their tokens expire as the
+    /// clock passes their lifetime).
+    pub async fn advance(&mut self, by: chrono::Duration) {
+        self.app.advance(by);
+        self.hr = self.app.hr_token().await;
+        self.planner = self.app.planner_token().await;
+        self.anna = self.app.coach_token(0).await;
+        self.bram = self.app.coach_token(1).await;
     }
 
     pub async fn timeline_types(&self, id: &str, token: &str) -> Vec<String> {

@@ -7,7 +7,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use crate::error::ApiError;
+use crate::domain::FieldError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -20,10 +20,11 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, ApiError> {
+    /// The page a client asked for; an error names the query parameter that is wrong.
+    pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, FieldError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::invalid_field(
+            return Err(FieldError::new(
                 "limit",
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
@@ -53,14 +54,14 @@ fn encode(id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
 }
 
-fn decode(cursor: &str) -> Result<String, ApiError> {
+fn decode(cursor: &str) -> Result<String, FieldError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix("v1:").map(String::from))
         .filter(|id| uuid::Uuid::parse_str(id).is_ok())
-        .ok_or_else(|| ApiError::invalid_field("cursor", "is not a cursor this API returned"))
+        .ok_or_else(|| FieldError::new("cursor", "is not a cursor this API returned"))
 }
 
 #[cfg(test)]
@@ -76,7 +77,7 @@ mod tests {
 
     #[test]
     fn a_cursor_round_trips_and_a_forged_one_is_refused() {
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = crate::clock::new_id();
         let page = PageRequest::new(Some(1), None).unwrap();
         let (rows, next) = page.finish(vec![id.clone(), "later".into()], |s| s);
         assert_eq!(rows, vec![id.clone()]);

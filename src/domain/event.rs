@@ -1,0 +1,207 @@
+//! What happened to an order, one typed event per step (API.md "Events"). Each event is written in
+//! the same transaction as the change it records, to the order's timeline and to the event log of
+//! each organisation that may see it, which webhooks and the events feed read.
+//!
+//! Payloads never carry confidential content: no notes, no intake or plan text, no reasons or
+//! substantiations, no personal data; only ids, counts, dates, flags and the names of states and
+//! kinds. What an audience sees of a payload is `domain::visibility` (the employer sees each
+//! step's type, statuses, role and time; the details are for the provider's side).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::consent::ConsentKind;
+use crate::domain::order::{ContactChannel, IntakeDecision};
+
+/// One step in an order's life, with its payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data")]
+pub enum Event {
+    /// The employer commissioned the order; first contact is due at `contact_due_at` (004).
+    #[serde(rename = "order.created")]
+    OrderCreated { contact_due_at: DateTime<Utc> },
+    /// The employer changed the order's details.
+    #[serde(rename = "order.updated")]
+    OrderUpdated {},
+    /// A coach was assigned to a submitted order.
+    #[serde(rename = "order.accepted")]
+    OrderAccepted { coach_id: String },
+    /// Another coach was assigned.
+    #[serde(rename = "order.coach_changed")]
+    CoachChanged { coach_id: String },
+    /// First contact with the coachee was made; `late` when after it was due (004).
+    #[serde(rename = "order.contacted")]
+    OrderContacted {
+        channel: ContactChannel,
+        contacted_at: DateTime<Utc>,
+        late: bool,
+    },
+    #[serde(rename = "order.cancelled")]
+    OrderCancelled {},
+    /// More sessions or a later end (002).
+    #[serde(rename = "order.extended")]
+    OrderExtended {
+        added_sessions: u32,
+        session_budget: u32,
+        end_date: NaiveDate,
+    },
+    /// The trajectory is finished, its pitfalls reviewed (000).
+    #[serde(rename = "order.completed")]
+    OrderCompleted {},
+    /// The intake decided (002).
+    #[serde(rename = "intake.completed")]
+    IntakeCompleted { decision: IntakeDecision },
+    /// The plan changed: its size and progress, never its content.
+    #[serde(rename = "plan.updated")]
+    PlanUpdated {
+        goals: u32,
+        tasks: u32,
+        tasks_done: u32,
+    },
+    #[serde(rename = "coachee_link.issued")]
+    CoacheeLinkIssued {
+        link_id: String,
+        expires_at: DateTime<Utc>,
+    },
+    #[serde(rename = "coachee_link.revoked")]
+    CoacheeLinksRevoked { links: u32 },
+    #[serde(rename = "consent.given")]
+    ConsentGiven { consent: ConsentKind },
+    /// A consent was withdrawn; withdrawing the assessment's cancels a planned one (002).
+    #[serde(rename = "consent.withdrawn")]
+    ConsentWithdrawn {
+        consent: ConsentKind,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        assessment_cancelled: bool,
+    },
+}
+
+impl Event {
+    /// The event's type, e.g. `order.created`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::OrderCreated { .. } => "order.created",
+            Event::OrderUpdated {} => "order.updated",
+            Event::OrderAccepted { .. } => "order.accepted",
+            Event::CoachChanged { .. } => "order.coach_changed",
+            Event::OrderContacted { .. } => "order.contacted",
+            Event::OrderCancelled {} => "order.cancelled",
+            Event::OrderExtended { .. } => "order.extended",
+            Event::OrderCompleted {} => "order.completed",
+            Event::IntakeCompleted { .. } => "intake.completed",
+            Event::PlanUpdated { .. } => "plan.updated",
+            Event::CoacheeLinkIssued { .. } => "coachee_link.issued",
+            Event::CoacheeLinksRevoked { .. } => "coachee_link.revoked",
+            Event::ConsentGiven { .. } => "consent.given",
+            Event::ConsentWithdrawn { .. } => "consent.withdrawn",
+        }
+    }
+
+    /// The payload alone, as a JSON object.
+    pub fn data(&self) -> serde_json::Value {
+        let mut tagged = serde_json::to_value(self).expect("events serialise");
+        tagged["data"].take()
+    }
+
+    /// The event back from its stored type and payload.
+    pub fn from_parts(name: &str, data: serde_json::Value) -> Result<Event, serde_json::Error> {
+        serde_json::from_value(serde_json::json!({ "type": name, "data": data }))
+    }
+
+    /// Whether the employer's organisation is told of this event (in its event log). The
+    /// provider's always is.
+    pub fn reaches_employer(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_event() -> Vec<Event> {
+        let at = DateTime::parse_from_rfc3339("2026-11-24T16:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let id = "019a0000-0000-7000-8000-000000000000".to_string();
+        vec![
+            Event::OrderCreated { contact_due_at: at },
+            Event::OrderUpdated {},
+            Event::OrderAccepted {
+                coach_id: id.clone(),
+            },
+            Event::CoachChanged {
+                coach_id: id.clone(),
+            },
+            Event::OrderContacted {
+                channel: ContactChannel::Phone,
+                contacted_at: at,
+                late: false,
+            },
+            Event::OrderCancelled {},
+            Event::OrderExtended {
+                added_sessions: 2,
+                session_budget: 10,
+                end_date: NaiveDate::from_ymd_opt(2027, 6, 1).unwrap(),
+            },
+            Event::OrderCompleted {},
+            Event::IntakeCompleted {
+                decision: IntakeDecision::Start,
+            },
+            Event::PlanUpdated {
+                goals: 1,
+                tasks: 2,
+                tasks_done: 0,
+            },
+            Event::CoacheeLinkIssued {
+                link_id: id,
+                expires_at: at,
+            },
+            Event::CoacheeLinksRevoked { links: 1 },
+            Event::ConsentGiven {
+                consent: ConsentKind::ShareSummary,
+            },
+            Event::ConsentWithdrawn {
+                consent: ConsentKind::Assessment,
+                assessment_cancelled: true,
+            },
+        ]
+    }
+
+    #[test]
+    fn each_event_round_trips_through_its_type_and_payload() {
+        for event in every_event() {
+            let tagged = serde_json::to_value(&event).unwrap();
+            assert_eq!(tagged["type"], event.name(), "{event:?}");
+            assert!(event.data().is_object(), "{event:?}");
+            assert_eq!(
+                Event::from_parts(event.name(), event.data()).unwrap(),
+                event
+            );
+        }
+    }
+
+    #[test]
+    fn payloads_hold_no_free_text() {
+        // Confidential content is free text; an event's strings are ids, times, dates and names
+        // of states and kinds only.
+        fn strings(value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::String(s) => out.push(s.clone()),
+                serde_json::Value::Array(a) => a.iter().for_each(|v| strings(v, out)),
+                serde_json::Value::Object(o) => o.values().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        for event in every_event() {
+            let mut found = vec![];
+            strings(&event.data(), &mut found);
+            for s in found {
+                let name = s.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+                let id = uuid::Uuid::parse_str(&s).is_ok();
+                let date = s.parse::<NaiveDate>().is_ok() || s.parse::<DateTime<Utc>>().is_ok();
+                assert!(name || id || date, "{} carries {s:?}", event.name());
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The coachee's own voice: the link the coach issues (and the coach or planner revokes), the
+//! coachee's view of their trajectory, and their consents.
+//!
+//! Consent to an assessment and to sharing a summary with the employer is the coachee's own,
+//! given and withdrawn by them, and recorded with when and how (DOMAIN.md). Withdrawing stops
+//! what depended on it: a planned assessment is cancelled, the employer stops seeing the summary.
+
+use chrono::{DateTime, Utc};
+
+use crate::auth::grants::TokenIssuer;
+use crate::clock::new_id;
+use crate::db::coaching::{self as store, Consent};
+use crate::db::links::{self, CoacheeLink};
+use crate::db::{self, coaches, DbConnection};
+use crate::domain::coachee_link::LinkRequest;
+use crate::domain::consent::{self, ConsentChanges, ConsentKind};
+use crate::domain::event::Event;
+use crate::domain::order::OrderAction;
+use crate::domain::plan::Plan;
+use crate::domain::principal::Principal;
+use crate::service::coaching;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::{self, Visible};
+use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents};
+
+/// The assigned coach issues a link for the coachee; the token is returned only now.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn issue_link(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    request: LinkRequest,
+    issuer: &TokenIssuer,
+) -> ServiceResult<CoacheeLinkIssued> {
+    db::write(conn, |conn| {
+        let visible = lifecycle::load(conn, caller, id)?;
+        lifecycle::check(caller, &visible, OrderAction::IssueCoacheeLink, None)?;
+        let expires_at = request.expires_at(now)?;
+        let link = CoacheeLink {
+            id: new_id(),
+            order_id: visible.order.id.clone(),
+            issued_by: caller.subject.clone(),
+            issued_at: now.naive_utc(),
+            expires_at: expires_at.naive_utc(),
+            revoked_at: None,
+        };
+        links::insert(conn, &link)?;
+        let token = issuer.coachee_link_token(
+            &link.id,
+            &visible.order.id,
+            &visible.order.employer_id,
+            now,
+            expires_at,
+        )?;
+        let order = &visible.order;
+        lifecycle::record(
+            conn,
+            now,
+            caller,
+            order,
+            Some(order.status),
+            Event::CoacheeLinkIssued {
+                link_id: link.id.clone(),
+                expires_at,
+            },
+        )?;
+        Ok(CoacheeLinkIssued {
+            link_id: link.id,
+            token,
+            expires_at,
+        })
+    })
+}
+
+/// Every link of the order stops working at once.
+#[tracing::instrument(skip_all, fields(order_id = %id))]
+pub fn revoke_links(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<()> {
+    db::write(conn, |conn| {
+        let visible = lifecycle::load(conn, caller, id)?;
+        let revoked = links::revoke_all(conn, &visible.order.id, now.naive_utc())?;
+        if revoked > 0 {
+            let order = &visible.order;
+            lifecycle::record(
+                conn,
+                now,
+                caller,
+                order,
+                Some(order.status),
+                Event::CoacheeLinksRevoked {
+                    links: revoked as u32,
+                },
+            )?;
+        }
+        Ok(())
+    })
+}
+
+/// The coachee's order behind a live link; a revoked or expired link no longer authenticates.
+fn coachee_order(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+) -> ServiceResult<Visible> {
+    if !links::is_live(conn, &caller.subject, now.naive_utc())? {
+        return Err(ServiceError::Unauthorized(
+            "this link was revoked or has expired",
+        ));
+    }
+    let order_id = caller
+        .order_id
+        .as_deref()
+        .ok_or(ServiceError::Unauthorized(
+            "a coachee token names its order",
+        ))?;
+    lifecycle::load(conn, caller, order_id)
+}
+
+/// The trajectory as the coachee sees it.
+pub fn view(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+) -> ServiceResult<CoacheeOrder> {
+    let visible = coachee_order(conn, now, caller)?;
+    let order = &visible.order;
+    let coach_name = match &order.coach_id {
+        Some(id) => coaches::find(conn, id)?.map(|c| c.name),
+        None => None,
+    };
+    let plan = if visible.audience.sees_plan() {
+        coaching::load_plan(conn, &order.id)?.0
+    } else {
+        Plan::default()
+    };
+    Ok(CoacheeOrder {
+        order_id: order.id.clone(),
+        status: order.status,
+        coach_name,
+        session_budget: order.session_budget,
+        end_date: order.end_date,
+        plan,
+        consents: Consents::build(&store::current_consents(conn, &order.id)?),
+    })
+}
+
+/// The coachee gives or withdraws consents; each change is recorded with its time and source,
+/// and withdrawing the assessment's cancels a planned assessment.
+#[tracing::instrument(skip_all)]
+pub fn change_consents(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    changes: ConsentChanges,
+) -> ServiceResult<Consents> {
+    let changes = changes.changes()?;
+    db::write(conn, |conn| {
+        let visible = coachee_order(conn, now, caller)?;
+        lifecycle::check(caller, &visible, OrderAction::RecordConsent, None)?;
+        let order = &visible.order;
+        let current = store::current_consents(conn, &order.id)?;
+        for (kind, given) in changes {
+            let said = current.iter().find(|c| c.kind == kind).map(|c| c.given);
+            if !consent::is_change(said, given) {
+                continue;
+            }
+            store::record_consent(
+                conn,
+                &Consent {
+                    id: new_id(),
+                    order_id: order.id.clone(),
+                    kind,
+                    given,
+                    source: format!("coachee_link:{}", caller.subject),
+                    recorded_at: now.naive_utc(),
+                },
+            )?;
+            let event = if given {
+                Event::ConsentGiven { consent: kind }
+            } else {
+                Event::ConsentWithdrawn {
+                    consent: kind,
+                    assessment_cancelled: kind == ConsentKind::Assessment
+                        && coaching::withdraw_assessment(conn, now, &order.id)?,
+                }
+            };
+            lifecycle::record(conn, now, caller, order, Some(order.status), event)?;
+        }
+        Ok(Consents::build(&store::current_consents(conn, &order.id)?))
+    })
+}

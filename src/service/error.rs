@@ -1,0 +1,137 @@
+//! Why a use case did not happen, in the domain's words. The HTTP layer turns it into a status
+//! and a problem document (`crate::error`); the worker asks [`ServiceError::is_retryable`].
+
+use crate::db::RunError;
+use crate::domain::intake::Finding;
+use crate::domain::order::{OrderAction, OrderStatus};
+use crate::domain::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// There is no such thing, or the caller may not know of it (another tenant's order).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The caller's role never does this, or the content is not theirs to see.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The caller's credentials no longer hold (a revoked or expired coachee link).
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    /// The order's state does not allow the action now; `allowed` is what it does allow.
+    #[error("{action:?} is not allowed while the order is {status}")]
+    Refused {
+        action: OrderAction,
+        status: OrderStatus,
+        allowed: Vec<OrderAction>,
+    },
+    /// The caller read an older version than the current one (`If-Match`).
+    #[error("the {what} changed since it was read (now version {current})")]
+    Stale { what: &'static str, current: i32 },
+    /// The input breaks a rule; each error points at its field.
+    #[error("invalid input: {0:?}")]
+    Invalid(Vec<FieldError>),
+    /// The intake's validation found errors, so it cannot complete (002).
+    #[error("the intake cannot be completed")]
+    IntakeIncomplete(Vec<Finding>),
+    /// The employer already has an order with this external reference.
+    #[error("an order with this external_ref exists already")]
+    DuplicateExternalRef { existing_order_id: String },
+    /// The change conflicts with what is stored now (e.g. a concurrent change).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An `Idempotency-Key` came back with another request than the one it first answered.
+    #[error("the idempotency key was used with a different request")]
+    KeyReused,
+    /// A request with this `Idempotency-Key` is still being served.
+    #[error("a request with this idempotency key is in progress")]
+    KeyInProgress,
+    /// The database cannot serve now; retrying later can succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl ServiceError {
+    pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        ServiceError::Invalid(vec![FieldError::new(pointer, detail)])
+    }
+
+    /// Whether trying the same thing again later can succeed (for the worker: retry, or give up).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Unavailable(_) | ServiceError::KeyInProgress
+        )
+    }
+
+    /// Whether this is a decision about the request (kept with an `Idempotency-Key`, replayed
+    /// on a retry), rather than a failure to decide (which a retry may get past).
+    pub fn is_decision(&self) -> bool {
+        !matches!(
+            self,
+            ServiceError::Unavailable(_)
+                | ServiceError::Internal(_)
+                | ServiceError::KeyInProgress
+                | ServiceError::KeyReused
+        )
+    }
+}
+
+impl From<Vec<FieldError>> for ServiceError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        ServiceError::Invalid(errors)
+    }
+}
+
+impl From<RunError> for ServiceError {
+    fn from(error: RunError) -> Self {
+        match error {
+            RunError::NoConnection => ServiceError::Unavailable(error.to_string()),
+            RunError::Panicked => ServiceError::Internal(anyhow::anyhow!(error)),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ServiceError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match error {
+            Error::NotFound => ServiceError::NotFound("no such resource".into()),
+            Error::DatabaseError(Kind::UniqueViolation, _) => {
+                ServiceError::Conflict("a resource with these unique values already exists".into())
+            }
+            Error::DatabaseError(Kind::ExclusionViolation, _) => {
+                ServiceError::Conflict("this overlaps with an existing resource".into())
+            }
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, _) => {
+                ServiceError::Unavailable("the database is unavailable".into())
+            }
+            Error::DatabaseError(Kind::SerializationFailure, _) => {
+                ServiceError::Unavailable("the database is busy; retry the request".into())
+            }
+            Error::DatabaseError(_, info) if is_busy(info.message()) => {
+                ServiceError::Unavailable("the database is busy; retry the request".into())
+            }
+            other => ServiceError::Internal(anyhow::Error::new(other).context("database error")),
+        }
+    }
+}
+
+/// Messages of the backends for "waited too long for another transaction": SQLite's busy
+/// timeout, PostgreSQL's `lock_timeout` and deadlock detection, and a server shutting down.
+pub fn is_busy(message: &str) -> bool {
+    message.contains("database is locked")
+        || message.contains("database is busy")
+        || message.contains("lock timeout")
+        || message.contains("deadlock detected")
+        || message.contains("terminating connection")
+}
+
+impl From<serde_json::Error> for ServiceError {
+    fn from(error: serde_json::Error) -> Self {
+        ServiceError::Internal(anyhow::Error::new(error).context("stored JSON"))
+    }
+}

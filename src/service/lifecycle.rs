@@ -1,0 +1,126 @@
+//! An order as one caller may see it, the check that an action is allowed now, and saving a
+//! change together with its event. Every order use case goes through these three steps.
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::new_id;
+use crate::db::events::{self, NewEvent};
+use crate::db::orders::{self as store, Order};
+use crate::db::{coaches, DbConnection};
+use crate::domain::event::Event;
+use crate::domain::order::{self, IntakeDecision, OrderAction, OrderStatus, Refusal};
+use crate::domain::principal::Principal;
+use crate::domain::visibility::{self, Audience, OrderParties};
+use crate::service::error::{ServiceError, ServiceResult};
+
+/// An order and how the caller sees it.
+#[derive(Debug, Clone)]
+pub struct Visible {
+    pub order: Order,
+    pub audience: Audience,
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("no such order".into())
+}
+
+/// The order, if the caller may see it; otherwise "not found", exactly as if it did not exist.
+pub fn load(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<Visible> {
+    let order = store::find(conn, id)?.ok_or_else(not_found)?;
+    let coach_user = match &order.coach_id {
+        Some(coach_id) => coaches::find(conn, coach_id)?.and_then(|c| c.user_id),
+        None => None,
+    };
+    let audience = visibility::audience(
+        caller,
+        OrderParties {
+            order_id: &order.id,
+            employer_id: &order.employer_id,
+            provider_id: &order.provider_id,
+            coach_user_id: coach_user.as_deref(),
+        },
+    )
+    .ok_or_else(not_found)?;
+    Ok(Visible { order, audience })
+}
+
+/// Checks that `caller` may take `action` now; returns the status it leads to. The wrong role is
+/// `Forbidden`; the wrong state is `Refused` with the actions allowed now.
+pub fn check(
+    caller: &Principal,
+    visible: &Visible,
+    action: OrderAction,
+    decision: Option<IntakeDecision>,
+) -> ServiceResult<OrderStatus> {
+    let state = visible.order.state();
+    order::decide(state, action, caller.role, decision).map_err(|refusal| match refusal {
+        Refusal::Role => ServiceError::Forbidden(format!(
+            "your role may not {} an order",
+            action.as_str().replace('_', " ")
+        )),
+        Refusal::State { allowed } => ServiceError::Refused {
+            action,
+            status: state.status,
+            allowed,
+        },
+    })
+}
+
+/// Appends `event` to the order's timeline and its organisations' event logs; `from` is the
+/// status before the change (the order is as it is after it).
+pub fn record(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order: &Order,
+    from: Option<OrderStatus>,
+    event: Event,
+) -> ServiceResult<()> {
+    events::append(
+        conn,
+        &NewEvent {
+            id: new_id(),
+            order_id: &order.id,
+            employer_id: &order.employer_id,
+            provider_id: &order.provider_id,
+            event: &event,
+            from,
+            to: order.status,
+            actor_role: caller.role,
+            actor_id: &caller.subject,
+            occurred_at: now.naive_utc(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Saves a changed order in status `to` (version + 1) if nobody changed it since it was read,
+/// and records its event. Call inside the use case's transaction.
+pub fn save(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    mut order: Order,
+    to: OrderStatus,
+    event: Event,
+) -> ServiceResult<Order> {
+    let (from, read_version) = (order.status, order.version);
+    order.status = to;
+    order.version += 1;
+    order.updated_at = now.naive_utc();
+    if !store::update(conn, &order, read_version)? {
+        return Err(ServiceError::Conflict(
+            "the order changed while this request ran; read it again and retry".into(),
+        ));
+    }
+    record(conn, now, caller, &order, Some(from), event)?;
+    Ok(order)
+}
+
+/// The `If-Match` precondition: `expected` (when one was named) must be the `current` version.
+pub fn check_version(what: &'static str, current: i32, expected: Option<i32>) -> ServiceResult<()> {
+    match expected {
+        Some(v) if v != current => Err(ServiceError::Stale { what, current }),
+        _ => Ok(()),
+    }
+}

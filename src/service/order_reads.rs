@@ -1,0 +1,198 @@
+//! Reading orders: one order, a list, a timeline, and the coaches that would fit. Nothing here
+//! writes; who sees what is `domain::visibility`.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::orders::{self as store, ContactFilter, OrderFilter, OrderScope};
+use crate::db::{coaches, events, DbConnection};
+use crate::domain::matching::{self, Candidate, MatchRequest, Suggestion};
+use crate::domain::order::{OrderStatus, TrajectoryKind};
+use crate::domain::principal::{Principal, Role};
+use crate::domain::visibility::Audience;
+use crate::service::coaching;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::{self, Visible};
+use crate::service::pagination::PageRequest;
+use crate::views::order::{OrderPage, OrderView, TimelineEvent, TimelinePage, ViewExtras};
+
+/// The full view of one visible order, as the caller sees it at `now`.
+pub fn view(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    visible: &Visible,
+) -> ServiceResult<OrderView> {
+    let coach_name = match &visible.order.coach_id {
+        Some(id) => coaches::find(conn, id)?.map(|c| c.name),
+        None => None,
+    };
+    let summary = coaching::shared_summary(conn, visible)?;
+    Ok(OrderView::build(
+        &visible.order,
+        visible.audience,
+        caller.role,
+        ViewExtras {
+            coach_name,
+            summary,
+        },
+        now,
+    ))
+}
+
+/// One order.
+pub fn get(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<OrderView> {
+    let visible = lifecycle::load(conn, caller, id)?;
+    view(conn, now, caller, &visible)
+}
+
+/// What a list of orders is filtered on.
+#[derive(Debug, Clone)]
+pub struct OrderQuery {
+    pub status: Option<OrderStatus>,
+    pub coach_id: Option<String>,
+    pub kind: Option<TrajectoryKind>,
+    /// Only orders whose first contact is overdue (true) or not (false).
+    pub contact_overdue: Option<bool>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub page: PageRequest,
+}
+
+/// The caller's orders: an employer its own, a coach those assigned to them, a planner all of
+/// the provider's. Without `shared_summary` (read one order for it).
+pub fn list(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    query: OrderQuery,
+) -> ServiceResult<OrderPage> {
+    let (scope, audience) = match caller.role {
+        Role::Employer => (
+            OrderScope::Employer(caller.organisation_id.clone()),
+            Audience::Employer,
+        ),
+        Role::ProviderAdmin => (
+            OrderScope::Provider(caller.organisation_id.clone()),
+            Audience::ProviderAdmin,
+        ),
+        Role::Coach => match coaches::find_by_user(conn, &caller.subject)? {
+            Some(coach) => (OrderScope::Coach(coach.id), Audience::Coach),
+            None => {
+                return Ok(OrderPage {
+                    data: vec![],
+                    next_cursor: None,
+                })
+            }
+        },
+        Role::Coachee => {
+            return Err(ServiceError::Forbidden(
+                "coachees read GET /coachee/order".into(),
+            ))
+        }
+    };
+    let at = now.naive_utc();
+    let filter = OrderFilter {
+        scope,
+        status: query.status,
+        coach_id: query.coach_id,
+        kind: query.kind,
+        contact: query
+            .contact_overdue
+            .map(|overdue| ContactFilter { overdue, at }),
+        updated_since: query.updated_since.map(|t| t.naive_utc()),
+        after: query.page.after.clone(),
+        limit: query.page.fetch(),
+    };
+    let rows = store::list(conn, &filter)?;
+    let (rows, next_cursor) = query.page.finish(rows, |o| &o.id);
+    let coach_ids: Vec<String> = rows.iter().filter_map(|o| o.coach_id.clone()).collect();
+    let names = coaches::names(conn, &coach_ids)?;
+    let data = rows
+        .iter()
+        .map(|order| {
+            let coach_name = order.coach_id.as_ref().and_then(|id| {
+                names
+                    .iter()
+                    .find(|(cid, _)| cid == id)
+                    .map(|(_, n)| n.clone())
+            });
+            OrderView::build(
+                order,
+                audience,
+                caller.role,
+                ViewExtras {
+                    coach_name,
+                    summary: None,
+                },
+                now,
+            )
+        })
+        .collect();
+    Ok(OrderPage { data, next_cursor })
+}
+
+/// An order's events, oldest first.
+pub fn timeline(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+    page: PageRequest,
+) -> ServiceResult<TimelinePage> {
+    let visible = lifecycle::load(conn, caller, id)?;
+    let rows = events::timeline(conn, &visible.order.id, page.after.as_deref(), page.fetch())?;
+    let (rows, next_cursor) = page.finish(rows, |e| &e.id);
+    Ok(TimelinePage {
+        data: rows
+            .into_iter()
+            .map(|e| TimelineEvent::build(e, visible.audience))
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// The provider's coaches who can take the order, ranked by fit (001, 000).
+pub fn coach_suggestions(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<Vec<Suggestion>> {
+    let visible = lifecycle::load(conn, caller, id)?;
+    let order = &visible.order;
+    let coaches: Vec<_> = coaches::list(
+        conn,
+        &coaches::CoachFilter {
+            organisation_id: order.provider_id.clone(),
+            active: Some(true),
+            limit: 1000,
+            ..Default::default()
+        },
+    )?
+    .into_iter()
+    .filter(|c| c.can_take_orders_of(&order.provider_id))
+    .collect();
+    let ids: Vec<String> = coaches.iter().map(|c| c.id.clone()).collect();
+    let load = store::load_of(conn, &ids)?;
+    let candidates: Vec<Candidate> = coaches
+        .iter()
+        .map(|c| Candidate {
+            coach_id: &c.id,
+            name: &c.name,
+            specialisms: &c.specialisms,
+            languages: &c.languages,
+            active_trajectories: load
+                .iter()
+                .find(|(id, _)| *id == c.id)
+                .map_or(0, |(_, n)| *n as u32),
+        })
+        .collect();
+    let request = MatchRequest {
+        kind: order.kind.map(TrajectoryKind::as_str),
+        context: &order.context,
+        language: order.details.preferred_language.as_deref(),
+    };
+    Ok(matching::rank(&request, &candidates))
+}

@@ -1,0 +1,73 @@
+//! What the coachee sees with their link, and the link itself.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::coaching::Consent;
+use crate::domain::consent::ConsentKind;
+use crate::domain::order::OrderStatus;
+use crate::domain::plan::Plan;
+
+/// A link token for the coachee. Hand it over privately; it is shown only now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoacheeLinkIssued {
+    #[schema(format = Uuid)]
+    pub link_id: String,
+    /// A bearer token with role `coachee` for this order only.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A consent as recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentState {
+    pub given: bool,
+    pub recorded_at: DateTime<Utc>,
+    /// How it was recorded, e.g. `coachee_link`.
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Consents {
+    /// To an assessment (002); absent until the coachee says.
+    pub assessment: Option<ConsentState>,
+    /// To sharing a summary (the agreed goals) with the employer.
+    pub share_summary: Option<ConsentState>,
+}
+
+impl Consents {
+    /// The current consents from the latest record of each kind.
+    pub fn build(current: &[Consent]) -> Consents {
+        let state = |kind: ConsentKind| {
+            current
+                .iter()
+                .find(|c| c.kind == kind)
+                .map(|c| ConsentState {
+                    given: c.given,
+                    recorded_at: c.recorded_at.and_utc(),
+                    // The source's kind, without the link's id.
+                    source: c.source.split(':').next().unwrap_or_default().to_string(),
+                })
+        };
+        Consents {
+            assessment: state(ConsentKind::Assessment),
+            share_summary: state(ConsentKind::ShareSummary),
+        }
+    }
+}
+
+/// The trajectory as the coachee sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoacheeOrder {
+    #[schema(format = Uuid)]
+    pub order_id: String,
+    pub status: OrderStatus,
+    /// Your coach's name, once one is assigned.
+    pub coach_name: Option<String>,
+    pub session_budget: i32,
+    pub end_date: NaiveDate,
+    /// Your development points, goals and tasks.
+    pub plan: Plan,
+    pub consents: Consents,
+}

@@ -1,0 +1,9 @@
+//! The read model: what callers get back, built from stored records and what the caller may see
+//! (`domain::visibility`, `domain::coach`). Use cases return these; handlers serialise them. No
+//! queries here: the use cases load what a view needs.
+
+pub mod coach;
+pub mod coachee;
+pub mod coaching;
+pub mod identity;
+pub mod order;

@@ -1,0 +1,195 @@
+//! An order as a caller sees it, its timeline, and the coach suggestions for it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::events::OrderEvent;
+use crate::db::orders::Order;
+use crate::domain::commission::Coachee;
+use crate::domain::contact;
+use crate::domain::matching::Suggestion;
+use crate::domain::order::{
+    offered_actions, ContactChannel, IntakeDecision, OrderAction, OrderDetails, OrderStatus,
+    TrajectoryKind,
+};
+use crate::domain::principal::Role;
+use crate::domain::visibility::Audience;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoachSummary {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactStatus {
+    /// When first contact with the coachee is due (the same working day, 004).
+    pub due_at: DateTime<Utc>,
+    pub contacted_at: Option<DateTime<Utc>>,
+    pub channel: Option<ContactChannel>,
+    /// Not contacted and past due.
+    pub overdue: bool,
+}
+
+/// What the coachee agreed to share with the employer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedSummary {
+    /// The goals agreed in the plan.
+    pub goals: Vec<String>,
+    /// The solution recommended instead of coaching, if that was the intake's outcome.
+    pub alternative: Option<String>,
+}
+
+/// An order, as much as the caller may see. An employer never sees coaching content; it sees
+/// the agreed goals only when the coachee consented to share them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub status: OrderStatus,
+    /// Also the `ETag`.
+    pub version: i32,
+    pub coachee: Coachee,
+    #[serde(flatten)]
+    pub details: OrderDetails,
+    pub kind: Option<TrajectoryKind>,
+    pub context: Vec<String>,
+    pub session_budget: i32,
+    pub end_date: NaiveDate,
+    /// Employer and provider only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coach: Option<CoachSummary>,
+    pub contact: ContactStatus,
+    pub intake_decision: Option<IntakeDecision>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_summary: Option<SharedSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    /// What the caller may do now.
+    pub allowed_actions: Vec<OrderAction>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a view shows beyond the order's own row.
+#[derive(Debug, Default)]
+pub struct ViewExtras {
+    pub coach_name: Option<String>,
+    pub summary: Option<SharedSummary>,
+}
+
+impl OrderView {
+    /// The order as `audience` (with `role`) sees it at `now`.
+    pub fn build(
+        order: &Order,
+        audience: Audience,
+        role: Role,
+        extras: ViewExtras,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut details = order.details.0.clone();
+        if !audience.sees_commercial() {
+            details.purchase_order = None;
+        }
+        let due = order.contact_due_at.and_utc();
+        OrderView {
+            id: order.id.clone(),
+            status: order.status,
+            version: order.version,
+            coachee: Coachee {
+                name: order.coachee_name.clone(),
+                email: order.coachee_email.clone(),
+                phone: order.coachee_phone.clone(),
+            },
+            details,
+            kind: order.kind,
+            context: order.context.0.clone(),
+            session_budget: order.session_budget,
+            end_date: order.end_date,
+            external_ref: order
+                .external_ref
+                .clone()
+                .filter(|_| audience.sees_commercial()),
+            coach: match (&order.coach_id, extras.coach_name) {
+                (Some(id), Some(name)) => Some(CoachSummary {
+                    id: id.clone(),
+                    name,
+                }),
+                _ => None,
+            },
+            contact: ContactStatus {
+                due_at: due,
+                contacted_at: order.contacted_at.map(|t| t.and_utc()),
+                channel: order.contact_channel,
+                overdue: order.status.awaits_contact()
+                    && contact::is_overdue(due, order.contacted_at.is_some(), now),
+            },
+            intake_decision: order.intake_decision,
+            shared_summary: extras.summary,
+            cancel_reason: order
+                .cancel_reason
+                .clone()
+                .filter(|_| audience != Audience::Coachee),
+            allowed_actions: offered_actions(order.state(), role),
+            created_at: order.created_at.and_utc(),
+            updated_at: order.updated_at.and_utc(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub data: Vec<OrderView>,
+    pub next_cursor: Option<String>,
+}
+
+/// One step in an order's life, without confidential content.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEvent {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// e.g. `order.created`, `order.accepted`, `intake.completed`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
+    pub actor_role: Role,
+    pub occurred_at: DateTime<Utc>,
+    /// Details of the step, for the provider's side; empty for the employer.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl TimelineEvent {
+    pub fn build(event: OrderEvent, audience: Audience) -> Self {
+        TimelineEvent {
+            id: event.id,
+            event_type: event.event_type,
+            from_status: event.from_status,
+            to_status: event.to_status,
+            actor_role: event.actor_role,
+            occurred_at: event.occurred_at.and_utc(),
+            data: if audience.sees_event_details() {
+                event.data.0
+            } else {
+                serde_json::json!({})
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelinePage {
+    pub data: Vec<TimelineEvent>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestionList {
+    /// Best fit first.
+    pub data: Vec<Suggestion>,
+}
