@@ -55,7 +55,7 @@ pub async fn request_context(
             // middleware inside this one, and there is none.
             next.call(req)
                 .await
-                .map(|response| as_problem(response.map_into_boxed_body()))
+                .map(|response| end_json_with_newline(as_problem(response.map_into_boxed_body())))
         })
         .instrument(span.clone())
         .await;
@@ -88,6 +88,29 @@ pub async fn request_context(
         }
     });
     Ok(response)
+}
+
+/// Ends a JSON body with a newline, so a shell prompt after `curl` starts on a line of its own.
+fn end_json_with_newline(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media == "application/json" || media.ends_with("+json"));
+    if !json {
+        return response;
+    }
+    response.map_body(|_, body| match body.try_into_bytes() {
+        Ok(bytes) if !bytes.is_empty() && !bytes.ends_with(b"\n") => {
+            let mut ended = web::BytesMut::with_capacity(bytes.len() + 1);
+            ended.extend_from_slice(&bytes);
+            ended.extend_from_slice(b"\n");
+            BoxBody::new(ended.freeze())
+        }
+        Ok(bytes) => BoxBody::new(bytes),
+        Err(body) => body,
+    })
 }
 
 /// Replaces an error response that is not already a problem document (from actix itself or a

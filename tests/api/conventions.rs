@@ -199,7 +199,145 @@ async fn cors_allows_only_configured_origins(backend: Backend) {
     assert_problem(refused, 400).await;
 }
 
+async fn json_bodies_end_with_a_newline(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.hr_token().await;
+    for (path, token) in [
+        ("/health/live", None),
+        ("/api/v1/me", Some(token.as_str())),
+        ("/api/v1/openapi.json", None),
+    ] {
+        let response = app.request(Method::GET, path, token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let text = response.text().await.unwrap();
+        assert!(
+            text.ends_with("}\n"),
+            "{path}: {:?}",
+            &text[text.len() - 10..]
+        );
+    }
+}
+
+async fn malformed_json_points_at_the_nearest_valid_location(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.hr_token().await;
+    let response = app
+        .request(Method::POST, "/api/v1/orders", Some(&token))
+        .header("content-type", "application/json")
+        .body(r#"{"coachee": {"name": "a",,}}"#)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 400).await;
+    assert_eq!(first_pointer(&problem), "/coachee");
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("column 26: key must be a string"),
+        "{detail}"
+    );
+}
+
+async fn a_bad_query_parameter_is_named_with_what_it_expects(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.hr_token().await;
+    let problem = assert_problem(
+        app.get("/api/v1/orders?updated_since=yesterday", &token)
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(first_pointer(&problem), "updated_since");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("updated_since: must be an RFC 3339 date-time"),
+        "{detail}"
+    );
+    let ok = app
+        .get("/api/v1/orders?updated_since=2026-01-01T00:00:00Z", &token)
+        .await;
+    assert_eq!(ok.status(), 200);
+}
+
+async fn a_nul_character_is_refused_in_every_kind_of_input(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Before any token: a form field.
+    let form = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=a%00b%40x.example&password=p")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first_pointer(&assert_problem(form, 400).await), "username");
+    let hr = app.hr_token().await;
+    let planner = app.planner_token().await;
+    let order = |coachee_name: &str, external_ref: &str| json!({"coachee": {"name": coachee_name, "email": "sam@acme.example"}, "external_ref": external_ref});
+    for (body, pointer) in [
+        (order("Sam\u{0}", "HR-1"), "/coachee/name"),
+        (order("Sam", "HR-\u{0}1"), "/external_ref"),
+    ] {
+        let problem = assert_problem(app.post_json("/api/v1/orders", &hr, &body).await, 400).await;
+        assert_eq!(first_pointer(&problem), pointer);
+    }
+    let created: serde_json::Value = app
+        .post_json("/api/v1/orders", &hr, &order("Sam", "HR-2"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let cancel = app
+        .post_json(
+            &format!("/api/v1/orders/{id}/cancel"),
+            &hr,
+            &json!({"reason": "no\u{0}"}),
+        )
+        .await;
+    assert_eq!(first_pointer(&assert_problem(cancel, 400).await), "/reason");
+    let coach = json!({"name": "Carla\u{0}", "email": "c@p.example", "time_zone": "UTC"});
+    let problem = assert_problem(
+        app.post_json("/api/v1/coaches", &planner, &coach).await,
+        400,
+    )
+    .await;
+    assert_eq!(first_pointer(&problem), "/name");
+    let query = app.get("/api/v1/coaches?cursor=a%00", &planner).await;
+    assert_eq!(first_pointer(&assert_problem(query, 400).await), "cursor");
+    // Nothing was written: one order, still submitted.
+    let orders: serde_json::Value = app.get("/api/v1/orders", &hr).await.json().await.unwrap();
+    assert_eq!(orders["data"].as_array().unwrap().len(), 1);
+    assert_eq!(orders["data"][0]["status"], "submitted");
+}
+
+async fn a_weak_etag_never_matches_if_match(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hr = app.hr_token().await;
+    let body = json!({"coachee": {"name": "Sam", "email": "sam@acme.example"}});
+    let created: serde_json::Value = app
+        .post_json("/api/v1/orders", &hr, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/orders/{}", created["id"].as_str().unwrap());
+    let change = |if_match: &'static str| {
+        app.request(Method::PATCH, &path, Some(&hr))
+            .header("if-match", if_match)
+            .json(&json!({"job_title": "Team lead"}))
+            .send()
+    };
+    // RFC 9110 §13.1.1: If-Match uses the strong comparison.
+    assert_problem(change("W/\"1\"").await.unwrap(), 412).await;
+    assert_eq!(change("\"1\"").await.unwrap().status(), 200);
+}
+
 api_test!(
+    json_bodies_end_with_a_newline,
+    malformed_json_points_at_the_nearest_valid_location,
+    a_bad_query_parameter_is_named_with_what_it_expects,
+    a_nul_character_is_refused_in_every_kind_of_input,
+    a_weak_etag_never_matches_if_match,
     an_unknown_route_is_a_404_problem,
     a_wrong_method_is_a_405_with_allow,
     malformed_json_is_a_400_naming_the_position,

@@ -389,7 +389,12 @@ pub async fn assert_problem(response: Response, status: u16) -> Value {
         .unwrap_or_default();
     assert_eq!(content_type, "application/problem+json");
     assert!(response.headers().contains_key("x-request-id"));
-    let body: Value = response.json().await.unwrap();
+    let text = response.text().await.unwrap();
+    assert!(
+        text.ends_with('\n'),
+        "a JSON body ends with a newline: {text:?}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["status"], json!(status));
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
     assert!(
