@@ -211,3 +211,54 @@ pub async fn answers(pool: &Pool, timeout: Duration) -> bool {
     .await
     .unwrap_or(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use diesel::connection::InstrumentationEvent;
+
+    use super::*;
+
+    #[test]
+    fn a_checkout_costs_no_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.sqlite3").display().to_string();
+        let pool = pool(DatabaseUrl::Sqlite(path), 1, Duration::from_secs(1)).unwrap();
+        let queries = Arc::new(AtomicUsize::new(0));
+        let counted = queries.clone();
+        pool.get()
+            .unwrap()
+            .set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        for _ in 0..5 {
+            drop(pool.get().unwrap());
+        }
+        assert_eq!(
+            queries.load(Ordering::SeqCst),
+            0,
+            "no test query per checkout"
+        );
+    }
+
+    #[test]
+    fn a_connection_given_back_inside_a_transaction_is_not_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.sqlite3").display().to_string();
+        let pool = pool(DatabaseUrl::Sqlite(path), 1, Duration::from_secs(1)).unwrap();
+        let left_open = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut conn = pool.get().unwrap();
+            let _: Result<(), diesel::result::Error> = write(&mut conn, |_| panic!("a bug"));
+        }));
+        assert!(left_open.is_err());
+        let mut conn = pool.get().unwrap();
+        assert!(
+            !R2D2Connection::is_broken(&mut *conn),
+            "the pool hands out a connection outside any transaction"
+        );
+    }
+}

@@ -45,9 +45,29 @@ impl Backend {
     }
 }
 
-/// Runs `async fn NAME(backend: Backend)` once per backend, as `NAME::sqlite` and `NAME::postgres`.
+/// Runs `async fn NAME(backend: Backend)` once per backend, as `NAME::sqlite` and
+/// `NAME::postgres`. A test that means one backend only says so, and only that variant exists:
+/// `api_test!(sqlite_only: NAME)`, `api_test!(postgres_only: NAME)`.
 #[macro_export]
 macro_rules! api_test {
+    (sqlite_only: $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+        }
+    )+};
+    (postgres_only: $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn postgres() {
+                if let Some(backend) = $crate::helpers::Backend::postgres() {
+                    super::$name(backend).await
+                }
+            }
+        }
+    )+};
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
             #[actix_web::test]

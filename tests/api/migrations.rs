@@ -51,3 +51,30 @@ async fn down_migrations_revert_up_migrations(backend: Backend) {
 }
 
 api_test!(down_migrations_revert_up_migrations);
+
+/// The migrations of a backend: each a folder with `up.sql` and `down.sql`.
+fn migrations(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .map(|path| {
+            for file in ["up.sql", "down.sql"] {
+                assert!(path.join(file).is_file(), "{} has {file}", path.display());
+            }
+            path.file_name().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn both_backends_hold_the_same_migrations() {
+    let postgres = migrations("postgres");
+    assert!(!postgres.is_empty());
+    assert_eq!(postgres, migrations("sqlite"));
+}
