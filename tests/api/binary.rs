@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -150,34 +150,76 @@ async fn admin_commands_create_what_the_api_then_accepts(backend: Backend) {
     assert_eq!(coaches["data"][0]["specialisms"][0], "reintegration");
 }
 
+/// The binary serving: its process, its address, and what it logged until it was ready.
+struct Serving {
+    child: Child,
+    address: String,
+    startup_logs: Vec<Value>,
+}
+
+impl Serving {
+    /// Starts `trajectum ARGS` and waits until it is ready.
+    fn start(mut command: Command) -> Serving {
+        let mut child = command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut logs = BufReader::new(child.stderr.take().unwrap());
+        let mut startup_logs = vec![];
+        let address = loop {
+            let mut line = String::new();
+            assert!(
+                logs.read_line(&mut line).unwrap() > 0,
+                "the service stopped before it was ready: {startup_logs:?}"
+            );
+            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+                if entry["message"] == "trajectum is ready" {
+                    break entry["address"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches("http://")
+                        .to_string();
+                }
+                startup_logs.push(entry);
+            }
+        };
+        // Keep reading the logs so the child never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut logs, &mut std::io::sink()));
+        Serving {
+            child,
+            address,
+            startup_logs,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// SQLite only: the shutdown path does not depend on the database.
 async fn sigterm_lets_an_in_flight_request_finish(backend: Backend) {
     let db = TestDb::new(backend);
-    let mut child = trajectum(&db)
-        .arg("serve")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut logs = BufReader::new(child.stderr.take().unwrap());
-    let address = loop {
-        let mut line = String::new();
-        assert!(
-            logs.read_line(&mut line).unwrap() > 0,
-            "the service stopped before it was ready"
-        );
-        if let Ok(entry) = serde_json::from_str::<Value>(&line) {
-            if entry["message"] == "trajectum is ready" {
-                break entry["address"]
-                    .as_str()
-                    .unwrap()
-                    .trim_start_matches("http://")
-                    .to_string();
-            }
-        }
-    };
-    // Keep reading the logs so the child never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut logs, &mut std::io::sink()));
+    let mut command = trajectum(&db);
+    command.arg("serve");
+    let mut serving = Serving::start(command);
+    let address = serving.address.clone();
 
     // Half a request is on the wire when SIGTERM arrives.
     let body = "grant_type=client_credentials&client_id=nobody&client_secret=wrong";
@@ -193,11 +235,7 @@ async fn sigterm_lets_an_in_flight_request_finish(backend: Backend) {
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    serving.signal("-TERM");
     std::thread::sleep(Duration::from_millis(300));
     stream.write_all(&body.as_bytes()[10..]).unwrap();
     let mut response = String::new();
@@ -207,9 +245,195 @@ async fn sigterm_lets_an_in_flight_request_finish(backend: Backend) {
         "the request finished: {response}"
     );
     assert!(response.contains("invalid_client"));
-    let status = child.wait().unwrap();
+    let status = serving.child.wait().unwrap();
     assert!(status.success(), "exits cleanly after SIGTERM: {status}");
 }
 
-api_test!(admin_commands_create_what_the_api_then_accepts);
+/// Kubernetes injects `TRAJECTUM_PORT=tcp://…` and `TRAJECTUM_SERVICE_*` into every pod of a
+/// Service named `trajectum`: the service starts, says what it ignored, and takes its port from
+/// the config file. An unknown key in the config file is still an error.
+async fn unknown_environment_variables_are_warnings_not_a_crash(backend: Backend) {
+    let db = TestDb::new(backend);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("trajectum.toml");
+    std::fs::write(&config, "port = 0\n").unwrap();
+    let mut command = trajectum(&db);
+    command
+        .env_remove("TRAJECTUM_PORT")
+        .env("TRAJECTUM_CONFIG", &config)
+        .env("TRAJECTUM_PORT", "tcp://10.0.0.1:8080")
+        .env("TRAJECTUM_SERVICE_HOST", "10.0.0.1")
+        .env("TRAJECTUM_SERVICE_PORT", "8080")
+        .arg("serve");
+    let serving = Serving::start(command);
+    let warnings: Vec<String> = serving
+        .startup_logs
+        .iter()
+        .filter(|entry| entry["level"] == "WARN")
+        .map(|entry| entry["message"].as_str().unwrap_or_default().to_string())
+        .collect();
+    for expected in [
+        "TRAJECTUM_SERVICE_HOST is not a setting",
+        "TRAJECTUM_SERVICE_PORT is not a setting",
+        "TRAJECTUM_PORT looks like a Kubernetes service link",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.starts_with(expected)),
+            "{expected}: {warnings:?}"
+        );
+    }
+    let live = reqwest::get(serving.url("/health/live")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    drop(serving);
+
+    std::fs::write(&config, "port = 0\nprot = 1\n").unwrap();
+    let refused = trajectum(&db)
+        .env("TRAJECTUM_CONFIG", &config)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "an unknown key in the file is refused"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("prot"));
+}
+
+/// What one client saw of one key: the order it was answered with, or nothing (the process
+/// died under it).
+type Attempts = Vec<(String, Option<String>)>;
+
+/// A client that creates orders one after another, each with a key of its own, until the
+/// service stops answering.
+async fn keep_ordering(base: String, token: String, client_no: usize) -> Attempts {
+    let http = reqwest::Client::new();
+    let mut attempts = vec![];
+    for n in 0..10_000 {
+        let key = format!("client-{client_no}-order-{n}");
+        let body = serde_json::json!({"coachee": {"name": key, "email": "sam@acme.example"}});
+        let answer = http
+            .post(format!("{base}/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("idempotency-key", &key)
+            .json(&body)
+            .send()
+            .await;
+        match answer {
+            Ok(response) => {
+                assert_eq!(response.status(), 201, "{key}");
+                let order: Value = response.json().await.unwrap();
+                attempts.push((key, Some(order["id"].as_str().unwrap().to_string())));
+            }
+            Err(_) => {
+                attempts.push((key, None));
+                break;
+            }
+        }
+    }
+    attempts
+}
+
+async fn client_token(base: &str) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/auth/token"))
+        .basic_auth(
+            trajectum::admin::demo::CLIENT_ID,
+            Some(trajectum::admin::demo::CLIENT_SECRET),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_string()
+}
+
+/// A crash loses no accepted order and repeats none (API.md "Conventions", `Idempotency-Key`):
+/// eight clients create orders with keys of their own, the process is killed with SIGKILL
+/// mid-load and started again, every request that got no answer is sent again with its key and
+/// body, and then every key has been answered exactly once, by an order of its own.
+async fn a_killed_process_answers_every_idempotency_key_exactly_once(backend: Backend) {
+    const CLIENTS: usize = 8;
+    let db = TestDb::new(backend);
+    let mut command = trajectum(&db);
+    command.args(["demo", "--force"]);
+    let serving = Serving::start(command);
+    let base = serving.url("");
+    let token = client_token(&base).await;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| actix_web::rt::spawn(keep_ordering(base.clone(), token.clone(), c)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    serving.signal("-KILL");
+    let mut attempts: Attempts = vec![];
+    for client in clients {
+        attempts.extend(client.await.unwrap());
+    }
+    drop(serving);
+    let unanswered = attempts.iter().filter(|(_, id)| id.is_none()).count();
+    assert_eq!(unanswered, CLIENTS, "each client was cut off mid-request");
+
+    let mut command = trajectum(&db);
+    command.arg("serve");
+    let serving = Serving::start(command);
+    let base = serving.url("");
+    let http = reqwest::Client::new();
+    let mut ids = std::collections::HashSet::new();
+    for (key, answered) in &attempts {
+        let body = serde_json::json!({"coachee": {"name": key, "email": "sam@acme.example"}});
+        let response = http
+            .post(format!("{base}/api/v1/orders"))
+            .bearer_auth(&token)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{key} is answered");
+        let replayed = response.headers().get("idempotent-replayed").is_some();
+        let order: Value = response.json().await.unwrap();
+        let id = order["id"].as_str().unwrap().to_string();
+        assert_eq!(order["coachee"]["name"], key.as_str());
+        if let Some(first) = answered {
+            assert!(replayed, "{key} was answered before the crash");
+            assert_eq!(&id, first, "{key} keeps its first answer");
+        }
+        assert!(ids.insert(id), "{key} has an order of its own");
+    }
+    // And no order exists that no key answered.
+    let mut listed = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let page: Value = http
+            .get(format!("{base}/api/v1/orders"))
+            .query(&[("limit", "200")])
+            .query(
+                &cursor
+                    .iter()
+                    .map(|c| ("cursor", c.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed += page["data"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(listed, attempts.len(), "one order per key, no duplicates");
+}
+
+api_test!(
+    admin_commands_create_what_the_api_then_accepts,
+    a_killed_process_answers_every_idempotency_key_exactly_once,
+);
+api_test!(sqlite_only: unknown_environment_variables_are_warnings_not_a_crash);
 api_test!(sqlite_only: sigterm_lets_an_in_flight_request_finish);
