@@ -12,5 +12,6 @@ mod migrations;
 mod operations;
 mod orders;
 mod privacy;
+mod roles;
 mod scene;
 mod tokens;
