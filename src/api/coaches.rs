@@ -38,7 +38,7 @@ pub struct CoachListParams {
     /// Only active (true) or inactive (false) coaches; provider staff only.
     pub active: Option<bool>,
     /// Only coaches changed at or after this time (for sync).
-    #[serde(default, deserialize_with = "crate::api::extract::rfc3339")]
+    #[serde(default, deserialize_with = "crate::api::parse::rfc3339")]
     pub updated_since: Option<DateTime<Utc>>,
 }
 

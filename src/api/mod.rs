@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod intake;
 pub mod operations;
 pub mod orders;
+pub mod parse;
 pub mod plan;
 pub mod problems;
 pub mod respond;

@@ -79,7 +79,7 @@ pub struct OrderListParams {
     /// Only orders whose first contact is overdue (true) or not (false).
     pub contact_overdue: Option<bool>,
     /// Only orders changed at or after this time (for sync).
-    #[serde(default, deserialize_with = "crate::api::extract::rfc3339")]
+    #[serde(default, deserialize_with = "crate::api::parse::rfc3339")]
     pub updated_since: Option<DateTime<Utc>>,
 }
 
