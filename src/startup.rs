@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use anyhow::{bail, Context};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
@@ -69,49 +69,47 @@ impl Application {
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));
         let origins = settings.cors_origins();
-        let server = HttpServer::new(move || {
-            let mut cors = Cors::default()
-                .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
-                .allowed_headers([
-                    actix_web::http::header::AUTHORIZATION,
-                    actix_web::http::header::CONTENT_TYPE,
-                    actix_web::http::header::IF_MATCH,
-                ])
-                .allowed_header("idempotency-key")
-                .expose_headers(["idempotent-replayed"])
-                .allowed_header("x-request-id")
-                .expose_headers(["etag", "location", "x-request-id", "retry-after"])
-                .max_age(3600);
-            for origin in &origins {
-                cors = cors.allowed_origin(origin);
-            }
-            // The spec's own route first: the `/api/v1` scope would otherwise claim its path.
-            let (app, _) = App::new()
-                .service(
-                    SwaggerUi::new("/docs/{_:.*}")
-                        .url("/api/v1/openapi.json", spec.clone())
-                        // The default validator badge calls swagger.io: nothing leaves the host.
-                        .config(Config::default().validator_url("none")),
-                )
-                .into_utoipa_app()
-                .app_data(state.clone())
-                .app_data(routes.clone())
-                .app_data(web::PathConfig::default().error_handler(|_, _| {
-                    ApiError::not_found("no such resource: the id is not a UUID").into()
-                }))
-                .configure(api::configure)
-                .split_for_parts();
-            app.service(web::redirect("/docs", "/docs/"))
-                .default_service(web::to(api::unrouted))
-                .wrap(from_fn(fingerprint))
-                // CORS answers refused preflights itself; inside the request context those
-                // answers get a request id and become problem documents too.
-                .wrap(cors)
-                .wrap(from_fn(request_context))
-        })
-        .shutdown_timeout(settings.shutdown_timeout_seconds)
-        .listen(listener)?
-        .run();
+        let server =
+            crate::server::serve(listener, settings.shutdown_timeout_seconds, move || {
+                let mut cors = Cors::default()
+                    .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+                    .allowed_headers([
+                        actix_web::http::header::AUTHORIZATION,
+                        actix_web::http::header::CONTENT_TYPE,
+                        actix_web::http::header::IF_MATCH,
+                    ])
+                    .allowed_header("idempotency-key")
+                    .expose_headers(["idempotent-replayed"])
+                    .allowed_header("x-request-id")
+                    .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+                    .max_age(3600);
+                for origin in &origins {
+                    cors = cors.allowed_origin(origin);
+                }
+                // The spec's own route first: the `/api/v1` scope would otherwise claim its path.
+                let (app, _) = App::new()
+                    .service(
+                        SwaggerUi::new("/docs/{_:.*}")
+                            .url("/api/v1/openapi.json", spec.clone())
+                            // The default validator badge calls swagger.io: nothing leaves the host.
+                            .config(Config::default().validator_url("none")),
+                    )
+                    .into_utoipa_app()
+                    .app_data(state.clone())
+                    .app_data(routes.clone())
+                    .app_data(web::PathConfig::default().error_handler(|_, _| {
+                        ApiError::not_found("no such resource: the id is not a UUID").into()
+                    }))
+                    .configure(api::configure)
+                    .split_for_parts();
+                app.service(web::redirect("/docs", "/docs/"))
+                    .default_service(web::to(api::unrouted))
+                    .wrap(from_fn(fingerprint))
+                    // CORS answers refused preflights itself; inside the request context those
+                    // answers get a request id and become problem documents too.
+                    .wrap(cors)
+                    .wrap(from_fn(request_context))
+            })?;
         Ok(Application { port, server, pool })
     }
 

@@ -9,8 +9,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// actix-http logs every request it cannot parse (and every client that hangs up mid-request) as
+/// an error of its dispatcher; those are the client's mistakes, and `crate::server` logs each
+/// refused request as a warning instead. A filter that names `actix_http` itself decides.
+const QUIET_PARSER: &str = "actix_http::h1::dispatcher=off";
+
 /// Installs the global subscriber; a second call (tests) is ignored.
 pub fn init(format: LogFormat, filter: &str) {
+    let filter = if filter.contains("actix_http") {
+        filter.to_string()
+    } else {
+        format!("{filter},{QUIET_PARSER}")
+    };
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

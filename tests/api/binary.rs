@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::api_test;
 use crate::helpers::{Backend, TestDb, TEST_SECRET};
@@ -150,11 +150,13 @@ async fn admin_commands_create_what_the_api_then_accepts(backend: Backend) {
     assert_eq!(coaches["data"][0]["specialisms"][0], "reintegration");
 }
 
-/// The binary serving: its process, its address, and what it logged until it was ready.
+/// The binary serving: its process, its address, what it logged until it was ready, and what
+/// it logs after.
 struct Serving {
     child: Child,
     address: String,
     startup_logs: Vec<Value>,
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serving {
@@ -185,11 +187,18 @@ impl Serving {
             }
         };
         // Keep reading the logs so the child never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut logs, &mut std::io::sink()));
+        let kept = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let sink = kept.clone();
+        std::thread::spawn(move || {
+            for line in logs.lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
         Serving {
             child,
             address,
             startup_logs,
+            logs: kept,
         }
     }
 
@@ -435,5 +444,68 @@ api_test!(
     admin_commands_create_what_the_api_then_accepts,
     a_killed_process_answers_every_idempotency_key_exactly_once,
 );
-api_test!(sqlite_only: unknown_environment_variables_are_warnings_not_a_crash);
+/// Sends raw bytes and reads the whole answer (the connection closes after a refusal).
+fn raw_exchange(address: &str, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = vec![];
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// What the HTTP parser refuses before any handler runs (a 200 KB header, a raw 0xFF in the
+/// query) is a problem document with a request id, and a warning in the log, not an error.
+async fn requests_the_http_parser_refuses_are_problems_and_warnings(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut command = trajectum(&db);
+    command.arg("serve");
+    let serving = Serving::start(command);
+    let mut huge = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 200_000));
+    huge.extend_from_slice(b"\r\n\r\n");
+    for (request, status) in [
+        (huge, 431),
+        (
+            b"GET /api/v1/orders?x=\xff HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+            400,
+        ),
+    ] {
+        let answer = raw_exchange(&serving.address, &request);
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole response");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{head}");
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains("content-type: application/problem+json"),
+            "{head}"
+        );
+        assert!(head.contains("x-request-id: "), "{head}");
+        let problem: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(problem["status"], status);
+        assert!(problem["request_id"].is_string());
+    }
+    // The same service still answers normally.
+    let live = reqwest::get(serving.url("/health/live")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let logs = serving.logs.lock().unwrap().clone();
+    let levels: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|entry| entry["level"].clone())
+        .collect();
+    assert!(!levels.contains(&json!("ERROR")), "{logs:?}");
+    let refusals = logs
+        .iter()
+        .filter(|l| l.contains("refused a request the HTTP parser could not read"))
+        .count();
+    assert_eq!(refusals, 2, "{logs:?}");
+}
+
+api_test!(
+    sqlite_only: unknown_environment_variables_are_warnings_not_a_crash,
+    requests_the_http_parser_refuses_are_problems_and_warnings,
+);
 api_test!(sqlite_only: sigterm_lets_an_in_flight_request_finish);
