@@ -53,13 +53,11 @@ pub fn issue_link(
             now,
             expires_at,
         )?;
-        let order = &visible.order;
         lifecycle::record(
             conn,
             now,
             caller,
-            order,
-            Some(order.status),
+            &visible.order,
             Event::CoacheeLinkIssued {
                 link_id: link.id.clone(),
                 expires_at,
@@ -85,17 +83,10 @@ pub fn revoke_links(
         let visible = lifecycle::load(conn, caller, id)?;
         let revoked = links::revoke_all(conn, &visible.order.id, now.naive_utc())?;
         if revoked > 0 {
-            let order = &visible.order;
-            lifecycle::record(
-                conn,
-                now,
-                caller,
-                order,
-                Some(order.status),
-                Event::CoacheeLinksRevoked {
-                    links: revoked as u32,
-                },
-            )?;
+            let event = Event::CoacheeLinksRevoked {
+                links: revoked as u32,
+            };
+            lifecycle::record(conn, now, caller, &visible.order, event)?;
         }
         Ok(())
     })
@@ -189,7 +180,7 @@ pub fn change_consents(
                         && coaching::withdraw_assessment(conn, now, &order.id)?,
                 }
             };
-            lifecycle::record(conn, now, caller, order, Some(order.status), event)?;
+            lifecycle::record(conn, now, caller, order, event)?;
         }
         Ok(Consents::build(&store::current_consents(conn, &order.id)?))
     })

@@ -4,13 +4,14 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::coaching::{self as store, IntakeRecord, PlanRecord};
+use crate::db::orders::Order;
 use crate::db::{DbConnection, Json};
 use crate::domain::consent::ConsentKind;
 use crate::domain::intake::{AssessmentDecision, IntakeDraft};
 use crate::domain::order::IntakeDecision;
 use crate::domain::plan::Plan;
+use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::lifecycle::Visible;
 use crate::views::order::SharedSummary;
 
 /// The intake draft (empty before the first save) and its record.
@@ -78,15 +79,16 @@ pub fn withdraw_assessment(
 /// The summary the audience may see: for the employer only with the coachee's consent.
 pub fn shared_summary(
     conn: &mut DbConnection,
-    visible: &Visible,
+    order: &Order,
+    audience: Audience,
 ) -> ServiceResult<Option<SharedSummary>> {
-    let order_id = &visible.order.id;
+    let order_id = &order.id;
     let consented = consent_given(conn, order_id, ConsentKind::ShareSummary)?;
-    if !visible.audience.sees_shared_summary(consented) {
+    if !audience.sees_shared_summary(consented) {
         return Ok(None);
     }
     let (plan, _) = load_plan(conn, order_id)?;
-    let alternative = match visible.order.intake_decision {
+    let alternative = match order.intake_decision {
         Some(IntakeDecision::Alternative) => load_intake(conn, order_id)?.0.alternative,
         _ => None,
     };

@@ -165,14 +165,6 @@ pub fn complete(
             to,
             Event::IntakeCompleted { decision },
         )?;
-        order_reads::view(
-            conn,
-            now,
-            caller,
-            &Visible {
-                order,
-                audience: visible.audience,
-            },
-        )
+        order_reads::view(conn, now, caller, &order, visible.audience)
     })
 }

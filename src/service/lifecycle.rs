@@ -66,9 +66,31 @@ pub fn check(
     })
 }
 
+/// Records a step that leaves the order's status as it is (a plan change, a link, a consent).
+pub fn record(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order: &Order,
+    event: Event,
+) -> ServiceResult<()> {
+    append(conn, now, caller, order, Some(order.status), event)
+}
+
+/// Records the order's first event: it came into being.
+pub fn record_creation(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order: &Order,
+    event: Event,
+) -> ServiceResult<()> {
+    append(conn, now, caller, order, None, event)
+}
+
 /// Appends `event` to the order's timeline and its organisations' event logs; `from` is the
 /// status before the change (the order is as it is after it).
-pub fn record(
+fn append(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
@@ -113,7 +135,7 @@ pub fn save(
             "the order changed while this request ran; read it again and retry".into(),
         ));
     }
-    record(conn, now, caller, &order, Some(from), event)?;
+    append(conn, now, caller, &order, Some(from), event)?;
     Ok(order)
 }
 

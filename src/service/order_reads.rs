@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::db::orders::{self as store, ContactFilter, OrderFilter, OrderScope};
+use crate::db::orders::{self as store, ContactFilter, Order, OrderFilter, OrderScope};
 use crate::db::{coaches, events, DbConnection};
 use crate::domain::matching::{self, Candidate, MatchRequest, Suggestion};
 use crate::domain::order::{OrderStatus, TrajectoryKind};
@@ -11,25 +11,26 @@ use crate::domain::principal::{Principal, Role};
 use crate::domain::visibility::Audience;
 use crate::service::coaching;
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::lifecycle::{self, Visible};
+use crate::service::lifecycle;
 use crate::service::pagination::PageRequest;
 use crate::views::order::{OrderPage, OrderView, TimelineEvent, TimelinePage, ViewExtras};
 
-/// The full view of one visible order, as the caller sees it at `now`.
+/// The full view of one order, as the caller (seeing it as `audience`) sees it at `now`.
 pub fn view(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
-    visible: &Visible,
+    order: &Order,
+    audience: Audience,
 ) -> ServiceResult<OrderView> {
-    let coach_name = match &visible.order.coach_id {
+    let coach_name = match &order.coach_id {
         Some(id) => coaches::find(conn, id)?.map(|c| c.name),
         None => None,
     };
-    let summary = coaching::shared_summary(conn, visible)?;
+    let summary = coaching::shared_summary(conn, order, audience)?;
     Ok(OrderView::build(
-        &visible.order,
-        visible.audience,
+        order,
+        audience,
         caller.role,
         ViewExtras {
             coach_name,
@@ -47,7 +48,7 @@ pub fn get(
     id: &str,
 ) -> ServiceResult<OrderView> {
     let visible = lifecycle::load(conn, caller, id)?;
-    view(conn, now, caller, &visible)
+    view(conn, now, caller, &visible.order, visible.audience)
 }
 
 /// What a list of orders is filtered on.

@@ -15,7 +15,7 @@ use crate::domain::order::OrderAction;
 use crate::domain::principal::Principal;
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::lifecycle::{self, Visible};
+use crate::service::lifecycle;
 use crate::service::order_reads;
 use crate::views::order::OrderView;
 
@@ -69,20 +69,10 @@ pub fn commission(
             commission,
         );
         store::insert(conn, &order)?;
-        lifecycle::record(
-            conn,
-            now,
-            caller,
-            &order,
-            None,
-            Event::OrderCreated { contact_due_at },
-        )?;
+        let event = Event::OrderCreated { contact_due_at };
+        lifecycle::record_creation(conn, now, caller, &order, event)?;
         tracing::info!(order_id = %order.id, "order created");
-        let visible = Visible {
-            order,
-            audience: Audience::Employer,
-        };
-        order_reads::view(conn, now, caller, &visible)
+        order_reads::view(conn, now, caller, &order, Audience::Employer)
     })
 }
 
@@ -101,15 +91,7 @@ fn act(
         let mut order = visible.order.clone();
         let event = change(conn, &mut order)?;
         let order = lifecycle::save(conn, now, caller, order, to, event)?;
-        order_reads::view(
-            conn,
-            now,
-            caller,
-            &Visible {
-                order,
-                audience: visible.audience,
-            },
-        )
+        order_reads::view(conn, now, caller, &order, visible.audience)
     })
 }
 

@@ -114,7 +114,6 @@ fn save(
         now,
         caller,
         &visible.order,
-        Some(visible.order.status),
         Event::PlanUpdated {
             goals,
             tasks,
