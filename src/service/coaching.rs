@@ -69,9 +69,7 @@ pub fn withdraw_assessment(
         ..record.clone()
     };
     if !store::save_intake(conn, &saved, Some(record.version))? {
-        return Err(ServiceError::Conflict(
-            "the intake changed while this request ran; retry".into(),
-        ));
+        return Err(ServiceError::Concurrent("the intake"));
     }
     Ok(true)
 }

@@ -39,6 +39,9 @@ pub enum ServiceError {
     /// The change conflicts with what is stored now (e.g. a concurrent change).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another request changed `0` while this one ran; the same request again can succeed.
+    #[error("{0} changed while this request ran")]
+    Concurrent(&'static str),
     /// An `Idempotency-Key` came back with another request than the one it first answered.
     #[error("the idempotency key was used with a different request")]
     KeyReused,
@@ -63,20 +66,16 @@ impl ServiceError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ServiceError::Unavailable(_) | ServiceError::KeyInProgress
+            ServiceError::Unavailable(_)
+                | ServiceError::KeyInProgress
+                | ServiceError::Concurrent(_)
         )
     }
 
     /// Whether this is a decision about the request (kept with an `Idempotency-Key`, replayed
     /// on a retry), rather than a failure to decide (which a retry may get past).
     pub fn is_decision(&self) -> bool {
-        !matches!(
-            self,
-            ServiceError::Unavailable(_)
-                | ServiceError::Internal(_)
-                | ServiceError::KeyInProgress
-                | ServiceError::KeyReused
-        )
+        !self.is_retryable() && !matches!(self, ServiceError::Internal(_) | ServiceError::KeyReused)
     }
 }
 
@@ -133,5 +132,33 @@ pub fn is_busy(message: &str) -> bool {
 impl From<serde_json::Error> for ServiceError {
     fn from(error: serde_json::Error) -> Self {
         ServiceError::Internal(anyhow::Error::new(error).context("stored JSON"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_kept_and_failures_to_decide_are_retried() {
+        let refused = ServiceError::Refused {
+            action: OrderAction::Cancel,
+            status: OrderStatus::Completed,
+            allowed: vec![],
+        };
+        assert!(refused.is_decision() && !refused.is_retryable());
+        assert!(ServiceError::invalid("/reason", "must not be empty").is_decision());
+        for failure in [
+            ServiceError::Unavailable("busy".into()),
+            ServiceError::Concurrent("the order"),
+            ServiceError::KeyInProgress,
+        ] {
+            assert!(
+                failure.is_retryable() && !failure.is_decision(),
+                "{failure}"
+            );
+        }
+        let internal = ServiceError::Internal(anyhow::anyhow!("bug"));
+        assert!(!internal.is_retryable() && !internal.is_decision());
     }
 }

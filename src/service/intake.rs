@@ -151,9 +151,7 @@ pub fn complete(
             ..record.clone()
         };
         if !store::save_intake(conn, &completed, Some(record.version))? {
-            return Err(ServiceError::Conflict(
-                "the intake changed while this request ran".into(),
-            ));
+            return Err(ServiceError::Concurrent("the intake"));
         }
         let mut order = visible.order.clone();
         order.intake_decision = Some(decision);

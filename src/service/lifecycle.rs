@@ -131,9 +131,7 @@ pub fn save(
     order.version += 1;
     order.updated_at = now.naive_utc();
     if !store::update(conn, &order, read_version)? {
-        return Err(ServiceError::Conflict(
-            "the order changed while this request ran; read it again and retry".into(),
-        ));
+        return Err(ServiceError::Concurrent("the order"));
     }
     append(conn, now, caller, &order, Some(from), event)?;
     Ok(order)
