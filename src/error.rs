@@ -399,9 +399,7 @@ impl From<ServiceError> for ApiError {
                 }
             }
             ServiceError::Conflict(detail) => ApiError::conflict(detail),
-            ServiceError::Concurrent(what) => ApiError::conflict(format!(
-                "{what} changed while this request ran; read it again and retry"
-            )),
+            ServiceError::Concurrent(detail) => ApiError::conflict(detail),
             ServiceError::KeyReused => ApiError::Unprocessable {
                 detail: "this Idempotency-Key was used with a different request; use a new key"
                     .into(),

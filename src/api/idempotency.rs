@@ -76,7 +76,10 @@ pub async fn fingerprint(
     let mut payload = req.take_payload();
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk?;
+        let Ok(chunk) = chunk else {
+            let error = ApiError::bad_request("the request body could not be read");
+            return Ok(req.into_response(error.error_response()));
+        };
         if bytes.len() + chunk.len() > limit {
             return Ok(req.into_response(ApiError::PayloadTooLarge { limit }.error_response()));
         }

@@ -41,7 +41,11 @@ pub const READINESS_WAIT: Duration = Duration::from_millis(500);
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
-    if !db::answers(&state.pool, READINESS_WAIT).await {
+    // Bounded twice: waiting for a connection, and the whole check (a query on a connection to
+    // a host that vanished can hang until TCP gives up).
+    let check = db::answers(&state.pool, READINESS_WAIT);
+    let answered = actix_web::rt::time::timeout(READINESS_WAIT, check).await;
+    if answered != Ok(true) {
         return Err(ApiError::Unavailable("the database does not answer".into()));
     }
     Ok(web::Json(Health { status: "ready" }))

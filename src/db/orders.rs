@@ -173,6 +173,22 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Order>> {
         .optional()
 }
 
+/// Locks the order until the transaction ends, so that what a use case checked of it still holds
+/// when it writes (PostgreSQL: `FOR UPDATE`; a SQLite write transaction holds the whole
+/// database already).
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => orders::table
+            .find(id)
+            .select(orders::id)
+            .for_update()
+            .first::<String>(c)
+            .optional()
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 pub fn find_by_external_ref(
     conn: &mut DbConnection,
     employer_id: &str,

@@ -34,7 +34,7 @@ pub fn issue_link(
     issuer: &TokenIssuer,
 ) -> ServiceResult<CoacheeLinkIssued> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         lifecycle::check(caller, &visible, OrderAction::IssueCoacheeLink, None)?;
         let expires_at = request.expires_at(now)?;
         let link = CoacheeLink {
@@ -80,7 +80,7 @@ pub fn revoke_links(
     id: &str,
 ) -> ServiceResult<()> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         let revoked = links::revoke_all(conn, &visible.order.id, now.naive_utc())?;
         if revoked > 0 {
             let event = Event::CoacheeLinksRevoked {
@@ -92,11 +92,13 @@ pub fn revoke_links(
     })
 }
 
-/// The coachee's order behind a live link; a revoked or expired link no longer authenticates.
+/// The coachee's order behind a live link (locked for a change when `for_update`); a revoked or
+/// expired link no longer authenticates.
 fn coachee_order(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
+    for_update: bool,
 ) -> ServiceResult<Visible> {
     if !links::is_live(conn, &caller.subject, now.naive_utc())? {
         return Err(ServiceError::Unauthorized(
@@ -109,7 +111,11 @@ fn coachee_order(
         .ok_or(ServiceError::Unauthorized(
             "a coachee token names its order",
         ))?;
-    lifecycle::load(conn, caller, order_id)
+    if for_update {
+        lifecycle::load_for_update(conn, caller, order_id)
+    } else {
+        lifecycle::load(conn, caller, order_id)
+    }
 }
 
 /// The trajectory as the coachee sees it.
@@ -118,7 +124,7 @@ pub fn view(
     now: DateTime<Utc>,
     caller: &Principal,
 ) -> ServiceResult<CoacheeOrder> {
-    let visible = coachee_order(conn, now, caller)?;
+    let visible = coachee_order(conn, now, caller, false)?;
     let order = &visible.order;
     let coach_name = match &order.coach_id {
         Some(id) => coaches::find(conn, id)?.map(|c| c.name),
@@ -151,7 +157,7 @@ pub fn change_consents(
 ) -> ServiceResult<Consents> {
     let changes = changes.changes()?;
     db::write(conn, |conn| {
-        let visible = coachee_order(conn, now, caller)?;
+        let visible = coachee_order(conn, now, caller, true)?;
         lifecycle::check(caller, &visible, OrderAction::RecordConsent, None)?;
         let order = &visible.order;
         let current = store::current_consents(conn, &order.id)?;

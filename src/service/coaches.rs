@@ -9,7 +9,7 @@ use crate::db::{self, identity, DbConnection, Json};
 use crate::domain::coach::{self as rules, CoachAccess, CoachChanges, CoachVisibility, NewCoach};
 use crate::domain::principal::{Principal, Role};
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::lifecycle::check_version;
+use crate::service::lifecycle::{check_version, lost_race};
 use crate::service::pagination::PageRequest;
 use crate::views::coach::{Coach, CoachPage};
 
@@ -168,10 +168,7 @@ pub fn change(
         record.version += 1;
         record.updated_at = now.naive_utc();
         if !store::update(conn, &record, read_version)? {
-            return Err(ServiceError::Stale {
-                what: "coach",
-                current: read_version + 1,
-            });
+            return Err(lost_race("coach", expected_version, read_version + 1));
         }
         Ok(Coach::build(&record, CoachVisibility::Full))
     })

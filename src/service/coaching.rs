@@ -69,7 +69,7 @@ pub fn withdraw_assessment(
         ..record.clone()
     };
     if !store::save_intake(conn, &saved, Some(record.version))? {
-        return Err(ServiceError::Concurrent("the intake"));
+        return Err(ServiceError::changed("intake"));
     }
     Ok(true)
 }

@@ -39,9 +39,10 @@ pub enum ServiceError {
     /// The change conflicts with what is stored now (e.g. a concurrent change).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// Another request changed `0` while this one ran; the same request again can succeed.
-    #[error("{0} changed while this request ran")]
-    Concurrent(&'static str),
+    /// Another request changed what this one worked on while it ran; the same request again
+    /// can succeed.
+    #[error("concurrent change: {0}")]
+    Concurrent(String),
     /// An `Idempotency-Key` came back with another request than the one it first answered.
     #[error("the idempotency key was used with a different request")]
     KeyReused,
@@ -58,6 +59,13 @@ pub enum ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
+    /// `what` changed while this request ran.
+    pub fn changed(what: &str) -> Self {
+        ServiceError::Concurrent(format!(
+            "the {what} changed while this request ran; read it again and retry"
+        ))
+    }
+
     pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
         ServiceError::Invalid(vec![FieldError::new(pointer, detail)])
     }
@@ -150,7 +158,7 @@ mod tests {
         assert!(ServiceError::invalid("/reason", "must not be empty").is_decision());
         for failure in [
             ServiceError::Unavailable("busy".into()),
-            ServiceError::Concurrent("the order"),
+            ServiceError::changed("order"),
             ServiceError::KeyInProgress,
         ] {
             assert!(

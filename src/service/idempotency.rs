@@ -12,7 +12,7 @@
 //! A use case's refusal (a 4xx) is an answer and is kept; a failure to answer (the database
 //! unavailable, an internal error) is not, and the key stays unused.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 
 use crate::db::idempotency::{self as store, IdempotencyRecord, StoredResponse};
 use crate::db::{self, DbConnection};
@@ -40,14 +40,20 @@ pub enum Served {
     Replayed(StoredResponse),
 }
 
-/// The kept answer to the key, if any; another request under the same key is refused.
+/// The kept answer to the key, if any; another request under the same key is refused. An
+/// answer older than `cutoff` no longer counts.
 fn answered(
     conn: &mut DbConnection,
     request: &KeyedRequest,
+    cutoff: NaiveDateTime,
 ) -> ServiceResult<Option<StoredResponse>> {
     let Some(record) = store::find(conn, &request.subject, &request.key)? else {
         return Ok(None);
     };
+    if record.created_at < cutoff {
+        store::purge_one(conn, &request.subject, &request.key)?;
+        return Ok(None);
+    }
     if record.request_hash != request.fingerprint {
         return Err(ServiceError::KeyReused);
     }
@@ -70,10 +76,12 @@ pub fn once(
     serve: impl FnOnce(&mut DbConnection) -> ServiceResult<StoredResponse>,
     keep: impl FnOnce(ServiceError) -> ServiceResult<StoredResponse>,
 ) -> ServiceResult<Served> {
+    // Answers are kept 24 hours; older ones go now (they hold response bodies), in a statement
+    // of its own so that no request holds the locks of others' old answers while it is served.
+    let cutoff = (now - Duration::hours(RETENTION_HOURS)).naive_utc();
+    store::purge(conn, cutoff)?;
     db::write(conn, |conn| {
-        // Answers are kept 24 hours; older ones go now (they hold response bodies).
-        store::purge(conn, (now - Duration::hours(RETENTION_HOURS)).naive_utc())?;
-        if let Some(response) = answered(conn, request)? {
+        if let Some(response) = answered(conn, request, cutoff)? {
             return Ok(Served::Replayed(response));
         }
         let claim = IdempotencyRecord {
@@ -95,7 +103,7 @@ pub fn once(
         })?;
         if !claimed {
             // Another request with the key committed while this one waited for it.
-            return answered(conn, request)?
+            return answered(conn, request, cutoff)?
                 .map(Served::Replayed)
                 .ok_or(ServiceError::KeyInProgress);
         }

@@ -56,7 +56,7 @@ pub fn save_draft(
     draft: IntakeDraft,
 ) -> ServiceResult<IntakeView> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         lifecycle::check(caller, &visible, OrderAction::DraftIntake, None)?;
         draft.check_texts()?;
         let (_, record) = coaching::load_intake(conn, &visible.order.id)?;
@@ -70,10 +70,11 @@ pub fn save_draft(
             completed_at: None,
         };
         if !store::save_intake(conn, &saved, record.map(|r| r.version))? {
-            return Err(ServiceError::Stale {
-                what: "intake",
-                current: current + 1,
-            });
+            return Err(lifecycle::lost_race(
+                "intake",
+                expected_version,
+                current + 1,
+            ));
         }
         Ok(view(&visible, saved.draft.0.clone(), Some(&saved)))
     })
@@ -128,7 +129,7 @@ pub fn complete(
     id: &str,
 ) -> ServiceResult<OrderView> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         lifecycle::check(caller, &visible, OrderAction::CompleteIntake, None)?;
         let (draft, record) = coaching::load_intake(conn, &visible.order.id)?;
         let findings = findings(conn, now, &visible, &draft)?;
@@ -151,7 +152,7 @@ pub fn complete(
             ..record.clone()
         };
         if !store::save_intake(conn, &completed, Some(record.version))? {
-            return Err(ServiceError::Concurrent("the intake"));
+            return Err(ServiceError::changed("intake"));
         }
         let mut order = visible.order.clone();
         order.intake_decision = Some(decision);

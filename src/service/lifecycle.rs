@@ -44,6 +44,26 @@ pub fn load(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceRes
     Ok(Visible { order, audience })
 }
 
+/// The order as [`load`] gives it, locked until the transaction ends: for use cases that check
+/// the order and then write.
+pub fn load_for_update(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<Visible> {
+    store::lock(conn, id)?;
+    load(conn, caller, id)
+}
+
+/// What a lost race to write is: the version the caller named is gone (412), or, when it named
+/// none, a concurrent change the same request can try again (409).
+pub fn lost_race(what: &'static str, expected: Option<i32>, current: i32) -> ServiceError {
+    match expected {
+        Some(_) => ServiceError::Stale { what, current },
+        None => ServiceError::changed(what),
+    }
+}
+
 /// Checks that `caller` may take `action` now; returns the status it leads to. The wrong role is
 /// `Forbidden`; the wrong state is `Refused` with the actions allowed now.
 pub fn check(
@@ -131,7 +151,7 @@ pub fn save(
     order.version += 1;
     order.updated_at = now.naive_utc();
     if !store::update(conn, &order, read_version)? {
-        return Err(ServiceError::Concurrent("the order"));
+        return Err(ServiceError::changed("order"));
     }
     append(conn, now, caller, &order, Some(from), event)?;
     Ok(order)

@@ -3,6 +3,7 @@
 //! domain whether the action is allowed now and what it changes, save, and record its event.
 
 use chrono::{DateTime, SubsecRound, Utc};
+use diesel::result::DatabaseErrorKind;
 
 use crate::clock::new_id;
 use crate::db::orders::{self as store, Extension, Order, Placement};
@@ -68,7 +69,16 @@ pub fn commission(
             },
             commission,
         );
-        store::insert(conn, &order)?;
+        store::insert(conn, &order).map_err(|e| match e {
+            // Another order with this reference was placed meanwhile: a retry names it.
+            diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                ServiceError::Concurrent(
+                    "an order with this external_ref was placed while this request ran; retry to see it"
+                        .into(),
+                )
+            }
+            other => other.into(),
+        })?;
         let event = Event::OrderCreated { contact_due_at };
         lifecycle::record_creation(conn, now, caller, &order, event)?;
         tracing::info!(order_id = %order.id, "order created");
@@ -86,7 +96,7 @@ fn act(
     change: impl FnOnce(&mut DbConnection, &mut Order) -> ServiceResult<Event>,
 ) -> ServiceResult<OrderView> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         let to = lifecycle::check(caller, &visible, action, None)?;
         let mut order = visible.order.clone();
         let event = change(conn, &mut order)?;

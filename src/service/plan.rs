@@ -40,7 +40,7 @@ pub fn replace(
     input: PlanInput,
 ) -> ServiceResult<PlanView> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         lifecycle::check(caller, &visible, OrderAction::UpdatePlan, None)?;
         let (previous, record) = coaching::load_plan(conn, &visible.order.id)?;
         let current = record.as_ref().map_or(0, |r| r.version);
@@ -51,7 +51,15 @@ pub fn replace(
             visible.order.session_budget(),
             visible.order.end_date,
         )?;
-        let version = save(conn, now, caller, &visible, &plan, current)?;
+        let version = save(
+            conn,
+            now,
+            caller,
+            &visible,
+            &plan,
+            current,
+            expected_version,
+        )?;
         Ok(PlanView { plan, version })
     })
 }
@@ -67,7 +75,7 @@ pub fn record_progress(
     progress: TaskProgress,
 ) -> ServiceResult<Task> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         lifecycle::check(caller, &visible, OrderAction::UpdatePlan, None)?;
         let (mut plan, record) = coaching::load_plan(conn, &visible.order.id)?;
         let task = plan
@@ -75,19 +83,14 @@ pub fn record_progress(
             .ok_or_else(|| ServiceError::NotFound("no such task in this plan".into()))?
             .map_err(|e| vec![e])?
             .clone();
-        save(
-            conn,
-            now,
-            caller,
-            &visible,
-            &plan,
-            record.map_or(0, |r| r.version),
-        )?;
+        let current = record.map_or(0, |r| r.version);
+        save(conn, now, caller, &visible, &plan, current, None)?;
         Ok(task)
     })
 }
 
 /// Saves the plan over version `current` and records `plan.updated`; returns the new version.
+/// `expected` is the version the caller named (`If-Match`), if any.
 fn save(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
@@ -95,6 +98,7 @@ fn save(
     visible: &Visible,
     plan: &Plan,
     current: i32,
+    expected: Option<i32>,
 ) -> ServiceResult<i32> {
     let record = PlanRecord {
         order_id: visible.order.id.clone(),
@@ -103,10 +107,7 @@ fn save(
         updated_at: now.naive_utc(),
     };
     if !store::save_plan(conn, &record, (current > 0).then_some(current))? {
-        return Err(ServiceError::Stale {
-            what: "plan",
-            current: current + 1,
-        });
+        return Err(lifecycle::lost_race("plan", expected, current + 1));
     }
     let (goals, tasks, tasks_done) = plan.counts();
     lifecycle::record(

@@ -314,7 +314,12 @@ type Attempts = Vec<(String, Option<String>)>;
 
 /// A client that creates orders one after another, each with a key of its own, until the
 /// service stops answering.
-async fn keep_ordering(base: String, token: String, client_no: usize) -> Attempts {
+async fn keep_ordering(
+    base: String,
+    token: String,
+    client_no: usize,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Attempts {
     let http = reqwest::Client::new();
     let mut attempts = vec![];
     for n in 0..10_000 {
@@ -332,6 +337,7 @@ async fn keep_ordering(base: String, token: String, client_no: usize) -> Attempt
                 assert_eq!(response.status(), 201, "{key}");
                 let order: Value = response.json().await.unwrap();
                 attempts.push((key, Some(order["id"].as_str().unwrap().to_string())));
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             Err(_) => {
                 attempts.push((key, None));
@@ -371,10 +377,17 @@ async fn a_killed_process_answers_every_idempotency_key_exactly_once(backend: Ba
     let serving = Serving::start(command);
     let base = serving.url("");
     let token = client_token(&base).await;
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|c| actix_web::rt::spawn(keep_ordering(base.clone(), token.clone(), c)))
+        .map(|c| {
+            let load = keep_ordering(base.clone(), token.clone(), c, answered.clone());
+            actix_web::rt::spawn(load)
+        })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Mid-load: once every client is well under way.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < CLIENTS * 5 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     serving.signal("-KILL");
     let mut attempts: Attempts = vec![];
     for client in clients {

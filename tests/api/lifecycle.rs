@@ -320,8 +320,7 @@ async fn every_event_reaches_each_organisations_log_in_order(backend: Backend) {
             (1..=log.len() as i64).collect::<Vec<_>>(),
             "no gaps"
         );
-        let mut ids: Vec<&str> = log.iter().map(|(_, e)| e.id.as_str()).collect();
-        ids.dedup();
+        let ids: std::collections::HashSet<&str> = log.iter().map(|(_, e)| e.id.as_str()).collect();
         assert_eq!(ids.len(), log.len(), "each event once");
     }
     let events = |log: &Vec<(i64, trajectum::db::events::OrderEvent)>| -> Vec<String> {

@@ -179,6 +179,60 @@ async fn an_idempotency_key_returns_the_first_response(backend: Backend) {
     );
 }
 
+/// The same key sent several times at once: one order, and every answer is its answer.
+async fn concurrent_requests_with_one_key_make_one_order(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let sends = (0..6).map(|_| {
+        s.app
+            .request(Method::POST, "/api/v1/orders", Some(&s.hr))
+            .header("idempotency-key", "the-same-key")
+            .json(&minimal_order())
+            .send()
+    });
+    let mut ids = std::collections::HashSet::new();
+    let mut replayed = 0;
+    for response in futures_util::future::join_all(sends).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        replayed += usize::from(response.headers().contains_key("idempotent-replayed"));
+        let order: Value = response.json().await.unwrap();
+        ids.insert(order["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 1, "every answer names the one order");
+    assert_eq!(replayed, 5);
+    let list: Value = s
+        .app
+        .get("/api/v1/orders", &s.hr)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+}
+
+/// A refusal is an answer and is replayed; a concurrent change is not and is tried again.
+async fn a_refusal_under_a_key_is_replayed(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let id = s.accepted().await;
+    let extend = || {
+        s.app
+            .request(Method::POST, &Scene::path(&id, "/extend"), Some(&s.anna))
+            .header("idempotency-key", "extend-1")
+            .json(&json!({"additional_sessions": 2, "substantiation": long_text("x"), "alternative_considered": "group coaching"}))
+            .send()
+    };
+    // Not active yet: refused, and the refusal is the key's answer even once the order runs.
+    let first = assert_problem(extend().await.unwrap(), 409).await;
+    s.force_status(&id, "active").await;
+    let again = extend().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again = assert_problem(again, 409).await;
+    assert_eq!(
+        again["request_id"], first["request_id"],
+        "the first answer, as it was"
+    );
+}
+
 async fn the_whole_path_to_start(backend: Backend) {
     let s = Scene::new(backend).await;
     // The HR system orders.
@@ -1096,6 +1150,8 @@ api_test!(
     an_order_carries_everything_the_employer_tells,
     a_second_order_with_the_same_external_ref_points_at_the_first,
     an_idempotency_key_returns_the_first_response,
+    concurrent_requests_with_one_key_make_one_order,
+    a_refusal_under_a_key_is_replayed,
     the_whole_path_to_start,
     the_whole_path_to_decline,
     the_whole_path_to_an_alternative,
