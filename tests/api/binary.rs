@@ -127,19 +127,10 @@ async fn admin_commands_create_what_the_api_then_accepts(backend: Backend) {
     let base = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.into_server());
     let http = reqwest::Client::new();
-    let token: Value = http
-        .post(format!("{base}/api/v1/auth/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token = client_token(&base, client_id, secret).await;
     let coaches: Value = http
         .get(format!("{base}/api/v1/coaches"))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap()
@@ -348,13 +339,11 @@ async fn keep_ordering(
     attempts
 }
 
-async fn client_token(base: &str) -> String {
+/// An HR system's access token (client credentials).
+async fn client_token(base: &str, client_id: &str, secret: &str) -> String {
     let token: Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/token"))
-        .basic_auth(
-            trajectum::admin::demo::CLIENT_ID,
-            Some(trajectum::admin::demo::CLIENT_SECRET),
-        )
+        .basic_auth(client_id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
@@ -376,7 +365,11 @@ async fn a_killed_process_answers_every_idempotency_key_exactly_once(backend: Ba
     command.args(["demo", "--force"]);
     let serving = Serving::start(command);
     let base = serving.url("");
-    let token = client_token(&base).await;
+    let (id, secret) = (
+        trajectum::admin::demo::CLIENT_ID,
+        trajectum::admin::demo::CLIENT_SECRET,
+    );
+    let token = client_token(&base, id, secret).await;
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {

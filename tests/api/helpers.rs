@@ -277,6 +277,27 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A POST with an `Idempotency-Key`.
+    pub async fn post_keyed(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(token))
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// How many orders `token` sees.
+    pub async fn order_count(&self, token: &str) -> usize {
+        let list: Value = self
+            .get("/api/v1/orders", token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        list["data"].as_array().unwrap().len()
+    }
+
     pub async fn patch_json(&self, path: &str, token: &str, body: &Value) -> Response {
         self.request(Method::PATCH, path, Some(token))
             .json(body)

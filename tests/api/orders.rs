@@ -137,17 +137,17 @@ async fn a_second_order_with_the_same_external_ref_points_at_the_first(backend: 
 
 async fn an_idempotency_key_returns_the_first_response(backend: Backend) {
     let s = Scene::new(backend).await;
-    let send = |body: Value, key: &'static str| {
-        s.app
-            .request(Method::POST, "/api/v1/orders", Some(&s.hr))
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
+    let scene = &s;
+    let send = |body: Value, key: &'static str| async move {
+        scene
+            .app
+            .post_keyed("/api/v1/orders", &scene.hr, key, &body)
+            .await
     };
-    let first = send(minimal_order(), "order-key-1").await.unwrap();
+    let first = send(minimal_order(), "order-key-1").await;
     assert_eq!(first.status(), 201);
     let first: Value = first.json().await.unwrap();
-    let again = send(minimal_order(), "order-key-1").await.unwrap();
+    let again = send(minimal_order(), "order-key-1").await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert!(again.headers()["location"]
@@ -156,43 +156,26 @@ async fn an_idempotency_key_returns_the_first_response(backend: Backend) {
         .ends_with(first["id"].as_str().unwrap()));
     let again: Value = again.json().await.unwrap();
     assert_eq!(again["id"], first["id"]);
-    let list: Value = s
-        .app
-        .get("/api/v1/orders", &s.hr)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        list["data"].as_array().unwrap().len(),
-        1,
-        "one order, not two"
-    );
+    assert_eq!(s.app.order_count(&s.hr).await, 1, "one order, not two");
 
     let other_body = json!({"coachee": {"name": "Someone Else", "phone": "0612345678"}});
-    let problem = assert_problem(send(other_body, "order-key-1").await.unwrap(), 422).await;
+    let problem = assert_problem(send(other_body, "order-key-1").await, 422).await;
     assert_eq!(first_pointer(&problem), "Idempotency-Key");
     // A failed request is not remembered as a success, and another key is another request.
-    assert_eq!(
-        send(minimal_order(), "order-key-2").await.unwrap().status(),
-        201
-    );
+    assert_eq!(send(minimal_order(), "order-key-2").await.status(), 201);
 }
 
 /// The same key sent several times at once: one order, and every answer is its answer.
 async fn concurrent_requests_with_one_key_make_one_order(backend: Backend) {
     let s = Scene::new(backend).await;
+    let order = minimal_order();
     let sends = (0..6).map(|_| {
         s.app
-            .request(Method::POST, "/api/v1/orders", Some(&s.hr))
-            .header("idempotency-key", "the-same-key")
-            .json(&minimal_order())
-            .send()
+            .post_keyed("/api/v1/orders", &s.hr, "the-same-key", &order)
     });
     let mut ids = std::collections::HashSet::new();
     let mut replayed = 0;
     for response in futures_util::future::join_all(sends).await {
-        let response = response.unwrap();
         assert_eq!(response.status(), 201);
         replayed += usize::from(response.headers().contains_key("idempotent-replayed"));
         let order: Value = response.json().await.unwrap();
@@ -200,31 +183,20 @@ async fn concurrent_requests_with_one_key_make_one_order(backend: Backend) {
     }
     assert_eq!(ids.len(), 1, "every answer names the one order");
     assert_eq!(replayed, 5);
-    let list: Value = s
-        .app
-        .get("/api/v1/orders", &s.hr)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(s.app.order_count(&s.hr).await, 1);
 }
 
 /// A refusal is an answer and is replayed; a concurrent change is not and is tried again.
 async fn a_refusal_under_a_key_is_replayed(backend: Backend) {
     let s = Scene::new(backend).await;
     let id = s.accepted().await;
-    let extend = || {
-        s.app
-            .request(Method::POST, &Scene::path(&id, "/extend"), Some(&s.anna))
-            .header("idempotency-key", "extend-1")
-            .json(&json!({"additional_sessions": 2, "substantiation": long_text("x"), "alternative_considered": "group coaching"}))
-            .send()
-    };
+    let path = Scene::path(&id, "/extend");
+    let body = json!({"additional_sessions": 2, "substantiation": long_text("x"), "alternative_considered": "group coaching"});
+    let extend = || s.app.post_keyed(&path, &s.anna, "extend-1", &body);
     // Not active yet: refused, and the refusal is the key's answer even once the order runs.
-    let first = assert_problem(extend().await.unwrap(), 409).await;
+    let first = assert_problem(extend().await, 409).await;
     s.force_status(&id, "active").await;
-    let again = extend().await.unwrap();
+    let again = extend().await;
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again = assert_problem(again, 409).await;
     assert_eq!(
