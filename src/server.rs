@@ -144,8 +144,16 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ProblemStream<T> {
     }
 }
 
+/// The longest bare refusal actix-http writes (status line, length, connection, date).
+const BARE_REFUSAL_MAX: usize = 256;
+
 /// The parser's bare refusal in `written`, as a problem document; `None` for anything else.
+/// Every response passes through here, so anything that is not a short 4xx head is let through
+/// before it is read.
 fn as_problem(written: &[u8]) -> Option<BytesMut> {
+    if written.len() > BARE_REFUSAL_MAX || !written.starts_with(b"HTTP/1.1 4") {
+        return None;
+    }
     let end = written.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
     if end != written.len() {
         return None; // a head followed by a body: a response of the service itself

@@ -277,6 +277,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The JSON body of a GET that needs no token.
+    pub async fn public_json(&self, path: &str) -> Value {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.json().await.unwrap()
+    }
+
     /// A POST with an `Idempotency-Key`.
     pub async fn post_keyed(&self, path: &str, token: &str, key: &str, body: &Value) -> Response {
         self.request(Method::POST, path, Some(token))

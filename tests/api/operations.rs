@@ -16,15 +16,7 @@ async fn liveness_and_readiness_answer(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(live.status(), 200);
-    let ready: Value = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = app.public_json("/health/ready").await;
     assert_eq!(ready["status"], "ready");
 }
 
@@ -214,15 +206,7 @@ async fn swagger_ui_is_served_from_the_binary(backend: Backend) {
 
 async fn the_served_spec_is_the_committed_spec(backend: Backend) {
     let app = spawn_app(backend).await;
-    let served: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served = app.public_json("/api/v1/openapi.json").await;
     let generated = serde_json::to_value(trajectum::api::openapi()).unwrap();
     assert_eq!(served, generated);
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");

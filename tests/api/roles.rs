@@ -4,7 +4,7 @@
 //! its role (with ids that do not exist it gets a 404, with an empty body a 400 or 422).
 
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::api_test;
 use crate::scene::Scene;
@@ -21,16 +21,7 @@ async fn every_operation_admits_exactly_the_roles_the_spec_names(backend: crate:
         "provider_admin" => s.planner.clone(),
         _ => coachee.clone(),
     };
-    let spec: Value = s
-        .app
-        .client
-        .get(s.app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec = s.app.public_json("/api/v1/openapi.json").await;
     let mut checked = 0;
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
