@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""The read path under load, as ratios to ceilings measured in the same run.
+
+Usage: bench/read.py [path/to/trajectum]   (default target/release/trajectum)
+Needs: wrk, pgbench, createdb/dropdb, the local PostgreSQL (postgres@127.0.0.1:5432, trust auth).
+Settings (environment): DURATION (seconds per measurement, default 10), CONNECTIONS (default 32),
+ORDERS (orders seeded for the list measurements, default 10000), PORT (default 18080).
+
+For each backend it starts the binary on a fresh database with the demo data, commissions one
+order and assigns it (so a read joins the coach), seeds ORDERS more through the API, then
+measures with wrk (2 threads, CONNECTIONS connections):
+  - `GET /health/live` of the same binary (the SQLite ceiling),
+  - token-checked `GET /api/v1/orders/{id}` as the HR system,
+  - `GET /api/v1/orders?limit=50` (the first page) and page 100 of the same list (keyset),
+and prints each against its target. The PostgreSQL ceiling is `pgbench -S -M simple` with the
+same client count on a `pgbench -i -s 10` database. RSS is the binary's peak (VmHWM).
+"""
+
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/trajectum")
+SECONDS = int(os.environ.get("DURATION", "10"))
+CONNECTIONS = int(os.environ.get("CONNECTIONS", "32"))
+ORDERS = int(os.environ.get("ORDERS", "10000"))
+PORT = int(os.environ.get("PORT", "18080"))
+BASE = f"http://127.0.0.1:{PORT}"
+PG = "postgres://postgres@127.0.0.1:5432"
+SECRET = "bench-secret-bench-secret-bench-secret-0123456789"
+
+
+def call(method, path, token=None, body=None, form=None, auth=None):
+    headers = {}
+    data = None
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if auth:
+        import base64
+
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        data = json.dumps(body).encode()
+    if form is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        data = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(BASE + path, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def token(form, auth=None):
+    return call("POST", "/api/v1/auth/token", form=form, auth=auth)["access_token"]
+
+
+def wrk(path, token=None):
+    """Requests per second and p99 (ms) of `path` under CONNECTIONS connections."""
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", BASE + path]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        sys.exit(f"wrk {path}: {non2xx.group(1)} responses were errors\n{out}")
+    return rps, float(p99.group(1)) * scale
+
+
+def pgbench_tps():
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "bench_pgbench"], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "bench_pgbench"], check=True)
+    subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-s", "10", "-q", "bench_pgbench"],
+                   check=True, capture_output=True)
+    out = subprocess.run(
+        ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-S", "-M", "simple", "-c", str(CONNECTIONS),
+         "-j", "2", "-T", str(SECONDS), "bench_pgbench"],
+        check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+
+def peak_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as status:
+        return int(re.search(r"VmHWM:\s+(\d+)", status.read()).group(1))
+
+
+def seed(hr):
+    """One assigned order to read, then ORDERS more for the list."""
+    body = {"coachee": {"name": "Sam de Boer", "email": "sam@acme.example"}, "kind": "reintegration",
+            "context": ["technical_background"], "preferred_language": "nl"}
+    order = call("POST", "/api/v1/orders", hr, body)["id"]
+    planner = token({"grant_type": "password", "username": "planner@coachwise.example",
+                     "password": "demo-planner-password"})
+    coach = call("GET", f"/api/v1/orders/{order}/coach-suggestions", planner)["data"][0]["coach_id"]
+    call("POST", f"/api/v1/orders/{order}/assign", planner, {"coach_id": coach})
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: call("POST", "/api/v1/orders", hr, {**body, "external_ref": f"B-{i}"}),
+                      range(ORDERS)))
+    cursor = None
+    for _ in range(99):
+        query = "limit=50" + (f"&cursor={urllib.parse.quote(cursor)}" if cursor else "")
+        cursor = call("GET", f"/api/v1/orders?{query}", hr)["next_cursor"]
+    return order, f"/api/v1/orders?limit=50&cursor={urllib.parse.quote(cursor)}"
+
+
+def measure(backend, database_url, extra_args):
+    env = {**os.environ, "DATABASE_URL": database_url, "TRAJECTUM_PORT": str(PORT),
+           "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_LOG_FORMAT": "json",
+           "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600"}
+    server = subprocess.Popen([BIN, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                call("GET", "/health/ready")
+                break
+            except OSError:
+                time.sleep(0.05)
+        hr = token({"grant_type": "client_credentials"},
+                   auth="acme-hr-system:demo-client-secret-acme-hr-system")
+        order, page_100 = seed(hr)
+        results = {
+            "live": wrk("/health/live"),
+            "read": wrk(f"/api/v1/orders/{order}", hr),
+            "first_page": wrk("/api/v1/orders?limit=50", hr),
+            "page_100": wrk(page_100, hr),
+        }
+        results["rss_kb"] = peak_rss_kb(server.pid)
+        return results
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def line(what, rps_p99):
+    rps, p99 = rps_p99
+    return f"{what:<44} {rps:>9.0f} rps  p99 {p99:>7.2f} ms"
+
+
+def report(backend, ceiling_name, ceiling, r, read_target):
+    read_ratio = r["read"][0] / ceiling
+    list_ratio = r["first_page"][0] / r["read"][0]
+    page_ratio = r["first_page"][0] / r["page_100"][0]
+    print(f"\n== {backend}")
+    print(f"{ceiling_name:<44} {ceiling:>9.0f} {'tps' if 'pgbench' in ceiling_name else 'rps'}")
+    print(line("GET /health/live", r["live"]))
+    print(line("GET /api/v1/orders/{id} (HR system)", r["read"]))
+    print(line("GET /api/v1/orders?limit=50", r["first_page"]))
+    print(line("GET /api/v1/orders?limit=50, page 100", r["page_100"]))
+    checks = [
+        (f"read / ceiling = {read_ratio:.2f}", read_ratio >= read_target, f">= {read_target}"),
+        (f"list / read = {list_ratio:.2f}", list_ratio >= 0.30, ">= 0.30"),
+        (f"page 100 time / first page time = {page_ratio:.2f}", page_ratio <= 1.5, "<= 1.5"),
+        (f"peak RSS = {r['rss_kb'] / 1024:.1f} MB", r["rss_kb"] <= 50 * 1024, "<= 50 MB"),
+    ]
+    if backend == "PostgreSQL":
+        checks.append((f"read p99 = {r['read'][1]:.2f} ms", r["read"][1] <= 10, "<= 10 ms"))
+    for text, ok, target in checks:
+        print(f"  {'ok  ' if ok else 'MISS'} {text:<44} (target {target})")
+    return all(ok for _, ok, _ in checks)
+
+
+def main():
+    print(f"{BIN}; {CONNECTIONS} connections, {SECONDS} s per measurement, {ORDERS} orders")
+    tps = pgbench_tps()
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "bench_trajectum"], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "bench_trajectum"], check=True)
+    pg = measure("PostgreSQL", f"{PG}/bench_trajectum", ["--force"])
+    with tempfile.TemporaryDirectory() as directory:
+        lite = measure("SQLite", f"sqlite://{directory}/bench.sqlite3", [])
+    ok = report("PostgreSQL", "pgbench -S -M simple", tps, pg, 0.70)
+    ok = report("SQLite", "ceiling: GET /health/live", lite["live"][0], lite, 0.50) and ok
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
