@@ -14,6 +14,7 @@ use anyhow::{bail, Context};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::api::conditional::conditional_reads;
 use crate::api::idempotency::fingerprint;
 use crate::api::{self, RouteTable};
 use crate::auth::grants::TokenIssuer;
@@ -77,6 +78,7 @@ impl Application {
                         actix_web::http::header::AUTHORIZATION,
                         actix_web::http::header::CONTENT_TYPE,
                         actix_web::http::header::IF_MATCH,
+                        actix_web::http::header::IF_NONE_MATCH,
                     ])
                     .allowed_header("idempotency-key")
                     .expose_headers(["idempotent-replayed"])
@@ -104,6 +106,7 @@ impl Application {
                     .split_for_parts();
                 app.service(web::redirect("/docs", "/docs/"))
                     .default_service(web::to(api::unrouted))
+                    .wrap(from_fn(conditional_reads))
                     .wrap(from_fn(fingerprint))
                     // CORS answers refused preflights itself; inside the request context those
                     // answers get a request id and become problem documents too.

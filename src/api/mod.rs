@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod coachee;
 pub mod coaches;
+pub mod conditional;
 pub mod extract;
 pub mod idempotency;
 pub mod intake;
@@ -276,13 +277,19 @@ impl RouteTable {
                     .ok()
                     .and_then(|v| v.as_object().cloned())
                     .map(|o| {
-                        o.keys()
+                        let mut methods: Vec<String> = o
+                            .keys()
                             .filter(|k| {
                                 ["get", "put", "post", "delete", "patch", "head", "options"]
                                     .contains(&k.as_str())
                             })
                             .map(|k| k.to_ascii_uppercase())
-                            .collect()
+                            .collect();
+                        // Every GET route answers HEAD too (`conditional::conditional_reads`).
+                        if let Some(get) = methods.iter().position(|m| m == "GET") {
+                            methods.insert(get + 1, "HEAD".into());
+                        }
+                        methods
                     })
                     .unwrap_or_default();
                 (ResourceDef::new(path.as_str()), methods)
@@ -310,11 +317,6 @@ pub async fn unrouted(
         },
         None => ApiError::not_found(format!("there is no route {}", req.path())),
     })
-}
-
-/// The `ETag` of a version.
-pub fn etag(version: i32) -> String {
-    format!("\"{version}\"")
 }
 
 /// What an `If-Match` header asks for.
@@ -349,16 +351,12 @@ pub fn if_match(req: &HttpRequest) -> ApiResult<IfMatch> {
     }
     if text.starts_with("W/") {
         return Err(ApiError::PreconditionFailed(
-            "If-Match compares ETags strongly (RFC 9110 §13.1.1) and a weak ETag never matches; send the ETag exactly as read, e.g. \"3\"".into(),
+            "If-Match compares ETags strongly (RFC 9110 §13.1.1) and a weak ETag never matches; send the ETag exactly as read".into(),
         ));
     }
-    text.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .and_then(|t| t.parse().ok())
+    conditional::version_of(text)
         .map(IfMatch::Version)
-        .ok_or_else(|| {
-            ApiError::invalid_field("If-Match", "must be an ETag this API returned, e.g. \"3\"")
-        })
+        .ok_or_else(|| ApiError::invalid_field("If-Match", "must be an ETag this API returned"))
 }
 
 /// `If-Match` where a change needs it (428 without it); the version it names, if any.

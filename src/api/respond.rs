@@ -10,7 +10,7 @@ use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::api::etag;
+use crate::api::conditional;
 use crate::api::idempotency::{IdempotencyKey, REPLAYED};
 use crate::db::idempotency::StoredResponse;
 use crate::db::{self, DbConnection};
@@ -50,9 +50,10 @@ impl Reply {
         self
     }
 
-    /// With the version as `ETag`.
+    /// With an `ETag` of the version and this body.
     pub fn etag(self, version: i32) -> Reply {
-        self.header(header::ETAG, etag(version))
+        let tag = conditional::etag(version, self.body.as_bytes());
+        self.header(header::ETAG, tag)
     }
 
     /// With `Location`, for a created resource.

@@ -24,7 +24,7 @@ async fn a_wrong_method_is_a_405_with_allow(backend: Backend) {
         .unwrap();
     let allow = response.headers()["allow"].to_str().unwrap().to_string();
     assert_problem(response, 405).await;
-    assert_eq!(allow, "GET, POST");
+    assert_eq!(allow, "GET, HEAD, POST");
     let response = app
         .request(
             Method::PUT,
@@ -36,7 +36,7 @@ async fn a_wrong_method_is_a_405_with_allow(backend: Backend) {
         .unwrap();
     let allow = response.headers()["allow"].to_str().unwrap().to_string();
     assert_problem(response, 405).await;
-    assert_eq!(allow, "GET, PATCH");
+    assert_eq!(allow, "GET, HEAD, PATCH");
     let response = app
         .client
         .get(app.url("/api/v1/auth/token"))

@@ -454,3 +454,10 @@ pub async fn assert_problem(response: Response, status: u16) -> Value {
 pub fn first_pointer(problem: &Value) -> &str {
     problem["errors"][0]["pointer"].as_str().unwrap_or("")
 }
+
+/// The version an `ETag` names (`"<version>-<digest>"`).
+pub fn etag_version(response: &Response) -> i64 {
+    let tag = response.headers()["etag"].to_str().unwrap();
+    let opaque = tag.trim_matches('"');
+    opaque.split('-').next().unwrap().parse().unwrap()
+}

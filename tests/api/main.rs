@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod binary;
 mod coaches;
+mod conditional;
 mod conventions;
 mod lifecycle;
 mod migrations;
