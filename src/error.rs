@@ -8,7 +8,6 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -22,18 +21,15 @@ use crate::db::RunError;
 pub use crate::domain::FieldError;
 use crate::service::ServiceError;
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Serialize, ToSchema)]
+/// An RFC 9457 problem document, as sent (its schema is `api::problems::ProblemDocument`).
+#[derive(Debug, Serialize)]
 pub struct Problem {
     /// A URI that identifies the kind of problem.
-    #[schema(example = "urn:trajectum:problem:validation")]
     #[serde(rename = "type")]
     pub problem_type: String,
     /// A short summary of the kind of problem.
-    #[schema(example = "Unprocessable Content")]
     pub title: String,
     /// The HTTP status code.
-    #[schema(example = 422)]
     pub status: u16,
     /// What went wrong with this request.
     pub detail: String,
@@ -45,7 +41,6 @@ pub struct Problem {
     pub request_id: Option<String>,
     /// Further members specific to the problem (e.g. `allowed_actions`, OAuth's `error`).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub extensions: serde_json::Map<String, Value>,
 }
 

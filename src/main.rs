@@ -149,7 +149,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Openapi => {
-            println!("{}", api::openapi().to_pretty_json()?);
+            println!("{}", serde_json::to_string_pretty(&api::openapi())?);
             Ok(())
         }
         Command::Admin(admin) => {

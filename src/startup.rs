@@ -92,7 +92,7 @@ impl Application {
                 let (app, _) = App::new()
                     .service(
                         SwaggerUi::new("/docs/{_:.*}")
-                            .url("/api/v1/openapi.json", spec.clone())
+                            .external_url_unchecked("/api/v1/openapi.json", spec.clone())
                             // The default validator badge calls swagger.io: nothing leaves the host.
                             .config(Config::default().validator_url("none")),
                     )

@@ -152,8 +152,8 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> ApiResult<&'a str> {
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens issued", body = TokenResponse),
-        (status = 400, description = "OAuth error (`invalid_request`, `invalid_grant`, `unsupported_grant_type`), as a problem with `error` and `error_description`", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "OAuth `invalid_client`: client authentication failed", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "OAuth error (`invalid_request`, `invalid_grant`, `unsupported_grant_type`), as a problem with `error` and `error_description`", body = crate::api::problems::ProblemDocument, content_type = "application/problem+json"),
+        (status = 401, description = "OAuth `invalid_client`: client authentication failed", body = crate::api::problems::ProblemDocument, content_type = "application/problem+json"),
         (status = 429, response = crate::api::problems::TooManyRequests),
     )
 )]
@@ -225,7 +225,7 @@ pub struct RevokeRequest {
     request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "OAuth error (`invalid_request`, `unsupported_token_type`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "OAuth error (`invalid_request`, `unsupported_token_type`)", body = crate::api::problems::ProblemDocument, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/revoke")]

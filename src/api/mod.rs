@@ -17,197 +17,14 @@ pub mod parse;
 pub mod plan;
 pub mod problems;
 pub mod respond;
+pub mod spec;
 
 use actix_web::http::header;
 use actix_web::{dev::ResourceDef, web, HttpRequest};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::{scope, service_config::ServiceConfig, AppExt};
+use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use crate::error::{ApiError, ApiResult};
 use crate::service::pagination::PageRequest;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Trajectum API",
-        description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457). Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404.",
-        license(name = "Proprietary", identifier = "LicenseRef-Proprietary")
-    ),
-    servers(
-        (url = "/", description = "This service")
-    ),
-    modifiers(&BearerAuth),
-    components(responses(
-        problems::BadRequest,
-        problems::Unauthorized,
-        problems::Forbidden,
-        problems::NotFound,
-        problems::PreconditionFailed,
-        problems::PreconditionRequired,
-        problems::Conflict,
-        problems::PayloadTooLarge,
-        problems::UnsupportedMediaType,
-        problems::Unprocessable,
-        problems::TooManyRequests,
-        problems::Unavailable,
-    )),
-    tags(
-        (name = "auth", description = "Tokens (OAuth 2.0) and the caller"),
-        (name = "coaches", description = "The provider's coaches"),
-        (name = "orders", description = "Commissioned trajectories and their lifecycle"),
-        (name = "intake", description = "The intake and whether the trajectory may start (confidential)"),
-        (name = "plan", description = "Development points, goals and tasks (confidential)"),
-        (name = "coachee", description = "The coachee's own link, view and consents"),
-        (name = "operations", description = "Health and metrics"),
-    )
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("An access token from `POST /api/v1/auth/token`"))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// The error responses that follow from the conventions rather than from one handler, added to
-/// every operation they apply to (an operation's own declaration of a status wins): 401 and 403
-/// where a token is needed, 404 where the path names a resource, 400 where there is input,
-/// 413/415/422 where there is a body, 503 wherever the database is used.
-struct StandardResponses;
-
-impl Modify for StandardResponses {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::path::ParameterIn;
-        use utoipa::openapi::Ref;
-
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let api = path.starts_with("/api/v1/");
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                // `security: [{}]` marks a public operation; a named scheme needs a token.
-                let secured = serde_json::to_value(&operation.security)
-                    .ok()
-                    .and_then(|v| v.as_array().cloned())
-                    .is_some_and(|requirements| {
-                        requirements
-                            .iter()
-                            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
-                    });
-                let has_body = operation.request_body.is_some();
-                let has_query = operation
-                    .parameters
-                    .iter()
-                    .flatten()
-                    .any(|p| p.parameter_in == ParameterIn::Query);
-                let mut add = |status: &str, name: &str, applies: bool| {
-                    if applies {
-                        operation
-                            .responses
-                            .responses
-                            .entry(status.into())
-                            .or_insert_with(|| Ref::from_response_name(name).into());
-                    }
-                };
-                add("400", "BadRequest", has_body || has_query);
-                add("401", "Unauthorized", secured);
-                add("403", "Forbidden", secured);
-                add("404", "NotFound", api && path.contains('{'));
-                add("413", "PayloadTooLarge", has_body);
-                add("415", "UnsupportedMediaType", has_body);
-                // The token endpoints answer bad input with OAuth's own 400s.
-                add(
-                    "422",
-                    "Unprocessable",
-                    has_body && !path.starts_with("/api/v1/auth/"),
-                );
-                add("503", "Unavailable", api || path == "/health/ready");
-            }
-        }
-    }
-}
-
-/// Documents the `Idempotency-Key` convention on every POST it applies to (see
-/// `crate::idempotency`): the header, the replay marker, and the answers it can give.
-struct IdempotentPosts;
-
-impl Modify for IdempotentPosts {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::header::HeaderBuilder;
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{ObjectBuilder, Ref, Required, Type};
-
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") || idempotency::exempt(path) {
-                continue;
-            }
-            let Some(post) = item.post.as_mut() else {
-                continue;
-            };
-            let parameters = post.parameters.get_or_insert_with(Vec::new);
-            parameters.push(
-                ParameterBuilder::new()
-                    .name("Idempotency-Key")
-                    .parameter_in(ParameterIn::Header)
-                    .required(Required::False)
-                    .description(Some(
-                        "Makes the POST safe to retry: the same key and body within 24 hours return the first response (with `Idempotent-Replayed: true`), refusals included; the same key with another body is a 422. A retry while the first request is still being served waits for its answer (a 409 with `Retry-After` if that takes longer than the database timeout). The key is taken in the same transaction as the change: if the service fails before answering, neither the change nor the key is kept.",
-                    ))
-                    .schema(Some(
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .min_length(Some(1))
-                            .max_length(Some(255))
-                            .pattern(Some("^[!-~]+$")),
-                    ))
-                    .build(),
-            );
-            for (status, response) in post.responses.responses.iter_mut() {
-                if let (true, utoipa::openapi::RefOr::T(response)) =
-                    (status.starts_with('2'), response)
-                {
-                    response.headers.insert(
-                        "Idempotent-Replayed".into(),
-                        HeaderBuilder::new()
-                            .schema(ObjectBuilder::new().schema_type(Type::String))
-                            .description(Some("`true` when this is the stored answer to an earlier request with the same key"))
-                            .build(),
-                    );
-                }
-            }
-            for (status, name) in [
-                ("400", "BadRequest"),
-                ("409", "Conflict"),
-                ("422", "Unprocessable"),
-            ] {
-                post.responses
-                    .responses
-                    .entry(status.into())
-                    .or_insert_with(|| Ref::from_response_name(name).into());
-            }
-        }
-    }
-}
 
 /// Registers every route with its spec.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -249,17 +66,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// The OpenAPI document of every route, as the service serves it.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, spec) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(configure)
-        .split_for_parts();
-    // After the routes are in: the derive's modifiers run before they are registered.
-    let mut spec = spec;
-    StandardResponses.modify(&mut spec);
-    IdempotentPosts.modify(&mut spec);
-    spec
+pub fn openapi() -> serde_json::Value {
+    spec::document()
 }
 
 /// The routes of the spec, to tell a wrong method (405) from an unknown path (404).
@@ -267,31 +75,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub struct RouteTable(Vec<(ResourceDef, Vec<String>)>);
 
 impl RouteTable {
-    pub fn from_spec(spec: &utoipa::openapi::OpenApi) -> Self {
-        let routes = spec
-            .paths
-            .paths
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        let routes = paths
             .iter()
             .map(|(path, item)| {
-                let methods = serde_json::to_value(item)
-                    .ok()
-                    .and_then(|v| v.as_object().cloned())
-                    .map(|o| {
-                        let mut methods: Vec<String> = o
-                            .keys()
-                            .filter(|k| {
-                                ["get", "put", "post", "delete", "patch", "head", "options"]
-                                    .contains(&k.as_str())
-                            })
-                            .map(|k| k.to_ascii_uppercase())
-                            .collect();
-                        // Every GET route answers HEAD too (`conditional::conditional_reads`).
-                        if let Some(get) = methods.iter().position(|m| m == "GET") {
-                            methods.insert(get + 1, "HEAD".into());
-                        }
-                        methods
+                let mut methods: Vec<String> = item
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|operations| operations.keys())
+                    .filter(|k| {
+                        ["get", "put", "post", "delete", "patch", "head", "options"]
+                            .contains(&k.as_str())
                     })
-                    .unwrap_or_default();
+                    .map(|k| k.to_ascii_uppercase())
+                    .collect();
+                // Every GET route answers HEAD too (`conditional::conditional_reads`).
+                if let Some(get) = methods.iter().position(|m| m == "GET") {
+                    methods.insert(get + 1, "HEAD".into());
+                }
                 (ResourceDef::new(path.as_str()), methods)
             })
             .collect();

@@ -14,7 +14,7 @@ use crate::domain::consent::ConsentKind;
 use crate::domain::order::{ContactChannel, IntakeDecision};
 
 /// One step in an order's life, with its payload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", content = "data")]
 pub enum Event {
     /// The employer commissioned the order; first contact is due at `contact_due_at` (004).

@@ -159,9 +159,10 @@ pub struct TimelineEvent {
     pub to_status: OrderStatus,
     pub actor_role: Role,
     pub occurred_at: DateTime<Utc>,
-    /// Details of the step, for the provider's side; empty for the employer.
+    /// Details of the step, for the provider's side; left out for the employer.
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: Option<serde_json::Value>,
 }
 
 impl TimelineEvent {
@@ -173,11 +174,7 @@ impl TimelineEvent {
             to_status: event.to_status,
             actor_role: event.actor_role,
             occurred_at: event.occurred_at.and_utc(),
-            data: if audience.sees_event_details() {
-                event.data.0
-            } else {
-                serde_json::json!({})
-            },
+            data: audience.sees_event_details().then_some(event.data.0),
         }
     }
 }

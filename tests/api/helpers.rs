@@ -9,7 +9,7 @@ use std::sync::{Arc, Once};
 use chrono::{DateTime, Utc};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use reqwest::{Method, RequestBuilder, Response};
+use reqwest::{Method, Response};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use trajectum::admin::{self, demo, NewOrganisation, NewUser};
@@ -164,9 +164,94 @@ pub fn test_settings(db: &TestDb) -> Settings {
     }
 }
 
+/// An HTTP client whose every response is checked against the spec (`conformance`).
+#[derive(Clone)]
+pub struct Client(reqwest::Client);
+
+impl Client {
+    fn new() -> Client {
+        Client(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> Request {
+        Request(self.0.request(method, url))
+    }
+
+    pub fn get(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::GET, url)
+    }
+
+    pub fn post(&self, url: impl reqwest::IntoUrl) -> Request {
+        self.request(Method::POST, url)
+    }
+}
+
+/// A request being built, as reqwest's, whose response is checked against the spec.
+pub struct Request(reqwest::RequestBuilder);
+
+impl Request {
+    pub fn header(self, name: &str, value: impl AsRef<str>) -> Request {
+        Request(self.0.header(name, value.as_ref()))
+    }
+
+    pub fn bearer_auth(self, token: impl std::fmt::Display) -> Request {
+        Request(self.0.bearer_auth(token))
+    }
+
+    pub fn basic_auth(self, user: &str, password: Option<&str>) -> Request {
+        Request(self.0.basic_auth(user, password))
+    }
+
+    pub fn json<T: serde::Serialize + ?Sized>(self, body: &T) -> Request {
+        Request(self.0.json(body))
+    }
+
+    pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> Request {
+        Request(self.0.form(form))
+    }
+
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Request {
+        Request(self.0.body(body))
+    }
+
+    /// Sends the request; panics when the response does not conform to the spec.
+    pub async fn send(self) -> reqwest::Result<Response> {
+        let (client, request) = self.0.build_split();
+        let request = request?;
+        let method = request.method().clone();
+        let path = request.url().path().to_string();
+        let response = client.execute(request).await?;
+        let status = response.status();
+        let version = response.version();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        let exchange = crate::conformance::Exchange {
+            method: &method,
+            path: &path,
+            status: status.as_u16(),
+            content_type: headers.get("content-type").and_then(|v| v.to_str().ok()),
+            body: &body,
+        };
+        if let Err(reason) = crate::conformance::spec().check(&exchange) {
+            panic!(
+                "{method} {path} answered {status}, which the spec does not allow: {reason}\n{}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        let mut rebuilt = http::Response::builder().status(status).version(version);
+        *rebuilt.headers_mut().unwrap() = headers;
+        Ok(Response::from(rebuilt.body(body).unwrap()))
+    }
+}
+
 pub struct TestApp {
     pub address: String,
-    pub client: reqwest::Client,
+    pub client: Client,
     pub pool: Pool,
     pub db: TestDb,
     /// The app's clock: tests move it with [`TestApp::advance`].
@@ -197,10 +282,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     actix_web::rt::spawn(app.into_server());
     let test_app = TestApp {
         address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
+        client: Client::new(),
         pool,
         db,
         clock,
@@ -254,7 +336,7 @@ impl TestApp {
             .expect("database work")
     }
 
-    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> Request {
         let builder = self.client.request(method, self.url(path));
         match token {
             Some(token) => builder.bearer_auth(token),

@@ -1,6 +1,7 @@
 //! The API suite: one binary, each test on its own fresh database, once on SQLite and (with
 //! `TEST_DATABASE_URL`) once on PostgreSQL.
 
+mod conformance;
 mod helpers;
 
 mod auth;

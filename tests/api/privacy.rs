@@ -116,7 +116,7 @@ async fn an_employer_never_reads_coaching_content(backend: Backend) {
         // The timeline shows the steps, not their details.
         let timeline: Value = serde_json::from_str(&bodies[3].2).unwrap();
         for event in timeline["data"].as_array().unwrap() {
-            assert_eq!(event["data"], json!({}), "{event}");
+            assert!(event.get("data").is_none(), "no details: {event}");
         }
         // The intake and plan are refused outright, not emptied.
         assert_eq!(bodies[4].1, 403);
