@@ -22,19 +22,26 @@ use crate::views::identity::Me;
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `client_credentials`, `password` or `refresh_token`.
-    #[schema(value_type = Option<GrantType>, example = "client_credentials")]
+    // Optional here so that its absence is OAuth's `invalid_request`, not a parse error.
+    #[schema(value_type = GrantType, required = true, example = "client_credentials")]
     pub grant_type: Option<String>,
     /// The person's email (`password` grant).
+    #[schema(value_type = String, required = false, min_length = 1)]
     pub username: Option<String>,
     /// The person's password (`password` grant).
+    #[schema(value_type = String, required = false, min_length = 1)]
     pub password: Option<String>,
     /// The refresh token to rotate (`refresh_token` grant).
+    #[schema(value_type = String, required = false, min_length = 1)]
     pub refresh_token: Option<String>,
     /// The client id, when not sent with HTTP Basic authentication.
+    #[schema(value_type = String, required = false, min_length = 1)]
     pub client_id: Option<String>,
     /// The client secret, when not sent with HTTP Basic authentication.
+    #[schema(value_type = String, required = false, min_length = 1)]
     pub client_secret: Option<String>,
     /// Accepted and ignored: a token carries its subject's role.
+    #[schema(value_type = String, required = false)]
     pub scope: Option<String>,
 }
 

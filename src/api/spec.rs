@@ -208,6 +208,7 @@ pub fn document() -> Value {
     oauth2_alongside_bearer(&mut doc);
     conditional_reads(&mut doc);
     request_ids_on_responses(&mut doc);
+    rules_the_schema_can_carry(&mut doc);
     doc
 }
 
@@ -480,6 +481,42 @@ fn request_ids_on_responses(doc: &mut Value) {
             add(response);
         }
     }
+}
+
+/// Rules of `domain::input` and of the HTTP conventions that a schema can say, so a client can
+/// check before it sends: ETags, cursors, slugs and languages, and "at least one" change.
+fn rules_the_schema_can_carry(doc: &mut Value) {
+    for (_, _, operation) in operations(doc) {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut);
+        for parameter in parameters.into_iter().flatten() {
+            let pattern = match parameter["name"].as_str() {
+                Some("If-Match") => r#"^(\*|"[0-9]+(-[0-9a-f]{16})?")$"#,
+                // The `next_cursor` of a page: base64url without padding.
+                Some("cursor") => "^[A-Za-z0-9_-]+$",
+                _ => continue,
+            };
+            parameter["schema"]["pattern"] = json!(pattern);
+            parameter["schema"]["minLength"] = json!(1);
+        }
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    let slug = json!({"type": "string", "pattern": "^[a-z0-9_]{2,50}$"});
+    let language = json!({"type": "string", "pattern": "^[a-z]{2}$"});
+    for (schema, property, items) in [
+        ("NewOrder", "context", &slug),
+        ("OrderChanges", "context", &slug),
+        ("NewCoach", "specialisms", &slug),
+        ("CoachChanges", "specialisms", &slug),
+        ("NewCoach", "languages", &language),
+        ("CoachChanges", "languages", &language),
+    ] {
+        if let Some(property) = schemas[schema]["properties"].get_mut(property) {
+            property["items"] = items.clone();
+        }
+    }
+    schemas["ConsentChanges"]["minProperties"] = json!(1);
 }
 
 #[cfg(test)]

@@ -100,6 +100,8 @@ impl TokenError {
 struct VerifyingKey {
     algorithm: Algorithm,
     key: DecodingKey,
+    /// What a token under this key must carry, set up once (`JwtKeys::validate_with`).
+    validation: Validation,
 }
 
 /// The signing key, the keys accepted for verification, and the fixed claims.
@@ -171,6 +173,7 @@ fn verifying_key(
         VerifyingKey {
             algorithm: algorithm(alg),
             key,
+            validation: Validation::new(algorithm(alg)),
         },
         material,
     ))
@@ -239,7 +242,7 @@ impl JwtKeys {
             )?;
             verifying.insert(previous_kid, previous);
         }
-        Ok(JwtKeys {
+        let keys = JwtKeys {
             kid,
             algorithm: algorithm(alg),
             signing,
@@ -247,7 +250,23 @@ impl JwtKeys {
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
             leeway: settings.jwt_leeway_seconds.min(30),
-        })
+        };
+        Ok(keys.validate_with())
+    }
+
+    /// Each key's validation: its algorithm, our issuer and audience, the claims required. The
+    /// time window is checked in `verify` against the application's clock, not the system's.
+    fn validate_with(mut self) -> Self {
+        for key in self.verifying.values_mut() {
+            let mut validation = Validation::new(key.algorithm);
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
+            validation.set_issuer(&[&self.issuer]);
+            validation.set_audience(&[&self.audience]);
+            validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+            key.validation = validation;
+        }
+        self
     }
 
     pub fn kid(&self) -> &str {
@@ -276,14 +295,7 @@ impl JwtKeys {
         if header.alg != key.algorithm {
             return Err(TokenError::WrongAlgorithm);
         }
-        let mut validation = Validation::new(key.algorithm);
-        // The time window is checked below against the application's clock, not the system's.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        let claims = decode::<Claims>(token, &key.key, &validation)
+        let claims = decode::<Claims>(token, &key.key, &key.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 ErrorKind::ExpiredSignature => TokenError::Expired,

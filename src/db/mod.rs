@@ -11,6 +11,7 @@ pub mod orders;
 pub mod schema;
 pub mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,6 +19,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseUrl;
 
@@ -45,7 +47,45 @@ macro_rules! on_each_backend {
     };
 }
 
-pub type Pool = r2d2::Pool<ConnectionManager>;
+/// The connection pool, and the permits that admit database work to it in arrival order.
+///
+/// r2d2 hands a free connection to whichever waiting thread wakes first, so under load some
+/// requests waited far longer than others, each on a thread of its own. Work now waits for a
+/// permit (one per connection, first come first served, never longer than the pool's timeout)
+/// before it takes a blocking thread, and a permit holder finds a connection free.
+#[derive(Clone)]
+pub struct Pool {
+    connections: r2d2::Pool<ConnectionManager>,
+    permits: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("state", &self.connections.state())
+            .finish()
+    }
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<ConnectionManager>;
+
+    /// The connections themselves, for work outside a request (start-up, admin, tests).
+    fn deref(&self) -> &Self::Target {
+        &self.connections
+    }
+}
+
+impl Pool {
+    /// A permit to use a connection, waiting in line at most the pool's timeout.
+    async fn admit(&self, wait: Duration) -> Result<OwnedSemaphorePermit, RunError> {
+        tokio::time::timeout(wait, self.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| RunError::NoConnection)?
+            .map_err(|_| RunError::NoConnection)
+    }
+}
 
 /// An r2d2 manager that picks the backend from the URL scheme, so a failed PostgreSQL
 /// connection reports its real cause (the derived `establish` would fall through to SQLite),
@@ -79,6 +119,7 @@ impl r2d2::ManageConnection for ConnectionManager {
                 Ok(DbConnection::Postgres(conn))
             }
             DatabaseUrl::Sqlite(path) => {
+                configure_sqlite();
                 let mut conn = SqliteConnection::establish(path)?;
                 // busy_timeout first: switching to WAL takes a lock other connections may hold.
                 conn.batch_execute(&format!(
@@ -104,18 +145,51 @@ impl r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// Sets SQLite's process-wide configuration, once, before its first connection opens:
+/// - multi-thread mode: a connection is used by one thread at a time (the pool hands it out and
+///   takes it back), so SQLite need not lock a mutex around every call on it;
+/// - no memory statistics: with them every allocation of every connection takes one global
+///   mutex, and under concurrent reads that mutex was where the threads queued.
+fn configure_sqlite() {
+    static CONFIGURED: std::sync::Once = std::sync::Once::new();
+    CONFIGURED.call_once(|| {
+        use libsqlite3_sys::{sqlite3_config, SQLITE_CONFIG_MEMSTATUS, SQLITE_CONFIG_MULTITHREAD};
+        // SAFETY: sqlite3_config may only run before SQLite initialises and while no other
+        // thread uses SQLite. It runs before the first connection of the process opens
+        // (`connect` is the only place connections open), inside `Once`. If SQLite was already
+        // initialised it returns SQLITE_MISUSE and changes nothing, which is safe too.
+        let results = unsafe {
+            [
+                sqlite3_config(SQLITE_CONFIG_MULTITHREAD),
+                sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int),
+            ]
+        };
+        if results.iter().any(|&rc| rc != libsqlite3_sys::SQLITE_OK) {
+            tracing::warn!(
+                ?results,
+                "SQLite was initialised before it could be configured"
+            );
+        }
+    });
+}
+
 /// Builds the pool; fails when the database cannot be reached within `timeout`, which is also
 /// how long a request waits for a connection or a lock. A checkout is not tested with a query:
 /// a connection that breaks mid-request is refused by [`ConnectionManager::has_broken`], and the
 /// request that met it answers 503.
 pub fn pool(url: DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
-    r2d2::Pool::builder()
+    let connections = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(1))
         .connection_timeout(timeout)
         .test_on_check_out(false)
         .build(ConnectionManager::new(url, timeout))
-        .context("cannot connect to the database")
+        .context("cannot connect to the database")?;
+    Ok(Pool {
+        connections,
+        permits: Arc::new(Semaphore::new(size as usize)),
+        wait: timeout,
+    })
 }
 
 /// Applies the pending migrations of the connection's backend; returns how many ran.
@@ -185,16 +259,19 @@ pub enum RunError {
 }
 
 /// Runs blocking database work on actix's blocking thread pool, inside the caller's tracing
-/// span, with a pooled connection. Pool exhaustion is an error, never a hang.
+/// span, with a pooled connection, once a permit admits it (in arrival order). Waiting longer
+/// than the pool's timeout is an error, never a hang.
 pub async fn run<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
 where
     T: Send + 'static,
     E: From<RunError> + Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
 {
-    let pool = pool.clone();
+    let permit = pool.admit(pool.wait).await?;
+    let connections = pool.connections.clone();
     crate::telemetry::spawn_blocking_in_span(move || {
-        let mut conn = pool.get().map_err(|_| RunError::NoConnection)?;
+        let _permit = permit;
+        let mut conn = connections.get().map_err(|_| RunError::NoConnection)?;
         f(&mut conn)
     })
     .await
@@ -203,9 +280,14 @@ where
 
 /// Whether the database answers within `timeout`: a connection and one trivial query.
 pub async fn answers(pool: &Pool, timeout: Duration) -> bool {
-    let pool = pool.clone();
+    let Ok(permit) = pool.admit(timeout).await else {
+        return false;
+    };
+    let connections = pool.connections.clone();
     crate::telemetry::spawn_blocking_in_span(move || {
-        pool.get_timeout(timeout)
+        let _permit = permit;
+        connections
+            .get_timeout(timeout)
             .is_ok_and(|mut conn| conn.batch_execute("SELECT 1").is_ok())
     })
     .await

@@ -3,12 +3,14 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
-use super::schema::{order_extensions, orders};
+use super::schema::{coaches, consents, order_extensions, orders, plans};
 use super::{DbConnection, Json};
 use crate::domain::commission::{Coachee, Commission};
+use crate::domain::consent::ConsentKind;
 use crate::domain::order::{
     ContactChannel, IntakeDecision, OrderDetails, OrderState, OrderStatus, TrajectoryKind,
 };
+use crate::domain::plan::Plan;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = orders, treat_none_as_null = true)]
@@ -169,8 +171,95 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Order>> {
     orders::table
         .find(id)
         .select(Order::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
+}
+
+/// The coach assigned to an order, as the order's views and its access check need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignedCoach {
+    pub user_id: Option<String>,
+    pub name: String,
+}
+
+fn assigned(name: Option<String>, user_id: Option<String>) -> Option<AssignedCoach> {
+    name.map(|name| AssignedCoach { user_id, name })
+}
+
+/// The order with its assigned coach, in one query.
+pub fn find_with_coach(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(Order, Option<AssignedCoach>)>> {
+    let row: Option<(Order, Option<String>, Option<String>)> = orders::table
+        .left_join(coaches::table)
+        .filter(orders::id.eq(id))
+        .select((
+            Order::as_select(),
+            coaches::name.nullable(),
+            coaches::user_id.nullable(),
+        ))
+        .get_result(conn) // by primary key: no LIMIT, which SQLite would bind
+        .optional()?;
+    Ok(row.map(|(order, name, user_id)| (order, assigned(name, user_id))))
+}
+
+/// What the summary shared with the employer is made from.
+#[derive(Debug, Clone, Default)]
+pub struct SummarySources {
+    /// The coachee's latest word on sharing a summary with the employer.
+    pub summary_shared: bool,
+    /// The plan, if one was saved.
+    pub plan: Option<Plan>,
+}
+
+/// The order, its coach, the coachee's latest consent to share a summary, and its plan: one
+/// round trip for the most frequent read.
+pub fn find_for_view(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(Order, Option<AssignedCoach>, SummarySources)>> {
+    // The latest consent to share, found by its id rather than by ORDER BY … LIMIT 1: SQLite
+    // re-prepares a statement on every execution whose LIMIT is a bound parameter.
+    let newer = diesel::alias!(consents as newer);
+    let latest_share_consent = newer
+        .filter(newer.field(consents::order_id).eq(orders::id))
+        .filter(newer.field(consents::kind).eq(ConsentKind::ShareSummary))
+        .select(diesel::dsl::max(newer.field(consents::id)))
+        .single_value();
+    type Row = (
+        Order,
+        Option<String>,
+        Option<String>,
+        Option<bool>,
+        Option<String>,
+    );
+    let row: Option<Row> = orders::table
+        .left_join(coaches::table)
+        .left_join(plans::table)
+        .left_join(consents::table.on(consents::id.nullable().eq(latest_share_consent)))
+        .filter(orders::id.eq(id))
+        .select((
+            Order::as_select(),
+            coaches::name.nullable(),
+            coaches::user_id.nullable(),
+            consents::given.nullable(),
+            plans::plan.nullable(),
+        ))
+        .get_result(conn)
+        .optional()?;
+    let Some((order, name, user_id, consent, plan)) = row else {
+        return Ok(None);
+    };
+    let plan = plan
+        .map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| diesel::result::Error::DeserializationError(Box::new(e)))?;
+    let sources = SummarySources {
+        summary_shared: consent.unwrap_or(false),
+        plan,
+    };
+    Ok(Some((order, assigned(name, user_id), sources)))
 }
 
 /// Locks the order until the transaction ends, so that what a use case checked of it still holds
@@ -215,9 +304,14 @@ pub fn update(conn: &mut DbConnection, order: &Order, expected_version: i32) -> 
     .map(|n| n == 1)
 }
 
-pub fn list(conn: &mut DbConnection, filter: &OrderFilter) -> QueryResult<Vec<Order>> {
+/// A page of orders, each with its assigned coach's name, in one query.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &OrderFilter,
+) -> QueryResult<Vec<(Order, Option<String>)>> {
     let mut query = orders::table
-        .select(Order::as_select())
+        .left_join(coaches::table)
+        .select((Order::as_select(), coaches::name.nullable()))
         .order(orders::id.asc())
         .limit(filter.limit)
         .into_boxed();

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::db::coaching::{self as store, IntakeRecord, PlanRecord};
-use crate::db::orders::Order;
+use crate::db::orders::{Order, SummarySources};
 use crate::db::{DbConnection, Json};
 use crate::domain::consent::ConsentKind;
 use crate::domain::intake::{AssessmentDecision, IntakeDraft};
@@ -80,14 +80,27 @@ pub fn shared_summary(
     order: &Order,
     audience: Audience,
 ) -> ServiceResult<Option<SharedSummary>> {
-    let order_id = &order.id;
-    let consented = consent_given(conn, order_id, ConsentKind::ShareSummary)?;
-    if !audience.sees_shared_summary(consented) {
+    let sources = SummarySources {
+        summary_shared: consent_given(conn, &order.id, ConsentKind::ShareSummary)?,
+        plan: store::find_plan(conn, &order.id)?.map(|record| record.plan.0),
+    };
+    summary_from(conn, order, audience, sources)
+}
+
+/// The summary the audience may see, from what was read with the order; the intake is read
+/// only for an order whose intake recommended an alternative.
+pub fn summary_from(
+    conn: &mut DbConnection,
+    order: &Order,
+    audience: Audience,
+    sources: SummarySources,
+) -> ServiceResult<Option<SharedSummary>> {
+    if !audience.sees_shared_summary(sources.summary_shared) {
         return Ok(None);
     }
-    let (plan, _) = load_plan(conn, order_id)?;
+    let plan = sources.plan.unwrap_or_default();
     let alternative = match order.intake_decision {
-        Some(IntakeDecision::Alternative) => load_intake(conn, order_id)?.0.alternative,
+        Some(IntakeDecision::Alternative) => load_intake(conn, &order.id)?.0.alternative,
         _ => None,
     };
     if plan.goals.is_empty() && alternative.is_none() {

@@ -5,18 +5,19 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::new_id;
 use crate::db::events::{self, NewEvent};
-use crate::db::orders::{self as store, Order};
-use crate::db::{coaches, DbConnection};
+use crate::db::orders::{self as store, AssignedCoach, Order, SummarySources};
+use crate::db::DbConnection;
 use crate::domain::event::Event;
 use crate::domain::order::{self, IntakeDecision, OrderAction, OrderStatus, Refusal};
 use crate::domain::principal::Principal;
 use crate::domain::visibility::{self, Audience, OrderParties};
 use crate::service::error::{ServiceError, ServiceResult};
 
-/// An order and how the caller sees it.
+/// An order, its assigned coach, and how the caller sees it.
 #[derive(Debug, Clone)]
 pub struct Visible {
     pub order: Order,
+    pub coach: Option<AssignedCoach>,
     pub audience: Audience,
 }
 
@@ -26,22 +27,42 @@ fn not_found() -> ServiceError {
 
 /// The order, if the caller may see it; otherwise "not found", exactly as if it did not exist.
 pub fn load(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<Visible> {
-    let order = store::find(conn, id)?.ok_or_else(not_found)?;
-    let coach_user = match &order.coach_id {
-        Some(coach_id) => coaches::find(conn, coach_id)?.and_then(|c| c.user_id),
-        None => None,
-    };
+    let (order, coach) = store::find_with_coach(conn, id)?.ok_or_else(not_found)?;
+    admit(caller, order, coach)
+}
+
+/// The order as the caller sees it, if at all: "not found" for whoever may not see it.
+pub fn admit(
+    caller: &Principal,
+    order: Order,
+    coach: Option<AssignedCoach>,
+) -> ServiceResult<Visible> {
     let audience = visibility::audience(
         caller,
         OrderParties {
             order_id: &order.id,
             employer_id: &order.employer_id,
             provider_id: &order.provider_id,
-            coach_user_id: coach_user.as_deref(),
+            coach_user_id: coach.as_ref().and_then(|c| c.user_id.as_deref()),
         },
     )
     .ok_or_else(not_found)?;
-    Ok(Visible { order, audience })
+    Ok(Visible {
+        order,
+        coach,
+        audience,
+    })
+}
+
+/// The order as [`load`] gives it, with what its view shows besides (one query), if the caller
+/// may see it.
+pub fn load_for_view(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<(Visible, SummarySources)> {
+    let (order, coach, sources) = store::find_for_view(conn, id)?.ok_or_else(not_found)?;
+    Ok((admit(caller, order, coach)?, sources))
 }
 
 /// The order as [`load`] gives it, locked until the transaction ends: for use cases that check

@@ -15,7 +15,8 @@ use crate::service::lifecycle;
 use crate::service::pagination::PageRequest;
 use crate::views::order::{OrderPage, OrderView, TimelineEvent, TimelinePage, ViewExtras};
 
-/// The full view of one order, as the caller (seeing it as `audience`) sees it at `now`.
+/// The full view of one order, as the caller (seeing it as `audience`) sees it at `now`, read
+/// afresh (after a change).
 pub fn view(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
@@ -40,15 +41,26 @@ pub fn view(
     ))
 }
 
-/// One order.
+/// One order: one query, and a second only for an order whose intake recommended an
+/// alternative (for the summary).
 pub fn get(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     id: &str,
 ) -> ServiceResult<OrderView> {
-    let visible = lifecycle::load(conn, caller, id)?;
-    view(conn, now, caller, &visible.order, visible.audience)
+    let (visible, sources) = lifecycle::load_for_view(conn, caller, id)?;
+    let summary = coaching::summary_from(conn, &visible.order, visible.audience, sources)?;
+    Ok(OrderView::build(
+        &visible.order,
+        visible.audience,
+        caller.role,
+        ViewExtras {
+            coach_name: visible.coach.map(|coach| coach.name),
+            summary,
+        },
+        now,
+    ))
 }
 
 /// What a list of orders is filtered on.
@@ -109,28 +121,15 @@ pub fn list(
         limit: query.page.fetch(),
     };
     let rows = store::list(conn, &filter)?;
-    let (rows, next_cursor) = query.page.finish(rows, |o| &o.id);
-    let coach_ids: Vec<String> = rows.iter().filter_map(|o| o.coach_id.clone()).collect();
-    let names = coaches::names(conn, &coach_ids)?;
+    let (rows, next_cursor) = query.page.finish(rows, |(order, _)| &order.id);
     let data = rows
-        .iter()
-        .map(|order| {
-            let coach_name = order.coach_id.as_ref().and_then(|id| {
-                names
-                    .iter()
-                    .find(|(cid, _)| cid == id)
-                    .map(|(_, n)| n.clone())
-            });
-            OrderView::build(
-                order,
-                audience,
-                caller.role,
-                ViewExtras {
-                    coach_name,
-                    summary: None,
-                },
-                now,
-            )
+        .into_iter()
+        .map(|(order, coach_name)| {
+            let extras = ViewExtras {
+                coach_name,
+                summary: None,
+            };
+            OrderView::build(&order, audience, caller.role, extras, now)
         })
         .collect();
     Ok(OrderPage { data, next_cursor })
