@@ -219,14 +219,6 @@ pub fn find_for_view(
     conn: &mut DbConnection,
     id: &str,
 ) -> QueryResult<Option<(Order, Option<AssignedCoach>, SummarySources)>> {
-    // The latest consent to share, found by its id rather than by ORDER BY … LIMIT 1: SQLite
-    // re-prepares a statement on every execution whose LIMIT is a bound parameter.
-    let newer = diesel::alias!(consents as newer);
-    let latest_share_consent = newer
-        .filter(newer.field(consents::order_id).eq(orders::id))
-        .filter(newer.field(consents::kind).eq(ConsentKind::ShareSummary))
-        .select(diesel::dsl::max(newer.field(consents::id)))
-        .single_value();
     type Row = (
         Order,
         Option<String>,
@@ -234,20 +226,32 @@ pub fn find_for_view(
         Option<bool>,
         Option<String>,
     );
-    let row: Option<Row> = orders::table
-        .left_join(coaches::table)
-        .left_join(plans::table)
-        .left_join(consents::table.on(consents::id.nullable().eq(latest_share_consent)))
-        .filter(orders::id.eq(id))
-        .select((
-            Order::as_select(),
-            coaches::name.nullable(),
-            coaches::user_id.nullable(),
-            consents::given.nullable(),
-            plans::plan.nullable(),
-        ))
-        .get_result(conn)
-        .optional()?;
+    // On the backend's own connection: through the `MultiConnection` every execution would
+    // render the statement's SQL again (several times), which cost more than running it.
+    let row: Option<Row> = crate::on_each_backend!(conn, |c| {
+        // The latest consent to share, found by its id rather than by ORDER BY … LIMIT 1:
+        // SQLite re-prepares a statement on every execution whose LIMIT is a bound parameter.
+        let newer = diesel::alias!(consents as newer);
+        let latest_share_consent = newer
+            .filter(newer.field(consents::order_id).eq(orders::id))
+            .filter(newer.field(consents::kind).eq(ConsentKind::ShareSummary))
+            .select(diesel::dsl::max(newer.field(consents::id)))
+            .single_value();
+        orders::table
+            .left_join(coaches::table)
+            .left_join(plans::table)
+            .left_join(consents::table.on(consents::id.nullable().eq(latest_share_consent)))
+            .filter(orders::id.eq(id))
+            .select((
+                Order::as_select(),
+                coaches::name.nullable(),
+                coaches::user_id.nullable(),
+                consents::given.nullable(),
+                plans::plan.nullable(),
+            ))
+            .get_result(c)
+            .optional()
+    })?;
     let Some((order, name, user_id, consent, plan)) = row else {
         return Ok(None);
     };
@@ -309,50 +313,52 @@ pub fn list(
     conn: &mut DbConnection,
     filter: &OrderFilter,
 ) -> QueryResult<Vec<(Order, Option<String>)>> {
-    let mut query = orders::table
-        .left_join(coaches::table)
-        .select((Order::as_select(), coaches::name.nullable()))
-        .order(orders::id.asc())
-        .limit(filter.limit)
-        .into_boxed();
-    query = match &filter.scope {
-        OrderScope::Employer(id) => query.filter(orders::employer_id.eq(id.clone())),
-        OrderScope::Provider(id) => query.filter(orders::provider_id.eq(id.clone())),
-        OrderScope::Coach(id) => query.filter(orders::coach_id.eq(id.clone())),
-    };
-    if let Some(status) = filter.status {
-        query = query.filter(orders::status.eq(status));
-    }
-    if let Some(coach) = &filter.coach_id {
-        query = query.filter(orders::coach_id.eq(coach.clone()));
-    }
-    if let Some(kind) = filter.kind {
-        query = query.filter(orders::kind.eq(kind));
-    }
-    match filter.contact {
-        Some(ContactFilter { overdue: true, at }) => {
-            query = query
-                .filter(orders::contacted_at.is_null())
-                .filter(orders::contact_due_at.lt(at))
-                .filter(orders::status.eq_any(statuses(OrderStatus::awaits_contact)));
+    crate::on_each_backend!(conn, |c| {
+        let mut query = orders::table
+            .left_join(coaches::table)
+            .select((Order::as_select(), coaches::name.nullable()))
+            .order(orders::id.asc())
+            .limit(filter.limit)
+            .into_boxed();
+        query = match &filter.scope {
+            OrderScope::Employer(id) => query.filter(orders::employer_id.eq(id.clone())),
+            OrderScope::Provider(id) => query.filter(orders::provider_id.eq(id.clone())),
+            OrderScope::Coach(id) => query.filter(orders::coach_id.eq(id.clone())),
+        };
+        if let Some(status) = filter.status {
+            query = query.filter(orders::status.eq(status));
         }
-        Some(ContactFilter { overdue: false, at }) => {
-            query = query.filter(
-                orders::contacted_at
-                    .is_not_null()
-                    .or(orders::contact_due_at.ge(at))
-                    .or(orders::status.ne_all(statuses(OrderStatus::awaits_contact))),
-            );
+        if let Some(coach) = &filter.coach_id {
+            query = query.filter(orders::coach_id.eq(coach.clone()));
         }
-        None => {}
-    }
-    if let Some(since) = filter.updated_since {
-        query = query.filter(orders::updated_at.ge(since));
-    }
-    if let Some(after) = &filter.after {
-        query = query.filter(orders::id.gt(after.clone()));
-    }
-    query.load(conn)
+        if let Some(kind) = filter.kind {
+            query = query.filter(orders::kind.eq(kind));
+        }
+        match filter.contact {
+            Some(ContactFilter { overdue: true, at }) => {
+                query = query
+                    .filter(orders::contacted_at.is_null())
+                    .filter(orders::contact_due_at.lt(at))
+                    .filter(orders::status.eq_any(statuses(OrderStatus::awaits_contact)));
+            }
+            Some(ContactFilter { overdue: false, at }) => {
+                query = query.filter(
+                    orders::contacted_at
+                        .is_not_null()
+                        .or(orders::contact_due_at.ge(at))
+                        .or(orders::status.ne_all(statuses(OrderStatus::awaits_contact))),
+                );
+            }
+            None => {}
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(orders::updated_at.ge(since));
+        }
+        if let Some(after) = &filter.after {
+            query = query.filter(orders::id.gt(after.clone()));
+        }
+        query.load(c)
+    })
 }
 
 /// How many trajectories each of `coach_ids` carries now (assigned and not finished).

@@ -50,11 +50,13 @@ macro_rules! text_enums {
                 }
             }
 
-            impl FromSql<Text, MultiBackend> for $ty {
-                fn from_sql(
-                    bytes: <MultiBackend as Backend>::RawValue<'_>,
-                ) -> deserialize::Result<Self> {
-                    let name = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
+            // On every backend: a hot query may run on the backend's own connection.
+            impl<DB: Backend> FromSql<Text, DB> for $ty
+            where
+                String: FromSql<Text, DB>,
+            {
+                fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+                    let name = <String as FromSql<Text, DB>>::from_sql(bytes)?;
                     name.parse::<$ty>().map_err(Into::into)
                 }
             }
@@ -90,9 +92,12 @@ impl<T> std::ops::DerefMut for Json<T> {
     }
 }
 
-impl<T: DeserializeOwned> FromSql<Text, MultiBackend> for Json<T> {
-    fn from_sql(bytes: <MultiBackend as Backend>::RawValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, MultiBackend>>::from_sql(bytes)?;
+impl<T: DeserializeOwned, DB: Backend> FromSql<Text, DB> for Json<T>
+where
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, DB>>::from_sql(bytes)?;
         Ok(Json(serde_json::from_str(&text)?))
     }
 }
