@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -113,7 +114,15 @@ pub struct JwtKeys {
     pub issuer: String,
     pub audience: String,
     leeway: u64,
+    /// Tokens whose signature, key, issuer and audience were checked, with their claims: a
+    /// client sends the same token for many requests, and checking it again gives the same
+    /// answer. The time window and type are checked on every use; nothing here can go stale
+    /// (an access token is not revoked, and the keys change only with a restart).
+    verified: Mutex<HashMap<String, Claims>>,
 }
+
+/// How many verified tokens are kept before the set starts afresh.
+const VERIFIED_KEPT: usize = 4096;
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -250,6 +259,7 @@ impl JwtKeys {
             issuer: settings.jwt_issuer.clone(),
             audience: settings.jwt_audience.clone(),
             leeway: settings.jwt_leeway_seconds.min(30),
+            verified: Mutex::new(HashMap::new()),
         };
         Ok(keys.validate_with())
     }
@@ -288,27 +298,7 @@ impl JwtKeys {
         expected: TokenType,
         now: DateTime<Utc>,
     ) -> Result<Claims, TokenError> {
-        use jsonwebtoken::errors::ErrorKind;
-        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
-        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let key = self.verifying.get(kid).ok_or(TokenError::UnknownKey)?;
-        if header.alg != key.algorithm {
-            return Err(TokenError::WrongAlgorithm);
-        }
-        let claims = decode::<Claims>(token, &key.key, &key.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => TokenError::BadSignature,
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
-                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
-                ErrorKind::InvalidAudience => TokenError::WrongAudience,
-                ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
-                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => {
-                    TokenError::InvalidClaims
-                }
-                _ => TokenError::Malformed,
-            })?
-            .claims;
+        let claims = self.signed_claims(token)?;
         let (now, leeway) = (now.timestamp(), self.leeway as i64);
         if claims.exp + leeway < now {
             return Err(TokenError::Expired);
@@ -320,6 +310,46 @@ impl JwtKeys {
             return Err(TokenError::WrongType);
         }
         Ok(claims)
+    }
+
+    /// The claims of a token signed by one of our keys, for our issuer and audience.
+    fn signed_claims(&self, token: &str) -> Result<Claims, TokenError> {
+        let verified = |cache: &mut HashMap<String, Claims>| cache.get(token).cloned();
+        if let Some(claims) = self.verified.lock().ok().as_deref_mut().and_then(verified) {
+            return Ok(claims);
+        }
+        let claims = self.check_signature(token)?;
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= VERIFIED_KEPT {
+                cache.clear();
+            }
+            cache.insert(token.to_string(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    fn check_signature(&self, token: &str) -> Result<Claims, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
+        let key = self.verifying.get(kid).ok_or(TokenError::UnknownKey)?;
+        if header.alg != key.algorithm {
+            return Err(TokenError::WrongAlgorithm);
+        }
+        decode::<Claims>(token, &key.key, &key.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                ErrorKind::ImmatureSignature => TokenError::NotYetValid,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                ErrorKind::InvalidAlgorithm => TokenError::WrongAlgorithm,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => {
+                    TokenError::InvalidClaims
+                }
+                _ => TokenError::Malformed,
+            })
     }
 }
 
@@ -384,6 +414,24 @@ mod tests {
         assert_eq!(
             keys.verify(&token, TokenType::Access, now()),
             Err(TokenError::WrongType)
+        );
+    }
+
+    #[test]
+    fn a_token_verified_before_is_still_checked_for_type_and_a_changed_one_is_not_taken() {
+        let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
+        let token = keys.sign(&claims(TokenType::Access)).unwrap();
+        assert!(keys.verify(&token, TokenType::Access, now()).is_ok());
+        assert_eq!(
+            keys.verify(&token, TokenType::Refresh, now()),
+            Err(TokenError::WrongType)
+        );
+        let (body, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let tampered = format!("{body}.{flipped}{}", &signature[1..]);
+        assert_eq!(
+            keys.verify(&tampered, TokenType::Access, now()),
+            Err(TokenError::BadSignature)
         );
     }
 
