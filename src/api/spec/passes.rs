@@ -1,216 +1,6 @@
-//! The OpenAPI document as served. utoipa derives it from the routes and their types; the passes
-//! below then finish, over its JSON, what derive attributes cannot say: the responses every
-//! operation shares, the security schemes, conditional reads, typed timeline events, and one
-//! object schema wherever a type flattens another.
+//! Passes over the document's JSON, each named for what it makes the document say.
 
 use serde_json::{json, Map, Value};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::AppExt;
-
-use crate::api::{configure, idempotency, problems};
-use crate::domain::event::Event;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Trajectum API",
-        description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457), one `Problem` schema for all. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404. Every `GET` also answers `HEAD`. A resource with an `ETag` answers `If-None-Match` with `304 Not Modified` while unchanged, and changes with `If-Match` (412 when it changed since). Every response carries `X-Request-Id` (yours, when you send a plain one of up to 128 characters).\n\nAuthentication: an access token from `POST /api/v1/auth/token`, as `Authorization: Bearer`. HR systems use the `client_credentials` grant (client id and secret by HTTP Basic, or `client_id` and `client_secret` in the form); people use `password`, and `refresh_token` to renew.",
-        license(name = "Proprietary", identifier = "LicenseRef-Proprietary")
-    ),
-    servers(
-        (url = "/", description = "This service")
-    ),
-    modifiers(&BearerAuth),
-    components(schemas(problems::ProblemDocument, Event), responses(
-        problems::BadRequest,
-        problems::Unauthorized,
-        problems::Forbidden,
-        problems::NotFound,
-        problems::PreconditionFailed,
-        problems::PreconditionRequired,
-        problems::Conflict,
-        problems::PayloadTooLarge,
-        problems::UnsupportedMediaType,
-        problems::Unprocessable,
-        problems::TooManyRequests,
-        problems::Unavailable,
-    )),
-    tags(
-        (name = "auth", description = "Tokens (OAuth 2.0) and the caller"),
-        (name = "coaches", description = "The provider's coaches"),
-        (name = "orders", description = "Commissioned trajectories and their lifecycle"),
-        (name = "intake", description = "The intake and whether the trajectory may start (confidential)"),
-        (name = "plan", description = "Development points, goals and tasks (confidential)"),
-        (name = "coachee", description = "The coachee's own link, view and consents"),
-        (name = "operations", description = "Health and metrics"),
-    )
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("An access token from `POST /api/v1/auth/token`"))
-                    .build(),
-            ),
-        );
-    }
-}
-
-/// The error responses that follow from the conventions rather than from one handler, added to
-/// every operation they apply to (an operation's own declaration of a status wins): 401 and 403
-/// where a token is needed, 404 where the path names a resource, 400 where there is input,
-/// 413/415/422 where there is a body, 503 wherever the database is used.
-struct StandardResponses;
-
-impl Modify for StandardResponses {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::Ref;
-
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let api = path.starts_with("/api/v1/");
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                // `security: [{}]` marks a public operation; a named scheme needs a token.
-                let secured = serde_json::to_value(&operation.security)
-                    .ok()
-                    .and_then(|v| v.as_array().cloned())
-                    .is_some_and(|requirements| {
-                        requirements
-                            .iter()
-                            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
-                    });
-                let has_body = operation.request_body.is_some();
-                let mut add = |status: &str, name: &str, applies: bool| {
-                    if applies {
-                        operation
-                            .responses
-                            .responses
-                            .entry(status.into())
-                            .or_insert_with(|| Ref::from_response_name(name).into());
-                    }
-                };
-                // Any request may be refused as malformed, down to the HTTP parser.
-                add("400", "BadRequest", true);
-                add("401", "Unauthorized", secured);
-                add("403", "Forbidden", secured);
-                add("404", "NotFound", api && path.contains('{'));
-                add("413", "PayloadTooLarge", has_body);
-                add("415", "UnsupportedMediaType", has_body);
-                // The token endpoints answer bad input with OAuth's own 400s.
-                add(
-                    "422",
-                    "Unprocessable",
-                    has_body && !path.starts_with("/api/v1/auth/"),
-                );
-                add("503", "Unavailable", api || path == "/health/ready");
-            }
-        }
-    }
-}
-
-/// Documents the `Idempotency-Key` convention on every POST it applies to (see
-/// `crate::idempotency`): the header, the replay marker, and the answers it can give.
-struct IdempotentPosts;
-
-impl Modify for IdempotentPosts {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::header::HeaderBuilder;
-        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-        use utoipa::openapi::{ObjectBuilder, Ref, Required, Type};
-
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/v1/") || idempotency::exempt(path) {
-                continue;
-            }
-            let Some(post) = item.post.as_mut() else {
-                continue;
-            };
-            let parameters = post.parameters.get_or_insert_with(Vec::new);
-            parameters.push(
-                ParameterBuilder::new()
-                    .name("Idempotency-Key")
-                    .parameter_in(ParameterIn::Header)
-                    .required(Required::False)
-                    .description(Some(
-                        "Makes the POST safe to retry: the same key and body within 24 hours return the first response (with `Idempotent-Replayed: true`), refusals included; the same key with another body is a 422. A retry while the first request is still being served waits for its answer (a 409 with `Retry-After` if that takes longer than the database timeout). The key is taken in the same transaction as the change: if the service fails before answering, neither the change nor the key is kept.",
-                    ))
-                    .schema(Some(
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .min_length(Some(1))
-                            .max_length(Some(255))
-                            .pattern(Some("^[!-~]+$")),
-                    ))
-                    .build(),
-            );
-            for (status, response) in post.responses.responses.iter_mut() {
-                if let (true, utoipa::openapi::RefOr::T(response)) =
-                    (status.starts_with('2'), response)
-                {
-                    response.headers.insert(
-                        "Idempotent-Replayed".into(),
-                        HeaderBuilder::new()
-                            .schema(ObjectBuilder::new().schema_type(Type::String))
-                            .description(Some("`true` when this is the stored answer to an earlier request with the same key"))
-                            .build(),
-                    );
-                }
-            }
-            for (status, name) in [
-                ("400", "BadRequest"),
-                ("409", "Conflict"),
-                ("422", "Unprocessable"),
-            ] {
-                post.responses
-                    .responses
-                    .entry(status.into())
-                    .or_insert_with(|| Ref::from_response_name(name).into());
-            }
-        }
-    }
-}
-
-/// The document, as served at `/api/v1/openapi.json` and committed as `openapi/openapi.json`.
-pub fn document() -> Value {
-    let (_, spec) = actix_web::App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(configure)
-        .split_for_parts();
-    // After the routes are in: the derive's modifiers run before they are registered.
-    let mut spec = spec;
-    StandardResponses.modify(&mut spec);
-    IdempotentPosts.modify(&mut spec);
-    let mut doc = serde_json::to_value(spec).expect("the spec serialises");
-    merge_flattened_objects(&mut doc);
-    typed_timeline_events(&mut doc);
-    drop_unreferenced_schemas(&mut doc);
-    open_problem(&mut doc);
-    public_operations_without_security(&mut doc);
-    oauth2_alongside_bearer(&mut doc);
-    conditional_reads(&mut doc);
-    request_ids_on_responses(&mut doc);
-    rules_the_schema_can_carry(&mut doc);
-    doc
-}
 
 /// The operations of the document, with their path and method.
 fn operations(doc: &mut Value) -> impl Iterator<Item = (String, String, &mut Value)> {
@@ -233,7 +23,7 @@ fn operations(doc: &mut Value) -> impl Iterator<Item = (String, String, &mut Val
 /// an intersection of it, and a flattened type that refuses unknown members (`IntakeDraft`) makes
 /// a schema no response can meet. Each such schema becomes the one object it describes: all the
 /// members, all the required ones, and closed when a part was.
-fn merge_flattened_objects(doc: &mut Value) {
+pub(super) fn merge_flattened_objects(doc: &mut Value) {
     let schemas = doc["components"]["schemas"].clone();
     let resolve = |part: &Value| -> Option<Value> {
         match part["$ref"].as_str() {
@@ -289,7 +79,7 @@ fn merge_flattened_objects(doc: &mut Value) {
 
 /// Each event type gets its own schema, `type` fixed and `data` typed, and a timeline entry is
 /// one of them; `data` is left out for the employer, who sees no details.
-fn typed_timeline_events(doc: &mut Value) {
+pub(super) fn typed_timeline_events(doc: &mut Value) {
     let schemas = &mut doc["components"]["schemas"];
     let Some(variants) = schemas["Event"]["oneOf"].as_array().cloned() else {
         return;
@@ -341,14 +131,14 @@ fn schema_name(event_type: &str) -> String {
 }
 
 /// A problem may carry members of its kind beyond those declared (RFC 9457 §3.2).
-fn open_problem(doc: &mut Value) {
+pub(super) fn open_problem(doc: &mut Value) {
     doc["components"]["schemas"]["Problem"]["additionalProperties"] = json!(true);
 }
 
 /// utoipa marks an operation without a token as `security: [{}]` ("a token is optional"), and
 /// generators then still make a client with credentials for it. A token is the rule, so it is
 /// required document-wide, and a public operation opts out with `security: []`.
-fn public_operations_without_security(doc: &mut Value) {
+pub(super) fn public_operations_without_security(doc: &mut Value) {
     for (_, _, operation) in operations(doc) {
         let public = operation["security"]
             .as_array()
@@ -365,7 +155,7 @@ fn public_operations_without_security(doc: &mut Value) {
 }
 
 /// Schemas no longer referenced once others were merged (a flattened type used nowhere else).
-fn drop_unreferenced_schemas(doc: &mut Value) {
+pub(super) fn drop_unreferenced_schemas(doc: &mut Value) {
     loop {
         let text = doc.to_string();
         let names: Vec<String> = doc["components"]["schemas"]
@@ -392,7 +182,7 @@ fn drop_unreferenced_schemas(doc: &mut Value) {
 
 /// The token endpoint as an OAuth 2.0 scheme, so Swagger UI's "Authorize" and generated clients
 /// can get a token themselves; every operation that takes a bearer token takes one from it.
-fn oauth2_alongside_bearer(doc: &mut Value) {
+pub(super) fn oauth2_alongside_bearer(doc: &mut Value) {
     doc["components"]["securitySchemes"]["oauth2"] = json!({
         "type": "oauth2",
         "description": "Tokens from `POST /api/v1/auth/token`. The client authenticates with HTTP Basic (or `client_id` and `client_secret` in the form). Access is by role, not scope: request no scopes.",
@@ -413,7 +203,7 @@ fn oauth2_alongside_bearer(doc: &mut Value) {
 const ETAG_DESCRIPTION: &str = "The version and a digest of this representation. Send it as `If-Match` to change the resource, as `If-None-Match` to ask whether it changed.";
 
 /// Every read that carries an `ETag` answers `If-None-Match` with 304 while it is unchanged.
-fn conditional_reads(doc: &mut Value) {
+pub(super) fn conditional_reads(doc: &mut Value) {
     for (_, method, operation) in operations(doc) {
         let responses = operation
             .get_mut("responses")
@@ -453,7 +243,7 @@ fn conditional_reads(doc: &mut Value) {
 }
 
 /// Every response, errors included, carries the request's id.
-fn request_ids_on_responses(doc: &mut Value) {
+pub(super) fn request_ids_on_responses(doc: &mut Value) {
     let header = json!({
         "description": "The request's id: the `X-Request-Id` sent, when plain and at most 128 characters, or one of ours. Quote it when asking for support.",
         "schema": {"type": "string"},
@@ -485,7 +275,7 @@ fn request_ids_on_responses(doc: &mut Value) {
 
 /// Rules of `domain::input` and of the HTTP conventions that a schema can say, so a client can
 /// check before it sends: ETags, cursors, slugs and languages, and "at least one" change.
-fn rules_the_schema_can_carry(doc: &mut Value) {
+pub(super) fn rules_the_schema_can_carry(doc: &mut Value) {
     for (_, _, operation) in operations(doc) {
         let parameters = operation
             .get_mut("parameters")

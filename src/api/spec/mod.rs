@@ -1,0 +1,97 @@
+//! The OpenAPI document as served. utoipa derives it from the routes and their types;
+//! `conventions` adds the responses every operation shares, and the `passes` then finish, over
+//! its JSON, what derive attributes cannot say: the security schemes, conditional reads, typed
+//! timeline events, and one object schema wherever a type flattens another.
+
+use serde_json::Value;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::api::{configure, problems};
+use crate::domain::event::Event;
+
+mod conventions;
+mod passes;
+
+use conventions::{IdempotentPosts, StandardResponses};
+use passes::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Trajectum API",
+        description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457), one `Problem` schema for all. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404. Every `GET` also answers `HEAD`. A resource with an `ETag` answers `If-None-Match` with `304 Not Modified` while unchanged, and changes with `If-Match` (412 when it changed since). Every response carries `X-Request-Id` (yours, when you send a plain one of up to 128 characters).\n\nAuthentication: an access token from `POST /api/v1/auth/token`, as `Authorization: Bearer`. HR systems use the `client_credentials` grant (client id and secret by HTTP Basic, or `client_id` and `client_secret` in the form); people use `password`, and `refresh_token` to renew.",
+        license(name = "Proprietary", identifier = "LicenseRef-Proprietary")
+    ),
+    servers(
+        (url = "/", description = "This service")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(problems::ProblemDocument, Event), responses(
+        problems::BadRequest,
+        problems::Unauthorized,
+        problems::Forbidden,
+        problems::NotFound,
+        problems::PreconditionFailed,
+        problems::PreconditionRequired,
+        problems::Conflict,
+        problems::PayloadTooLarge,
+        problems::UnsupportedMediaType,
+        problems::Unprocessable,
+        problems::TooManyRequests,
+        problems::Unavailable,
+    )),
+    tags(
+        (name = "auth", description = "Tokens (OAuth 2.0) and the caller"),
+        (name = "coaches", description = "The provider's coaches"),
+        (name = "orders", description = "Commissioned trajectories and their lifecycle"),
+        (name = "intake", description = "The intake and whether the trajectory may start (confidential)"),
+        (name = "plan", description = "Development points, goals and tasks (confidential)"),
+        (name = "coachee", description = "The coachee's own link, view and consents"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from `POST /api/v1/auth/token`"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document, as served at `/api/v1/openapi.json` and committed as `openapi/openapi.json`.
+pub fn document() -> Value {
+    let (_, spec) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(configure)
+        .split_for_parts();
+    // After the routes are in: the derive's modifiers run before they are registered.
+    let mut spec = spec;
+    StandardResponses.modify(&mut spec);
+    IdempotentPosts.modify(&mut spec);
+    let mut doc = serde_json::to_value(spec).expect("the spec serialises");
+    merge_flattened_objects(&mut doc);
+    typed_timeline_events(&mut doc);
+    drop_unreferenced_schemas(&mut doc);
+    open_problem(&mut doc);
+    public_operations_without_security(&mut doc);
+    oauth2_alongside_bearer(&mut doc);
+    conditional_reads(&mut doc);
+    request_ids_on_responses(&mut doc);
+    rules_the_schema_can_carry(&mut doc);
+    doc
+}
