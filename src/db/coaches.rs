@@ -111,11 +111,3 @@ impl Coach {
         )
     }
 }
-
-/// The names of the given coaches, as (id, name).
-pub fn names(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
-    coaches::table
-        .filter(coaches::id.eq_any(ids))
-        .select((coaches::id, coaches::name))
-        .load(conn)
-}
