@@ -39,8 +39,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -173,53 +171,93 @@ impl DatabaseUrl {
     }
 }
 
-/// The `TRAJECTUM_*` variables that are settings, and warnings about the ones that are not.
-fn environment() -> (Env, Vec<String>) {
-    let known: Vec<String> = match serde_json::to_value(Settings::default()) {
+/// The kinds of value a setting takes, read off the defaults: an environment variable is text,
+/// and a number-valued setting is parsed from it.
+fn numeric_settings() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .into_iter()
+            .filter(|(_, value)| value.is_number())
+            .map(|(key, _)| key)
+            .collect(),
+        _ => vec![],
+    }
+}
+
+/// The names of all settings.
+fn setting_names() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
         Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
         _ => vec![],
-    };
-    let env = Env::prefixed("TRAJECTUM_").ignore(&["config", "new_password"]);
+    }
+}
+
+/// The `TRAJECTUM_*` variables of `vars` that are settings, as a table of values, and warnings
+/// about the ones that are not.
+fn environment(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<(toml::Table, Vec<String>)> {
+    let known = setting_names();
+    let numeric = numeric_settings();
+    let mut table = toml::Table::new();
     let mut warnings = vec![];
-    let mut ignored: Vec<String> = vec![];
-    for (key, value) in env.iter() {
-        let key = key.as_str().to_ascii_lowercase();
-        let name = format!("TRAJECTUM_{}", key.to_ascii_uppercase());
+    for (name, value) in vars {
+        let Some(key) = name
+            .get(..10)
+            .filter(|prefix| prefix.eq_ignore_ascii_case("TRAJECTUM_"))
+            .map(|_| name[10..].to_ascii_lowercase())
+        else {
+            continue;
+        };
+        if key.is_empty() || key == "config" || key == "new_password" {
+            continue;
+        }
         if !known.contains(&key) {
             warnings.push(format!("{name} is not a setting of Trajectum; ignored"));
-            ignored.push(key);
         } else if key == "port" && value.contains("://") {
             warnings.push(format!(
                 "{name} looks like a Kubernetes service link ({value}), not a port; ignored. \
                  Set enableServiceLinks: false on the pod, or set the port in the config file"
             ));
-            ignored.push(key);
+        } else if numeric.contains(&key) {
+            let number: i64 = value
+                .trim()
+                .parse()
+                .with_context(|| format!("{name} must be a whole number, not {value:?}"))?;
+            table.insert(key, toml::Value::Integer(number));
+        } else {
+            table.insert(key, toml::Value::String(value));
         }
     }
-    let env = env.filter(move |key| !ignored.iter().any(|i| key.as_str().eq_ignore_ascii_case(i)));
-    (env, warnings)
+    Ok((table, warnings))
 }
 
 impl Settings {
     /// Defaults, then the TOML file named by `config_file` or `TRAJECTUM_CONFIG`, then the
     /// environment; with warnings about environment variables that were ignored.
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<(Settings, Vec<String>)> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("TRAJECTUM_CONFIG").map(PathBuf::from));
-        if let Some(file) = file {
-            if !file.exists() {
-                bail!("config file {} does not exist", file.display());
+        let mut table = match file {
+            Some(file) => {
+                if !file.exists() {
+                    bail!("config file {} does not exist", file.display());
+                }
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read config file {}", file.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .with_context(|| format!("invalid config file {}", file.display()))?
             }
-            figment = figment.merge(Toml::file(file));
+            None => toml::Table::new(),
+        };
+        let (environment, warnings) = environment(std::env::vars())?;
+        table.extend(environment);
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            table.insert("database_url".into(), toml::Value::String(url));
         }
-        let (environment, warnings) = environment();
-        let settings: Settings = figment
-            .merge(environment)
-            .merge(Env::raw().only(&["database_url"]))
-            .extract()
-            .context("invalid configuration")?;
+        let settings =
+            Settings::deserialize(toml::Value::Table(table)).context("invalid configuration")?;
         settings.validate()?;
         Ok((settings, warnings))
     }
@@ -289,6 +327,51 @@ mod tests {
         let shown = serde_json::to_string(&settings).unwrap();
         assert!(!shown.contains("super-secret"));
         assert!(!format!("{settings:?}").contains("super-secret"));
+    }
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_environment_sets_typed_values_and_names_what_it_ignores() {
+        let (table, warnings) = environment(vars(&[
+            ("TRAJECTUM_PORT", "9090"),
+            ("TRAJECTUM_JWT_SECRET", "12345678901234567890123456789012"),
+            ("TRAJECTUM_LOG_FORMAT", "json"),
+            ("TRAJECTUM_SERVICE_HOST", "10.0.0.1"),
+            ("TRAJECTUM_NEW_PASSWORD", "not a setting, not a warning"),
+            ("PATH", "/usr/bin"),
+        ]))
+        .unwrap();
+        let settings = Settings::deserialize(toml::Value::Table(table)).unwrap();
+        assert_eq!(settings.port, 9090);
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert!(
+            settings.jwt_secret.is_some(),
+            "a numeric-looking secret is text"
+        );
+        assert_eq!(settings.host, Settings::default().host);
+        assert_eq!(
+            warnings,
+            ["TRAJECTUM_SERVICE_HOST is not a setting of Trajectum; ignored"]
+        );
+    }
+
+    #[test]
+    fn a_service_link_port_is_ignored_and_a_wrong_number_is_an_error() {
+        let (table, warnings) =
+            environment(vars(&[("TRAJECTUM_PORT", "tcp://10.0.0.1:8080")])).unwrap();
+        assert!(table.is_empty());
+        assert!(warnings[0].starts_with("TRAJECTUM_PORT looks like a Kubernetes service link"));
+        let error = environment(vars(&[("TRAJECTUM_DB_POOL_SIZE", "ten")])).unwrap_err();
+        assert!(
+            error.to_string().contains("TRAJECTUM_DB_POOL_SIZE"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse, ResponseError};
 use tracing::Instrument;
 
+use crate::api::routes::{RouteTable, UNMATCHED};
 use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
 use crate::state::AppState;
 
@@ -36,7 +37,11 @@ pub async fn request_context(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = request_id(&req);
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    // The label comes from the spec's templates, not `match_pattern` (a second regex routing).
+    let routes = req.app_data::<web::Data<RouteTable>>().cloned();
+    let route = routes
+        .as_ref()
+        .map_or(UNMATCHED, |routes| routes.template(req.path()));
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!(
@@ -69,7 +74,7 @@ pub async fn request_context(
     if let Some(state) = state {
         state
             .metrics
-            .observe(&method, &route, status.as_u16(), elapsed.as_secs_f64());
+            .observe(&method, route, status.as_u16(), elapsed.as_secs_f64());
     }
     span.record("status", status.as_u16());
     span.in_scope(|| {
@@ -103,8 +108,12 @@ fn end_json_with_newline(response: ServiceResponse<BoxBody>) -> ServiceResponse<
     }
     response.map_body(|_, body| match body.try_into_bytes() {
         Ok(bytes) if !bytes.is_empty() && !bytes.ends_with(b"\n") => {
-            let mut ended = web::BytesMut::with_capacity(bytes.len() + 1);
-            ended.extend_from_slice(&bytes);
+            // In place when the body's buffer is its own (it usually has room to spare).
+            let mut ended = bytes.try_into_mut().unwrap_or_else(|shared| {
+                let mut copy = web::BytesMut::with_capacity(shared.len() + 1);
+                copy.extend_from_slice(&shared);
+                copy
+            });
             ended.extend_from_slice(b"\n");
             BoxBody::new(ended.freeze())
         }

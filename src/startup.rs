@@ -12,11 +12,10 @@ use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use anyhow::{bail, Context};
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::api::conditional::conditional_reads;
 use crate::api::idempotency::fingerprint;
-use crate::api::{self, RouteTable};
+use crate::api::{self, spec, RouteTable};
 use crate::auth::grants::TokenIssuer;
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::throttle::LoginThrottle;
@@ -69,6 +68,7 @@ impl Application {
         });
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));
+        let served_spec = web::Data::new(spec::Served::from(&spec));
         let origins = settings.cors_origins();
         let server =
             crate::server::serve(listener, settings.shutdown_timeout_seconds, move || {
@@ -88,23 +88,19 @@ impl Application {
                 for origin in &origins {
                     cors = cors.allowed_origin(origin);
                 }
-                // The spec's own route first: the `/api/v1` scope would otherwise claim its path.
+                // The API first, then Swagger UI: actix tries routes in order, and the API's
+                // are the ones under load.
                 let (app, _) = App::new()
-                    .service(
-                        SwaggerUi::new("/docs/{_:.*}")
-                            .external_url_unchecked("/api/v1/openapi.json", spec.clone())
-                            // The default validator badge calls swagger.io: nothing leaves the host.
-                            .config(Config::default().validator_url("none")),
-                    )
                     .into_utoipa_app()
                     .app_data(state.clone())
                     .app_data(routes.clone())
+                    .app_data(served_spec.clone())
                     .app_data(web::PathConfig::default().error_handler(|_, _| {
                         ApiError::not_found("no such resource: the id is not a UUID").into()
                     }))
                     .configure(api::configure)
                     .split_for_parts();
-                app.service(web::redirect("/docs", "/docs/"))
+                app.configure(api::docs::configure)
                     .default_service(web::to(api::unrouted))
                     .wrap(from_fn(conditional_reads))
                     .wrap(from_fn(fingerprint))

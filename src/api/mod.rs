@@ -8,6 +8,7 @@ pub mod auth;
 pub mod coachee;
 pub mod coaches;
 pub mod conditional;
+pub mod docs;
 pub mod extract;
 pub mod idempotency;
 pub mod intake;
@@ -17,10 +18,13 @@ pub mod parse;
 pub mod plan;
 pub mod problems;
 pub mod respond;
+pub mod routes;
 pub mod spec;
 
+pub use routes::RouteTable;
+
 use actix_web::http::header;
-use actix_web::{dev::ResourceDef, web, HttpRequest};
+use actix_web::{web, HttpRequest};
 use utoipa_actix_web::{scope, service_config::ServiceConfig};
 
 use crate::error::{ApiError, ApiResult};
@@ -28,20 +32,22 @@ use crate::service::pagination::PageRequest;
 
 /// Registers every route with its spec.
 pub fn configure(cfg: &mut ServiceConfig) {
+    // In the order actix tries them: static paths first, then the order's own routes (the
+    // ones under load), the coaches' `{id}` routes last.
     cfg.service(operations::live)
         .service(operations::ready)
         .service(operations::metrics)
         .service(
             scope::scope("/api/v1")
+                .service(orders::list_orders)
+                .service(orders::create_order)
                 .service(auth::token)
                 .service(auth::revoke)
                 .service(auth::me)
                 .service(coaches::list_coaches)
                 .service(coaches::create_coach)
-                .service(coaches::get_coach)
-                .service(coaches::update_coach)
-                .service(orders::create_order)
-                .service(orders::list_orders)
+                .service(coachee::coachee_view)
+                .service(coachee::put_consents)
                 .service(orders::get_order)
                 .service(orders::update_order)
                 .service(orders::assign)
@@ -60,52 +66,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(plan::update_task)
                 .service(coachee::issue_link)
                 .service(coachee::revoke_links)
-                .service(coachee::coachee_view)
-                .service(coachee::put_consents),
+                .service(coaches::get_coach)
+                .service(coaches::update_coach)
+                .route("/openapi.json", web::get().to(spec::served)),
         );
 }
 
 /// The OpenAPI document of every route, as the service serves it.
 pub fn openapi() -> serde_json::Value {
     spec::document()
-}
-
-/// The routes of the spec, to tell a wrong method (405) from an unknown path (404).
-#[derive(Debug)]
-pub struct RouteTable(Vec<(ResourceDef, Vec<String>)>);
-
-impl RouteTable {
-    pub fn from_spec(spec: &serde_json::Value) -> Self {
-        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
-        let routes = paths
-            .iter()
-            .map(|(path, item)| {
-                let mut methods: Vec<String> = item
-                    .as_object()
-                    .into_iter()
-                    .flat_map(|operations| operations.keys())
-                    .filter(|k| {
-                        ["get", "put", "post", "delete", "patch", "head", "options"]
-                            .contains(&k.as_str())
-                    })
-                    .map(|k| k.to_ascii_uppercase())
-                    .collect();
-                // Every GET route answers HEAD too (`conditional::conditional_reads`).
-                if let Some(get) = methods.iter().position(|m| m == "GET") {
-                    methods.insert(get + 1, "HEAD".into());
-                }
-                (ResourceDef::new(path.as_str()), methods)
-            })
-            .collect();
-        RouteTable(routes)
-    }
-
-    pub fn allowed(&self, path: &str) -> Option<&[String]> {
-        self.0
-            .iter()
-            .find(|(def, _)| def.is_match(path))
-            .map(|(_, methods)| methods.as_slice())
-    }
 }
 
 /// What an unrouted request gets: 405 with `Allow` if the path exists, else 404.

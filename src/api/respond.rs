@@ -33,7 +33,7 @@ impl Reply {
         Reply {
             status,
             headers: vec![(header::CONTENT_TYPE.to_string(), "application/json".into())],
-            body: serde_json::to_string(body).expect("responses serialise"),
+            body: json_line(body),
         }
     }
 
@@ -109,6 +109,13 @@ impl Reply {
             body: stored.body.clone(),
         }
     }
+}
+
+/// `body` as JSON ending in a newline (as every JSON body this API sends ends).
+fn json_line(body: &impl Serialize) -> String {
+    let mut text = serde_json::to_string(body).expect("responses serialise");
+    text.push('\n');
+    text
 }
 
 impl From<Reply> for HttpResponse {

@@ -3,6 +3,8 @@
 //! its JSON, what derive attributes cannot say: the security schemes, conditional reads, typed
 //! timeline events, and one object schema wherever a type flattens another.
 
+use actix_web::http::header::ContentType;
+use actix_web::{web, HttpResponse};
 use serde_json::Value;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -94,4 +96,23 @@ pub fn document() -> Value {
     request_ids_on_responses(&mut doc);
     rules_the_schema_can_carry(&mut doc);
     doc
+}
+
+/// The document as the service serves it, serialised once at start-up.
+#[derive(Debug, Clone)]
+pub struct Served(web::Bytes);
+
+impl From<&Value> for Served {
+    fn from(document: &Value) -> Served {
+        let mut text = serde_json::to_vec(document).expect("the spec serialises");
+        text.push(b'\n');
+        Served(web::Bytes::from(text))
+    }
+}
+
+/// `GET /api/v1/openapi.json`: this document (not in itself).
+pub async fn served(document: web::Data<Served>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(document.0.clone())
 }

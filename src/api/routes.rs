@@ -1,0 +1,198 @@
+//! The routes of the spec, looked up by path without the router: which methods a path allows
+//! (to tell a wrong method, 405, from an unknown path, 404) and which route template it falls
+//! under (the label of its log line and metrics).
+//!
+//! A template is matched segment by segment: a `{name}` segment takes any one non-empty
+//! segment, any other segment only itself. Where two templates match (`/coaches/suggestions`
+//! and `/coaches/{id}`), the one with more literal segments wins, as a reader would expect.
+
+/// The label of a request that no route takes.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Paths the service serves outside the spec: the spec itself and Swagger UI.
+const UNDOCUMENTED: [&str; 4] = ["/api/v1/openapi.json", "/docs", "/docs/", "/docs/{file}"];
+
+#[derive(Debug)]
+struct Route {
+    template: String,
+    segments: Vec<Segment>,
+    methods: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Parameter,
+}
+
+impl Route {
+    fn new(template: &str, methods: Vec<String>) -> Route {
+        let segments = template
+            .split('/')
+            .skip(1)
+            .map(|segment| {
+                if segment.starts_with('{') && segment.ends_with('}') {
+                    Segment::Parameter
+                } else {
+                    Segment::Literal(segment.to_string())
+                }
+            })
+            .collect();
+        Route {
+            template: template.to_string(),
+            segments,
+            methods,
+        }
+    }
+
+    /// How many literal segments matched, if the path is this route's.
+    fn matches(&self, path: &str) -> Option<usize> {
+        let rest = path.strip_prefix('/')?;
+        let mut given = rest.split('/');
+        let mut literals = 0;
+        for segment in &self.segments {
+            let part = given.next()?;
+            match segment {
+                Segment::Literal(text) if text == part => literals += 1,
+                Segment::Parameter if !part.is_empty() => {}
+                _ => return None,
+            }
+        }
+        given.next().is_none().then_some(literals)
+    }
+}
+
+/// The spec's routes with their methods, and the paths served outside it.
+#[derive(Debug)]
+pub struct RouteTable {
+    documented: Vec<Route>,
+    undocumented: Vec<Route>,
+}
+
+impl RouteTable {
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        let documented = paths
+            .iter()
+            .map(|(path, item)| {
+                let mut methods: Vec<String> = item
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|operations| operations.keys())
+                    .filter(|k| {
+                        ["get", "put", "post", "delete", "patch", "head", "options"]
+                            .contains(&k.as_str())
+                    })
+                    .map(|k| k.to_ascii_uppercase())
+                    .collect();
+                // Every GET route answers HEAD too (`conditional::conditional_reads`).
+                if let Some(get) = methods.iter().position(|m| m == "GET") {
+                    methods.insert(get + 1, "HEAD".into());
+                }
+                Route::new(path, methods)
+            })
+            .collect();
+        let undocumented = UNDOCUMENTED
+            .iter()
+            .map(|path| Route::new(path, vec!["GET".into(), "HEAD".into()]))
+            .collect();
+        RouteTable {
+            documented,
+            undocumented,
+        }
+    }
+
+    fn best<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
+        routes
+            .iter()
+            .filter_map(|route| Some((route.matches(path)?, route)))
+            .max_by_key(|(literals, _)| *literals)
+            .map(|(_, route)| route)
+    }
+
+    /// The methods a documented path allows; `None` for a path the spec does not have.
+    pub fn allowed(&self, path: &str) -> Option<&[String]> {
+        Self::best(&self.documented, path).map(|route| route.methods.as_slice())
+    }
+
+    /// The route template `path` falls under (`/api/v1/orders/{id}`), or [`UNMATCHED`].
+    pub fn template(&self, path: &str) -> &str {
+        Self::best(&self.documented, path)
+            .or_else(|| Self::best(&self.undocumented, path))
+            .map_or(UNMATCHED, |route| route.template.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> RouteTable {
+        RouteTable::from_spec(&serde_json::json!({"paths": {
+            "/health/live": {"get": {}},
+            "/api/v1/coaches/{id}": {"get": {}, "patch": {}},
+            "/api/v1/coaches/suggestions": {"post": {}},
+            "/api/v1/orders/{id}/plan/tasks/{task_id}": {"patch": {}},
+        }}))
+    }
+
+    #[test]
+    fn a_path_falls_under_its_template() {
+        let routes = table();
+        assert_eq!(routes.template("/health/live"), "/health/live");
+        assert_eq!(
+            routes.template("/api/v1/coaches/c-1"),
+            "/api/v1/coaches/{id}"
+        );
+        assert_eq!(
+            routes.template("/api/v1/orders/o-1/plan/tasks/t-2"),
+            "/api/v1/orders/{id}/plan/tasks/{task_id}"
+        );
+    }
+
+    #[test]
+    fn a_literal_segment_wins_over_a_parameter() {
+        let routes = table();
+        assert_eq!(
+            routes.template("/api/v1/coaches/suggestions"),
+            "/api/v1/coaches/suggestions"
+        );
+        assert_eq!(
+            routes.allowed("/api/v1/coaches/suggestions"),
+            Some(&["POST".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn a_get_route_allows_head_and_other_paths_are_unknown() {
+        let routes = table();
+        assert_eq!(
+            routes.allowed("/api/v1/coaches/c-1"),
+            Some(&["GET".into(), "HEAD".into(), "PATCH".into()][..])
+        );
+        for unknown in [
+            "/api/v1/coaches",
+            "/api/v1/coaches/",
+            "/api/v1/coaches/c-1/x",
+            "/health/live/",
+            "health/live",
+            "",
+        ] {
+            assert_eq!(routes.allowed(unknown), None, "{unknown:?}");
+            assert_eq!(routes.template(unknown), UNMATCHED, "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn the_spec_and_swagger_ui_have_templates_of_their_own() {
+        let routes = table();
+        assert_eq!(
+            routes.template("/api/v1/openapi.json"),
+            "/api/v1/openapi.json"
+        );
+        assert_eq!(routes.template("/docs"), "/docs");
+        assert_eq!(routes.template("/docs/"), "/docs/");
+        assert_eq!(routes.template("/docs/index.css"), "/docs/{file}");
+        assert_eq!(routes.allowed("/docs/index.css"), None);
+    }
+}
