@@ -265,7 +265,7 @@ pub async fn revoke(
 )]
 #[get("/me")]
 pub async fn me(state: web::Data<AppState>, caller: Caller<Staff>) -> ApiResult<web::Json<Me>> {
-    respond::call(&state, move |conn, _| identity::who_am_i(conn, &caller))
+    respond::read(&state, move |conn, _| identity::who_am_i(conn, &caller))
         .await
         .map(web::Json)
 }

@@ -90,7 +90,7 @@ pub async fn coachee_view(
     state: web::Data<AppState>,
     caller: Caller<Coachees>,
 ) -> ApiResult<web::Json<CoacheeOrder>> {
-    respond::call(&state, move |conn, now| coachee::view(conn, now, &caller))
+    respond::read(&state, move |conn, now| coachee::view(conn, now, &caller))
         .await
         .map(web::Json)
 }

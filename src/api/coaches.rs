@@ -65,7 +65,7 @@ pub async fn list_coaches(
         updated_since: params.updated_since,
         page: page(params.limit, params.cursor.as_deref())?,
     };
-    respond::call(&state, move |conn, _| coaches::list(conn, &caller, query))
+    respond::read(&state, move |conn, _| coaches::list(conn, &caller, query))
         .await
         .map(web::Json)
 }
@@ -114,7 +114,7 @@ pub async fn get_coach(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
-    let coach = respond::call(&state, move |conn, _| coaches::get(conn, &caller, &id)).await?;
+    let coach = respond::read(&state, move |conn, _| coaches::get(conn, &caller, &id)).await?;
     Ok(coach_reply(Reply::ok(&coach), &coach).into())
 }
 

@@ -109,7 +109,7 @@ pub async fn list_orders(
         updated_since: params.updated_since,
         page: page(params.limit, params.cursor.as_deref())?,
     };
-    respond::call(&state, move |conn, now| {
+    respond::read(&state, move |conn, now| {
         order_reads::list(conn, now, &caller, query)
     })
     .await
@@ -133,7 +133,7 @@ pub async fn get_order(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
-    let order = respond::call(&state, move |conn, now| {
+    let order = respond::read(&state, move |conn, now| {
         order_reads::get(conn, now, &caller, &id)
     })
     .await?;
@@ -359,7 +359,7 @@ pub async fn timeline(
 ) -> ApiResult<web::Json<TimelinePage>> {
     let page = page(params.limit, params.cursor.as_deref())?;
     let id = id.to_string();
-    respond::call(&state, move |conn, _| {
+    respond::read(&state, move |conn, _| {
         order_reads::timeline(conn, &caller, &id, page)
     })
     .await
@@ -386,7 +386,7 @@ pub async fn coach_suggestions(
     id: web::Path<Uuid>,
 ) -> ApiResult<web::Json<SuggestionList>> {
     let id = id.to_string();
-    let data = respond::call(&state, move |conn, _| {
+    let data = respond::read(&state, move |conn, _| {
         order_reads::coach_suggestions(conn, &caller, &id)
     })
     .await?;

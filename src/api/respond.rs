@@ -145,6 +145,18 @@ where
         .map_err(ApiError::from)
 }
 
+/// Runs a use case that only reads, as [`db::read`] runs it (on SQLite without a thread hop).
+pub async fn read<T, F>(state: &AppState, use_case: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, DateTime<Utc>) -> ServiceResult<T> + Send + 'static,
+{
+    let now = state.clock.now();
+    db::read(&state.pool, move |conn| use_case(conn, now))
+        .await
+        .map_err(ApiError::from)
+}
+
 /// Runs a POST's use case: once per `Idempotency-Key` when the request carries one (its answer,
 /// a refusal included, kept in the same transaction as the change), otherwise plainly.
 pub async fn post<F>(
