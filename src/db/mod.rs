@@ -6,6 +6,7 @@ pub mod coaching;
 pub mod events;
 pub mod idempotency;
 pub mod identity;
+pub mod limit;
 pub mod links;
 pub mod orders;
 pub mod schema;
@@ -23,7 +24,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseUrl;
 
-pub use types::Json;
+pub use limit::LiteralLimit;
+pub use types::{Json, MaybeStamp, Stamp};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

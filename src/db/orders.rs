@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{coaches, consents, order_extensions, orders, plans};
-use super::{DbConnection, Json};
+use super::{DbConnection, Json, LiteralLimit, MaybeStamp, Stamp};
 use crate::domain::commission::{Coachee, Commission};
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{
@@ -31,15 +31,21 @@ pub struct Order {
     pub end_date: NaiveDate,
     pub external_ref: Option<String>,
     pub coach_id: Option<String>,
+    #[diesel(deserialize_as = Stamp)]
     pub contact_due_at: NaiveDateTime,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub contacted_at: Option<NaiveDateTime>,
     pub contact_channel: Option<ContactChannel>,
     pub intake_decision: Option<IntakeDecision>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub completed_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = MaybeStamp)]
     pub cancelled_at: Option<NaiveDateTime>,
     pub cancel_reason: Option<String>,
     pub created_by: String,
+    #[diesel(deserialize_as = Stamp)]
     pub created_at: NaiveDateTime,
+    #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -318,7 +324,6 @@ pub fn list(
             .left_join(coaches::table)
             .select((Order::as_select(), coaches::name.nullable()))
             .order(orders::id.asc())
-            .limit(filter.limit)
             .into_boxed();
         query = match &filter.scope {
             OrderScope::Employer(id) => query.filter(orders::employer_id.eq(id.clone())),
@@ -357,7 +362,7 @@ pub fn list(
         if let Some(after) = &filter.after {
             query = query.filter(orders::id.gt(after.clone()));
         }
-        query.load(c)
+        LiteralLimit::new(query, filter.limit).load(c)
     })
 }
 
