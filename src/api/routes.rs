@@ -45,22 +45,25 @@ impl Route {
         }
     }
 
-    /// How many literal segments matched, if the path is this route's.
-    fn matches(&self, path: &str) -> Option<usize> {
-        let rest = path.strip_prefix('/')?;
-        let mut given = rest.split('/');
+    /// How many literal segments matched, if `parts` (a path's segments) are this route's.
+    fn matches(&self, parts: &[&str]) -> Option<usize> {
+        if parts.len() != self.segments.len() {
+            return None;
+        }
         let mut literals = 0;
-        for segment in &self.segments {
-            let part = given.next()?;
+        for (segment, part) in self.segments.iter().zip(parts) {
             match segment {
                 Segment::Literal(text) if text == part => literals += 1,
                 Segment::Parameter if !part.is_empty() => {}
                 _ => return None,
             }
         }
-        given.next().is_none().then_some(literals)
+        Some(literals)
     }
 }
+
+/// The most segments a route of this service has, and then some.
+const MAX_SEGMENTS: usize = 8;
 
 /// The spec's routes with their methods, and the paths served outside it.
 #[derive(Debug)]
@@ -103,9 +106,16 @@ impl RouteTable {
     }
 
     fn best<'a>(routes: &'a [Route], path: &str) -> Option<&'a Route> {
+        // The path is split once, onto the stack; a deeper path is no route of ours.
+        let mut parts = [""; MAX_SEGMENTS];
+        let mut count = 0;
+        for part in path.strip_prefix('/')?.split('/') {
+            *parts.get_mut(count)? = part;
+            count += 1;
+        }
         routes
             .iter()
-            .filter_map(|route| Some((route.matches(path)?, route)))
+            .filter_map(|route| Some((route.matches(&parts[..count])?, route)))
             .max_by_key(|(literals, _)| *literals)
             .map(|(_, route)| route)
     }
@@ -176,6 +186,7 @@ mod tests {
             "/api/v1/coaches/c-1/x",
             "/health/live/",
             "health/live",
+            "/a/b/c/d/e/f/g/h/i",
             "",
         ] {
             assert_eq!(routes.allowed(unknown), None, "{unknown:?}");

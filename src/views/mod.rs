@@ -7,3 +7,4 @@ pub mod coachee;
 pub mod coaching;
 pub mod identity;
 pub mod order;
+pub mod time;

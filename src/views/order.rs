@@ -15,6 +15,7 @@ use crate::domain::order::{
 };
 use crate::domain::principal::Role;
 use crate::domain::visibility::Audience;
+use crate::views::time;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CoachSummary {
@@ -26,7 +27,9 @@ pub struct CoachSummary {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ContactStatus {
     /// When first contact with the coachee is due (the same working day, 004).
+    #[serde(serialize_with = "time::rfc3339")]
     pub due_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339_opt")]
     pub contacted_at: Option<DateTime<Utc>>,
     pub channel: Option<ContactChannel>,
     /// Not contacted and past due.
@@ -71,7 +74,9 @@ pub struct OrderView {
     pub cancel_reason: Option<String>,
     /// What the caller may do now.
     pub allowed_actions: Vec<OrderAction>,
+    #[serde(serialize_with = "time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -158,6 +163,7 @@ pub struct TimelineEvent {
     pub from_status: Option<OrderStatus>,
     pub to_status: OrderStatus,
     pub actor_role: Role,
+    #[serde(serialize_with = "time::rfc3339")]
     pub occurred_at: DateTime<Utc>,
     /// Details of the step, for the provider's side; left out for the employer.
     #[serde(skip_serializing_if = "Option::is_none")]
