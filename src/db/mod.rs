@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseUrl;
 
-pub use limit::LiteralLimit;
+pub use limit::Limited;
 pub use types::{Json, MaybeStamp, Stamp};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");

@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{coaches, consents, order_extensions, orders, plans};
-use super::{DbConnection, Json, LiteralLimit, MaybeStamp, Stamp};
+use super::{DbConnection, Json, Limited, MaybeStamp, Stamp};
 use crate::domain::commission::{Coachee, Commission};
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{
@@ -362,7 +362,7 @@ pub fn list(
         if let Some(after) = &filter.after {
             query = query.filter(orders::id.gt(after.clone()));
         }
-        LiteralLimit::new(query, filter.limit).load(c)
+        Limited::new(query, filter.limit).load(c)
     })
 }
 

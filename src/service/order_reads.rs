@@ -30,7 +30,7 @@ pub fn view(
     };
     let summary = coaching::shared_summary(conn, order, audience)?;
     Ok(OrderView::build(
-        order,
+        order.clone(),
         audience,
         caller.role,
         ViewExtras {
@@ -52,7 +52,7 @@ pub fn get(
     let (visible, sources) = lifecycle::load_for_view(conn, caller, id)?;
     let summary = coaching::summary_from(conn, &visible.order, visible.audience, sources)?;
     Ok(OrderView::build(
-        &visible.order,
+        visible.order,
         visible.audience,
         caller.role,
         ViewExtras {
@@ -129,7 +129,7 @@ pub fn list(
                 coach_name,
                 summary: None,
             };
-            OrderView::build(&order, audience, caller.role, extras, now)
+            OrderView::build(order, audience, caller.role, extras, now)
         })
         .collect();
     Ok(OrderPage { data, next_cursor })

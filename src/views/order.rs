@@ -88,42 +88,37 @@ pub struct ViewExtras {
 }
 
 impl OrderView {
-    /// The order as `audience` (with `role`) sees it at `now`.
+    /// The order as `audience` (with `role`) sees it at `now` (taking its fields, not copying them).
     pub fn build(
-        order: &Order,
+        order: Order,
         audience: Audience,
         role: Role,
         extras: ViewExtras,
         now: DateTime<Utc>,
     ) -> Self {
-        let mut details = order.details.0.clone();
+        let allowed_actions = offered_actions(order.state(), role);
+        let mut details = order.details.0;
         if !audience.sees_commercial() {
             details.purchase_order = None;
         }
         let due = order.contact_due_at.and_utc();
         OrderView {
-            id: order.id.clone(),
+            id: order.id,
             status: order.status,
             version: order.version,
             coachee: Coachee {
-                name: order.coachee_name.clone(),
-                email: order.coachee_email.clone(),
-                phone: order.coachee_phone.clone(),
+                name: order.coachee_name,
+                email: order.coachee_email,
+                phone: order.coachee_phone,
             },
             details,
             kind: order.kind,
-            context: order.context.0.clone(),
+            context: order.context.0,
             session_budget: order.session_budget,
             end_date: order.end_date,
-            external_ref: order
-                .external_ref
-                .clone()
-                .filter(|_| audience.sees_commercial()),
-            coach: match (&order.coach_id, extras.coach_name) {
-                (Some(id), Some(name)) => Some(CoachSummary {
-                    id: id.clone(),
-                    name,
-                }),
+            external_ref: order.external_ref.filter(|_| audience.sees_commercial()),
+            coach: match (order.coach_id, extras.coach_name) {
+                (Some(id), Some(name)) => Some(CoachSummary { id, name }),
                 _ => None,
             },
             contact: ContactStatus {
@@ -137,9 +132,8 @@ impl OrderView {
             shared_summary: extras.summary,
             cancel_reason: order
                 .cancel_reason
-                .clone()
                 .filter(|_| audience != Audience::Coachee),
-            allowed_actions: offered_actions(order.state(), role),
+            allowed_actions,
             created_at: order.created_at.and_utc(),
             updated_at: order.updated_at.and_utc(),
         }
