@@ -171,23 +171,14 @@ impl DatabaseUrl {
     }
 }
 
-/// The kinds of value a setting takes, read off the defaults: an environment variable is text,
-/// and a number-valued setting is parsed from it.
-fn numeric_settings() -> Vec<String> {
+/// Each setting's name, and whether it takes a number (read off the defaults): an environment
+/// variable is text, and a number-valued setting is parsed from it.
+fn setting_kinds() -> Vec<(String, bool)> {
     match serde_json::to_value(Settings::default()) {
         Ok(serde_json::Value::Object(fields)) => fields
             .into_iter()
-            .filter(|(_, value)| value.is_number())
-            .map(|(key, _)| key)
+            .map(|(key, value)| (key, value.is_number()))
             .collect(),
-        _ => vec![],
-    }
-}
-
-/// The names of all settings.
-fn setting_names() -> Vec<String> {
-    match serde_json::to_value(Settings::default()) {
-        Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
         _ => vec![],
     }
 }
@@ -197,8 +188,7 @@ fn setting_names() -> Vec<String> {
 fn environment(
     vars: impl IntoIterator<Item = (String, String)>,
 ) -> anyhow::Result<(toml::Table, Vec<String>)> {
-    let known = setting_names();
-    let numeric = numeric_settings();
+    let kinds = setting_kinds();
     let mut table = toml::Table::new();
     let mut warnings = vec![];
     for (name, value) in vars {
@@ -212,14 +202,16 @@ fn environment(
         if key.is_empty() || key == "config" || key == "new_password" {
             continue;
         }
-        if !known.contains(&key) {
+        let Some(&(_, numeric)) = kinds.iter().find(|(setting, _)| *setting == key) else {
             warnings.push(format!("{name} is not a setting of Trajectum; ignored"));
-        } else if key == "port" && value.contains("://") {
+            continue;
+        };
+        if key == "port" && value.contains("://") {
             warnings.push(format!(
                 "{name} looks like a Kubernetes service link ({value}), not a port; ignored. \
                  Set enableServiceLinks: false on the pod, or set the port in the config file"
             ));
-        } else if numeric.contains(&key) {
+        } else if numeric {
             let number: i64 = value
                 .trim()
                 .parse()

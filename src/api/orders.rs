@@ -100,7 +100,7 @@ pub async fn list_orders(
     state: web::Data<AppState>,
     caller: Caller<Staff>,
     Query(params): Query<OrderListParams>,
-) -> ApiResult<web::Json<OrderPage>> {
+) -> ApiResult<HttpResponse> {
     let query = OrderQuery {
         status: params.status,
         coach_id: params.coach_id.map(|c| c.to_string()),
@@ -109,11 +109,11 @@ pub async fn list_orders(
         updated_since: params.updated_since,
         page: page(params.limit, params.cursor.as_deref())?,
     };
-    respond::read(&state, move |conn, now| {
+    let page = respond::read(&state, move |conn, now| {
         order_reads::list(conn, now, &caller, query)
     })
-    .await
-    .map(web::Json)
+    .await?;
+    Ok(Reply::page(&page, page.data.len()).into())
 }
 
 /// Read an order.

@@ -30,15 +30,25 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+        Reply::json_of_size(status, body, RESOURCE_SIZE)
+    }
+
+    /// As [`Reply::json`], for a body of about `size` bytes (the buffer is allocated once).
+    fn json_of_size(status: StatusCode, body: &impl Serialize, size: usize) -> Reply {
         Reply {
             status,
             headers: vec![(header::CONTENT_TYPE.to_string(), "application/json".into())],
-            body: json_line(body),
+            body: json_line(body, size),
         }
     }
 
     pub fn ok(body: &impl Serialize) -> Reply {
         Reply::json(StatusCode::OK, body)
+    }
+
+    /// A page of `items` resources.
+    pub fn page(body: &impl Serialize, items: usize) -> Reply {
+        Reply::json_of_size(StatusCode::OK, body, (items + 1) * RESOURCE_SIZE)
     }
 
     pub fn created(body: &impl Serialize) -> Reply {
@@ -111,11 +121,17 @@ impl Reply {
     }
 }
 
-/// `body` as JSON ending in a newline (as every JSON body this API sends ends).
-fn json_line(body: &impl Serialize) -> String {
-    let mut text = serde_json::to_string(body).expect("responses serialise");
-    text.push('\n');
-    text
+/// About the size of one resource as JSON (an order is 800 bytes): the first guess of a body's
+/// buffer, so that it is not grown and copied again and again while it is written.
+const RESOURCE_SIZE: usize = 1024;
+
+/// `body` as JSON ending in a newline (as every JSON body this API sends ends), written into a
+/// buffer of `size` bytes to begin with.
+fn json_line(body: &impl Serialize, size: usize) -> String {
+    let mut text = Vec::with_capacity(size);
+    serde_json::to_writer(&mut text, body).expect("responses serialise");
+    text.push(b'\n');
+    String::from_utf8(text).expect("JSON is UTF-8")
 }
 
 impl From<Reply> for HttpResponse {
