@@ -13,7 +13,9 @@ measures with wrk (2 threads, CONNECTIONS connections):
   - token-checked `GET /api/v1/orders/{id}` as the HR system,
   - `GET /api/v1/orders?limit=50` (the first page) and page 100 of the same list (keyset),
 and prints each against its target. The PostgreSQL ceiling is `pgbench -S -M simple` with the
-same client count on a `pgbench -i -s 10` database. RSS is the binary's peak (VmHWM).
+same client count on a `pgbench -i -s 10` database. RSS is the binary's peak (VmHWM). Each line
+also gives the server's CPU time per request (from /proc, user + system), which moves less with
+the machine's load than the rates do.
 """
 
 import concurrent.futures
@@ -61,19 +63,30 @@ def token(form, auth=None):
     return call("POST", "/api/v1/auth/token", form=form, auth=auth)["access_token"]
 
 
-def wrk(path, token=None):
-    """Requests per second and p99 (ms) of `path` under CONNECTIONS connections."""
+def cpu_ticks(pid):
+    """The process's user and system time so far, in clock ticks."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def wrk(path, token=None, pid=None):
+    """Requests per second and p99 (ms) of `path` under CONNECTIONS connections, and the
+    server's CPU time per request (microseconds; steadier than the rate on a busy machine)."""
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", BASE + path]
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    before = cpu_ticks(pid) if pid else 0
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    used = (cpu_ticks(pid) - before) / os.sysconf("SC_CLK_TCK") if pid else 0
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         sys.exit(f"wrk {path}: {non2xx.group(1)} responses were errors\n{out}")
-    return rps, float(p99.group(1)) * scale
+    return rps, float(p99.group(1)) * scale, used * 1e6 / requests
 
 
 def pgbench_tps():
@@ -129,10 +142,12 @@ def measure(backend, database_url, extra_args):
                    auth="acme-hr-system:demo-client-secret-acme-hr-system")
         order, page_100 = seed(hr)
         seeded_kb = rss_kb(server.pid, "VmRSS")
-        results = {"live": wrk("/health/live"), "read": wrk(f"/api/v1/orders/{order}", hr)}
+        pid = server.pid
+        results = {"live": wrk("/health/live", pid=pid),
+                   "read": wrk(f"/api/v1/orders/{order}", hr, pid)}
         read_kb = rss_kb(server.pid, "VmHWM")
-        results["first_page"] = wrk("/api/v1/orders?limit=50", hr)
-        results["page_100"] = wrk(page_100, hr)
+        results["first_page"] = wrk("/api/v1/orders?limit=50", hr, pid)
+        results["page_100"] = wrk(page_100, hr, pid)
         results["rss_kb"] = rss_kb(server.pid, "VmHWM")
         print(f"{backend}: RSS {seeded_kb / 1024:.1f} MB after seeding, peak {read_kb / 1024:.1f} MB "
               f"through the single reads, peak {results['rss_kb'] / 1024:.1f} MB through the lists")
@@ -142,9 +157,9 @@ def measure(backend, database_url, extra_args):
         server.wait()
 
 
-def line(what, rps_p99):
-    rps, p99 = rps_p99
-    return f"{what:<44} {rps:>9.0f} rps  p99 {p99:>7.2f} ms"
+def line(what, measured):
+    rps, p99, cpu = measured
+    return f"{what:<44} {rps:>9.0f} rps  p99 {p99:>7.2f} ms  server CPU {cpu:>6.1f} us/request"
 
 
 def report(backend, ceiling_name, ceiling, r, read_target):
