@@ -180,12 +180,13 @@ fn configure_sqlite() {
 /// Builds the pool; fails when the database cannot be reached within `timeout`, which is also
 /// how long a request waits for a connection or a lock. A checkout is not tested with a query:
 /// a connection that breaks mid-request is refused by [`ConnectionManager::has_broken`], and the
-/// request that met it answers 503.
+/// request that met it answers 503. On SQLite every connection opens at once (a file handle
+/// each), so a read on a worker thread ([`read`]) never waits for one to open.
 pub fn pool(url: DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
     let in_process = matches!(url, DatabaseUrl::Sqlite(_));
     let connections = r2d2::Pool::builder()
         .max_size(size)
-        .min_idle(Some(1))
+        .min_idle(Some(if in_process { size } else { 1 }))
         .connection_timeout(timeout)
         .test_on_check_out(false)
         .build(ConnectionManager::new(url, timeout))
@@ -288,9 +289,11 @@ where
 /// on the calling thread, once a permit admits it (so a connection is free): SQLite is a library
 /// in this process, and a read by key takes a few microseconds, less than the two thread
 /// wake-ups of a hop to the blocking pool and back, which `perf` showed to cost more than the
-/// query itself. In WAL mode a reader does not wait for writers; it can wait (at most the lock
-/// timeout) only while a connection opens, the first time the pool grows. A panic is caught
-/// here, and the connection it held is not reused ([`ConnectionManager::has_broken`]).
+/// query itself. In WAL mode a reader does not wait for writers, and the pool keeps all its
+/// SQLite connections open ([`pool`]), so a permit holder finds one idle. A panic is caught here,
+/// and the connection it held is not reused ([`ConnectionManager::has_broken`]); until the pool
+/// has opened its replacement (on r2d2's own thread), a read may wait for it, at most the pool's
+/// timeout.
 pub async fn read<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
 where
     T: Send + 'static,
@@ -356,6 +359,14 @@ mod tests {
             0,
             "no test query per checkout"
         );
+    }
+
+    #[test]
+    fn a_sqlite_pool_opens_all_its_connections_up_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pool.sqlite3").display().to_string();
+        let pool = pool(DatabaseUrl::Sqlite(path), 3, Duration::from_secs(1)).unwrap();
+        assert_eq!(pool.state().idle_connections, 3);
     }
 
     #[actix_web::test]
