@@ -36,6 +36,7 @@
 //! `TRAJECTUM_PORT=tcp://…`, `TRAJECTUM_SERVICE_HOST` and more for a Service named `trajectum`);
 //! a `TRAJECTUM_PORT` in that service-link form is ignored with a warning that says so.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -184,14 +185,16 @@ fn setting_kinds() -> Vec<(String, bool)> {
 }
 
 /// The `TRAJECTUM_*` variables of `vars` that are settings, as a table of values, and warnings
-/// about the ones that are not.
+/// about the ones that are not. (Variables are read as the OS gives them: one that is not UTF-8
+/// must not stop the service unless it is one of ours, and then it is named.)
 fn environment(
-    vars: impl IntoIterator<Item = (String, String)>,
+    vars: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> anyhow::Result<(toml::Table, Vec<String>)> {
     let kinds = setting_kinds();
     let mut table = toml::Table::new();
     let mut warnings = vec![];
     for (name, value) in vars {
+        let Some(name) = name.to_str() else { continue };
         let Some(key) = name
             .get(..10)
             .filter(|prefix| prefix.eq_ignore_ascii_case("TRAJECTUM_"))
@@ -202,6 +205,10 @@ fn environment(
         if key.is_empty() || key == "config" || key == "new_password" {
             continue;
         }
+        let Ok(value) = value.into_string() else {
+            warnings.push(format!("{name} is not valid UTF-8; ignored"));
+            continue;
+        };
         let Some(&(_, numeric)) = kinds.iter().find(|(setting, _)| *setting == key) else {
             warnings.push(format!("{name} is not a setting of Trajectum; ignored"));
             continue;
@@ -243,9 +250,12 @@ impl Settings {
             }
             None => toml::Table::new(),
         };
-        let (environment, warnings) = environment(std::env::vars())?;
+        let (environment, warnings) = environment(std::env::vars_os())?;
         table.extend(environment);
-        if let Ok(url) = std::env::var("DATABASE_URL") {
+        if let Some(url) = std::env::var_os("DATABASE_URL") {
+            let url = url
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("DATABASE_URL is not valid UTF-8"))?;
             table.insert("database_url".into(), toml::Value::String(url));
         }
         let settings =
@@ -321,11 +331,8 @@ mod tests {
         assert!(!format!("{settings:?}").contains("super-secret"));
     }
 
-    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs.iter().map(|(n, v)| (n.into(), v.into())).collect()
     }
 
     #[test]
@@ -364,6 +371,22 @@ mod tests {
             error.to_string().contains("TRAJECTUM_DB_POOL_SIZE"),
             "{error}"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_variable_that_is_not_utf8_is_skipped_or_named() {
+        use std::os::unix::ffi::OsStringExt;
+        let garbled = || OsString::from_vec(vec![0x66, 0xff, 0x6f]);
+        let (table, warnings) = environment([
+            (OsString::from("SOMEONE_ELSES"), garbled()),
+            (garbled(), OsString::from("x")),
+            (OsString::from("TRAJECTUM_HOST"), garbled()),
+            (OsString::from("TRAJECTUM_PORT"), OsString::from("9090")),
+        ])
+        .unwrap();
+        assert_eq!(table.len(), 1, "{table:?}");
+        assert_eq!(warnings, ["TRAJECTUM_HOST is not valid UTF-8; ignored"]);
     }
 
     #[test]

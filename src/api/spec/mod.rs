@@ -110,7 +110,7 @@ impl From<&Value> for Served {
     }
 }
 
-/// `GET /api/v1/openapi.json`: this document (not in itself).
+/// `GET /api/v1/openapi.json`: this document (which does not list this path itself).
 pub async fn served(document: web::Data<Served>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::json())
