@@ -97,6 +97,16 @@ pub enum ApiError {
         error: &'static str,
         description: String,
     },
+    /// A rule of the domain refused the request: its own problem type (`slug`), with what
+    /// would be allowed instead as extension members.
+    #[error("{slug}: {detail}")]
+    Rule {
+        status: StatusCode,
+        slug: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+        extensions: serde_json::Map<String, Value>,
+    },
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -166,6 +176,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::OAuth { .. } => "oauth",
+            ApiError::Rule { slug, .. } => slug,
             ApiError::Internal(_) => "internal",
         }
     }
@@ -174,7 +185,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { detail, .. }
             | ApiError::Unprocessable { detail, .. }
-            | ApiError::Conflict { detail, .. } => detail.clone(),
+            | ApiError::Conflict { detail, .. }
+            | ApiError::Rule { detail, .. } => detail.clone(),
             ApiError::Unauthenticated => "this endpoint needs a bearer token".into(),
             ApiError::InvalidToken(why) => format!("the bearer token is not valid: {why}"),
             ApiError::Forbidden(d)
@@ -227,6 +239,14 @@ impl ApiError {
                 extensions.extend(ext.clone());
                 vec![]
             }
+            ApiError::Rule {
+                errors,
+                extensions: ext,
+                ..
+            } => {
+                extensions.extend(ext.clone());
+                errors.clone()
+            }
             ApiError::OAuth {
                 error, description, ..
             } => {
@@ -264,7 +284,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::OAuth { status, .. } => *status,
+            ApiError::OAuth { status, .. } | ApiError::Rule { status, .. } => *status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -368,6 +388,13 @@ impl From<ServiceError> for ApiError {
                 "the {what} changed since you read it (now version {current})"
             )),
             ServiceError::Invalid(errors) => ApiError::validation(errors),
+            ServiceError::BadQuery(errors) => ApiError::BadRequest {
+                detail: match errors.as_slice() {
+                    [one] => format!("{} {}", one.pointer, one.detail),
+                    _ => format!("{} query parameters are invalid", errors.len()),
+                },
+                errors,
+            },
             ServiceError::IntakeIncomplete(findings) => {
                 let errors = crate::domain::intake::errors(&findings);
                 let mut extensions = serde_json::Map::new();
@@ -393,6 +420,17 @@ impl From<ServiceError> for ApiError {
                     extensions,
                 }
             }
+            ServiceError::Session(refusal) => ApiError::Rule {
+                status: if refusal.is_conflict() {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                },
+                slug: refusal.slug(),
+                detail: refusal.detail(),
+                errors: crate::service::sessions::refusal_errors(&refusal),
+                extensions: refusal.extensions(),
+            },
             ServiceError::Conflict(detail) => ApiError::conflict(detail),
             ServiceError::Concurrent(detail) => ApiError::conflict(detail),
             ServiceError::KeyReused => ApiError::Unprocessable {

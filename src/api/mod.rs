@@ -5,6 +5,7 @@
 //! `405` and `Allow`, an unknown path `404`.
 
 pub mod auth;
+pub mod availability;
 pub mod coachee;
 pub mod coaches;
 pub mod conditional;
@@ -19,6 +20,7 @@ pub mod plan;
 pub mod problems;
 pub mod respond;
 pub mod routes;
+pub mod sessions;
 pub mod spec;
 
 pub use routes::RouteTable;
@@ -66,6 +68,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(plan::update_task)
                 .service(coachee::issue_link)
                 .service(coachee::revoke_links)
+                .service(sessions::book_session)
+                .service(sessions::order_sessions)
+                .service(sessions::get_session)
+                .service(sessions::cancel_session)
+                .service(sessions::record_attendance)
+                .service(availability::get_availability)
+                .service(availability::put_availability)
+                .service(availability::free_slots)
                 .service(coaches::get_coach)
                 .service(coaches::update_coach)
                 .route("/openapi.json", web::get().to(spec::served)),

@@ -50,6 +50,25 @@ pub struct ProblemDocument {
     /// Why the intake cannot be completed yet, rule by rule (422).
     #[schema(required = false)]
     findings: Vec<Finding>,
+    /// The kinds of session the order takes in its status (409 `session-kind-not-allowed`).
+    #[schema(required = false)]
+    allowed_kinds: Vec<crate::domain::session::SessionKind>,
+    /// The nearest start times that are free, nearest first (`outside-availability`,
+    /// `coach-double-booked`).
+    #[schema(required = false)]
+    alternatives: Vec<chrono::DateTime<chrono::Utc>>,
+    /// Why a session does not fit the coach's availability (`outside-availability`).
+    #[schema(required = false)]
+    reason: crate::domain::availability::Misfit,
+    /// The order's session budget when it is used up (`session-budget-exhausted`).
+    #[schema(required = false)]
+    sessions: crate::views::session::SessionCounts,
+    /// The trajectory's end date (`outside-trajectory`).
+    #[schema(required = false)]
+    end_date: chrono::NaiveDate,
+    /// The session's status when it can no longer change (`session-not-planned`).
+    #[schema(required = false)]
+    session_status: crate::domain::session::SessionStatus,
     /// The OAuth 2.0 error code, on the token endpoints (RFC 6749 §5.2).
     #[schema(required = false)]
     error: OAuthError,
@@ -144,7 +163,7 @@ pub struct Unavailable(ProblemDocument);
 
 #[derive(ToResponse)]
 #[response(
-    description = "The request conflicts with the resource's state: an action not allowed now (the body lists `allowed_actions`), or a duplicate `external_ref` (the body names `existing_order_id`)",
+    description = "The request conflicts with the resource's state: an action not allowed now (the body lists `allowed_actions`), a duplicate `external_ref` (the body names `existing_order_id`), or a scheduling rule (`type` names it, e.g. `urn:trajectum:problem:coach-double-booked`, with `alternatives`)",
     content_type = "application/problem+json"
 )]
 pub struct Conflict(ProblemDocument);

@@ -10,6 +10,7 @@ pub mod limit;
 pub mod links;
 pub mod orders;
 pub mod schema;
+pub mod sessions;
 pub mod types;
 
 use std::sync::Arc;

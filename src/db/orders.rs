@@ -47,6 +47,10 @@ pub struct Order {
     pub created_at: NaiveDateTime,
     #[diesel(deserialize_as = Stamp)]
     pub updated_at: NaiveDateTime,
+    /// Regular sessions booked and still to come (002: they count against the budget).
+    pub regular_sessions_planned: i32,
+    /// Regular sessions held, missed, or cancelled late by the coachee's side.
+    pub regular_sessions_used: i32,
 }
 
 /// Who placed a new order, when, and where it goes.
@@ -88,6 +92,8 @@ impl Order {
             created_by: placement.placed_by,
             created_at: placement.placed_at,
             updated_at: placement.placed_at,
+            regular_sessions_planned: 0,
+            regular_sessions_used: 0,
         }
     }
 

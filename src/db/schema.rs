@@ -102,6 +102,8 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        regular_sessions_planned -> Integer,
+        regular_sessions_used -> Integer,
     }
 }
 
@@ -200,7 +202,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    coach_availability (coach_id) {
+        coach_id -> Text,
+        rules -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        order_id -> Text,
+        coach_id -> Text,
+        provider_id -> Text,
+        kind -> Text,
+        format -> Text,
+        location -> Nullable<Text>,
+        meeting_link -> Nullable<Text>,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        blocked_until -> Timestamp,
+        outside_hours -> Bool,
+        status -> Text,
+        counts_against_budget -> Bool,
+        cancelled_at -> Nullable<Timestamp>,
+        cancelled_by -> Nullable<Text>,
+        cancelled_by_role -> Nullable<Text>,
+        requested_by -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        attendance_at -> Nullable<Timestamp>,
+        version -> Integer,
+        booked_by -> Text,
+        booked_by_role -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(orders -> coaches (coach_id));
+diesel::joinable!(sessions -> orders (order_id));
+diesel::joinable!(coach_availability -> coaches (coach_id));
 diesel::joinable!(event_log -> order_events (event_id));
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(intakes -> orders (order_id));
@@ -224,5 +267,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     coachee_links,
     order_extensions,
     coaches,
-    organisations
+    organisations,
+    coach_availability,
+    sessions
 );

@@ -23,6 +23,7 @@ use super::MultiBackend;
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{ContactChannel, IntakeDecision, OrderStatus, TrajectoryKind};
 use crate::domain::principal::{OrganisationKind, Role};
+use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind, SessionStatus};
 
 /// Stores each listed enum as its name: `as_str()` to write, `FromStr` to read.
 macro_rules! text_enums {
@@ -74,6 +75,10 @@ text_enums!(
     ConsentKind,
     Role,
     OrganisationKind,
+    SessionKind,
+    MeetingFormat,
+    SessionStatus,
+    CancelledFor,
 );
 
 /// A JSON document in a `TEXT` column.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{ContactChannel, IntakeDecision};
+use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind};
 
 /// One step in an order's life, with its payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -74,6 +75,29 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         assessment_cancelled: bool,
     },
+    /// A session was booked (the intake's moves the order to `intake_scheduled`).
+    #[serde(rename = "session.scheduled")]
+    SessionScheduled {
+        session_id: String,
+        kind: SessionKind,
+        format: MeetingFormat,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
+    /// A session was called off; `counts_against_budget` when the coachee's side did so late.
+    #[serde(rename = "session.cancelled")]
+    SessionCancelled {
+        session_id: String,
+        kind: SessionKind,
+        requested_by: CancelledFor,
+        counts_against_budget: bool,
+    },
+    /// A session took place.
+    #[serde(rename = "session.held")]
+    SessionHeld { session_id: String, kind: SessionKind },
+    /// The coachee did not come.
+    #[serde(rename = "session.no_show")]
+    SessionNoShow { session_id: String, kind: SessionKind },
 }
 
 impl Event {
@@ -94,6 +118,10 @@ impl Event {
             Event::CoacheeLinksRevoked { .. } => "coachee_link.revoked",
             Event::ConsentGiven { .. } => "consent.given",
             Event::ConsentWithdrawn { .. } => "consent.withdrawn",
+            Event::SessionScheduled { .. } => "session.scheduled",
+            Event::SessionCancelled { .. } => "session.cancelled",
+            Event::SessionHeld { .. } => "session.held",
+            Event::SessionNoShow { .. } => "session.no_show",
         }
     }
 
@@ -164,6 +192,27 @@ mod tests {
             Event::ConsentWithdrawn {
                 consent: ConsentKind::Assessment,
                 assessment_cancelled: true,
+            },
+            Event::SessionScheduled {
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                kind: SessionKind::Intake,
+                format: MeetingFormat::Video,
+                starts_at: at,
+                ends_at: at,
+            },
+            Event::SessionCancelled {
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                kind: SessionKind::Regular,
+                requested_by: CancelledFor::Coachee,
+                counts_against_budget: true,
+            },
+            Event::SessionHeld {
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                kind: SessionKind::Regular,
+            },
+            Event::SessionNoShow {
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                kind: SessionKind::Regular,
             },
         ]
     }

@@ -1,6 +1,7 @@
 //! The rules of the domain, free of I/O: no diesel, no actix. Each rule that comes from
 //! `shared/DOMAIN.md` names its source text.
 
+pub mod availability;
 pub mod coach;
 pub mod coachee_link;
 pub mod commission;
@@ -14,6 +15,7 @@ pub mod matching;
 pub mod order;
 pub mod plan;
 pub mod principal;
+pub mod session;
 pub mod visibility;
 
 use serde::Serialize;

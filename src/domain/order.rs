@@ -286,10 +286,12 @@ pub enum OrderAction {
     IssueCoacheeLink,
     /// The coachee gives or withdraws a consent.
     RecordConsent,
+    /// The coach or the planner books a session (which kinds, `domain::session`).
+    BookSession,
 }
 
 impl OrderAction {
-    pub const ALL: [OrderAction; 11] = [
+    pub const ALL: [OrderAction; 12] = [
         OrderAction::Edit,
         OrderAction::Assign,
         OrderAction::RecordContact,
@@ -301,6 +303,7 @@ impl OrderAction {
         OrderAction::Cancel,
         OrderAction::IssueCoacheeLink,
         OrderAction::RecordConsent,
+        OrderAction::BookSession,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -316,6 +319,7 @@ impl OrderAction {
             OrderAction::Cancel => "cancel",
             OrderAction::IssueCoacheeLink => "issue_coachee_link",
             OrderAction::RecordConsent => "record_consent",
+            OrderAction::BookSession => "book_session",
         }
     }
 
@@ -336,6 +340,7 @@ impl OrderAction {
             // does (DOMAIN.md: consent is the coachee's own).
             IssueCoacheeLink => &[Role::Coach],
             RecordConsent => &[Role::Coachee],
+            BookSession => &[Role::Coach, Role::ProviderAdmin],
         }
     }
 
@@ -359,6 +364,11 @@ impl OrderAction {
             ),
             // Once the trajectory is over, nothing about the coachee's part changes.
             IssueCoacheeLink | RecordConsent => !matches!(status, Closed | Cancelled),
+            // The intake before the start decision, sessions while it runs, follow-ups after.
+            BookSession => matches!(
+                status,
+                Accepted | IntakeScheduled | Active | Completed | FollowingUp
+            ),
         }
     }
 
@@ -495,7 +505,8 @@ mod tests {
         assert_eq!(
             refusal,
             Refusal::State {
-                allowed: vec![A::IssueCoacheeLink, A::RecordConsent]
+                // Follow-up sessions are booked after the end (002).
+                allowed: vec![A::IssueCoacheeLink, A::RecordConsent, A::BookSession]
             }
         );
     }

@@ -83,6 +83,12 @@ impl Audience {
         matches!(self, Audience::Coach | Audience::ProviderAdmin)
     }
 
+    /// Where and how a session takes place (location, video link), and who booked or called it
+    /// off and why. The employer sees a session's dates, kind, format and attendance only.
+    pub fn sees_session_details(self) -> bool {
+        self != Audience::Employer
+    }
+
     /// Purchase order and the employer's own reference: commercial details.
     pub fn sees_commercial(self) -> bool {
         matches!(self, Audience::Employer | Audience::ProviderAdmin)

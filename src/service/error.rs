@@ -30,12 +30,18 @@ pub enum ServiceError {
     /// The input breaks a rule; each error points at its field.
     #[error("invalid input: {0:?}")]
     Invalid(Vec<FieldError>),
+    /// A query parameter is malformed or out of its range (400); each error names it.
+    #[error("bad query: {0:?}")]
+    BadQuery(Vec<FieldError>),
     /// The intake's validation found errors, so it cannot complete (002).
     #[error("the intake cannot be completed")]
     IntakeIncomplete(Vec<Finding>),
     /// The employer already has an order with this external reference.
     #[error("an order with this external_ref exists already")]
     DuplicateExternalRef { existing_order_id: String },
+    /// A scheduling rule refused the session (each rule its own problem type).
+    #[error("session refused: {0:?}")]
+    Session(crate::domain::session::SessionRefusal),
     /// The change conflicts with what is stored now (e.g. a concurrent change).
     #[error("conflict: {0}")]
     Conflict(String),

@@ -16,5 +16,7 @@ pub mod order_reads;
 pub mod orders;
 pub mod pagination;
 pub mod plan;
+pub mod sessions;
+pub mod availability;
 
 pub use error::{ServiceError, ServiceResult};

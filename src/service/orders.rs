@@ -16,6 +16,7 @@ use crate::domain::order::OrderAction;
 use crate::domain::principal::Principal;
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::sessions;
 use crate::service::lifecycle;
 use crate::service::order_reads;
 use crate::views::order::OrderView;
@@ -202,8 +203,9 @@ pub fn cancel(
     id: &str,
     cancellation: Cancellation,
 ) -> ServiceResult<OrderView> {
-    act(conn, now, caller, id, OrderAction::Cancel, |_, order| {
+    act(conn, now, caller, id, OrderAction::Cancel, |conn, order| {
         order.cancel_reason = Some(cancellation.reason()?);
+        sessions::cancel_all_planned(conn, now, caller, order)?;
         order.cancelled_at = Some(now.naive_utc());
         Ok(Event::OrderCancelled {})
     })

@@ -6,6 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::NaiveDateTime;
 
 use crate::domain::FieldError;
 
@@ -50,6 +51,61 @@ impl PageRequest {
     }
 }
 
+/// A page of a list in time order (sessions by start): the cursor holds the last item's time
+/// and id, so the next page is `WHERE (at, id) > cursor`.
+#[derive(Debug, Clone)]
+pub struct TimedPage {
+    pub limit: i64,
+    pub after: Option<(NaiveDateTime, String)>,
+}
+
+impl TimedPage {
+    pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, FieldError> {
+        let plain = PageRequest::new(limit, None)?;
+        let after = cursor.map(decode_timed).transpose()?;
+        Ok(TimedPage {
+            limit: plain.limit,
+            after,
+        })
+    }
+
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    pub fn finish<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> (NaiveDateTime, &str),
+    ) -> (Vec<T>, Option<String>) {
+        if rows.len() as i64 > self.limit {
+            rows.truncate(self.limit as usize);
+            let next = rows.last().map(|row| {
+                let (at, id) = key(row);
+                URL_SAFE_NO_PAD.encode(format!("t1:{}:{id}", at.and_utc().timestamp_micros()))
+            });
+            (rows, next)
+        } else {
+            (rows, None)
+        }
+    }
+}
+
+fn decode_timed(cursor: &str) -> Result<(NaiveDateTime, String), FieldError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            let rest = text.strip_prefix("t1:")?;
+            let (micros, id) = rest.split_once(':')?;
+            let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+            uuid::Uuid::parse_str(id).ok()?;
+            Some((at.naive_utc(), id.to_string()))
+        })
+        .ok_or_else(|| FieldError::new("cursor", "is not a cursor this API returned"))
+}
+
 fn encode(id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
 }
@@ -84,5 +140,21 @@ mod tests {
         let again = PageRequest::new(Some(1), next.as_deref()).unwrap();
         assert_eq!(again.after, Some(id));
         assert!(PageRequest::new(None, Some("bm9wZQ")).is_err());
+    }
+
+    #[test]
+    fn a_timed_cursor_round_trips_and_an_id_cursor_is_not_one() {
+        let id = crate::clock::new_id();
+        let at = chrono::DateTime::from_timestamp_micros(1_800_000_000_123_456)
+            .unwrap()
+            .naive_utc();
+        let page = TimedPage::new(Some(1), None).unwrap();
+        let (_, next) = page.finish(vec![(at, id.clone()), (at, "x".into())], |r| (r.0, &r.1));
+        let again = TimedPage::new(Some(1), next.as_deref()).unwrap();
+        assert_eq!(again.after, Some((at, id.clone())));
+        let (_, plain) = PageRequest::new(Some(1), None)
+            .unwrap()
+            .finish(vec![id.clone(), id], |s| s);
+        assert!(TimedPage::new(None, plain.as_deref()).is_err());
     }
 }

@@ -7,4 +7,5 @@ pub mod coachee;
 pub mod coaching;
 pub mod identity;
 pub mod order;
+pub mod session;
 pub mod time;

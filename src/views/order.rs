@@ -15,6 +15,7 @@ use crate::domain::order::{
 };
 use crate::domain::principal::Role;
 use crate::domain::visibility::Audience;
+use crate::views::session::SessionCounts;
 use crate::views::time;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,6 +61,8 @@ pub struct OrderView {
     pub kind: Option<TrajectoryKind>,
     pub context: Vec<String>,
     pub session_budget: i32,
+    /// Regular sessions used, planned and left of the budget (002).
+    pub sessions: SessionCounts,
     pub end_date: NaiveDate,
     /// Employer and provider only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +100,7 @@ impl OrderView {
         now: DateTime<Utc>,
     ) -> Self {
         let allowed_actions = offered_actions(order.state(), role);
+        let sessions = SessionCounts::of(&order);
         let mut details = order.details.0;
         if !audience.sees_commercial() {
             details.purchase_order = None;
@@ -115,6 +119,7 @@ impl OrderView {
             kind: order.kind,
             context: order.context.0,
             session_budget: order.session_budget,
+            sessions,
             end_date: order.end_date,
             external_ref: order.external_ref.filter(|_| audience.sees_commercial()),
             coach: match (order.coach_id, extras.coach_name) {

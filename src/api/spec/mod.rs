@@ -50,6 +50,8 @@ use passes::*;
         (name = "orders", description = "Commissioned trajectories and their lifecycle"),
         (name = "intake", description = "The intake and whether the trajectory may start (confidential)"),
         (name = "plan", description = "Development points, goals and tasks (confidential)"),
+        (name = "availability", description = "Coaches' working hours and free slots"),
+        (name = "sessions", description = "Sessions booked on orders: intake, regular, assessment, follow-up"),
         (name = "coachee", description = "The coachee's own link, view and consents"),
         (name = "operations", description = "Health and metrics"),
     )

@@ -1,0 +1,4 @@
+ALTER TABLE orders DROP COLUMN regular_sessions_used;
+ALTER TABLE orders DROP COLUMN regular_sessions_planned;
+DROP TABLE sessions;
+DROP TABLE coach_availability;

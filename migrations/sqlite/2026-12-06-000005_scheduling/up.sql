@@ -1,0 +1,47 @@
+-- Scheduling: each coach's working hours (a JSON document in the coach's time zone), the
+-- sessions booked on orders, and the order's running count of regular sessions against its
+-- budget (002), kept in the same transaction as the session that changes it.
+CREATE TABLE coach_availability (
+    coach_id   TEXT PRIMARY KEY REFERENCES coaches (id),
+    -- weekly hours, buffer, notice, daily maximum and dated exceptions (domain::availability)
+    rules      TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE sessions (
+    id                    TEXT PRIMARY KEY,
+    order_id              TEXT NOT NULL REFERENCES orders (id),
+    coach_id              TEXT NOT NULL REFERENCES coaches (id),
+    provider_id           TEXT NOT NULL REFERENCES organisations (id),
+    kind                  TEXT NOT NULL CHECK (kind IN ('intake', 'regular', 'assessment', 'follow_up')),
+    format                TEXT NOT NULL CHECK (format IN ('in_person', 'phone', 'video')),
+    location              TEXT,
+    meeting_link          TEXT,
+    starts_at             TIMESTAMP NOT NULL,
+    ends_at               TIMESTAMP NOT NULL,
+    -- the end plus the coach's buffer when it was booked: the coach's time it takes
+    blocked_until         TIMESTAMP NOT NULL,
+    outside_hours         BOOLEAN NOT NULL,
+    status                TEXT NOT NULL CHECK (status IN ('planned', 'held', 'no_show', 'cancelled')),
+    -- a regular session that is planned, held, missed, or cancelled late by the coachee's side
+    counts_against_budget BOOLEAN NOT NULL,
+    cancelled_at          TIMESTAMP,
+    cancelled_by          TEXT,
+    cancelled_by_role     TEXT,
+    requested_by          TEXT,
+    cancel_reason         TEXT,
+    attendance_at         TIMESTAMP,
+    version               INTEGER NOT NULL,
+    booked_by             TEXT NOT NULL,
+    booked_by_role        TEXT NOT NULL,
+    created_at            TIMESTAMP NOT NULL,
+    updated_at            TIMESTAMP NOT NULL,
+    CONSTRAINT sessions_ends_after_start CHECK (ends_at > starts_at),
+    CONSTRAINT sessions_blocks_its_time CHECK (blocked_until >= ends_at)
+);
+CREATE INDEX sessions_coach_time_idx ON sessions (coach_id, starts_at);
+CREATE INDEX sessions_order_time_idx ON sessions (order_id, starts_at, id);
+
+ALTER TABLE orders ADD COLUMN regular_sessions_planned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN regular_sessions_used INTEGER NOT NULL DEFAULT 0;

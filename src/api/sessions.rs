@@ -1,0 +1,181 @@
+//! Sessions: `POST/GET /orders/{id}/sessions`, `GET /sessions/{id}`,
+//! `POST /sessions/{id}/cancel`, `POST /sessions/{id}/attendance`. The rules are
+//! `domain::session` and `domain::availability`; the use cases `crate::service::sessions`.
+
+use actix_web::{get, post, web, HttpResponse};
+use uuid::Uuid;
+
+use crate::api::extract::{Json, Query};
+use crate::api::idempotency::IdempotencyKey;
+use crate::api::orders::PageParams;
+use crate::api::respond::{self, Reply};
+use crate::auth::extract::{Caller, Coaches, ProviderStaff, Staff};
+use crate::domain::session::NewSession;
+use crate::error::{ApiError, ApiResult};
+use crate::service::pagination::TimedPage;
+use crate::service::sessions::{self, AttendanceRecord, SessionCancellation};
+use crate::state::AppState;
+use crate::views::session::{SessionPage, SessionView};
+
+fn session_reply(reply: Reply, session: &SessionView) -> Reply {
+    reply.etag(session.version)
+}
+
+/// Book a session on an order.
+///
+/// By the order's coach or the provider's planner. Every rule is its own problem type, with
+/// what would be allowed:
+/// - the order's state allows the kind (`session-kind-not-allowed`, with `allowed_kinds`): an
+///   intake before the start decision (booking it moves the order to `intake_scheduled`; one at
+///   a time, `intake-already-planned`), regular sessions and an assessment while it runs,
+///   follow-ups after it;
+/// - an assessment needs the coachee's consent (`assessment-consent-missing`);
+/// - regular sessions stay within the budget (`session-budget-exhausted`); the intake never
+///   counts, cancelled sessions do not;
+/// - within the trajectory's end date (`outside-trajectory`, 422) and in the future
+///   (`session-in-the-past`, 422);
+/// - inside the coach's availability (`outside-availability`, 422, with the `reason` and the
+///   nearest free `alternatives`), unless the coach books `outside_hours` on purpose;
+/// - no overlap with the coach's other sessions and the buffer between them
+///   (`coach-double-booked`, 409, with `alternatives`), nor with the coachee's
+///   (`coachee-double-booked`). This holds under concurrency: of simultaneous bookings of one
+///   slot, one succeeds.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The order's id")),
+    request_body = NewSession,
+    responses(
+        (status = 201, description = "The session was booked", body = SessionView,
+            headers(("Location" = String, description = "the session's URL"), ("ETag" = String, description = "the version"))),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/orders/{id}/sessions")]
+pub async fn book_session(
+    state: web::Data<AppState>,
+    caller: Caller<ProviderStaff>,
+    id: web::Path<Uuid>,
+    key: IdempotencyKey,
+    Json(body): Json<NewSession>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let session = sessions::book(conn, now, caller, &id, body)?;
+        let reply = Reply::created(&session).location(format!("/api/v1/sessions/{}", session.id));
+        Ok(session_reply(reply, &session))
+    })
+    .await
+}
+
+/// List an order's sessions.
+///
+/// By start time. The employer sees dates, kind, format, status and attendance; not where, the
+/// video link, or why a session was called off.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["employer", "coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The order's id"), PageParams),
+    responses(
+        (status = 200, description = "A page of sessions, by start", body = SessionPage),
+    )
+)]
+#[get("/orders/{id}/sessions")]
+pub async fn order_sessions(
+    state: web::Data<AppState>,
+    caller: Caller<Staff>,
+    id: web::Path<Uuid>,
+    Query(params): Query<PageParams>,
+) -> ApiResult<web::Json<SessionPage>> {
+    let page = TimedPage::new(params.limit, params.cursor.as_deref())
+        .map_err(|e| ApiError::invalid_field(e.pointer, e.detail))?;
+    let id = id.to_string();
+    respond::read(&state, move |conn, _| {
+        sessions::of_order(conn, &caller, &id, page)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Get a session.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["employer", "coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "The session, as much as the caller may see", body = SessionView,
+            headers(("ETag" = String, description = "the version"))),
+    )
+)]
+#[get("/sessions/{id}")]
+pub async fn get_session(
+    state: web::Data<AppState>,
+    caller: Caller<Staff>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    let session = respond::read(&state, move |conn, _| sessions::get(conn, &caller, &id)).await?;
+    Ok(session_reply(Reply::ok(&session), &session).into())
+}
+
+/// Cancel a session.
+///
+/// By the coach or the provider's planner, before it starts, saying why and on whose behalf. A
+/// regular session the coachee's side calls off less than 24 hours before its start counts
+/// against the budget: the answer's `counts_against_budget` says so. Cancelling the only
+/// planned intake puts the order back to `accepted`.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    request_body = SessionCancellation,
+    responses(
+        (status = 200, description = "The cancelled session", body = SessionView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/sessions/{id}/cancel")]
+pub async fn cancel_session(
+    state: web::Data<AppState>,
+    caller: Caller<ProviderStaff>,
+    id: web::Path<Uuid>,
+    key: IdempotencyKey,
+    Json(body): Json<SessionCancellation>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let session = sessions::cancel(conn, now, caller, &id, body)?;
+        Ok(session_reply(Reply::ok(&session), &session))
+    })
+    .await
+}
+
+/// Record attendance.
+///
+/// By the session's coach, once it has started: `held` or `no_show`. A regular session uses one
+/// of the budget either way.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    request_body = AttendanceRecord,
+    responses(
+        (status = 200, description = "The session with its attendance", body = SessionView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/sessions/{id}/attendance")]
+pub async fn record_attendance(
+    state: web::Data<AppState>,
+    caller: Caller<Coaches>,
+    id: web::Path<Uuid>,
+    key: IdempotencyKey,
+    Json(body): Json<AttendanceRecord>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let session = sessions::record_attendance(conn, now, caller, &id, body)?;
+        Ok(session_reply(Reply::ok(&session), &session))
+    })
+    .await
+}

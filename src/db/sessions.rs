@@ -1,0 +1,206 @@
+//! Coaches' availability and the sessions booked on orders.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{coach_availability, sessions};
+use super::{DbConnection, Json, Limited};
+use crate::domain::availability::AvailabilityRules;
+use crate::domain::principal::Role;
+use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind, SessionStatus};
+
+/// A coach's availability rules, as last saved.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = coach_availability)]
+pub struct AvailabilityRecord {
+    pub coach_id: String,
+    pub rules: Json<AvailabilityRules>,
+    pub version: i32,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find_availability(
+    conn: &mut DbConnection,
+    coach_id: &str,
+) -> QueryResult<Option<AvailabilityRecord>> {
+    coach_availability::table
+        .find(coach_id)
+        .select(AvailabilityRecord::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// Saves the rules over version `expected` (none: the first save); false when someone else saved
+/// first.
+pub fn save_availability(
+    conn: &mut DbConnection,
+    record: &AvailabilityRecord,
+    expected: Option<i32>,
+) -> QueryResult<bool> {
+    let written = match expected {
+        // A first save that raced another one meets its primary key.
+        None => match diesel::insert_into(coach_availability::table)
+            .values(record)
+            .execute(conn)
+        {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) => 0,
+            other => other?,
+        },
+        Some(version) => diesel::update(
+            coach_availability::table
+                .filter(coach_availability::coach_id.eq(&record.coach_id))
+                .filter(coach_availability::version.eq(version)),
+        )
+        .set(record)
+        .execute(conn)?,
+    };
+    Ok(written == 1)
+}
+
+/// A session on an order.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = sessions, treat_none_as_null = true)]
+pub struct Session {
+    pub id: String,
+    pub order_id: String,
+    pub coach_id: String,
+    pub provider_id: String,
+    pub kind: SessionKind,
+    pub format: MeetingFormat,
+    pub location: Option<String>,
+    pub meeting_link: Option<String>,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    /// The end plus the coach's buffer at booking: the coach's time it takes.
+    pub blocked_until: NaiveDateTime,
+    pub outside_hours: bool,
+    pub status: SessionStatus,
+    pub counts_against_budget: bool,
+    pub cancelled_at: Option<NaiveDateTime>,
+    pub cancelled_by: Option<String>,
+    pub cancelled_by_role: Option<Role>,
+    pub requested_by: Option<CancelledFor>,
+    pub cancel_reason: Option<String>,
+    pub attendance_at: Option<NaiveDateTime>,
+    pub version: i32,
+    pub booked_by: String,
+    pub booked_by_role: Role,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, session: &Session) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Session>> {
+    sessions::table
+        .find(id)
+        .select(Session::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// Writes the session if its version is still `expected`; false when someone else changed it.
+pub fn update(conn: &mut DbConnection, session: &Session, expected: i32) -> QueryResult<bool> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::id.eq(&session.id))
+            .filter(sessions::version.eq(expected)),
+    )
+    .set(session)
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// The coach's sessions that are not cancelled and start in `[from, to)`, by start.
+pub fn coach_sessions_between(
+    conn: &mut DbConnection,
+    coach_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<(NaiveDateTime, NaiveDateTime, String)>> {
+    crate::on_each_backend!(conn, |c| sessions::table
+        .filter(sessions::coach_id.eq(coach_id))
+        .filter(sessions::starts_at.ge(from))
+        .filter(sessions::starts_at.lt(to))
+        .filter(sessions::status.ne(SessionStatus::Cancelled))
+        .order(sessions::starts_at.asc())
+        .select((sessions::starts_at, sessions::ends_at, sessions::id))
+        .load(c))
+}
+
+/// The order's sessions that are not cancelled and overlap `[from, to)`.
+pub fn order_sessions_overlapping(
+    conn: &mut DbConnection,
+    order_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<String>> {
+    sessions::table
+        .filter(sessions::order_id.eq(order_id))
+        .filter(sessions::starts_at.lt(to))
+        .filter(sessions::ends_at.gt(from))
+        .filter(sessions::status.ne(SessionStatus::Cancelled))
+        .select(sessions::id)
+        .load(conn)
+}
+
+/// Whether the order has a planned session of `kind`.
+pub fn has_planned(
+    conn: &mut DbConnection,
+    order_id: &str,
+    kind: SessionKind,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        sessions::table
+            .filter(sessions::order_id.eq(order_id))
+            .filter(sessions::kind.eq(kind))
+            .filter(sessions::status.eq(SessionStatus::Planned)),
+    ))
+    .get_result(conn)
+}
+
+/// The order's planned sessions of `kinds`.
+pub fn planned_of(
+    conn: &mut DbConnection,
+    order_id: &str,
+    kinds: &[SessionKind],
+) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::order_id.eq(order_id))
+        .filter(sessions::kind.eq_any(kinds.to_vec()))
+        .filter(sessions::status.eq(SessionStatus::Planned))
+        .select(Session::as_select())
+        .load(conn)
+}
+
+/// A page of the order's sessions by start, after `(starts_at, id)` (keyset).
+pub fn of_order(
+    conn: &mut DbConnection,
+    order_id: &str,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<Session>> {
+    crate::on_each_backend!(conn, |c| {
+        let mut query = sessions::table
+            .filter(sessions::order_id.eq(order_id))
+            .order((sessions::starts_at.asc(), sessions::id.asc()))
+            .select(Session::as_select())
+            .into_boxed();
+        if let Some((at, id)) = &after {
+            query = query.filter(
+                sessions::starts_at
+                    .gt(*at)
+                    .or(sessions::starts_at.eq(*at).and(sessions::id.gt(id.clone()))),
+            );
+        }
+        Limited::new(query, limit).load(c)
+    })
+}

@@ -1,0 +1,502 @@
+//! Sessions: book one on an order, list an order's, read one, cancel one, record attendance.
+//!
+//! Every rule is checked inside the write transaction that books, with the order locked: the
+//! order's state and budget (`domain::session`), the coach's availability and calendar
+//! (`domain::availability`), the coachee's calendar. On PostgreSQL an exclusion constraint backs
+//! the calendar checks up against concurrent bookings of other orders (SQLSTATE 23P01 is the
+//! same 409); on SQLite the write transaction is taken up front, so bookings run one at a time.
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::clock::new_id;
+use crate::db::orders::Order;
+use crate::db::sessions::{self as store, Session};
+use crate::db::{self, coaches, DbConnection};
+use crate::domain::availability::{Booked, Calendar, Misfit, Span};
+use crate::domain::consent::ConsentKind;
+use crate::domain::event::Event;
+use crate::domain::order::{OrderAction, OrderStatus};
+use crate::domain::principal::{Principal, Role};
+use crate::domain::session::{
+    self as rules, Attendance, CancelledFor, NewSession, OrderFacts, SessionKind, SessionRefusal,
+    SessionStatus,
+};
+use crate::domain::FieldError;
+use crate::service::coaching;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::{self, Visible};
+use crate::service::pagination::TimedPage;
+use crate::views::session::{SessionPage, SessionView};
+
+/// How many alternatives a refused booking offers.
+const ALTERNATIVES: usize = 3;
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("no such session".into())
+}
+
+/// The session and its order, if the caller may see the order; otherwise "not found".
+fn load(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<(Session, Visible)> {
+    let session = store::find(conn, id)?.ok_or_else(not_found)?;
+    let visible = lifecycle::load(conn, caller, &session.order_id).map_err(|e| match e {
+        ServiceError::NotFound(_) => not_found(),
+        other => other,
+    })?;
+    Ok((session, visible))
+}
+
+/// [`load`], with the order locked and the session read again under the lock.
+fn load_for_update(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<(Session, Visible)> {
+    let (session, _) = load(conn, caller, id)?;
+    let visible = lifecycle::load_for_update(conn, caller, &session.order_id)?;
+    let session = store::find(conn, id)?.ok_or_else(not_found)?;
+    Ok((session, visible))
+}
+
+/// The coach's time zone, as stored on the coach (validated when it was saved).
+pub fn coach_zone(time_zone: &str) -> ServiceResult<Tz> {
+    time_zone.parse().map_err(|_| {
+        ServiceError::Internal(anyhow::anyhow!("a coach has an unknown time zone stored"))
+    })
+}
+
+/// The coach's sessions (not cancelled) starting between `from` and `to`, except `except`.
+pub fn booked(
+    conn: &mut DbConnection,
+    coach_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    except: Option<&str>,
+) -> ServiceResult<Vec<Booked>> {
+    Ok(
+        store::coach_sessions_between(conn, coach_id, from.naive_utc(), to.naive_utc())?
+            .into_iter()
+            .filter(|(_, _, id)| Some(id.as_str()) != except)
+            .map(|(start, end, _)| Booked {
+                start: start.and_utc(),
+                end: end.and_utc(),
+            })
+            .collect(),
+    )
+}
+
+/// The coach or the planner books a session on an order.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+pub fn book(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order_id: &str,
+    new: NewSession,
+) -> ServiceResult<SessionView> {
+    new.validate()?;
+    db::write(conn, |conn| {
+        let visible = lifecycle::load_for_update(conn, caller, order_id)?;
+        lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
+        let order = &visible.order;
+        let facts = OrderFacts {
+            status: order.status,
+            assessment_consent: new.kind == SessionKind::Assessment
+                && coaching::consent_given(conn, &order.id, ConsentKind::Assessment)?,
+            intake_planned: new.kind == SessionKind::Intake
+                && store::has_planned(conn, &order.id, SessionKind::Intake)?,
+            budget: order.session_budget(),
+            used: u32::try_from(order.regular_sessions_used).unwrap_or(0),
+            planned: u32::try_from(order.regular_sessions_planned).unwrap_or(0),
+            end_date: order.end_date,
+        };
+        rules::check_order(new.kind, facts)?;
+        let coach_id = order
+            .coach_id
+            .clone()
+            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("an order past submitted has no coach")))?;
+        let coach = coaches::find(conn, &coach_id)?.ok_or_else(not_found)?;
+        let tz = coach_zone(&coach.time_zone)?;
+        let slot = Span::new(new.starts_at, new.ends_at());
+        rules::check_time(
+            new.kind,
+            slot.start,
+            crate::domain::availability::local_date(tz, slot.end - Duration::microseconds(1)),
+            order.end_date,
+            now,
+        )?;
+        if new.outside_hours && caller.role != Role::Coach {
+            return Err(SessionRefusal::OutsideHoursNotYours.into());
+        }
+        let buffer = check_calendar(conn, now, tz, &coach_id, order, slot, new.outside_hours, None)?;
+        let session = Session {
+            id: new_id(),
+            order_id: order.id.clone(),
+            coach_id,
+            provider_id: order.provider_id.clone(),
+            kind: new.kind,
+            format: new.format,
+            location: new.location.map(|l| l.trim().to_string()),
+            meeting_link: new.meeting_link,
+            starts_at: slot.start.naive_utc(),
+            ends_at: slot.end.naive_utc(),
+            blocked_until: (slot.end + buffer).naive_utc(),
+            outside_hours: new.outside_hours,
+            status: SessionStatus::Planned,
+            counts_against_budget: new.kind.counts_against_budget(),
+            cancelled_at: None,
+            cancelled_by: None,
+            cancelled_by_role: None,
+            requested_by: None,
+            cancel_reason: None,
+            attendance_at: None,
+            version: 1,
+            booked_by: caller.subject.clone(),
+            booked_by_role: caller.role,
+            created_at: now.naive_utc(),
+            updated_at: now.naive_utc(),
+        };
+        store::insert(conn, &session).map_err(calendar_violation)?;
+        let mut order = order.clone();
+        if session.counts_against_budget {
+            order.regular_sessions_planned += 1;
+        }
+        let to = match (session.kind, order.status) {
+            (SessionKind::Intake, OrderStatus::Accepted) => OrderStatus::IntakeScheduled,
+            (_, status) => status,
+        };
+        let event = Event::SessionScheduled {
+            session_id: session.id.clone(),
+            kind: session.kind,
+            format: session.format,
+            starts_at: slot.start,
+            ends_at: slot.end,
+        };
+        lifecycle::save(conn, now, caller, order, to, event)?;
+        tracing::info!(session_id = %session.id, "session booked");
+        Ok(SessionView::build(session, visible.audience))
+    })
+}
+
+/// Checks `slot` against the coach's availability (unless booked outside hours on purpose) and
+/// calendar, and the coachee's; returns the coach's buffer, which the session keeps after it.
+#[allow(clippy::too_many_arguments)]
+fn check_calendar(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    tz: Tz,
+    coach_id: &str,
+    order: &Order,
+    slot: Span,
+    outside_hours: bool,
+    except: Option<&str>,
+) -> ServiceResult<Duration> {
+    let rules = store::find_availability(conn, coach_id)?
+        .map(|r| r.rules.0)
+        .unwrap_or_default();
+    // Two weeks either side: enough for the alternatives a refusal offers.
+    let reach = Duration::days(15);
+    let booked = booked(conn, coach_id, slot.start - reach, slot.end + reach, except)?;
+    let calendar = Calendar {
+        rules: &rules,
+        tz,
+        booked: &booked,
+        now,
+    };
+    let alternatives = || calendar.nearest(slot.start, slot.end - slot.start, ALTERNATIVES);
+    if calendar.overlapping(slot).is_some() {
+        return Err(SessionRefusal::CoachBusy {
+            alternatives: alternatives(),
+        }
+        .into());
+    }
+    if !outside_hours {
+        match calendar.check(slot) {
+            Ok(()) => {}
+            Err(Misfit::Overlaps) => {
+                return Err(SessionRefusal::CoachBusy {
+                    alternatives: alternatives(),
+                }
+                .into())
+            }
+            Err(reason) => {
+                return Err(SessionRefusal::OutsideAvailability {
+                    reason,
+                    alternatives: alternatives(),
+                }
+                .into())
+            }
+        }
+    }
+    let clash = store::order_sessions_overlapping(
+        conn,
+        &order.id,
+        slot.start.naive_utc(),
+        slot.end.naive_utc(),
+    )?;
+    if clash.iter().any(|id| Some(id.as_str()) != except) {
+        return Err(SessionRefusal::CoacheeBusy.into());
+    }
+    Ok(Duration::minutes(i64::from(rules.buffer_minutes)))
+}
+
+/// PostgreSQL's exclusion constraints caught a booking that raced another past the checks.
+fn calendar_violation(error: DieselError) -> ServiceError {
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::ExclusionViolation, info) => {
+            if info.constraint_name() == Some("sessions_coachee_time_free") {
+                SessionRefusal::CoacheeBusy.into()
+            } else {
+                SessionRefusal::CoachBusy {
+                    alternatives: vec![],
+                }
+                .into()
+            }
+        }
+        _ => error.into(),
+    }
+}
+
+/// A session, as the caller sees it.
+pub fn get(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<SessionView> {
+    let (session, visible) = load(conn, caller, id)?;
+    Ok(SessionView::build(session, visible.audience))
+}
+
+/// The order's sessions by start time, a page at a time.
+pub fn of_order(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    order_id: &str,
+    page: TimedPage,
+) -> ServiceResult<SessionPage> {
+    let visible = lifecycle::load(conn, caller, order_id)?;
+    let rows = store::of_order(conn, &visible.order.id, page.after.clone(), page.fetch())?;
+    let (rows, next_cursor) = page.finish(rows, |s| (s.starts_at, s.id.as_str()));
+    Ok(SessionPage {
+        data: rows
+            .into_iter()
+            .map(|s| SessionView::build(s, visible.audience))
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// Why and for whom a session is called off.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCancellation {
+    /// Why, in words (1 to 500 characters). The provider's side sees it; the employer does not.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+    /// On whose behalf: the coachee's side (late, it counts against the budget) or the provider.
+    pub requested_by: CancelledFor,
+}
+
+/// The coach or the planner calls a planned session off. Late, on the coachee's side, a regular
+/// session counts against the budget, and the answer says so (`counts_against_budget`).
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub fn cancel(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    cancellation: SessionCancellation,
+) -> ServiceResult<SessionView> {
+    let reason = cancellation.reason.trim().to_string();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ServiceError::invalid("/reason", "must be 1 to 500 characters"));
+    }
+    db::write(conn, |conn| {
+        let (mut session, visible) = load_for_update(conn, caller, id)?;
+        if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
+            return Err(ServiceError::Forbidden(
+                "the coach or the provider's planners cancel sessions".into(),
+            ));
+        }
+        planned_and_not_started(&session, now)?;
+        let counts = rules::cancellation_counts(
+            session.kind,
+            cancellation.requested_by,
+            session.starts_at.and_utc(),
+            now,
+        );
+        let mut order = visible.order.clone();
+        if session.counts_against_budget {
+            order.regular_sessions_planned -= 1;
+            if counts {
+                order.regular_sessions_used += 1;
+            }
+        }
+        let read_version = session.version;
+        session.status = SessionStatus::Cancelled;
+        session.counts_against_budget = counts;
+        session.cancelled_at = Some(now.naive_utc());
+        session.cancelled_by = Some(caller.subject.clone());
+        session.cancelled_by_role = Some(caller.role);
+        session.requested_by = Some(cancellation.requested_by);
+        session.cancel_reason = Some(reason);
+        session.version += 1;
+        session.updated_at = now.naive_utc();
+        if !store::update(conn, &session, read_version)? {
+            return Err(ServiceError::changed("session"));
+        }
+        // Without a planned intake, the order waits for one again.
+        let to = if session.kind == SessionKind::Intake
+            && order.status == OrderStatus::IntakeScheduled
+            && !store::has_planned(conn, &order.id, SessionKind::Intake)?
+        {
+            OrderStatus::Accepted
+        } else {
+            order.status
+        };
+        let event = Event::SessionCancelled {
+            session_id: session.id.clone(),
+            kind: session.kind,
+            requested_by: cancellation.requested_by,
+            counts_against_budget: counts,
+        };
+        lifecycle::save(conn, now, caller, order, to, event)?;
+        Ok(SessionView::build(session, visible.audience))
+    })
+}
+
+fn planned_and_not_started(session: &Session, now: DateTime<Utc>) -> ServiceResult<()> {
+    if session.status != SessionStatus::Planned {
+        return Err(SessionRefusal::NotPlanned {
+            status: session.status,
+        }
+        .into());
+    }
+    if session.starts_at.and_utc() <= now {
+        return Err(SessionRefusal::Started.into());
+    }
+    Ok(())
+}
+
+/// Calls off the order's planned sessions when the order itself is cancelled (none counts).
+pub fn cancel_all_planned(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order: &mut Order,
+) -> ServiceResult<()> {
+    for mut session in store::planned_of(conn, &order.id, SessionKind::ALL)? {
+        let read_version = session.version;
+        session.status = SessionStatus::Cancelled;
+        session.counts_against_budget = false;
+        session.cancelled_at = Some(now.naive_utc());
+        session.cancelled_by = Some(caller.subject.clone());
+        session.cancelled_by_role = Some(caller.role);
+        session.requested_by = Some(match caller.role {
+            Role::Employer => CancelledFor::Coachee,
+            _ => CancelledFor::Provider,
+        });
+        session.cancel_reason = Some("the order was cancelled".into());
+        session.version += 1;
+        session.updated_at = now.naive_utc();
+        if !store::update(conn, &session, read_version)? {
+            return Err(ServiceError::changed("session"));
+        }
+        lifecycle::record(
+            conn,
+            now,
+            caller,
+            order,
+            Event::SessionCancelled {
+                session_id: session.id,
+                kind: session.kind,
+                requested_by: session.requested_by.unwrap_or(CancelledFor::Provider),
+                counts_against_budget: false,
+            },
+        )?;
+    }
+    order.regular_sessions_planned = 0;
+    Ok(())
+}
+
+/// What happened at a session.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceRecord {
+    pub attendance: Attendance,
+}
+
+/// The coach records, after its start, whether a planned session was held or missed. A regular
+/// session uses one of the budget either way (002).
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub fn record_attendance(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    record: AttendanceRecord,
+) -> ServiceResult<SessionView> {
+    db::write(conn, |conn| {
+        let (mut session, visible) = load_for_update(conn, caller, id)?;
+        if caller.role != Role::Coach {
+            return Err(ServiceError::Forbidden(
+                "the session's coach records attendance".into(),
+            ));
+        }
+        if session.status != SessionStatus::Planned {
+            return Err(SessionRefusal::NotPlanned {
+                status: session.status,
+            }
+            .into());
+        }
+        if session.starts_at.and_utc() > now {
+            return Err(SessionRefusal::NotStarted.into());
+        }
+        let read_version = session.version;
+        let (status, event) = match record.attendance {
+            Attendance::Held => (
+                SessionStatus::Held,
+                Event::SessionHeld {
+                    session_id: session.id.clone(),
+                    kind: session.kind,
+                },
+            ),
+            Attendance::NoShow => (
+                SessionStatus::NoShow,
+                Event::SessionNoShow {
+                    session_id: session.id.clone(),
+                    kind: session.kind,
+                },
+            ),
+        };
+        session.status = status;
+        session.attendance_at = Some(now.naive_utc());
+        session.version += 1;
+        session.updated_at = now.naive_utc();
+        if !store::update(conn, &session, read_version)? {
+            return Err(ServiceError::changed("session"));
+        }
+        let mut order = visible.order.clone();
+        if session.counts_against_budget {
+            order.regular_sessions_planned -= 1;
+            order.regular_sessions_used += 1;
+            let to = order.status;
+            lifecycle::save(conn, now, caller, order, to, event)?;
+        } else {
+            lifecycle::record(conn, now, caller, &order, event)?;
+        }
+        Ok(SessionView::build(session, visible.audience))
+    })
+}
+
+impl From<SessionRefusal> for ServiceError {
+    fn from(refusal: SessionRefusal) -> Self {
+        ServiceError::Session(refusal)
+    }
+}
+
+/// The problem members of a refusal about the request's own fields (422).
+pub fn refusal_errors(refusal: &SessionRefusal) -> Vec<FieldError> {
+    if refusal.is_conflict() {
+        vec![]
+    } else {
+        vec![FieldError::new(refusal.pointer(), refusal.detail())]
+    }
+}

@@ -1,0 +1,185 @@
+//! Sessions, availability and free slots as callers see them. The employer sees a session's
+//! dates, kind, format and attendance; where it takes place, the video link, and who called it
+//! off and why are for the coaching relationship and the provider (`Audience`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::orders::Order;
+use crate::db::sessions::Session;
+use crate::domain::availability::AvailabilityRules;
+use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind, SessionStatus};
+use crate::domain::visibility::Audience;
+use crate::views::time;
+
+/// The order's budget of regular sessions (002): the intake never counts; cancelled sessions do
+/// not, unless the coachee's side cancelled late.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct SessionCounts {
+    /// Regular sessions in the order (extensions included).
+    pub budget: i32,
+    /// Held, missed, or cancelled late by the coachee's side.
+    pub used: i32,
+    /// Booked and still to come.
+    pub planned: i32,
+    /// What can still be booked.
+    pub left: i32,
+}
+
+impl SessionCounts {
+    pub fn of(order: &Order) -> SessionCounts {
+        SessionCounts {
+            budget: order.session_budget,
+            used: order.regular_sessions_used,
+            planned: order.regular_sessions_planned,
+            left: (order.session_budget
+                - order.regular_sessions_used
+                - order.regular_sessions_planned)
+                .max(0),
+        }
+    }
+}
+
+/// How a session was called off.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancellationView {
+    #[serde(serialize_with = "time::rfc3339")]
+    pub cancelled_at: DateTime<Utc>,
+    pub requested_by: CancelledFor,
+    /// Why, in words: the provider's side only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A session on an order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub order_id: String,
+    #[schema(format = Uuid)]
+    pub coach_id: String,
+    pub kind: SessionKind,
+    pub format: MeetingFormat,
+    pub status: SessionStatus,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub starts_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub ends_at: DateTime<Utc>,
+    pub duration_minutes: i64,
+    /// In-person sessions; not for the employer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Video sessions; not for the employer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meeting_link: Option<String>,
+    /// Booked by the coach outside their working hours; not for the employer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outside_hours: Option<bool>,
+    /// Whether it uses one of the order's budgeted sessions (002).
+    pub counts_against_budget: bool,
+    /// When it was called off, by whose side and (provider side only) why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancellation: Option<CancellationView>,
+    /// When attendance (held or no-show) was recorded.
+    #[serde(
+        serialize_with = "time::rfc3339_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub attendance_recorded_at: Option<DateTime<Utc>>,
+    /// Also the `ETag`.
+    pub version: i32,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SessionView {
+    pub fn build(session: Session, audience: Audience) -> SessionView {
+        let details = audience.sees_session_details();
+        let cancellation = match (session.cancelled_at, session.requested_by) {
+            (Some(at), Some(requested_by)) => Some(CancellationView {
+                cancelled_at: at.and_utc(),
+                requested_by,
+                reason: session.cancel_reason.filter(|_| details),
+            }),
+            _ => None,
+        };
+        SessionView {
+            duration_minutes: (session.ends_at - session.starts_at).num_minutes(),
+            id: session.id,
+            order_id: session.order_id,
+            coach_id: session.coach_id,
+            kind: session.kind,
+            format: session.format,
+            status: session.status,
+            starts_at: session.starts_at.and_utc(),
+            ends_at: session.ends_at.and_utc(),
+            location: session.location.filter(|_| details),
+            meeting_link: session.meeting_link.filter(|_| details),
+            outside_hours: details.then_some(session.outside_hours),
+            counts_against_budget: session.counts_against_budget,
+            cancellation,
+            attendance_recorded_at: session.attendance_at.map(|t| t.and_utc()),
+            version: session.version,
+            created_at: session.created_at.and_utc(),
+            updated_at: session.updated_at.and_utc(),
+        }
+    }
+}
+
+/// A page of sessions, by start time.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionPage {
+    pub data: Vec<SessionView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A coach's availability, with the time zone its times are in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityView {
+    #[schema(format = Uuid)]
+    pub coach_id: String,
+    /// The coach's IANA time zone (change it on the coach): every time below is in it.
+    #[schema(example = "Europe/Amsterdam")]
+    pub time_zone: String,
+    #[serde(flatten)]
+    pub rules: AvailabilityRules,
+    /// Also the `ETag`; 0 before the first save.
+    pub version: i32,
+}
+
+/// One start time at which a session of the asked length fits.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FreeSlot {
+    #[serde(serialize_with = "time::rfc3339")]
+    pub starts_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub ends_at: DateTime<Utc>,
+    /// The start on the clock of `time_zone`, with its offset.
+    #[schema(example = "2027-01-12T10:00:00+01:00")]
+    pub local_start: String,
+    /// The date on the clock of `time_zone`.
+    pub local_date: NaiveDate,
+}
+
+/// The free slots of a coach in a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FreeSlots {
+    #[schema(format = Uuid)]
+    pub coach_id: String,
+    /// The zone `local_start` is written in: the one asked for, or the coach's.
+    pub time_zone: String,
+    pub duration_minutes: u32,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub from: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub to: DateTime<Utc>,
+    pub slots: Vec<FreeSlot>,
+}
