@@ -9,6 +9,7 @@ use crate::auth::secrets;
 use crate::clock::new_id;
 use crate::db::coaches::{self, Coach};
 use crate::db::identity::{self, ApiClient, Organisation, User};
+use crate::db::sessions::{self, AvailabilityRecord};
 use crate::db::{self, DbConnection, Json};
 use crate::domain::coach::{MAX_LANGUAGES, MAX_SPECIALISMS};
 use crate::domain::input;
@@ -196,6 +197,7 @@ pub fn create_client(
 
 /// The demo's fixed ids and credentials, so the README's walkthrough works as written.
 pub mod demo {
+    use crate::domain::availability::{AvailabilityRules, Day, WeeklyHours};
     pub const EMPLOYER_ID: &str = "0192f000-0000-7000-8000-000000000001";
     pub const PROVIDER_ID: &str = "0192f000-0000-7000-8000-000000000002";
     pub const HR_EMAIL: &str = "hr@acme.example";
@@ -206,6 +208,35 @@ pub mod demo {
     pub const COACH_PASSWORD: &str = "demo-coach-password";
     pub const CLIENT_ID: &str = "acme-hr-system";
     pub const CLIENT_SECRET: &str = "demo-client-secret-acme-hr-system";
+
+    /// The demo coaches' working hours: weekdays 09:00–12:30 and 13:30–17:00 on their own
+    /// clocks, 15 minutes between sessions, booked at least 2 hours ahead, at most 6 a day.
+    pub fn availability() -> AvailabilityRules {
+        let days = [
+            Day::Monday,
+            Day::Tuesday,
+            Day::Wednesday,
+            Day::Thursday,
+            Day::Friday,
+        ];
+        let hours = [("09:00", "12:30"), ("13:30", "17:00")];
+        AvailabilityRules {
+            weekly_hours: days
+                .iter()
+                .flat_map(|&day| {
+                    hours.iter().map(move |(start, end)| WeeklyHours {
+                        day,
+                        start: start.parse().expect("a valid time"),
+                        end: end.parse().expect("a valid time"),
+                    })
+                })
+                .collect(),
+            buffer_minutes: 15,
+            minimum_notice_minutes: 120,
+            max_sessions_per_day: Some(6),
+            exceptions: vec![],
+        }
+    }
 }
 
 /// Seeds the demo: an employer (Acme) with an HR user and an HR-system client, contracted with a
@@ -289,7 +320,7 @@ pub fn seed_demo(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<
             ),
         ];
         for (org, email, name, role, password, specialisms, languages, time_zone) in users {
-            create_user(
+            let (_, coach) = create_user(
                 conn,
                 now,
                 NewUser {
@@ -304,6 +335,18 @@ pub fn seed_demo(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<
                     time_zone,
                 },
             )?;
+            if let Some(coach) = coach {
+                sessions::save_availability(
+                    conn,
+                    &AvailabilityRecord {
+                        coach_id: coach.id,
+                        rules: Json(demo::availability()),
+                        version: 1,
+                        updated_at: now.naive_utc(),
+                    },
+                    None,
+                )?;
+            }
         }
         create_client(
             conn,

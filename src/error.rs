@@ -99,16 +99,20 @@ pub enum ApiError {
     },
     /// A rule of the domain refused the request: its own problem type (`slug`), with what
     /// would be allowed instead as extension members.
-    #[error("{slug}: {detail}")]
-    Rule {
-        status: StatusCode,
-        slug: &'static str,
-        detail: String,
-        errors: Vec<FieldError>,
-        extensions: serde_json::Map<String, Value>,
-    },
+    #[error("{}: {}", .0.slug, .0.detail)]
+    Rule(Box<RuleProblem>),
     #[error("internal error: {0:#}")]
     Internal(#[from] anyhow::Error),
+}
+
+/// What a rule's refusal says: its problem type, status, words, fields and alternatives.
+#[derive(Debug)]
+pub struct RuleProblem {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub extensions: serde_json::Map<String, Value>,
 }
 
 impl ApiError {
@@ -176,7 +180,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too-many-requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::OAuth { .. } => "oauth",
-            ApiError::Rule { slug, .. } => slug,
+            ApiError::Rule(rule) => rule.slug,
             ApiError::Internal(_) => "internal",
         }
     }
@@ -185,8 +189,8 @@ impl ApiError {
         match self {
             ApiError::BadRequest { detail, .. }
             | ApiError::Unprocessable { detail, .. }
-            | ApiError::Conflict { detail, .. }
-            | ApiError::Rule { detail, .. } => detail.clone(),
+            | ApiError::Conflict { detail, .. } => detail.clone(),
+            ApiError::Rule(rule) => rule.detail.clone(),
             ApiError::Unauthenticated => "this endpoint needs a bearer token".into(),
             ApiError::InvalidToken(why) => format!("the bearer token is not valid: {why}"),
             ApiError::Forbidden(d)
@@ -239,13 +243,9 @@ impl ApiError {
                 extensions.extend(ext.clone());
                 vec![]
             }
-            ApiError::Rule {
-                errors,
-                extensions: ext,
-                ..
-            } => {
-                extensions.extend(ext.clone());
-                errors.clone()
+            ApiError::Rule(rule) => {
+                extensions.extend(rule.extensions.clone());
+                rule.errors.clone()
             }
             ApiError::OAuth {
                 error, description, ..
@@ -284,7 +284,8 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::OAuth { status, .. } | ApiError::Rule { status, .. } => *status,
+            ApiError::OAuth { status, .. } => *status,
+            ApiError::Rule(rule) => rule.status,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -420,7 +421,7 @@ impl From<ServiceError> for ApiError {
                     extensions,
                 }
             }
-            ServiceError::Session(refusal) => ApiError::Rule {
+            ServiceError::Session(refusal) => ApiError::Rule(Box::new(RuleProblem {
                 status: if refusal.is_conflict() {
                     StatusCode::CONFLICT
                 } else {
@@ -430,7 +431,7 @@ impl From<ServiceError> for ApiError {
                 detail: refusal.detail(),
                 errors: crate::service::sessions::refusal_errors(&refusal),
                 extensions: refusal.extensions(),
-            },
+            })),
             ServiceError::Conflict(detail) => ApiError::conflict(detail),
             ServiceError::Concurrent(detail) => ApiError::conflict(detail),
             ServiceError::KeyReused => ApiError::Unprocessable {

@@ -524,7 +524,9 @@ impl Calendar<'_> {
             // The first start on the span's grid at or after `earliest`.
             let mut start = span.start;
             if start < earliest {
-                let steps = (earliest - start).num_seconds().div_euclid(step.num_seconds());
+                let steps = (earliest - start)
+                    .num_seconds()
+                    .div_euclid(step.num_seconds());
                 start += step * steps as i32;
                 if start < earliest {
                     start += step;
@@ -549,7 +551,12 @@ impl Calendar<'_> {
 
     /// Up to `n` free start times nearest to `wanted` (within two weeks either side), nearest
     /// first: what a refused booking offers instead.
-    pub fn nearest(&self, wanted: DateTime<Utc>, duration: Duration, n: usize) -> Vec<DateTime<Utc>> {
+    pub fn nearest(
+        &self,
+        wanted: DateTime<Utc>,
+        duration: Duration,
+        n: usize,
+    ) -> Vec<DateTime<Utc>> {
         let reach = Duration::days(14);
         let mut slots = self.free_slots(wanted - reach, wanted + reach, duration);
         slots.sort_by_key(|s| ((*s - wanted).num_seconds().abs(), *s));
@@ -613,7 +620,10 @@ mod tests {
         let spans = local_to_utc(Amsterdam, date("2027-06-15"), 9 * 60, 12 * 60);
         assert_eq!(
             spans,
-            vec![Span::new(utc("2027-06-15T07:00:00Z"), utc("2027-06-15T10:00:00Z"))]
+            vec![Span::new(
+                utc("2027-06-15T07:00:00Z"),
+                utc("2027-06-15T10:00:00Z")
+            )]
         );
     }
 
@@ -624,14 +634,20 @@ mod tests {
         // 01:00 CET = 00:00 UTC until 04:00 CEST = 02:00 UTC: two hours of work, not three.
         assert_eq!(
             spans,
-            vec![Span::new(utc("2027-03-28T00:00:00Z"), utc("2027-03-28T02:00:00Z"))]
+            vec![Span::new(
+                utc("2027-03-28T00:00:00Z"),
+                utc("2027-03-28T02:00:00Z")
+            )]
         );
         // An interval inside the missing hour never happens.
         assert!(local_to_utc(Amsterdam, date("2027-03-28"), 2 * 60 + 15, 2 * 60 + 45).is_empty());
         // One that ends in it ends when the clock jumps.
         assert_eq!(
             local_to_utc(Amsterdam, date("2027-03-28"), 60, 2 * 60 + 30),
-            vec![Span::new(utc("2027-03-28T00:00:00Z"), utc("2027-03-28T01:00:00Z"))]
+            vec![Span::new(
+                utc("2027-03-28T00:00:00Z"),
+                utc("2027-03-28T01:00:00Z")
+            )]
         );
     }
 
@@ -642,7 +658,10 @@ mod tests {
         // 01:00 CEST = 23:00 UTC the day before, until 04:00 CET = 03:00 UTC: four hours.
         assert_eq!(
             spans,
-            vec![Span::new(utc("2027-10-30T23:00:00Z"), utc("2027-10-31T03:00:00Z"))]
+            vec![Span::new(
+                utc("2027-10-30T23:00:00Z"),
+                utc("2027-10-31T03:00:00Z")
+            )]
         );
         // An interval inside the repeated hour happens twice.
         assert_eq!(
@@ -745,15 +764,24 @@ mod tests {
             vec![utc("2027-06-15T09:15:00Z"), utc("2027-06-15T09:30:00Z")]
         );
         assert_eq!(
-            calendar.check(Span::new(utc("2027-06-15T09:00:00Z"), utc("2027-06-15T09:30:00Z"))),
+            calendar.check(Span::new(
+                utc("2027-06-15T09:00:00Z"),
+                utc("2027-06-15T09:30:00Z")
+            )),
             Err(Misfit::Overlaps)
         );
         assert_eq!(
-            calendar.check(Span::new(utc("2027-06-14T09:00:00Z"), utc("2027-06-14T09:30:00Z"))),
+            calendar.check(Span::new(
+                utc("2027-06-14T09:00:00Z"),
+                utc("2027-06-14T09:30:00Z")
+            )),
             Err(Misfit::InsideNotice)
         );
         assert_eq!(
-            calendar.check(Span::new(utc("2027-06-15T11:00:00Z"), utc("2027-06-15T11:30:00Z"))),
+            calendar.check(Span::new(
+                utc("2027-06-15T11:00:00Z"),
+                utc("2027-06-15T11:30:00Z")
+            )),
             Err(Misfit::OutsideHours)
         );
         let two = [
@@ -772,7 +800,10 @@ mod tests {
             ..calendar.clone()
         };
         assert_eq!(
-            full.check(Span::new(utc("2027-06-16T08:00:00Z"), utc("2027-06-16T08:30:00Z"))),
+            full.check(Span::new(
+                utc("2027-06-16T08:00:00Z"),
+                utc("2027-06-16T08:30:00Z")
+            )),
             Err(Misfit::DayFull)
         );
     }

@@ -94,10 +94,16 @@ pub enum Event {
     },
     /// A session took place.
     #[serde(rename = "session.held")]
-    SessionHeld { session_id: String, kind: SessionKind },
+    SessionHeld {
+        session_id: String,
+        kind: SessionKind,
+    },
     /// The coachee did not come.
     #[serde(rename = "session.no_show")]
-    SessionNoShow { session_id: String, kind: SessionKind },
+    SessionNoShow {
+        session_id: String,
+        kind: SessionKind,
+    },
 }
 
 impl Event {

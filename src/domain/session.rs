@@ -171,8 +171,10 @@ impl NewSession {
     }
 }
 
-fn check_duration(pointer: &str, minutes: u32) -> Option<FieldError> {
-    let ok = (MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes) && minutes % 5 == 0;
+/// A session's length must be 15 to 240 minutes, in steps of 5; the error names `pointer`.
+pub fn check_duration(pointer: &str, minutes: u32) -> Option<FieldError> {
+    let ok = (MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes)
+        && minutes.is_multiple_of(5);
     (!ok).then(|| {
         FieldError::new(
             pointer,
@@ -259,7 +261,11 @@ pub enum SessionRefusal {
     /// An assessment needs the coachee's consent (002).
     AssessmentWithoutConsent,
     /// Every budgeted session is used or planned (002).
-    BudgetExhausted { budget: u32, used: u32, planned: u32 },
+    BudgetExhausted {
+        budget: u32,
+        used: u32,
+        planned: u32,
+    },
     /// After the trajectory's end date (002: about 6 months).
     OutsideTrajectory { end_date: NaiveDate },
     /// The start is not in the future.
@@ -609,13 +615,19 @@ mod tests {
             Err(SessionRefusal::InThePast)
         );
         let later = now + Duration::hours(1);
-        assert_eq!(check_time(SessionKind::Regular, later, end, end, now), Ok(()));
+        assert_eq!(
+            check_time(SessionKind::Regular, later, end, end, now),
+            Ok(())
+        );
         assert_eq!(
             check_time(SessionKind::Regular, later, july, end, now),
             Err(SessionRefusal::OutsideTrajectory { end_date: end })
         );
         // Follow-ups come months after the end (002).
-        assert_eq!(check_time(SessionKind::FollowUp, later, july, end, now), Ok(()));
+        assert_eq!(
+            check_time(SessionKind::FollowUp, later, july, end, now),
+            Ok(())
+        );
     }
 
     #[test]
@@ -652,7 +664,10 @@ mod tests {
     #[test]
     fn a_place_goes_with_its_format() {
         let pointers = |f, l, m| -> Vec<String> {
-            check_place(f, l, m).into_iter().map(|e| e.pointer).collect()
+            check_place(f, l, m)
+                .into_iter()
+                .map(|e| e.pointer)
+                .collect()
         };
         assert_eq!(pointers(MeetingFormat::InPerson, None, None), ["/location"]);
         assert!(pointers(MeetingFormat::InPerson, Some("Utrecht, room 4"), None).is_empty());
@@ -662,7 +677,11 @@ mod tests {
         );
         assert!(pointers(MeetingFormat::Video, None, Some("https://meet.example/abc")).is_empty());
         assert_eq!(
-            pointers(MeetingFormat::Phone, Some("here"), Some("https://x.example")),
+            pointers(
+                MeetingFormat::Phone,
+                Some("here"),
+                Some("https://x.example")
+            ),
             ["/location", "/meeting_link"]
         );
     }

@@ -13,7 +13,7 @@ use crate::db::{self, DbConnection, Json};
 use crate::domain::availability::{local_date, AvailabilityRules, Calendar, MAX_WINDOW_DAYS};
 use crate::domain::coach::{self as coach_rules, CoachAccess, CoachVisibility};
 use crate::domain::principal::Principal;
-use crate::domain::session::{MAX_DURATION_MINUTES, MIN_DURATION_MINUTES};
+use crate::domain::session::check_duration;
 use crate::domain::FieldError;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{check_version, lost_race};
@@ -22,8 +22,8 @@ use crate::views::session::{AvailabilityView, FreeSlot, FreeSlots};
 
 /// The coach, if the caller may plan for them: the coach themselves or the provider's planners.
 fn planning_access(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<Coach> {
-    let coach = coaches::find(conn, id)?
-        .ok_or_else(|| ServiceError::NotFound("no such coach".into()))?;
+    let coach =
+        coaches::find(conn, id)?.ok_or_else(|| ServiceError::NotFound("no such coach".into()))?;
     let access = CoachAccess {
         coach_organisation_id: &coach.organisation_id,
         coach_user_id: coach.user_id.as_deref(),
@@ -53,7 +53,11 @@ fn view(coach: &Coach, record: Option<AvailabilityRecord>) -> AvailabilityView {
 }
 
 /// The coach's availability (empty, version 0, before the first save).
-pub fn get(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<AvailabilityView> {
+pub fn get(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<AvailabilityView> {
     let coach = planning_access(conn, caller, id)?;
     let record = store::find_availability(conn, &coach.id)?;
     Ok(view(&coach, record))
@@ -110,20 +114,15 @@ impl SlotQuery {
                 format!("must be at most {MAX_WINDOW_DAYS} days after from"),
             ));
         }
-        let minutes = self.duration_minutes;
-        if !(MIN_DURATION_MINUTES..=MAX_DURATION_MINUTES).contains(&minutes) || minutes % 5 != 0 {
-            errors.push(FieldError::new(
-                "duration",
-                format!(
-                    "must be {MIN_DURATION_MINUTES} to {MAX_DURATION_MINUTES} minutes, in steps of 5"
-                ),
-            ));
-        }
+        errors.extend(check_duration("duration", self.duration_minutes));
         let zone = match &self.time_zone {
             Some(name) => match name.parse::<Tz>() {
                 Ok(tz) => Some(tz),
                 Err(_) => {
-                    errors.push(FieldError::new("time_zone", "is not a known IANA time zone"));
+                    errors.push(FieldError::new(
+                        "time_zone",
+                        "is not a known IANA time zone",
+                    ));
                     None
                 }
             },
@@ -155,7 +154,13 @@ pub fn free_slots(
         .unwrap_or_default();
     // Sessions up to a day either side: their buffers and the local days the window touches.
     let margin = Duration::days(1);
-    let booked = booked(conn, &coach.id, query.from - margin, query.to + margin, None)?;
+    let booked = booked(
+        conn,
+        &coach.id,
+        query.from - margin,
+        query.to + margin,
+        None,
+    )?;
     let calendar = Calendar {
         rules: &rules,
         tz: coach_tz,

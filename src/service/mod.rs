@@ -4,6 +4,7 @@
 //! [`ServiceError`]. The HTTP handlers, the command line and the worker all call these; nothing
 //! here knows about HTTP.
 
+pub mod availability;
 pub mod coachee;
 pub mod coaches;
 pub mod coaching;
@@ -17,6 +18,5 @@ pub mod orders;
 pub mod pagination;
 pub mod plan;
 pub mod sessions;
-pub mod availability;
 
 pub use error::{ServiceError, ServiceResult};

@@ -16,9 +16,9 @@ use crate::domain::order::OrderAction;
 use crate::domain::principal::Principal;
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::sessions;
 use crate::service::lifecycle;
 use crate::service::order_reads;
+use crate::service::sessions;
 use crate::views::order::OrderView;
 
 fn duplicate(existing: &Order) -> ServiceError {

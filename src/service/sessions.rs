@@ -38,7 +38,11 @@ fn not_found() -> ServiceError {
 }
 
 /// The session and its order, if the caller may see the order; otherwise "not found".
-fn load(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<(Session, Visible)> {
+fn load(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<(Session, Visible)> {
     let session = store::find(conn, id)?.ok_or_else(not_found)?;
     let visible = lifecycle::load(conn, caller, &session.order_id).map_err(|e| match e {
         ServiceError::NotFound(_) => not_found(),
@@ -112,10 +116,9 @@ pub fn book(
             end_date: order.end_date,
         };
         rules::check_order(new.kind, facts)?;
-        let coach_id = order
-            .coach_id
-            .clone()
-            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("an order past submitted has no coach")))?;
+        let coach_id = order.coach_id.clone().ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("an order past submitted has no coach"))
+        })?;
         let coach = coaches::find(conn, &coach_id)?.ok_or_else(not_found)?;
         let tz = coach_zone(&coach.time_zone)?;
         let slot = Span::new(new.starts_at, new.ends_at());
@@ -129,7 +132,16 @@ pub fn book(
         if new.outside_hours && caller.role != Role::Coach {
             return Err(SessionRefusal::OutsideHoursNotYours.into());
         }
-        let buffer = check_calendar(conn, now, tz, &coach_id, order, slot, new.outside_hours, None)?;
+        let buffer = check_calendar(
+            conn,
+            now,
+            tz,
+            &coach_id,
+            order,
+            slot,
+            new.outside_hours,
+            None,
+        )?;
         let session = Session {
             id: new_id(),
             order_id: order.id.clone(),
@@ -306,7 +318,10 @@ pub fn cancel(
 ) -> ServiceResult<SessionView> {
     let reason = cancellation.reason.trim().to_string();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ServiceError::invalid("/reason", "must be 1 to 500 characters"));
+        return Err(ServiceError::invalid(
+            "/reason",
+            "must be 1 to 500 characters",
+        ));
     }
     db::write(conn, |conn| {
         let (mut session, visible) = load_for_update(conn, caller, id)?;

@@ -1,6 +1,7 @@
 //! API.md "Order states": every action endpoint in every state is either allowed or a 409 whose
 //! body lists the actions allowed now.
 
+use chrono::DurationRound;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -71,10 +72,17 @@ fn allowed_with_consent(state: &str) -> Vec<&'static str> {
     if !matches!(state, "closed" | "cancelled") {
         actions.push("record_consent");
     }
+    // The intake before the start decision, sessions while it runs, follow-ups after (002).
+    if matches!(
+        state,
+        "accepted" | "intake_scheduled" | "active" | "completed" | "following_up"
+    ) {
+        actions.push("book_session");
+    }
     actions
 }
 
-const ACTIONS: [&str; 11] = [
+const ACTIONS: [&str; 12] = [
     "edit",
     "assign",
     "record_contact",
@@ -86,6 +94,7 @@ const ACTIONS: [&str; 11] = [
     "cancel",
     "issue_coachee_link",
     "record_consent",
+    "book_session",
 ];
 
 async fn attempt(s: &Scene, id: &str, coachee: &str, action: &str) -> reqwest::Response {
@@ -145,6 +154,25 @@ async fn attempt(s: &Scene, id: &str, coachee: &str, action: &str) -> reqwest::R
         "issue_coachee_link" => {
             app.post_json(&path("/coachee-link"), &s.anna, &json!({}))
                 .await
+        }
+        "book_session" => {
+            // The kind the order's state takes, on a day of its own (outside hours, so any day).
+            let status = s.order(id, &s.planner).await["status"].clone();
+            let status = status.as_str().unwrap();
+            let kind = match status {
+                "active" => "regular",
+                "completed" | "following_up" => "follow_up",
+                _ => "intake",
+            };
+            let day = STATES.iter().position(|s| *s == status).unwrap() as i64;
+            let start = (app.now() + chrono::Duration::days(7 + day))
+                .duration_trunc(chrono::Duration::hours(1))
+                .unwrap();
+            let body = json!({
+                "starts_at": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "duration_minutes": 60, "kind": kind, "format": "phone", "outside_hours": true
+            });
+            app.post_json(&path("/sessions"), &s.anna, &body).await
         }
         "record_consent" => {
             s.put(

@@ -16,4 +16,5 @@ mod orders;
 mod privacy;
 mod roles;
 mod scene;
+mod scheduling;
 mod tokens;

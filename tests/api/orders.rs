@@ -629,7 +629,7 @@ async fn completing_a_trajectory_needs_the_pitfalls_reviewed_000(backend: Backen
     .await;
     assert_eq!(
         problem["allowed_actions"],
-        json!(["issue_coachee_link", "record_consent"])
+        json!(["issue_coachee_link", "record_consent", "book_session"])
     );
 }
 

@@ -1,0 +1,719 @@
+//! Availability, free slots and sessions (DOMAIN.md step 5; API.md "sessions"). The demo coach
+//! Anna works weekdays 09:00–12:30 and 13:30–17:00 in Europe/Amsterdam, keeps 15 minutes between
+//! sessions, takes bookings 2 hours ahead and at most 6 sessions a day.
+
+use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Europe::Amsterdam;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::api_test;
+use crate::helpers::{assert_problem, first_pointer, Backend};
+use crate::scene::Scene;
+
+/// The first `weekday` at least a week after the app's now, at `time` on Amsterdam's clock.
+fn next(s: &Scene, weekday: Weekday, time: &str) -> DateTime<Utc> {
+    let mut date = (s.app.now() + Duration::days(7))
+        .with_timezone(&Amsterdam)
+        .date_naive();
+    while date.weekday() != weekday {
+        date += Duration::days(1);
+    }
+    let time = NaiveTime::parse_from_str(time, "%H:%M").unwrap();
+    Amsterdam
+        .from_local_datetime(&date.and_time(time))
+        .single()
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn video(kind: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "starts_at": stamp(at),
+        "duration_minutes": 60,
+        "kind": kind,
+        "format": "video",
+        "meeting_link": "https://meet.example/anna-sam"
+    })
+}
+
+async fn book(s: &Scene, order: &str, token: &str, body: &Value) -> reqwest::Response {
+    s.app
+        .post_json(&Scene::path(order, "/sessions"), token, body)
+        .await
+}
+
+async fn booked(s: &Scene, order: &str, body: &Value) -> Value {
+    let response = book(s, order, &s.anna, body).await;
+    assert_eq!(response.status(), 201, "book a session");
+    response.json().await.unwrap()
+}
+
+fn availability_path(s: &Scene) -> String {
+    format!("/api/v1/coaches/{}/availability", s.anna_coach_id)
+}
+
+fn slots_path(s: &Scene, from: DateTime<Utc>, to: DateTime<Utc>, minutes: u32) -> String {
+    format!(
+        "/api/v1/coaches/{}/free-slots?from={}&to={}&duration={minutes}",
+        s.anna_coach_id,
+        stamp(from),
+        stamp(to)
+    )
+}
+
+async fn slots(s: &Scene, from: DateTime<Utc>, to: DateTime<Utc>, minutes: u32) -> Vec<String> {
+    let response = s.app.get(&slots_path(s, from, to, minutes), &s.anna).await;
+    assert_eq!(response.status(), 200, "free slots");
+    let body: Value = response.json().await.unwrap();
+    body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|slot| slot["starts_at"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn the_coach_and_the_planner_keep_the_availability(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let path = availability_path(&s);
+    let response = s.app.get(&path, &s.anna).await;
+    assert_eq!(response.status(), 200);
+    let etag = response.headers()["etag"].to_str().unwrap().to_string();
+    let current: Value = response.json().await.unwrap();
+    assert_eq!(current["time_zone"], "Europe/Amsterdam");
+    assert_eq!(current["buffer_minutes"], 15);
+    assert_eq!(current["weekly_hours"].as_array().unwrap().len(), 10);
+
+    let rules = json!({
+        "weekly_hours": [
+            {"day": "tuesday", "start": "09:00", "end": "12:00"},
+            {"day": "tuesday", "start": "13:00", "end": "17:00"}
+        ],
+        "buffer_minutes": 10,
+        "minimum_notice_minutes": 60,
+        "max_sessions_per_day": 4,
+        "exceptions": [{"date": "2027-12-24", "available": false}]
+    });
+    let response = s
+        .app
+        .request(Method::PUT, &path, Some(&s.planner))
+        .header("If-Match", &etag)
+        .json(&rules)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let saved: Value = response.json().await.unwrap();
+    assert_eq!(saved["version"], 2);
+    assert_eq!(saved["weekly_hours"], rules["weekly_hours"]);
+
+    // The version read first is stale now.
+    let stale = s
+        .app
+        .request(Method::PUT, &path, Some(&s.anna))
+        .header("If-Match", &etag)
+        .json(&rules)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412).await;
+
+    // Overlapping intervals and a buffer out of range, each at its field.
+    let bad = json!({
+        "weekly_hours": [
+            {"day": "monday", "start": "09:00", "end": "12:00"},
+            {"day": "monday", "start": "11:00", "end": "13:00"}
+        ],
+        "buffer_minutes": 500
+    });
+    let problem = assert_problem(s.put(&path, &s.anna, &bad).await, 422).await;
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/weekly_hours/1", "/buffer_minutes"]);
+    let problem = assert_problem(
+        s.put(
+            &path,
+            &s.anna,
+            &json!({"weekly_hours": [{"day": "monday", "start": "9:00", "end": "12:00"}]}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(first_pointer(&problem), "/weekly_hours/0/start");
+
+    // A colleague and the employer may see Anna's profile, not her calendar; another provider
+    // does not find her.
+    assert_problem(s.app.get(&path, &s.bram).await, 403).await;
+    assert_problem(s.app.get(&path, &s.hr).await, 403).await;
+    let other = s.app.seed_other_tenant().await;
+    let stranger = s
+        .app
+        .access_token(&other.admin_email, crate::helpers::OTHER_PASSWORD)
+        .await;
+    assert_problem(s.app.get(&path, &stranger).await, 404).await;
+}
+
+async fn free_slots_follow_the_hours_and_leave_bookings_with_their_buffer(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let monday = next(&s, Weekday::Mon, "00:00");
+    let day_after = monday + Duration::days(1);
+    let free = slots(&s, monday, day_after, 60).await;
+    // 09:00–12:30 and 13:30–17:00 on a 15-minute grid, for one hour: 09:00…11:30, 13:30…16:00.
+    assert_eq!(free.len(), 11 + 11, "{free:?}");
+    assert_eq!(free[0], stamp(next(&s, Weekday::Mon, "09:00")));
+    assert_eq!(free[11], stamp(next(&s, Weekday::Mon, "13:30")));
+
+    let order = s.accepted().await;
+    booked(
+        &s,
+        &order,
+        &video("intake", next(&s, Weekday::Mon, "10:00")),
+    )
+    .await;
+    let free = slots(&s, monday, day_after, 60).await;
+    // 09:00 would end at 10:00, inside the 15 minutes before the intake; the next free start is
+    // 11:15 (the intake ends at 11:00, plus the buffer).
+    assert!(!free.contains(&stamp(next(&s, Weekday::Mon, "09:00"))));
+    assert!(!free.contains(&stamp(next(&s, Weekday::Mon, "10:15"))));
+    assert!(free.contains(&stamp(next(&s, Weekday::Mon, "11:15"))));
+    assert!(!free.contains(&stamp(next(&s, Weekday::Mon, "11:00"))));
+
+    // The window is bounded; a bad duration or zone names its parameter.
+    let far = s
+        .app
+        .get(
+            &slots_path(&s, monday, monday + Duration::days(63), 60),
+            &s.anna,
+        )
+        .await;
+    assert_eq!(first_pointer(&assert_problem(far, 400).await), "to");
+    let odd = s
+        .app
+        .get(&slots_path(&s, monday, day_after, 62), &s.anna)
+        .await;
+    assert_eq!(first_pointer(&assert_problem(odd, 400).await), "duration");
+    let zone = s
+        .app
+        .get(
+            &format!(
+                "{}&time_zone=Mars/Olympus",
+                slots_path(&s, monday, day_after, 60)
+            ),
+            &s.anna,
+        )
+        .await;
+    assert_eq!(first_pointer(&assert_problem(zone, 400).await), "time_zone");
+    let london = s
+        .app
+        .get(
+            &format!(
+                "{}&time_zone=Europe/London",
+                slots_path(&s, monday, day_after, 60)
+            ),
+            &s.planner,
+        )
+        .await;
+    let london: Value = london.json().await.unwrap();
+    assert_eq!(london["time_zone"], "Europe/London");
+    // The first free start, 11:15 on Anna's clock, on London's clock (an hour behind).
+    let first = next(&s, Weekday::Mon, "11:15").with_timezone(&chrono_tz::Europe::London);
+    assert_eq!(
+        london["slots"][0]["local_start"],
+        json!(first.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)),
+        "{london}"
+    );
+    assert!(first.to_rfc3339().contains("T10:15:00"));
+}
+
+async fn an_intake_books_on_an_accepted_order_and_schedules_it(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.accepted().await;
+    let at = next(&s, Weekday::Tue, "10:00");
+
+    // Regular sessions wait for the start decision (002).
+    let problem = assert_problem(book(&s, &order, &s.anna, &video("regular", at)).await, 409).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:session-kind-not-allowed"
+    );
+    assert_eq!(problem["allowed_kinds"], json!(["intake"]));
+
+    let response = book(&s, &order, &s.planner, &video("intake", at)).await;
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let session: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/sessions/{}", session["id"].as_str().unwrap())
+    );
+    assert_eq!(session["status"], "planned");
+    assert_eq!(session["counts_against_budget"], false);
+    assert_eq!(session["duration_minutes"], 60);
+    assert_eq!(s.order(&order, &s.hr).await["status"], "intake_scheduled");
+    assert!(s
+        .timeline_types(&order, &s.hr)
+        .await
+        .contains(&"session.scheduled".to_string()));
+
+    // One intake at a time.
+    let again = video("intake", next(&s, Weekday::Wed, "10:00"));
+    let problem = assert_problem(book(&s, &order, &s.anna, &again).await, 409).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:intake-already-planned"
+    );
+
+    // Cancelling it puts the order back to accepted, and another can be booked.
+    let id = session["id"].as_str().unwrap();
+    let cancelled = s
+        .app
+        .post_json(
+            &format!("/api/v1/sessions/{id}/cancel"),
+            &s.anna,
+            &json!({"reason": "coach is ill", "requested_by": "provider"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(s.order(&order, &s.hr).await["status"], "accepted");
+    assert_eq!(book(&s, &order, &s.anna, &again).await.status(), 201);
+}
+
+async fn a_booking_must_fit_the_calendar_and_the_trajectory(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.accepted().await;
+
+    let an_hour_ago = (s.app.now() - Duration::hours(1))
+        .duration_trunc(Duration::minutes(1))
+        .unwrap();
+    let past = video("intake", an_hour_ago);
+    let problem = assert_problem(book(&s, &order, &s.anna, &past).await, 422).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:session-in-the-past");
+
+    // Saturday is not a working day: refused with the nearest free starts instead.
+    let saturday = video("intake", next(&s, Weekday::Sat, "10:00"));
+    let problem = assert_problem(book(&s, &order, &s.planner, &saturday).await, 422).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:outside-availability"
+    );
+    assert_eq!(problem["reason"], "outside_hours");
+    assert_eq!(first_pointer(&problem), "/starts_at");
+    let alternatives = problem["alternatives"].as_array().unwrap();
+    assert_eq!(alternatives.len(), 3);
+
+    // The planner may not book outside hours; the coach may, on purpose.
+    let mut outside = saturday.clone();
+    outside["outside_hours"] = json!(true);
+    let problem = assert_problem(book(&s, &order, &s.planner, &outside).await, 422).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:outside-hours-coach-only"
+    );
+    let session = booked(&s, &order, &outside).await;
+    assert_eq!(session["outside_hours"], true);
+
+    // After the trajectory's end (a follow-up aside).
+    let short = s
+        .create(&json!({"coachee": {"name": "Kim", "email": "kim@acme.example"}, "end_date": s.app.date_in(8)}))
+        .await;
+    let short = short["id"].as_str().unwrap();
+    s.app
+        .post_json(
+            &Scene::path(short, "/assign"),
+            &s.planner,
+            &json!({"coach_id": s.anna_coach_id}),
+        )
+        .await;
+    let late = video(
+        "intake",
+        next(&s, Weekday::Mon, "10:00") + Duration::days(7),
+    );
+    let problem = assert_problem(book(&s, short, &s.anna, &late).await, 422).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:outside-trajectory");
+    assert_eq!(problem["end_date"], json!(s.app.date_in(8)));
+
+    // The same slot for another coachee of the same coach is double booking, with the buffer:
+    // 15 minutes after the first session ends is the earliest.
+    let monday = next(&s, Weekday::Mon, "10:00");
+    let first = s.accepted().await;
+    booked(&s, &first, &video("intake", monday)).await;
+    let other = s.accepted().await;
+    for clash in ["10:00", "10:30", "11:10"] {
+        let problem = assert_problem(
+            book(
+                &s,
+                &other,
+                &s.anna,
+                &video("intake", next(&s, Weekday::Mon, clash)),
+            )
+            .await,
+            409,
+        )
+        .await;
+        assert_eq!(
+            problem["type"], "urn:trajectum:problem:coach-double-booked",
+            "{clash}"
+        );
+        assert!(!problem["alternatives"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(
+        book(
+            &s,
+            &other,
+            &s.anna,
+            &video("intake", next(&s, Weekday::Mon, "11:15"))
+        )
+        .await
+        .status(),
+        201
+    );
+
+    // Input the request alone gets wrong.
+    let mut bad = video("intake", monday);
+    bad["format"] = json!("in_person");
+    bad["duration_minutes"] = json!(7);
+    let problem = assert_problem(book(&s, &other, &s.anna, &bad).await, 422).await;
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        ["/duration_minutes", "/location", "/meeting_link"]
+    );
+}
+
+async fn regular_sessions_stay_within_the_budget(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let order = s.active().await;
+    // A budget of 8 (002); fill it with 8 sessions on 8 working days.
+    let first = next(&s, Weekday::Mon, "09:00");
+    let mut ids = vec![];
+    let mut day = first;
+    while ids.len() < 8 {
+        if day.with_timezone(&Amsterdam).weekday().number_from_monday() <= 5 {
+            let session = booked(&s, &order, &video("regular", day)).await;
+            assert_eq!(session["counts_against_budget"], true);
+            ids.push(session["id"].as_str().unwrap().to_string());
+        }
+        day += Duration::days(1);
+    }
+    let view = s.order(&order, &s.hr).await;
+    assert_eq!(
+        view["sessions"],
+        json!({"budget": 8, "used": 0, "planned": 8, "left": 0})
+    );
+    let problem =
+        assert_problem(book(&s, &order, &s.anna, &video("regular", day)).await, 409).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:session-budget-exhausted"
+    );
+    assert_eq!(problem["sessions"]["planned"], 8);
+
+    // An assessment is on top of the budget but needs the coachee's consent (002).
+    let assessment = video("assessment", next(&s, Weekday::Mon, "13:30"));
+    let problem = assert_problem(book(&s, &order, &s.anna, &assessment).await, 409).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:assessment-consent-missing"
+    );
+    let coachee = s.coachee_token(&order).await;
+    let consent = s
+        .put(
+            "/api/v1/coachee/consents",
+            &coachee,
+            &json!({"assessment": true}),
+        )
+        .await;
+    assert_eq!(consent.status(), 200);
+    assert_eq!(book(&s, &order, &s.anna, &assessment).await.status(), 201);
+
+    // Cancelled by the provider: it does not count. Cancelled late by the coachee's side: it
+    // does, and the answer says so.
+    let cancel = |id: &str, by: &str| {
+        (
+            format!("/api/v1/sessions/{id}/cancel"),
+            json!({"reason": "a conflicting appointment", "requested_by": by}),
+        )
+    };
+    let (path, body) = cancel(&ids[7], "provider");
+    let response = s.app.post_json(&path, &s.planner, &body).await;
+    assert_eq!(response.status(), 200);
+    let cancelled: Value = response.json().await.unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["counts_against_budget"], false);
+    assert_eq!(cancelled["cancellation"]["requested_by"], "provider");
+
+    // Move to 12 hours before the first session: cancelling it now is late.
+    let until = first - Duration::hours(12) - s.app.now();
+    s.advance(until).await;
+    let (path, body) = cancel(&ids[0], "coachee");
+    let response = s.app.post_json(&path, &s.anna, &body).await;
+    let cancelled: Value = response.json().await.unwrap();
+    assert_eq!(cancelled["counts_against_budget"], true, "{cancelled}");
+    let view = s.order(&order, &s.hr).await;
+    assert_eq!(
+        view["sessions"],
+        json!({"budget": 8, "used": 1, "planned": 6, "left": 1})
+    );
+    // Once cancelled, it cannot be cancelled again.
+    let problem = assert_problem(s.app.post_json(&path, &s.anna, &body).await, 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:session-not-planned");
+    assert_eq!(problem["session_status"], "cancelled");
+}
+
+async fn attendance_is_recorded_by_the_coach_after_the_start(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let order = s.active().await;
+    let at = next(&s, Weekday::Tue, "14:00");
+    let session = booked(&s, &order, &video("regular", at)).await;
+    let path = format!(
+        "/api/v1/sessions/{}/attendance",
+        session["id"].as_str().unwrap()
+    );
+    let held = json!({"attendance": "held"});
+    let problem = assert_problem(s.app.post_json(&path, &s.anna, &held).await, 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:session-not-started");
+
+    let until = at + Duration::minutes(70) - s.app.now();
+    s.advance(until).await;
+    assert_problem(s.app.post_json(&path, &s.planner, &held).await, 403).await;
+    let response = s.app.post_json(&path, &s.anna, &held).await;
+    assert_eq!(response.status(), 200);
+    let recorded: Value = response.json().await.unwrap();
+    assert_eq!(recorded["status"], "held");
+    assert!(recorded["attendance_recorded_at"].is_string());
+    let view = s.order(&order, &s.hr).await;
+    assert_eq!(view["sessions"]["used"], 1);
+    assert_eq!(view["sessions"]["planned"], 0);
+    assert!(s
+        .timeline_types(&order, &s.hr)
+        .await
+        .contains(&"session.held".to_string()));
+    // Started sessions are not cancelled; attendance is recorded once.
+    let problem = assert_problem(
+        s.app
+            .post_json(&path, &s.anna, &json!({"attendance": "no_show"}))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:session-not-planned");
+}
+
+async fn the_employer_sees_when_not_where_or_why(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let mut body = video("regular", next(&s, Weekday::Thu, "09:00"));
+    body["format"] = json!("in_person");
+    body["location"] = json!("Coachwise, Oudegracht 12, Utrecht");
+    body.as_object_mut().unwrap().remove("meeting_link");
+    let session = booked(&s, &order, &body).await;
+    let id = session["id"].as_str().unwrap();
+    let cancel = s
+        .app
+        .post_json(
+            &format!("/api/v1/sessions/{id}/cancel"),
+            &s.anna,
+            &json!({"reason": "the coachee has a hospital appointment", "requested_by": "coachee"}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+
+    let as_hr: Value = s
+        .app
+        .get(&format!("/api/v1/sessions/{id}"), &s.hr)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_hr["status"], "cancelled");
+    assert_eq!(as_hr["cancellation"]["requested_by"], "coachee");
+    for hidden in ["location", "meeting_link", "outside_hours"] {
+        assert!(as_hr.get(hidden).is_none(), "{hidden}: {as_hr}");
+    }
+    assert!(as_hr["cancellation"].get("reason").is_none(), "{as_hr}");
+    let page: Value = s
+        .app
+        .get(&Scene::path(&order, "/sessions"), &s.hr)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(!page.to_string().contains("hospital"), "{page}");
+    assert!(!page.to_string().contains("Oudegracht"), "{page}");
+    let as_coach: Value = s
+        .app
+        .get(&format!("/api/v1/sessions/{id}"), &s.anna)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_coach["location"], "Coachwise, Oudegracht 12, Utrecht");
+    assert_eq!(
+        as_coach["cancellation"]["reason"],
+        "the coachee has a hospital appointment"
+    );
+    // Nor does the timeline carry it.
+    let timeline = s
+        .app
+        .get(&Scene::path(&order, "/timeline"), &s.planner)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!timeline.contains("hospital") && !timeline.contains("Oudegracht"));
+
+    // A coach who is not on the order, and another tenant, do not find the session; the employer
+    // does not book.
+    assert_problem(
+        s.app.get(&format!("/api/v1/sessions/{id}"), &s.bram).await,
+        404,
+    )
+    .await;
+    let other = s.app.seed_other_tenant().await;
+    let stranger = s
+        .app
+        .access_token(&other.hr_email, crate::helpers::OTHER_PASSWORD)
+        .await;
+    assert_problem(
+        s.app
+            .get(&format!("/api/v1/sessions/{id}"), &stranger)
+            .await,
+        404,
+    )
+    .await;
+    assert_problem(
+        book(
+            &s,
+            &order,
+            &s.hr,
+            &video("regular", next(&s, Weekday::Fri, "09:00")),
+        )
+        .await,
+        403,
+    )
+    .await;
+}
+
+async fn sessions_list_by_start_a_page_at_a_time(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    // Booked out of order: listed by start.
+    for time in ["14:00", "09:00", "11:00"] {
+        booked(&s, &order, &video("regular", next(&s, Weekday::Wed, time))).await;
+    }
+    let mut starts = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = Scene::path(&order, "/sessions?limit=2");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = s.app.get(&path, &s.planner).await.json().await.unwrap();
+        for session in page["data"].as_array().unwrap() {
+            starts.push(session["starts_at"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = ["09:00", "11:00", "14:00"]
+        .iter()
+        .map(|t| stamp(next(&s, Weekday::Wed, t)))
+        .collect();
+    assert_eq!(starts, expected);
+    let bad = s
+        .app
+        .get(&Scene::path(&order, "/sessions?cursor=bm9wZQ"), &s.planner)
+        .await;
+    assert_eq!(first_pointer(&assert_problem(bad, 400).await), "cursor");
+}
+
+async fn cancelling_the_order_cancels_its_planned_sessions(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.accepted().await;
+    let session = booked(
+        &s,
+        &order,
+        &video("intake", next(&s, Weekday::Mon, "09:00")),
+    )
+    .await;
+    let response = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/cancel"),
+            &s.hr,
+            &json!({"reason": "the employee left the company"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let id = session["id"].as_str().unwrap();
+    let after: Value = s
+        .app
+        .get(&format!("/api/v1/sessions/{id}"), &s.anna)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["status"], "cancelled");
+    // Its time is free again.
+    let monday = next(&s, Weekday::Mon, "00:00");
+    let free = slots(&s, monday, monday + Duration::days(1), 60).await;
+    assert!(free.contains(&stamp(next(&s, Weekday::Mon, "09:00"))));
+}
+
+/// 50 bookings of one slot, for 50 orders of the same coach, at once: one wins, 49 are told
+/// the coach is booked. On PostgreSQL the exclusion constraint decides; on SQLite the write
+/// transaction taken up front.
+async fn fifty_concurrent_bookings_of_one_slot_book_it_once(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let mut orders = vec![];
+    for _ in 0..50 {
+        orders.push(s.accepted().await);
+    }
+    let body = video("intake", next(&s, Weekday::Tue, "10:00"));
+    let requests = orders.iter().map(|order| book(&s, order, &s.anna, &body));
+    let responses = futures_util::future::join_all(requests).await;
+    let mut created = 0;
+    let mut refused = 0;
+    for response in responses {
+        match response.status().as_u16() {
+            201 => created += 1,
+            409 => {
+                let problem: Value = response.json().await.unwrap();
+                assert_eq!(problem["type"], "urn:trajectum:problem:coach-double-booked");
+                refused += 1;
+            }
+            other => panic!("unexpected {other}: {}", response.text().await.unwrap()),
+        }
+    }
+    assert_eq!((created, refused), (1, 49));
+}
+
+api_test!(
+    the_coach_and_the_planner_keep_the_availability,
+    free_slots_follow_the_hours_and_leave_bookings_with_their_buffer,
+    an_intake_books_on_an_accepted_order_and_schedules_it,
+    a_booking_must_fit_the_calendar_and_the_trajectory,
+    regular_sessions_stay_within_the_budget,
+    attendance_is_recorded_by_the_coach_after_the_start,
+    the_employer_sees_when_not_where_or_why,
+    sessions_list_by_start_a_page_at_a_time,
+    cancelling_the_order_cancels_its_planned_sessions,
+    fifty_concurrent_bookings_of_one_slot_book_it_once,
+);
