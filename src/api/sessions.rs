@@ -1,19 +1,25 @@
-//! Sessions: `POST/GET /orders/{id}/sessions`, `GET /sessions/{id}`,
+//! Sessions: `POST/GET /orders/{id}/sessions`, `GET /sessions`, `GET/PATCH /sessions/{id}`,
 //! `POST /sessions/{id}/cancel`, `POST /sessions/{id}/attendance`. The rules are
 //! `domain::session` and `domain::availability`; the use cases `crate::service::sessions`.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 use crate::api::extract::{Json, Query};
 use crate::api::idempotency::IdempotencyKey;
+use crate::api::if_match;
 use crate::api::orders::PageParams;
 use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, Coaches, ProviderStaff, Staff};
-use crate::domain::session::NewSession;
+use crate::domain::session::{NewSession, SessionStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::service::pagination::TimedPage;
-use crate::service::sessions::{self, AttendanceRecord, SessionCancellation};
+use crate::service::sessions::{
+    self, AttendanceRecord, SessionCancellation, SessionChanges, SessionQuery,
+};
 use crate::state::AppState;
 use crate::views::session::{SessionPage, SessionView};
 
@@ -178,4 +184,95 @@ pub async fn record_attendance(
         Ok(session_reply(Reply::ok(&session), &session))
     })
     .await
+}
+
+/// Reschedule a session.
+///
+/// By the coach or the provider's planner, while it is planned and has not started: a new start,
+/// length or format, under the same checks as a booking (availability, the coach's and the
+/// coachee's calendars, the trajectory's end). `If-Match` is honoured.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach", "provider_admin"])),
+    params(
+        ("id" = Uuid, Path, description = "The session's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read; 412 if the session changed since"),
+    ),
+    request_body = SessionChanges,
+    responses(
+        (status = 200, description = "The rescheduled session", body = SessionView,
+            headers(("ETag" = String, description = "the new version"))),
+        (status = 409, response = crate::api::problems::Conflict),
+        (status = 412, response = crate::api::problems::PreconditionFailed),
+    )
+)]
+#[patch("/sessions/{id}")]
+pub async fn reschedule_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller<ProviderStaff>,
+    id: web::Path<Uuid>,
+    Json(changes): Json<SessionChanges>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(&req)?.version();
+    let id = id.to_string();
+    let session = respond::call(&state, move |conn, now| {
+        sessions::reschedule(conn, now, &caller, &id, expected, changes)
+    })
+    .await?;
+    Ok(session_reply(Reply::ok(&session), &session).into())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionListParams {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only this coach's sessions.
+    #[param(value_type = Option<Uuid>)]
+    pub coach_id: Option<Uuid>,
+    /// Only sessions starting at or after this time (RFC 3339).
+    #[serde(default, deserialize_with = "crate::api::parse::rfc3339")]
+    pub from: Option<DateTime<Utc>>,
+    /// Only sessions starting before this time (RFC 3339).
+    #[serde(default, deserialize_with = "crate::api::parse::rfc3339")]
+    pub to: Option<DateTime<Utc>>,
+    /// Only sessions in this status.
+    pub status: Option<SessionStatus>,
+}
+
+/// List sessions.
+///
+/// Of the caller's orders, by start: an employer's own orders (dates, kind, format and
+/// attendance), a planner's provider's, a coach's own sessions. For calendars and planning
+/// boards: filter on `coach_id` and a `from`/`to` window.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["employer", "coach", "provider_admin"])),
+    params(SessionListParams),
+    responses(
+        (status = 200, description = "A page of sessions, by start", body = SessionPage),
+    )
+)]
+#[get("/sessions")]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    caller: Caller<Staff>,
+    Query(params): Query<SessionListParams>,
+) -> ApiResult<web::Json<SessionPage>> {
+    let query = SessionQuery {
+        coach_id: params.coach_id.map(|id| id.to_string()),
+        from: params.from,
+        to: params.to,
+        status: params.status,
+        page: TimedPage::new(params.limit, params.cursor.as_deref())
+            .map_err(|e| ApiError::invalid_field(e.pointer, e.detail))?,
+    };
+    respond::read(&state, move |conn, _| sessions::list(conn, &caller, query))
+        .await
+        .map(web::Json)
 }

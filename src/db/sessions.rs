@@ -3,7 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{coach_availability, sessions};
+use super::orders::OrderScope;
+use super::schema::{coach_availability, orders, sessions};
 use super::{DbConnection, Json, Limited};
 use crate::domain::availability::AvailabilityRules;
 use crate::domain::principal::Role;
@@ -202,5 +203,56 @@ pub fn of_order(
             );
         }
         Limited::new(query, limit).load(c)
+    })
+}
+
+/// What a list of sessions across orders is filtered on.
+#[derive(Debug, Clone)]
+pub struct SessionFilter {
+    pub scope: OrderScope,
+    pub coach_id: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    pub status: Option<SessionStatus>,
+    pub after: Option<(NaiveDateTime, String)>,
+    pub limit: i64,
+}
+
+/// A page of sessions of the orders in scope, by start (keyset). A coach's scope is the orders
+/// assigned to them, and of those only their own sessions.
+pub fn list(conn: &mut DbConnection, filter: &SessionFilter) -> QueryResult<Vec<Session>> {
+    crate::on_each_backend!(conn, |c| {
+        let mut query = sessions::table
+            .inner_join(orders::table)
+            .order((sessions::starts_at.asc(), sessions::id.asc()))
+            .select(Session::as_select())
+            .into_boxed();
+        query = match &filter.scope {
+            OrderScope::Employer(id) => query.filter(orders::employer_id.eq(id.clone())),
+            OrderScope::Provider(id) => query.filter(sessions::provider_id.eq(id.clone())),
+            OrderScope::Coach(id) => query
+                .filter(sessions::coach_id.eq(id.clone()))
+                .filter(orders::coach_id.eq(id.clone())),
+        };
+        if let Some(coach) = &filter.coach_id {
+            query = query.filter(sessions::coach_id.eq(coach.clone()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(sessions::starts_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(sessions::starts_at.lt(to));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(sessions::status.eq(status));
+        }
+        if let Some((at, id)) = &filter.after {
+            query = query.filter(
+                sessions::starts_at
+                    .gt(*at)
+                    .or(sessions::starts_at.eq(*at).and(sessions::id.gt(id.clone()))),
+            );
+        }
+        Limited::new(query, filter.limit).load(c)
     })
 }

@@ -84,6 +84,15 @@ pub enum Event {
         starts_at: DateTime<Utc>,
         ends_at: DateTime<Utc>,
     },
+    /// A planned session moved (or changed its length or format).
+    #[serde(rename = "session.rescheduled")]
+    SessionRescheduled {
+        session_id: String,
+        kind: SessionKind,
+        format: MeetingFormat,
+        starts_at: DateTime<Utc>,
+        ends_at: DateTime<Utc>,
+    },
     /// A session was called off; `counts_against_budget` when the coachee's side did so late.
     #[serde(rename = "session.cancelled")]
     SessionCancelled {
@@ -125,6 +134,7 @@ impl Event {
             Event::ConsentGiven { .. } => "consent.given",
             Event::ConsentWithdrawn { .. } => "consent.withdrawn",
             Event::SessionScheduled { .. } => "session.scheduled",
+            Event::SessionRescheduled { .. } => "session.rescheduled",
             Event::SessionCancelled { .. } => "session.cancelled",
             Event::SessionHeld { .. } => "session.held",
             Event::SessionNoShow { .. } => "session.no_show",
@@ -203,6 +213,13 @@ mod tests {
                 session_id: "019a0000-0000-7000-8000-000000000001".into(),
                 kind: SessionKind::Intake,
                 format: MeetingFormat::Video,
+                starts_at: at,
+                ends_at: at,
+            },
+            Event::SessionRescheduled {
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                kind: SessionKind::Regular,
+                format: MeetingFormat::Phone,
                 starts_at: at,
                 ends_at: at,
             },

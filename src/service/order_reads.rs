@@ -75,6 +75,31 @@ pub struct OrderQuery {
     pub page: PageRequest,
 }
 
+/// Whose orders the caller lists, and as which audience: an employer its own, a planner the
+/// provider's, a coach those assigned to them (none for a coach without a profile).
+pub fn scope(
+    conn: &mut DbConnection,
+    caller: &Principal,
+) -> ServiceResult<Option<(OrderScope, Audience)>> {
+    Ok(match caller.role {
+        Role::Employer => Some((
+            OrderScope::Employer(caller.organisation_id.clone()),
+            Audience::Employer,
+        )),
+        Role::ProviderAdmin => Some((
+            OrderScope::Provider(caller.organisation_id.clone()),
+            Audience::ProviderAdmin,
+        )),
+        Role::Coach => coaches::find_by_user(conn, &caller.subject)?
+            .map(|coach| (OrderScope::Coach(coach.id), Audience::Coach)),
+        Role::Coachee => {
+            return Err(ServiceError::Forbidden(
+                "coachees read GET /coachee/order".into(),
+            ))
+        }
+    })
+}
+
 /// The caller's orders: an employer its own, a coach those assigned to them, a planner all of
 /// the provider's. Without `shared_summary` (read one order for it).
 pub fn list(
@@ -83,29 +108,11 @@ pub fn list(
     caller: &Principal,
     query: OrderQuery,
 ) -> ServiceResult<OrderPage> {
-    let (scope, audience) = match caller.role {
-        Role::Employer => (
-            OrderScope::Employer(caller.organisation_id.clone()),
-            Audience::Employer,
-        ),
-        Role::ProviderAdmin => (
-            OrderScope::Provider(caller.organisation_id.clone()),
-            Audience::ProviderAdmin,
-        ),
-        Role::Coach => match coaches::find_by_user(conn, &caller.subject)? {
-            Some(coach) => (OrderScope::Coach(coach.id), Audience::Coach),
-            None => {
-                return Ok(OrderPage {
-                    data: vec![],
-                    next_cursor: None,
-                })
-            }
-        },
-        Role::Coachee => {
-            return Err(ServiceError::Forbidden(
-                "coachees read GET /coachee/order".into(),
-            ))
-        }
+    let Some((scope, audience)) = scope(conn, caller)? else {
+        return Ok(OrderPage {
+            data: vec![],
+            next_cursor: None,
+        });
     };
     let at = now.naive_utc();
     let filter = OrderFilter {

@@ -27,6 +27,7 @@ use crate::domain::FieldError;
 use crate::service::coaching;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
+use crate::service::order_reads;
 use crate::service::pagination::TimedPage;
 use crate::views::session::{SessionPage, SessionView};
 
@@ -514,4 +515,179 @@ pub fn refusal_errors(refusal: &SessionRefusal) -> Vec<FieldError> {
     } else {
         vec![FieldError::new(refusal.pointer(), refusal.detail())]
     }
+}
+
+/// What a list of sessions across orders is filtered on.
+#[derive(Debug, Clone)]
+pub struct SessionQuery {
+    pub coach_id: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub status: Option<SessionStatus>,
+    pub page: TimedPage,
+}
+
+/// The sessions of the caller's orders by start: an employer's own orders, a planner's
+/// provider's, a coach's own sessions on the orders assigned to them.
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    query: SessionQuery,
+) -> ServiceResult<SessionPage> {
+    if let (Some(from), Some(to)) = (query.from, query.to) {
+        if to <= from {
+            return Err(ServiceError::BadQuery(vec![FieldError::new(
+                "to",
+                "must be after from",
+            )]));
+        }
+    }
+    let Some((scope, audience)) = order_reads::scope(conn, caller)? else {
+        return Ok(SessionPage {
+            data: vec![],
+            next_cursor: None,
+        });
+    };
+    let rows = store::list(
+        conn,
+        &store::SessionFilter {
+            scope,
+            coach_id: query.coach_id,
+            from: query.from.map(|t| t.naive_utc()),
+            to: query.to.map(|t| t.naive_utc()),
+            status: query.status,
+            after: query.page.after.clone(),
+            limit: query.page.fetch(),
+        },
+    )?;
+    let (rows, next_cursor) = query.page.finish(rows, |s| (s.starts_at, s.id.as_str()));
+    Ok(SessionPage {
+        data: rows
+            .into_iter()
+            .map(|s| SessionView::build(s, audience))
+            .collect(),
+        next_cursor,
+    })
+}
+
+/// A planned session moved, lengthened, or held another way.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionChanges {
+    /// The new start, RFC 3339, on a whole minute.
+    pub starts_at: Option<DateTime<Utc>>,
+    /// 15 to 240 minutes, in steps of 5.
+    #[schema(minimum = 15, maximum = 240, multiple_of = 5)]
+    pub duration_minutes: Option<u32>,
+    pub format: Option<rules::MeetingFormat>,
+    /// Required when the format becomes `in_person`; refused for other formats.
+    #[schema(min_length = 1, max_length = 300)]
+    pub location: Option<String>,
+    /// Required when the format becomes `video`; refused for other formats.
+    #[schema(min_length = 1, max_length = 500, pattern = "^https://")]
+    pub meeting_link: Option<String>,
+    /// The coach moves it outside their own working hours, on purpose.
+    pub outside_hours: Option<bool>,
+}
+
+/// The coach or the planner reschedules a planned session that has not started, under the same
+/// checks as a booking; `expected_version` is `If-Match`.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub fn reschedule(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    expected_version: Option<i32>,
+    changes: SessionChanges,
+) -> ServiceResult<SessionView> {
+    db::write(conn, |conn| {
+        let (mut session, visible) = load_for_update(conn, caller, id)?;
+        if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
+            return Err(ServiceError::Forbidden(
+                "the coach or the provider's planners reschedule sessions".into(),
+            ));
+        }
+        lifecycle::check_version("session", session.version, expected_version)?;
+        planned_and_not_started(&session, now)?;
+        let moved = NewSession {
+            starts_at: changes.starts_at.unwrap_or(session.starts_at.and_utc()),
+            duration_minutes: changes.duration_minutes.unwrap_or_else(|| {
+                u32::try_from((session.ends_at - session.starts_at).num_minutes()).unwrap_or(0)
+            }),
+            kind: session.kind,
+            format: changes.format.unwrap_or(session.format),
+            location: changes.location.or_else(|| {
+                changes
+                    .format
+                    .is_none()
+                    .then(|| session.location.clone())
+                    .flatten()
+            }),
+            meeting_link: changes.meeting_link.or_else(|| {
+                changes
+                    .format
+                    .is_none()
+                    .then(|| session.meeting_link.clone())
+                    .flatten()
+            }),
+            outside_hours: changes.outside_hours.unwrap_or(session.outside_hours),
+        };
+        moved.validate()?;
+        let order = &visible.order;
+        let coach = coaches::find(conn, &session.coach_id)?.ok_or_else(not_found)?;
+        let tz = coach_zone(&coach.time_zone)?;
+        let slot = Span::new(moved.starts_at, moved.ends_at());
+        rules::check_time(
+            session.kind,
+            slot.start,
+            crate::domain::availability::local_date(tz, slot.end - Duration::microseconds(1)),
+            order.end_date,
+            now,
+        )?;
+        if moved.outside_hours && !session.outside_hours && caller.role != Role::Coach {
+            return Err(SessionRefusal::OutsideHoursNotYours.into());
+        }
+        let buffer = check_calendar(
+            conn,
+            now,
+            tz,
+            &session.coach_id,
+            order,
+            slot,
+            moved.outside_hours,
+            Some(&session.id),
+        )?;
+        let read_version = session.version;
+        session.starts_at = slot.start.naive_utc();
+        session.ends_at = slot.end.naive_utc();
+        session.blocked_until = (slot.end + buffer).naive_utc();
+        session.format = moved.format;
+        session.location = moved.location.map(|l| l.trim().to_string());
+        session.meeting_link = moved.meeting_link;
+        session.outside_hours = moved.outside_hours;
+        session.version += 1;
+        session.updated_at = now.naive_utc();
+        if !store::update(conn, &session, read_version).map_err(calendar_violation)? {
+            return Err(lifecycle::lost_race(
+                "session",
+                expected_version,
+                read_version + 1,
+            ));
+        }
+        lifecycle::record(
+            conn,
+            now,
+            caller,
+            order,
+            Event::SessionRescheduled {
+                session_id: session.id.clone(),
+                kind: session.kind,
+                format: session.format,
+                starts_at: slot.start,
+                ends_at: slot.end,
+            },
+        )?;
+        Ok(SessionView::build(session, visible.audience))
+    })
 }

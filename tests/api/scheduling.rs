@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::api_test;
-use crate::helpers::{assert_problem, first_pointer, Backend};
+use crate::helpers::{assert_problem, etag_version, first_pointer, Backend};
 use crate::scene::Scene;
 
 /// The first `weekday` at least a week after the app's now, at `time` on Amsterdam's clock.
@@ -705,7 +705,130 @@ async fn fifty_concurrent_bookings_of_one_slot_book_it_once(backend: Backend) {
     assert_eq!((created, refused), (1, 49));
 }
 
+async fn a_planned_session_reschedules_under_the_same_checks(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let other = s.active().await;
+    let first = booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Tue, "10:00")),
+    )
+    .await;
+    booked(
+        &s,
+        &other,
+        &video("regular", next(&s, Weekday::Tue, "14:00")),
+    )
+    .await;
+    let path = format!("/api/v1/sessions/{}", first["id"].as_str().unwrap());
+    let patch = |body: Value, etag: Option<&str>| {
+        let mut request = s.app.request(Method::PATCH, &path, Some(&s.planner));
+        if let Some(etag) = etag {
+            request = request.header("If-Match", etag);
+        }
+        request.json(&body).send()
+    };
+
+    // Into the other coachee's session (and its buffer): refused, nothing changes.
+    let clash = json!({"starts_at": stamp(next(&s, Weekday::Tue, "14:30"))});
+    let problem = assert_problem(patch(clash, Some("\"1\"")).await.unwrap(), 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:coach-double-booked");
+    let stale = json!({"starts_at": stamp(next(&s, Weekday::Wed, "10:00"))});
+    assert_problem(patch(stale.clone(), Some("\"7\"")).await.unwrap(), 412).await;
+
+    let response = patch(stale, Some("\"1\"")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(etag_version(&response), 2);
+    let moved: Value = response.json().await.unwrap();
+    assert_eq!(
+        moved["starts_at"],
+        json!(stamp(next(&s, Weekday::Wed, "10:00")))
+    );
+    assert_eq!(moved["meeting_link"], "https://meet.example/anna-sam");
+    assert!(s
+        .timeline_types(&order, &s.hr)
+        .await
+        .contains(&"session.rescheduled".to_string()));
+    // Its old time is free again.
+    let tuesday = next(&s, Weekday::Tue, "00:00");
+    let free = slots(&s, tuesday, tuesday + Duration::days(1), 60).await;
+    assert!(free.contains(&stamp(next(&s, Weekday::Tue, "10:00"))));
+
+    // A new format needs its own place.
+    let problem = assert_problem(
+        patch(json!({"format": "in_person"}), None).await.unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(first_pointer(&problem), "/location");
+    let response = patch(
+        json!({"format": "in_person", "location": "Coachwise, Utrecht"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let moved: Value = response.json().await.unwrap();
+    assert_eq!(moved["format"], "in_person");
+    assert!(moved.get("meeting_link").is_none(), "{moved}");
+}
+
+async fn sessions_list_across_the_callers_orders(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let first = s.active().await;
+    let second = s.active().await;
+    booked(
+        &s,
+        &second,
+        &video("regular", next(&s, Weekday::Thu, "13:30")),
+    )
+    .await;
+    booked(
+        &s,
+        &first,
+        &video("regular", next(&s, Weekday::Thu, "09:00")),
+    )
+    .await;
+    let thursday = next(&s, Weekday::Thu, "00:00");
+    let window = format!(
+        "/api/v1/sessions?coach_id={}&from={}&to={}",
+        s.anna_coach_id,
+        stamp(thursday),
+        stamp(thursday + Duration::days(1))
+    );
+    let orders_of = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|session| session["order_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for token in [&s.planner, &s.anna, &s.hr] {
+        let page: Value = s.app.get(&window, token).await.json().await.unwrap();
+        assert_eq!(orders_of(&page), [first.clone(), second.clone()], "{page}");
+    }
+    let bram: Value = s.app.get(&window, &s.bram).await.json().await.unwrap();
+    assert!(orders_of(&bram).is_empty());
+    let other = s.app.seed_other_tenant().await;
+    let stranger = s
+        .app
+        .access_token(&other.hr_email, crate::helpers::OTHER_PASSWORD)
+        .await;
+    let page: Value = s.app.get(&window, &stranger).await.json().await.unwrap();
+    assert!(orders_of(&page).is_empty());
+    let backwards = format!(
+        "/api/v1/sessions?from={}&to={}",
+        stamp(thursday),
+        stamp(thursday - Duration::days(1))
+    );
+    let problem = assert_problem(s.app.get(&backwards, &s.planner).await, 400).await;
+    assert_eq!(first_pointer(&problem), "to");
+}
+
 api_test!(
+    a_planned_session_reschedules_under_the_same_checks,
+    sessions_list_across_the_callers_orders,
     the_coach_and_the_planner_keep_the_availability,
     free_slots_follow_the_hours_and_leave_bookings_with_their_buffer,
     an_intake_books_on_an_accepted_order_and_schedules_it,
