@@ -29,6 +29,7 @@
 //! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
 //! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
 //! | `TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS` | `30` | grace period for in-flight requests on SIGTERM |
+//! | `TRAJECTUM_NOTES_KEY` | generated (SQLite only) | 32 random bytes, base64: seals coaches' session notes (AES-256-GCM) |
 //! | `TRAJECTUM_NEW_PASSWORD` | none | the password `admin create-user` sets (not a setting) |
 //!
 //! Unknown keys in the TOML file are refused. Unknown `TRAJECTUM_*` environment variables are
@@ -74,6 +75,9 @@ pub struct Settings {
     pub login_max_failures: u32,
     pub login_lockout_seconds: u64,
     pub shutdown_timeout_seconds: u64,
+    /// The key that seals coaches' session notes (`crate::vault`).
+    #[serde(serialize_with = "redacted")]
+    pub notes_key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +133,7 @@ impl Default for Settings {
             login_max_failures: 5,
             login_lockout_seconds: 900,
             shutdown_timeout_seconds: 30,
+            notes_key: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! `startup` builds the app; `api` is the HTTP surface; `auth` the tokens and the caller;
 //! `service` the use cases; `domain` the rules; `views` what callers read; `db` the storage;
-//! `clock` the time; `admin` the command-line operations.
+//! `clock` the time; `vault` seals session notes; `admin` the command-line operations.
 
 pub mod admin;
 pub mod api;
@@ -19,4 +19,5 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod vault;
 pub mod views;

@@ -26,6 +26,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::state::AppState;
+use crate::vault::NotesKey;
+use secrecy::ExposeSecret;
 
 pub struct Application {
     port: u16,
@@ -47,6 +49,7 @@ impl Application {
         settings.validate()?;
         // Keys next: a missing key on PostgreSQL stops the start before the database is touched.
         let keys = Arc::new(load_keys(&settings)?);
+        let notes_key = Arc::new(load_notes_key(&settings)?);
         let pool = connect_and_migrate(&settings).await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
@@ -65,6 +68,7 @@ impl Application {
             }),
             metrics: Metrics::new(),
             body_limit: settings.body_limit_bytes,
+            notes_key,
         });
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));
@@ -188,6 +192,34 @@ fn load_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
          configure TRAJECTUM_JWT_SECRET or key files in production"
     );
     JwtKeys::from_settings(settings, Some(&secret))
+}
+
+/// The key that seals session notes. With none configured: on SQLite, generate one once and keep
+/// it beside the database (mode 0600); on PostgreSQL, refuse to start.
+fn load_notes_key(settings: &Settings) -> anyhow::Result<NotesKey> {
+    if let Some(key) = &settings.notes_key {
+        return NotesKey::from_base64(key.expose_secret());
+    }
+    let Some(dir) = settings.database().sqlite_dir() else {
+        bail!(
+            "no key for session notes is configured: set TRAJECTUM_NOTES_KEY to 32 random bytes \
+             in base64 (e.g. `openssl rand -base64 32`). A key is generated only for a SQLite file database."
+        );
+    };
+    let path = dir.join("trajectum.notes-key");
+    let key = if path.exists() {
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?
+    } else {
+        let key = NotesKey::generate();
+        write_private(&path, &key)?;
+        key
+    };
+    tracing::warn!(
+        path = %path.display(),
+        "no notes key configured: using a generated key kept beside the SQLite database; \
+         configure TRAJECTUM_NOTES_KEY in production and keep it apart from the backups"
+    );
+    NotesKey::from_base64(&key)
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

@@ -13,4 +13,6 @@ pub struct AppState {
     pub issuer: std::sync::Arc<TokenIssuer>,
     pub metrics: Metrics,
     pub body_limit: usize,
+    /// Seals and opens coaches' session notes.
+    pub notes_key: std::sync::Arc<crate::vault::NotesKey>,
 }

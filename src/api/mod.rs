@@ -73,6 +73,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sessions::order_sessions)
                 .service(sessions::get_session)
                 .service(sessions::reschedule_session)
+                .service(sessions::get_notes)
+                .service(sessions::put_notes)
                 .service(sessions::cancel_session)
                 .service(sessions::record_attendance)
                 .service(availability::get_availability)

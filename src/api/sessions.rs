@@ -1,8 +1,8 @@
 //! Sessions: `POST/GET /orders/{id}/sessions`, `GET /sessions`, `GET/PATCH /sessions/{id}`,
-//! `POST /sessions/{id}/cancel`, `POST /sessions/{id}/attendance`. The rules are
+//! `POST /sessions/{id}/cancel`, `POST /sessions/{id}/attendance`, `GET/PUT /sessions/{id}/notes`. The rules are
 //! `domain::session` and `domain::availability`; the use cases `crate::service::sessions`.
 
-use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -16,6 +16,7 @@ use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, Coaches, ProviderStaff, Staff};
 use crate::domain::session::{NewSession, SessionStatus};
 use crate::error::{ApiError, ApiResult};
+use crate::service::notes::{self, NotesInput, NotesView};
 use crate::service::pagination::TimedPage;
 use crate::service::sessions::{
     self, AttendanceRecord, SessionCancellation, SessionChanges, SessionQuery,
@@ -275,4 +276,62 @@ pub async fn list_sessions(
     respond::read(&state, move |conn, _| sessions::list(conn, &caller, query))
         .await
         .map(web::Json)
+}
+
+/// Read a session's notes.
+///
+/// The coach's private notes: for the session's coach only (not the planner, the employer or
+/// the coachee). Stored sealed (AES-256-GCM).
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "The notes (empty, version 0, before the first save)", body = NotesView,
+            headers(("ETag" = String, description = "the version"))),
+    )
+)]
+#[get("/sessions/{id}/notes")]
+pub async fn get_notes(
+    state: web::Data<AppState>,
+    caller: Caller<Coaches>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    let key = state.notes_key.clone();
+    let view = respond::read(&state, move |conn, _| notes::get(conn, &caller, &key, &id)).await?;
+    Ok(Reply::ok(&view).etag(view.version).into())
+}
+
+/// Replace a session's notes.
+///
+/// For the session's coach only. `If-Match` is honoured.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach"])),
+    params(("id" = Uuid, Path, description = "The session's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read; 412 if the notes changed since")),
+    request_body = NotesInput,
+    responses(
+        (status = 200, description = "The saved notes", body = NotesView,
+            headers(("ETag" = String, description = "the new version"))),
+        (status = 412, response = crate::api::problems::PreconditionFailed),
+    )
+)]
+#[put("/sessions/{id}/notes")]
+pub async fn put_notes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller<Coaches>,
+    id: web::Path<Uuid>,
+    Json(input): Json<NotesInput>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match(&req)?.version();
+    let id = id.to_string();
+    let key = state.notes_key.clone();
+    let view = respond::call(&state, move |conn, now| {
+        notes::replace(conn, now, &caller, &key, &id, expected, input)
+    })
+    .await?;
+    Ok(Reply::ok(&view).etag(view.version).into())
 }

@@ -241,6 +241,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    session_notes (session_id) {
+        session_id -> Text,
+        sealed -> Text,
+        version -> Integer,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
@@ -269,5 +279,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     coaches,
     organisations,
     coach_availability,
-    sessions
+    sessions,
+    session_notes
 );

@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::orders::OrderScope;
-use super::schema::{coach_availability, orders, sessions};
+use super::schema::{coach_availability, orders, session_notes, sessions};
 use super::{DbConnection, Json, Limited};
 use crate::domain::availability::AvailabilityRules;
 use crate::domain::principal::Role;
@@ -39,17 +39,11 @@ pub fn save_availability(
     expected: Option<i32>,
 ) -> QueryResult<bool> {
     let written = match expected {
-        // A first save that raced another one meets its primary key.
-        None => match diesel::insert_into(coach_availability::table)
-            .values(record)
-            .execute(conn)
-        {
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => 0,
-            other => other?,
-        },
+        None => unless_raced(
+            diesel::insert_into(coach_availability::table)
+                .values(record)
+                .execute(conn),
+        )?,
         Some(version) => diesel::update(
             coach_availability::table
                 .filter(coach_availability::coach_id.eq(&record.coach_id))
@@ -59,6 +53,17 @@ pub fn save_availability(
         .execute(conn)?,
     };
     Ok(written == 1)
+}
+
+/// Rows a first insert wrote: none when a concurrent first insert took the key.
+fn unless_raced(inserted: QueryResult<usize>) -> QueryResult<usize> {
+    match inserted {
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(0),
+        other => other,
+    }
 }
 
 /// A session on an order.
@@ -255,4 +260,47 @@ pub fn list(conn: &mut DbConnection, filter: &SessionFilter) -> QueryResult<Vec<
         }
         Limited::new(query, filter.limit).load(c)
     })
+}
+
+/// A coach's sealed notes on a session (`crate::vault`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = session_notes)]
+pub struct NotesRecord {
+    pub session_id: String,
+    pub sealed: String,
+    pub version: i32,
+    pub updated_by: String,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn find_notes(conn: &mut DbConnection, session_id: &str) -> QueryResult<Option<NotesRecord>> {
+    session_notes::table
+        .find(session_id)
+        .select(NotesRecord::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// Saves the notes over version `expected` (none: the first save); false when someone else saved
+/// first.
+pub fn save_notes(
+    conn: &mut DbConnection,
+    record: &NotesRecord,
+    expected: Option<i32>,
+) -> QueryResult<bool> {
+    let written = match expected {
+        None => unless_raced(
+            diesel::insert_into(session_notes::table)
+                .values(record)
+                .execute(conn),
+        )?,
+        Some(version) => diesel::update(
+            session_notes::table
+                .filter(session_notes::session_id.eq(&record.session_id))
+                .filter(session_notes::version.eq(version)),
+        )
+        .set(record)
+        .execute(conn)?,
+    };
+    Ok(written == 1)
 }

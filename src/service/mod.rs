@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod intake;
 pub mod lifecycle;
+pub mod notes;
 pub mod order_reads;
 pub mod orders;
 pub mod pagination;

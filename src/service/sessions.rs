@@ -39,7 +39,7 @@ fn not_found() -> ServiceError {
 }
 
 /// The session and its order, if the caller may see the order; otherwise "not found".
-fn load(
+pub fn load(
     conn: &mut DbConnection,
     caller: &Principal,
     id: &str,

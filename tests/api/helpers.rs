@@ -20,6 +20,8 @@ use trajectum::domain::principal::{OrganisationKind, Role};
 use trajectum::startup::Application;
 
 pub const TEST_SECRET: &str = "test-secret-for-the-api-suite-0123456789";
+/// 32 bytes, base64.
+pub const TEST_NOTES_KEY: &str = "dGVzdC1ub3Rlcy1rZXktZm9yLXRoZS1hcGktc3VpdGU=";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -160,6 +162,8 @@ pub fn test_settings(db: &TestDb) -> Settings {
         jwt_kid: Some("test-key".into()),
         db_pool_size: 4,
         db_timeout_seconds: 2,
+        // Fixed, so PostgreSQL databases (which get no generated key) work too.
+        notes_key: Some(SecretString::from(TEST_NOTES_KEY)),
         ..Settings::default()
     }
 }

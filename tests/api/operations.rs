@@ -258,6 +258,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "GET /api/v1/orders/{id}/timeline",
             "GET /api/v1/sessions",
             "GET /api/v1/sessions/{id}",
+            "GET /api/v1/sessions/{id}/notes",
             "GET /health/live",
             "GET /health/ready",
             "GET /metrics",
@@ -284,6 +285,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "PUT /api/v1/coaches/{id}/availability",
             "PUT /api/v1/orders/{id}/intake",
             "PUT /api/v1/orders/{id}/plan",
+            "PUT /api/v1/sessions/{id}/notes",
         ]
     );
     for (path, item) in paths {

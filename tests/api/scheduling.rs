@@ -826,7 +826,86 @@ async fn sessions_list_across_the_callers_orders(backend: Backend) {
     assert_eq!(first_pointer(&problem), "to");
 }
 
+async fn only_the_coach_reads_the_notes_and_they_are_stored_sealed(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let session = booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Tue, "09:00")),
+    )
+    .await;
+    let id = session["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/sessions/{id}/notes");
+    let note = "Sam worries about the reorganisation and her manager's temper";
+
+    let empty: Value = s.app.get(&path, &s.anna).await.json().await.unwrap();
+    assert_eq!(empty["version"], 0);
+    let response = s.put(&path, &s.anna, &json!({"text": note})).await;
+    assert_eq!(response.status(), 200);
+    let read: Value = s.app.get(&path, &s.anna).await.json().await.unwrap();
+    assert_eq!(
+        (read["text"].as_str(), read["version"].as_i64()),
+        (Some(note), Some(1))
+    );
+    let stale = s
+        .app
+        .request(Method::PUT, &path, Some(&s.anna))
+        .header("If-Match", "\"0\"")
+        .json(&json!({"text": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412).await;
+    let long = "x".repeat(20_001);
+    let problem = assert_problem(s.put(&path, &s.anna, &json!({"text": long})).await, 422).await;
+    assert_eq!(first_pointer(&problem), "/text");
+
+    // The planner, the employer and the coachee are refused; another coach does not find it.
+    assert_problem(s.app.get(&path, &s.planner).await, 403).await;
+    assert_problem(s.app.get(&path, &s.hr).await, 403).await;
+    let coachee = s.coachee_token(&order).await;
+    assert_problem(s.app.get(&path, &coachee).await, 403).await;
+    assert_problem(s.app.get(&path, &s.bram).await, 404).await;
+
+    // Nowhere else: not in the session, the order or its timeline, for anyone.
+    for token in [&s.anna, &s.planner, &s.hr] {
+        for other in [
+            format!("/api/v1/sessions/{id}"),
+            Scene::path(&order, ""),
+            Scene::path(&order, "/sessions"),
+        ] {
+            let text = s.app.get(&other, token).await.text().await.unwrap();
+            assert!(!text.contains("reorganisation"), "{other}: {text}");
+        }
+    }
+    let timeline = s
+        .app
+        .get(&Scene::path(&order, "/timeline"), &s.anna)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!timeline.contains("reorganisation"));
+
+    // And not readable in the database.
+    let stored = s
+        .app
+        .blocking(move |conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::session_notes;
+            Ok(session_notes::table
+                .find(&id)
+                .select(session_notes::sealed)
+                .first::<String>(conn)?)
+        })
+        .await;
+    assert!(stored.starts_with("v1."), "{stored}");
+    assert!(!stored.contains("reorganisation") && !stored.contains("Sam"));
+}
+
 api_test!(
+    only_the_coach_reads_the_notes_and_they_are_stored_sealed,
     a_planned_session_reschedules_under_the_same_checks,
     sessions_list_across_the_callers_orders,
     the_coach_and_the_planner_keep_the_availability,

@@ -43,5 +43,15 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_coach_time_idx ON sessions (coach_id, starts_at);
 CREATE INDEX sessions_order_time_idx ON sessions (order_id, starts_at, id);
 
+-- The coach's private notes on a session, sealed (AES-256-GCM, see src/vault.rs): kept apart
+-- from the session so that no query for a session can carry them by accident.
+CREATE TABLE session_notes (
+    session_id TEXT PRIMARY KEY REFERENCES sessions (id),
+    sealed     TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+
 ALTER TABLE orders ADD COLUMN regular_sessions_planned INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN regular_sessions_used INTEGER NOT NULL DEFAULT 0;

@@ -1,0 +1,117 @@
+//! The coach's private notes on a session. Only the assigned coach reads and writes them: the
+//! provider's planners do not (API.md), nor the employer or the coachee. They are sealed before
+//! they are stored (`crate::vault`), and appear in no other response, event or log.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::sessions::{self as store, NotesRecord};
+use crate::db::{self, DbConnection};
+use crate::domain::principal::Principal;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::{check_version, lost_race};
+use crate::vault::NotesKey;
+
+/// The longest note, in characters.
+pub const MAX_NOTE_CHARS: usize = 20_000;
+
+/// The coach's notes on a session.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct NotesView {
+    #[schema(format = Uuid)]
+    pub session_id: String,
+    /// Empty before the first save.
+    pub text: String,
+    /// Also the `ETag`; 0 before the first save.
+    pub version: i32,
+}
+
+/// New text for the notes.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotesInput {
+    /// Up to 20,000 characters; empty clears them.
+    #[schema(max_length = 20000)]
+    pub text: String,
+}
+
+/// The session, if the caller is its order's coach: anyone else who sees the order is refused
+/// (403), anyone who does not gets "not found".
+fn coachs_session(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<store::Session> {
+    let (session, visible) = super::sessions::load(conn, caller, id)?;
+    if !visible.audience.sees_private_note() {
+        return Err(ServiceError::Forbidden(
+            "a session's notes are for its coach only".into(),
+        ));
+    }
+    Ok(session)
+}
+
+fn open(key: &NotesKey, record: &NotesRecord) -> ServiceResult<String> {
+    key.open(&record.session_id, &record.sealed)
+        .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("session notes")))
+}
+
+/// The notes, for the session's coach.
+pub fn get(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    key: &NotesKey,
+    id: &str,
+) -> ServiceResult<NotesView> {
+    let session = coachs_session(conn, caller, id)?;
+    Ok(match store::find_notes(conn, &session.id)? {
+        Some(record) => NotesView {
+            text: open(key, &record)?,
+            session_id: record.session_id,
+            version: record.version,
+        },
+        None => NotesView {
+            session_id: session.id,
+            text: String::new(),
+            version: 0,
+        },
+    })
+}
+
+/// The session's coach replaces the notes; `expected_version` is `If-Match`.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub fn replace(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    key: &NotesKey,
+    id: &str,
+    expected_version: Option<i32>,
+    input: NotesInput,
+) -> ServiceResult<NotesView> {
+    if input.text.chars().count() > MAX_NOTE_CHARS {
+        return Err(ServiceError::invalid(
+            "/text",
+            format!("must be at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    db::write(conn, |conn| {
+        let session = coachs_session(conn, caller, id)?;
+        let current = store::find_notes(conn, &session.id)?.map_or(0, |r| r.version);
+        check_version("notes", current, expected_version)?;
+        let record = NotesRecord {
+            sealed: key.seal(&session.id, &input.text),
+            session_id: session.id,
+            version: current + 1,
+            updated_by: caller.subject.clone(),
+            updated_at: now.naive_utc(),
+        };
+        if !store::save_notes(conn, &record, (current > 0).then_some(current))? {
+            return Err(lost_race("notes", expected_version, current + 1));
+        }
+        Ok(NotesView {
+            session_id: record.session_id,
+            text: input.text,
+            version: record.version,
+        })
+    })
+}
