@@ -105,6 +105,9 @@ pub fn create_user(
     if new.role == Role::Coachee {
         bail!("coachees sign in with a link token, not a password");
     }
+    if new.role == Role::System {
+        bail!("the system role is the service's own and has no users");
+    }
     let org = identity::find_organisation(conn, new.organisation_id)?
         .with_context(|| format!("organisation {} does not exist", new.organisation_id))?;
     if org.kind != new.role.organisation_kind() {

@@ -29,6 +29,7 @@
 //! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
 //! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
 //! | `TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS` | `30` | grace period for in-flight requests on SIGTERM |
+//! | `TRAJECTUM_ALLIANCE_RATING_DAYS` | `7` | days the coachee has to rate the first session before the order is at risk (004) |
 //! | `TRAJECTUM_NOTES_KEY` | generated (SQLite only) | 32 random bytes, base64: seals coaches' session notes (AES-256-GCM) |
 //! | `TRAJECTUM_NEW_PASSWORD` | none | the password `admin create-user` sets (not a setting) |
 //!
@@ -75,6 +76,8 @@ pub struct Settings {
     pub login_max_failures: u32,
     pub login_lockout_seconds: u64,
     pub shutdown_timeout_seconds: u64,
+    /// Days the coachee has to rate the first session before the order is at risk (004).
+    pub alliance_rating_days: u32,
     /// The key that seals coaches' session notes (`crate::vault`).
     #[serde(serialize_with = "redacted")]
     pub notes_key: Option<SecretString>,
@@ -133,6 +136,7 @@ impl Default for Settings {
             login_max_failures: 5,
             login_lockout_seconds: 900,
             shutdown_timeout_seconds: 30,
+            alliance_rating_days: crate::domain::alliance::DEFAULT_RATING_DAYS,
             notes_key: None,
         }
     }
@@ -282,6 +286,9 @@ impl Settings {
         }
         if self.db_pool_size == 0 {
             bail!("TRAJECTUM_DB_POOL_SIZE must be at least 1");
+        }
+        if !(1..=90).contains(&self.alliance_rating_days) {
+            bail!("TRAJECTUM_ALLIANCE_RATING_DAYS must be 1 to 90");
         }
         Ok(())
     }

@@ -55,6 +55,9 @@ enum AdminCommand {
     CreateUser(CreateUser),
     /// Create an API client for an HR system; prints its client id and secret (shown once).
     CreateClient(CreateClient),
+    /// Run the first-session check now (004): mark running orders whose first regular session
+    /// was not rated within TRAJECTUM_ALLIANCE_RATING_DAYS at risk; prints how many.
+    CheckAlliance,
 }
 
 #[derive(Args)]
@@ -170,7 +173,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Admin(admin) => {
             let pool = connect_and_migrate(&settings).await?;
-            blocking(move || administer(&mut *pool.get()?, admin)).await
+            let days = settings.alliance_rating_days;
+            blocking(move || administer(&mut *pool.get()?, admin, days)).await
         }
     }
 }
@@ -183,7 +187,11 @@ async fn blocking<T: Send + 'static>(
         .context("task failed")?
 }
 
-fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Result<()> {
+fn administer(
+    conn: &mut db::DbConnection,
+    command: AdminCommand,
+    alliance_rating_days: u32,
+) -> anyhow::Result<()> {
     let now = SystemClock.now();
     match command {
         AdminCommand::CreateOrg(a) => {
@@ -226,6 +234,12 @@ fn administer(conn: &mut db::DbConnection, command: AdminCommand) -> anyhow::Res
             println!("client_id={}", client.client_id);
             println!("client_secret={secret}");
             eprintln!("Store the secret now: it is not shown again.");
+        }
+        AdminCommand::CheckAlliance => {
+            let flagged =
+                trajectum::service::alliance::flag_unrated(conn, now, alliance_rating_days)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("orders_marked_at_risk={flagged}");
         }
     }
     Ok(())

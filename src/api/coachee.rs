@@ -1,5 +1,6 @@
 //! The coachee's own voice: a scoped link token (`POST/DELETE /orders/{id}/coachee-link`), their
-//! trajectory (`GET /coachee/order`) and their consents (`PUT /coachee/consents`). The rules are
+//! trajectory (`GET /coachee/order`), their consents (`PUT /coachee/consents`) and their rating of
+//! the first session (`POST /coachee/sessions/{id}/feedback`). The rules are
 //! in `crate::service::coachee`.
 
 use actix_web::http::header;
@@ -7,14 +8,17 @@ use actix_web::{delete, get, post, put, web, HttpResponse};
 use uuid::Uuid;
 
 use crate::api::extract::Json;
-use crate::api::respond;
+use crate::api::idempotency::IdempotencyKey;
+use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, Coachees, Coaches, ProviderStaff};
+use crate::domain::alliance::Feedback;
 use crate::domain::coachee_link::LinkRequest;
 use crate::domain::consent::ConsentChanges;
 use crate::error::ApiResult;
-use crate::service::coachee;
+use crate::service::{alliance, coachee};
 use crate::state::AppState;
 use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents};
+use crate::views::session::SessionView;
 
 /// Give the coachee a link.
 ///
@@ -119,4 +123,36 @@ pub async fn put_consents(
     })
     .await
     .map(web::Json)
+}
+
+/// Rate the first session.
+///
+/// After the first regular session was held, the coachee rates the working relationship, 1 to
+/// 5, with an optional comment (004: the relationship must be good after the first session).
+/// Your coach and the provider read it; your employer does not. A rating of 2 or lower tells the
+/// provider the relationship is at risk. Once per trajectory.
+#[utoipa::path(
+    tag = "coachee",
+    security(("bearer" = ["coachee"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    request_body = Feedback,
+    responses(
+        (status = 200, description = "The session with your rating", body = SessionView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/coachee/sessions/{id}/feedback")]
+pub async fn session_feedback(
+    state: web::Data<AppState>,
+    caller: Caller<Coachees>,
+    id: web::Path<Uuid>,
+    key: IdempotencyKey,
+    Json(body): Json<Feedback>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let session = alliance::give_feedback(conn, now, caller, &id, body)?;
+        Ok(Reply::ok(&session).etag(session.version))
+    })
+    .await
 }

@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(coaches::create_coach)
                 .service(coachee::coachee_view)
                 .service(coachee::put_consents)
+                .service(coachee::session_feedback)
                 .service(orders::get_order)
                 .service(orders::update_order)
                 .service(orders::assign)

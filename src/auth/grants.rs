@@ -129,7 +129,7 @@ impl TokenIssuer {
             now + self.access_ttl,
         ))?;
         let refresh_token = match subject.subject_type {
-            SubjectType::Client | SubjectType::Link => None,
+            SubjectType::Client | SubjectType::Link | SubjectType::Service => None,
             SubjectType::User => {
                 let family = family.unwrap_or_else(new_id);
                 let expires = now + self.refresh_ttl;

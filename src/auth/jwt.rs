@@ -309,6 +309,10 @@ impl JwtKeys {
         if claims.typ != expected {
             return Err(TokenError::WrongType);
         }
+        // The service's own role is never a caller's, even in a token signed with our key.
+        if claims.role == Role::System {
+            return Err(TokenError::InvalidClaims);
+        }
         Ok(claims)
     }
 
@@ -404,6 +408,21 @@ mod tests {
         assert_eq!(
             keys.verify(&token, TokenType::Access, now()).unwrap(),
             claims(TokenType::Access)
+        );
+    }
+
+    #[test]
+    fn the_services_own_role_is_refused_even_in_a_well_signed_token() {
+        let keys = JwtKeys::from_settings(&settings(&"k".repeat(40)), None).unwrap();
+        let token = keys
+            .sign(&Claims {
+                role: Role::System,
+                ..claims(TokenType::Access)
+            })
+            .unwrap();
+        assert_eq!(
+            keys.verify(&token, TokenType::Access, now()),
+            Err(TokenError::InvalidClaims)
         );
     }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use super::schema::{coaches, consents, order_extensions, orders, plans};
 use super::{DbConnection, Json, Limited, MaybeStamp, Stamp};
+use crate::domain::alliance::AllianceRisk;
 use crate::domain::commission::{Coachee, Commission};
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{
@@ -51,6 +52,10 @@ pub struct Order {
     pub regular_sessions_planned: i32,
     /// Regular sessions held, missed, or cancelled late by the coachee's side.
     pub regular_sessions_used: i32,
+    /// Why the working relationship is at risk, from the first-session check (004).
+    pub alliance_risk: Option<AllianceRisk>,
+    #[diesel(deserialize_as = MaybeStamp)]
+    pub alliance_at_risk_at: Option<NaiveDateTime>,
 }
 
 /// Who placed a new order, when, and where it goes.
@@ -94,6 +99,8 @@ impl Order {
             updated_at: placement.placed_at,
             regular_sessions_planned: 0,
             regular_sessions_used: 0,
+            alliance_risk: None,
+            alliance_at_risk_at: None,
         }
     }
 

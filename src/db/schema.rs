@@ -104,6 +104,8 @@ diesel::table! {
         updated_at -> Timestamp,
         regular_sessions_planned -> Integer,
         regular_sessions_used -> Integer,
+        alliance_risk -> Nullable<Text>,
+        alliance_at_risk_at -> Nullable<Timestamp>,
     }
 }
 
@@ -233,6 +235,9 @@ diesel::table! {
         requested_by -> Nullable<Text>,
         cancel_reason -> Nullable<Text>,
         attendance_at -> Nullable<Timestamp>,
+        rating -> Nullable<Integer>,
+        rating_comment -> Nullable<Text>,
+        rated_at -> Nullable<Timestamp>,
         version -> Integer,
         booked_by -> Text,
         booked_by_role -> Text,

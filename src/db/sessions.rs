@@ -91,6 +91,11 @@ pub struct Session {
     pub requested_by: Option<CancelledFor>,
     pub cancel_reason: Option<String>,
     pub attendance_at: Option<NaiveDateTime>,
+    /// The coachee's rating of the working relationship, 1 to 5 (004).
+    pub rating: Option<i32>,
+    /// The coachee's words with it: for the provider's side, never the employer.
+    pub rating_comment: Option<String>,
+    pub rated_at: Option<NaiveDateTime>,
     pub version: i32,
     pub booked_by: String,
     pub booked_by_role: Role,
@@ -303,4 +308,31 @@ pub fn save_notes(
         .execute(conn)?,
     };
     Ok(written == 1)
+}
+
+/// The order's first regular session that was held, if any.
+pub fn first_held_regular(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<Session>> {
+    sessions::table
+        .filter(sessions::order_id.eq(order_id))
+        .filter(sessions::kind.eq(SessionKind::Regular))
+        .filter(sessions::status.eq(SessionStatus::Held))
+        .order((sessions::starts_at.asc(), sessions::id.asc()))
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Held regular sessions without a rating that ended before `before`, on running orders not yet
+/// at risk: candidates for the first-session check (each order's first one is the one asked).
+pub fn unrated_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .inner_join(orders::table)
+        .filter(sessions::kind.eq(SessionKind::Regular))
+        .filter(sessions::status.eq(SessionStatus::Held))
+        .filter(sessions::rating.is_null())
+        .filter(sessions::ends_at.lt(before))
+        .filter(orders::status.eq(crate::domain::order::OrderStatus::Active))
+        .filter(orders::alliance_risk.is_null())
+        .select(Session::as_select())
+        .load(conn)
 }

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::MultiBackend;
+use crate::domain::alliance::AllianceRisk;
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{ContactChannel, IntakeDecision, OrderStatus, TrajectoryKind};
 use crate::domain::principal::{OrganisationKind, Role};
@@ -79,6 +80,7 @@ text_enums!(
     MeetingFormat,
     SessionStatus,
     CancelledFor,
+    AllianceRisk,
 );
 
 /// A JSON document in a `TEXT` column.

@@ -10,6 +10,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::alliance::AllianceRisk;
 use crate::domain::consent::ConsentKind;
 use crate::domain::order::{ContactChannel, IntakeDecision};
 use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind};
@@ -113,6 +114,12 @@ pub enum Event {
         session_id: String,
         kind: SessionKind,
     },
+    /// The working relationship is at risk after the first session (004): for the provider only.
+    #[serde(rename = "alliance.at_risk")]
+    AllianceAtRisk {
+        session_id: String,
+        reason: AllianceRisk,
+    },
 }
 
 impl Event {
@@ -138,6 +145,7 @@ impl Event {
             Event::SessionCancelled { .. } => "session.cancelled",
             Event::SessionHeld { .. } => "session.held",
             Event::SessionNoShow { .. } => "session.no_show",
+            Event::AllianceAtRisk { .. } => "alliance.at_risk",
         }
     }
 
@@ -155,7 +163,8 @@ impl Event {
     /// Whether the employer's organisation is told of this event (in its event log). The
     /// provider's always is.
     pub fn reaches_employer(&self) -> bool {
-        true
+        // How the coachee rates the relationship is not the employer's to know (004).
+        !matches!(self, Event::AllianceAtRisk { .. })
     }
 }
 
@@ -236,6 +245,10 @@ mod tests {
             Event::SessionNoShow {
                 session_id: "019a0000-0000-7000-8000-000000000001".into(),
                 kind: SessionKind::Regular,
+            },
+            Event::AllianceAtRisk {
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                reason: AllianceRisk::NoRating,
             },
         ]
     }

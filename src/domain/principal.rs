@@ -18,14 +18,18 @@ pub enum Role {
     ProviderAdmin,
     /// The employee, through a scoped link token for one order.
     Coachee,
+    /// The service itself, acting on a schedule (e.g. the first-session check, 004). Never in a
+    /// token: it only appears as who did something.
+    System,
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
+    pub const ALL: [Role; 5] = [
         Role::Employer,
         Role::Coach,
         Role::ProviderAdmin,
         Role::Coachee,
+        Role::System,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl Role {
             Role::Coach => "coach",
             Role::ProviderAdmin => "provider_admin",
             Role::Coachee => "coachee",
+            Role::System => "system",
         }
     }
 
@@ -41,7 +46,7 @@ impl Role {
     pub fn organisation_kind(self) -> OrganisationKind {
         match self {
             Role::Employer | Role::Coachee => OrganisationKind::Employer,
-            Role::Coach | Role::ProviderAdmin => OrganisationKind::Provider,
+            Role::Coach | Role::ProviderAdmin | Role::System => OrganisationKind::Provider,
         }
     }
 }
@@ -99,6 +104,8 @@ pub enum SubjectType {
     Client,
     /// A coachee's link token: the subject is the link.
     Link,
+    /// The service itself (role `system`); never in a token.
+    Service,
 }
 
 /// The authenticated caller of a request.
@@ -111,6 +118,19 @@ pub struct Principal {
     pub organisation_id: String,
     /// For a coachee link token: the one order it opens (the token id is the subject).
     pub order_id: Option<String>,
+}
+
+impl Principal {
+    /// The service itself, acting on a schedule for the provider `organisation_id`.
+    pub fn system(organisation_id: &str) -> Principal {
+        Principal {
+            subject: "trajectum".into(),
+            subject_type: SubjectType::Service,
+            role: Role::System,
+            organisation_id: organisation_id.into(),
+            order_id: None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -287,6 +287,10 @@ pub enum SessionRefusal {
     Started,
     /// Attendance is recorded once the session has started.
     NotStarted,
+    /// The coachee rates the first regular session, once it was held (004).
+    FeedbackNotAsked,
+    /// The coachee rated this session already.
+    FeedbackGiven,
 }
 
 impl SessionRefusal {
@@ -306,6 +310,8 @@ impl SessionRefusal {
             SessionRefusal::NotPlanned { .. } => "session-not-planned",
             SessionRefusal::Started => "session-started",
             SessionRefusal::NotStarted => "session-not-started",
+            SessionRefusal::FeedbackNotAsked => "feedback-not-asked",
+            SessionRefusal::FeedbackGiven => "feedback-given",
         }
     }
 
@@ -323,6 +329,8 @@ impl SessionRefusal {
                 | SessionRefusal::NotPlanned { .. }
                 | SessionRefusal::Started
                 | SessionRefusal::NotStarted
+                | SessionRefusal::FeedbackNotAsked
+                | SessionRefusal::FeedbackGiven
         )
     }
 
@@ -404,6 +412,10 @@ impl SessionRefusal {
             SessionRefusal::NotStarted => {
                 "attendance is recorded once the session has started".into()
             }
+            SessionRefusal::FeedbackNotAsked => {
+                "feedback is asked for the first regular session, once it was held".into()
+            }
+            SessionRefusal::FeedbackGiven => "this session was rated already".into(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::service::coaching;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
 use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents};
+use crate::views::session::SessionView;
 
 /// The assigned coach issues a link for the coachee; the token is returned only now.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
@@ -94,7 +95,7 @@ pub fn revoke_links(
 
 /// The coachee's order behind a live link (locked for a change when `for_update`); a revoked or
 /// expired link no longer authenticates.
-fn coachee_order(
+pub fn coachee_order(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
@@ -117,6 +118,9 @@ fn coachee_order(
         lifecycle::load(conn, caller, order_id)
     }
 }
+
+/// More sessions than a trajectory has (8 and an assessment, 002, extensions included).
+const MAX_SESSIONS_SHOWN: i64 = 200;
 
 /// The trajectory as the coachee sees it.
 pub fn view(
@@ -143,6 +147,10 @@ pub fn view(
         end_date: order.end_date,
         plan,
         consents: Consents::build(&store::current_consents(conn, &order.id)?),
+        sessions: crate::db::sessions::of_order(conn, &order.id, None, MAX_SESSIONS_SHOWN)?
+            .into_iter()
+            .map(|s| SessionView::build(s, visible.audience))
+            .collect(),
     })
 }
 

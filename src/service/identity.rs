@@ -25,6 +25,11 @@ pub fn who_am_i(conn: &mut DbConnection, caller: &Principal) -> ServiceResult<Me
                 "a coachee link reads GET /api/v1/coachee/order".into(),
             ))
         }
+        SubjectType::Service => {
+            return Err(ServiceError::Unauthorized(
+                "the service's own role has no token",
+            ))
+        }
         SubjectType::Client => {
             let client = identity::find_client(conn, &caller.subject)?
                 .filter(|c| c.active)

@@ -4,6 +4,7 @@
 //! [`ServiceError`]. The HTTP handlers, the command line and the worker all call these; nothing
 //! here knows about HTTP.
 
+pub mod alliance;
 pub mod availability;
 pub mod coachee;
 pub mod coaches;

@@ -97,6 +97,7 @@ pub fn scope(
                 "coachees read GET /coachee/order".into(),
             ))
         }
+        Role::System => None,
     })
 }
 
@@ -155,10 +156,17 @@ pub fn timeline(
     Ok(TimelinePage {
         data: rows
             .into_iter()
+            .filter(|e| visible.audience != Audience::Employer || reaches_employer(e))
             .map(|e| TimelineEvent::build(e, visible.audience))
             .collect(),
         next_cursor,
     })
+}
+
+/// Whether the employer is told of a stored event (an event that no longer parses is not shown
+/// to it either).
+fn reaches_employer(event: &crate::db::events::OrderEvent) -> bool {
+    event.event().is_ok_and(|e| e.reaches_employer())
 }
 
 /// The provider's coaches who can take the order, ranked by fit (001, 000).

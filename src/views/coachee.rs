@@ -70,4 +70,6 @@ pub struct CoacheeOrder {
     /// Your development points, goals and tasks.
     pub plan: Plan,
     pub consents: Consents,
+    /// Your sessions, by start: when, how and where.
+    pub sessions: Vec<crate::views::session::SessionView>,
 }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::db::events::OrderEvent;
 use crate::db::orders::Order;
+use crate::domain::alliance::AllianceRisk;
 use crate::domain::commission::Coachee;
 use crate::domain::contact;
 use crate::domain::matching::Suggestion;
@@ -75,12 +76,24 @@ pub struct OrderView {
     pub shared_summary: Option<SharedSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancel_reason: Option<String>,
+    /// The working relationship is at risk after the first session (004): the provider's side
+    /// only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alliance_at_risk: Option<AllianceAtRisk>,
     /// What the caller may do now.
     pub allowed_actions: Vec<OrderAction>,
     #[serde(serialize_with = "time::rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "time::rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// Why and since when the working relationship is at risk.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllianceAtRisk {
+    pub reason: AllianceRisk,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub since: DateTime<Utc>,
 }
 
 /// What a view shows beyond the order's own row.
@@ -138,6 +151,15 @@ impl OrderView {
             cancel_reason: order
                 .cancel_reason
                 .filter(|_| audience != Audience::Coachee),
+            alliance_at_risk: match (order.alliance_risk, order.alliance_at_risk_at) {
+                (Some(reason), Some(since)) if audience.sees_event_details() => {
+                    Some(AllianceAtRisk {
+                        reason,
+                        since: since.and_utc(),
+                    })
+                }
+                _ => None,
+            },
             allowed_actions,
             created_at: order.created_at.and_utc(),
             updated_at: order.updated_at.and_utc(),

@@ -52,6 +52,17 @@ pub struct CancellationView {
     pub reason: Option<String>,
 }
 
+/// The coachee's rating of the working relationship after the first session (004).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FeedbackView {
+    /// 1 to 5; 2 or lower puts the order at risk.
+    pub rating: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub given_at: DateTime<Utc>,
+}
+
 /// A session on an order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
@@ -90,6 +101,9 @@ pub struct SessionView {
     )]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub attendance_recorded_at: Option<DateTime<Utc>>,
+    /// The coachee's rating of the first session: not for the employer (004).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<FeedbackView>,
     /// Also the `ETag`.
     pub version: i32,
     #[serde(serialize_with = "time::rfc3339")]
@@ -109,7 +123,16 @@ impl SessionView {
             }),
             _ => None,
         };
+        let feedback = match (session.rating, session.rated_at) {
+            (Some(rating), Some(at)) if details => Some(FeedbackView {
+                rating,
+                comment: session.rating_comment,
+                given_at: at.and_utc(),
+            }),
+            _ => None,
+        };
         SessionView {
+            feedback,
             duration_minutes: (session.ends_at - session.starts_at).num_minutes(),
             id: session.id,
             order_id: session.order_id,

@@ -268,6 +268,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "PATCH /api/v1/sessions/{id}",
             "POST /api/v1/auth/revoke",
             "POST /api/v1/auth/token",
+            "POST /api/v1/coachee/sessions/{id}/feedback",
             "POST /api/v1/coaches",
             "POST /api/v1/orders",
             "POST /api/v1/orders/{id}/assign",

@@ -904,7 +904,193 @@ async fn only_the_coach_reads_the_notes_and_they_are_stored_sealed(backend: Back
     assert!(!stored.contains("reorganisation") && !stored.contains("Sam"));
 }
 
+async fn attend(s: &Scene, session: &Value) {
+    let path = format!(
+        "/api/v1/sessions/{}/attendance",
+        session["id"].as_str().unwrap()
+    );
+    let response = s
+        .app
+        .post_json(&path, &s.anna, &json!({"attendance": "held"}))
+        .await;
+    assert_eq!(response.status(), 200, "attendance");
+}
+
+fn feedback_path(session: &Value) -> String {
+    format!(
+        "/api/v1/coachee/sessions/{}/feedback",
+        session["id"].as_str().unwrap()
+    )
+}
+
+async fn the_first_session_is_rated_and_a_low_rating_warns_the_provider_004(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let order = s.active().await;
+    let first = booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Tue, "10:00")),
+    )
+    .await;
+    let second = booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Wed, "10:00")),
+    )
+    .await;
+    let coachee = s.coachee_token(&order).await;
+    let rating = json!({"rating": 2, "comment": "we do not click"});
+    let problem = assert_problem(
+        s.app
+            .post_json(&feedback_path(&first), &coachee, &rating)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:feedback-not-asked");
+
+    let until = next(&s, Weekday::Wed, "11:30") - s.app.now();
+    s.advance(until).await;
+    attend(&s, &first).await;
+    attend(&s, &second).await;
+    let coachee = s.coachee_token(&order).await;
+    // The coachee sees their sessions, and rates the first one only, once.
+    let mine: Value = s
+        .app
+        .get("/api/v1/coachee/order", &coachee)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["sessions"].as_array().unwrap().len(), 2);
+    let problem = assert_problem(
+        s.app
+            .post_json(&feedback_path(&second), &coachee, &rating)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:feedback-not-asked");
+    let response = s
+        .app
+        .post_json(&feedback_path(&first), &coachee, &rating)
+        .await;
+    assert_eq!(response.status(), 200);
+    let rated: Value = response.json().await.unwrap();
+    assert_eq!(rated["feedback"]["rating"], 2);
+    let problem = assert_problem(
+        s.app
+            .post_json(&feedback_path(&first), &coachee, &rating)
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:feedback-given");
+
+    // The provider is told; the employer sees neither the risk, the rating nor the comment.
+    let as_planner = s.order(&order, &s.planner).await;
+    assert_eq!(as_planner["alliance_at_risk"]["reason"], "low_rating");
+    assert!(s
+        .timeline_types(&order, &s.planner)
+        .await
+        .contains(&"alliance.at_risk".to_string()));
+    let as_hr = s.order(&order, &s.hr).await;
+    assert!(as_hr.get("alliance_at_risk").is_none(), "{as_hr}");
+    assert!(!s
+        .timeline_types(&order, &s.hr)
+        .await
+        .contains(&"alliance.at_risk".to_string()));
+    let sessions = s
+        .app
+        .get(&Scene::path(&order, "/sessions"), &s.hr)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !sessions.contains("click") && !sessions.contains("rating"),
+        "{sessions}"
+    );
+    let as_coach: Value = s
+        .app
+        .get(
+            &format!("/api/v1/sessions/{}", first["id"].as_str().unwrap()),
+            &s.anna,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(as_coach["feedback"]["comment"], "we do not click");
+}
+
+/// The scheduled half of the first-session check, run now with 7 days to rate.
+async fn check_alliance(s: &Scene) -> usize {
+    let now = s.app.now();
+    s.app
+        .blocking(move |conn| {
+            trajectum::service::alliance::flag_unrated(conn, now, 7).map_err(anyhow::Error::from)
+        })
+        .await
+}
+
+async fn an_unrated_first_session_puts_the_order_at_risk_after_the_days_004(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let unrated = s.active().await;
+    let rated = s.active().await;
+    let first = booked(
+        &s,
+        &unrated,
+        &video("regular", next(&s, Weekday::Tue, "10:00")),
+    )
+    .await;
+    let other = booked(
+        &s,
+        &rated,
+        &video("regular", next(&s, Weekday::Tue, "14:00")),
+    )
+    .await;
+    let until = next(&s, Weekday::Tue, "15:30") - s.app.now();
+    s.advance(until).await;
+    attend(&s, &first).await;
+    attend(&s, &other).await;
+    let coachee = s.coachee_token(&rated).await;
+    let fine = s
+        .app
+        .post_json(&feedback_path(&other), &coachee, &json!({"rating": 4}))
+        .await;
+    assert_eq!(fine.status(), 200);
+
+    assert_eq!(check_alliance(&s).await, 0, "not overdue yet");
+    s.advance(Duration::days(8)).await;
+    assert_eq!(check_alliance(&s).await, 1);
+    assert_eq!(check_alliance(&s).await, 0, "marked once");
+    let view = s.order(&unrated, &s.planner).await;
+    assert_eq!(view["alliance_at_risk"]["reason"], "no_rating");
+    assert!(s
+        .order(&rated, &s.planner)
+        .await
+        .get("alliance_at_risk")
+        .is_none());
+    let timeline: Value = s
+        .app
+        .get(&Scene::path(&unrated, "/timeline"), &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let risk = timeline["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "alliance.at_risk")
+        .unwrap();
+    assert_eq!(risk["actor_role"], "system");
+}
+
 api_test!(
+    the_first_session_is_rated_and_a_low_rating_warns_the_provider_004,
+    an_unrated_first_session_puts_the_order_at_risk_after_the_days_004,
     only_the_coach_reads_the_notes_and_they_are_stored_sealed,
     a_planned_session_reschedules_under_the_same_checks,
     sessions_list_across_the_callers_orders,

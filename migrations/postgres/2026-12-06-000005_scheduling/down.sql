@@ -1,3 +1,5 @@
+ALTER TABLE orders DROP COLUMN alliance_at_risk_at;
+ALTER TABLE orders DROP COLUMN alliance_risk;
 ALTER TABLE orders DROP COLUMN regular_sessions_used;
 ALTER TABLE orders DROP COLUMN regular_sessions_planned;
 DROP TABLE session_notes;

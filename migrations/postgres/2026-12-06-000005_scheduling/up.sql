@@ -32,6 +32,10 @@ CREATE TABLE sessions (
     requested_by          TEXT,
     cancel_reason         TEXT,
     attendance_at         TIMESTAMP,
+    -- the coachee's rating of the working relationship after the first session (004), 1 to 5
+    rating                INTEGER CHECK (rating BETWEEN 1 AND 5),
+    rating_comment        TEXT,
+    rated_at              TIMESTAMP,
     version               INTEGER NOT NULL,
     booked_by             TEXT NOT NULL,
     booked_by_role        TEXT NOT NULL,
@@ -55,6 +59,9 @@ CREATE TABLE session_notes (
 
 ALTER TABLE orders ADD COLUMN regular_sessions_planned INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN regular_sessions_used INTEGER NOT NULL DEFAULT 0;
+-- The first-session check (004): why and since when the working relationship is at risk.
+ALTER TABLE orders ADD COLUMN alliance_risk TEXT;
+ALTER TABLE orders ADD COLUMN alliance_at_risk_at TIMESTAMP;
 
 -- No double booking, whatever the concurrency: a coach's booked time (with its buffer) and a
 -- coachee's sessions never overlap. A violation is SQLSTATE 23P01, answered as a 409. (On SQLite

@@ -1,0 +1,135 @@
+//! The first-session check (004): the coachee rates the working relationship after the first
+//! regular session; a rating of 2 or lower, or none in time, marks the order at risk and tells
+//! the provider (`alliance.at_risk`). The employer sees neither the rating nor the comment.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::db::orders::Order;
+use crate::db::sessions as store;
+use crate::db::{self, DbConnection};
+use crate::domain::alliance::{self as rules, AllianceRisk, Feedback};
+use crate::domain::event::Event;
+use crate::domain::principal::Principal;
+use crate::domain::session::{SessionKind, SessionRefusal, SessionStatus};
+use crate::service::coachee::coachee_order;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle;
+use crate::views::session::SessionView;
+
+/// The coachee rates the first regular session, once it was held; once.
+#[tracing::instrument(skip_all, fields(session_id = %id))]
+pub fn give_feedback(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    feedback: Feedback,
+) -> ServiceResult<SessionView> {
+    feedback.validate()?;
+    db::write(conn, |conn| {
+        let visible = coachee_order(conn, now, caller, true)?;
+        let mut session = store::find(conn, id)?
+            .filter(|s| s.order_id == visible.order.id)
+            .ok_or_else(|| ServiceError::NotFound("no such session".into()))?;
+        let first = store::first_held_regular(conn, &visible.order.id)?;
+        if session.kind != SessionKind::Regular
+            || session.status != SessionStatus::Held
+            || first.as_ref().map(|f| f.id.as_str()) != Some(session.id.as_str())
+        {
+            return Err(SessionRefusal::FeedbackNotAsked.into());
+        }
+        if session.rating.is_some() {
+            return Err(SessionRefusal::FeedbackGiven.into());
+        }
+        let read_version = session.version;
+        session.rating = Some(i32::from(feedback.rating));
+        session.rating_comment = feedback
+            .comment
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from);
+        session.rated_at = Some(now.naive_utc());
+        session.version += 1;
+        session.updated_at = now.naive_utc();
+        if !store::update(conn, &session, read_version)? {
+            return Err(ServiceError::changed("session"));
+        }
+        if feedback.at_risk() {
+            mark_at_risk(
+                conn,
+                now,
+                caller,
+                visible.order.clone(),
+                &session.id,
+                AllianceRisk::LowRating,
+            )?;
+        }
+        Ok(SessionView::build(session, visible.audience))
+    })
+}
+
+/// Marks the order at risk (once) and tells the provider.
+fn mark_at_risk(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    mut order: Order,
+    session_id: &str,
+    reason: AllianceRisk,
+) -> ServiceResult<()> {
+    if order.alliance_risk.is_some() {
+        return Ok(());
+    }
+    order.alliance_risk = Some(reason);
+    order.alliance_at_risk_at = Some(now.naive_utc());
+    let status = order.status;
+    let event = Event::AllianceAtRisk {
+        session_id: session_id.to_string(),
+        reason,
+    };
+    lifecycle::save(conn, now, caller, order, status, event)?;
+    Ok(())
+}
+
+/// The scheduled half of the check: every running order whose first regular session ended more
+/// than `days` ago without a rating is marked at risk, by the service itself. Returns how many.
+/// (The follow-up worker runs it; until then `trajectum admin check-alliance` does.)
+#[tracing::instrument(skip_all)]
+pub fn flag_unrated(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    days: u32,
+) -> ServiceResult<usize> {
+    let cutoff = now - Duration::days(i64::from(days));
+    let candidates = store::unrated_before(conn, cutoff.naive_utc())?;
+    let mut flagged = 0;
+    for candidate in candidates {
+        let marked = db::write(conn, |conn| -> ServiceResult<bool> {
+            crate::db::orders::lock(conn, &candidate.order_id)?;
+            let Some(order) = crate::db::orders::find(conn, &candidate.order_id)? else {
+                return Ok(false);
+            };
+            let first = store::first_held_regular(conn, &order.id)?;
+            let Some(first) = first.filter(|f| f.id == candidate.id && f.rating.is_none()) else {
+                return Ok(false);
+            };
+            if order.alliance_risk.is_some()
+                || !rules::rating_overdue(first.ends_at.and_utc(), now, days)
+            {
+                return Ok(false);
+            }
+            let system = Principal::system(&order.provider_id);
+            mark_at_risk(conn, now, &system, order, &first.id, AllianceRisk::NoRating)?;
+            Ok(true)
+        })?;
+        flagged += usize::from(marked);
+    }
+    if flagged > 0 {
+        tracing::info!(
+            flagged,
+            "orders marked at risk: first session not rated in time"
+        );
+    }
+    Ok(flagged)
+}
