@@ -18,6 +18,7 @@ use crate::domain::event::Event;
 use crate::domain::order::OrderAction;
 use crate::domain::plan::Plan;
 use crate::domain::principal::Principal;
+use crate::domain::session::SessionKind;
 use crate::service::coaching;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
@@ -119,6 +120,27 @@ pub fn coachee_order(
     }
 }
 
+/// Without the coachee's consent, neither a planned assessment in the intake nor a booked
+/// assessment session stands (002); true when either was cancelled.
+fn withdraw_assessment(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order: &crate::db::orders::Order,
+) -> ServiceResult<bool> {
+    let in_intake = coaching::withdraw_assessment(conn, now, &order.id)?;
+    let mut order = order.clone();
+    let sessions = crate::service::sessions::cancel_planned(
+        conn,
+        now,
+        caller,
+        &mut order,
+        &[SessionKind::Assessment],
+        "the coachee withdrew consent to the assessment",
+    )?;
+    Ok(in_intake || sessions > 0)
+}
+
 /// More sessions than a trajectory has (8 and an assessment, 002, extensions included).
 const MAX_SESSIONS_SHOWN: i64 = 200;
 
@@ -191,7 +213,7 @@ pub fn change_consents(
                 Event::ConsentWithdrawn {
                     consent: kind,
                     assessment_cancelled: kind == ConsentKind::Assessment
-                        && coaching::withdraw_assessment(conn, now, &order.id)?,
+                        && withdraw_assessment(conn, now, caller, order)?,
                 }
             };
             lifecycle::record(conn, now, caller, order, event)?;

@@ -14,6 +14,7 @@ use crate::domain::event::Event;
 use crate::domain::extension::{Completion, ExtensionRequest};
 use crate::domain::order::OrderAction;
 use crate::domain::principal::Principal;
+use crate::domain::session::SessionKind;
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle;
@@ -205,7 +206,14 @@ pub fn cancel(
 ) -> ServiceResult<OrderView> {
     act(conn, now, caller, id, OrderAction::Cancel, |conn, order| {
         order.cancel_reason = Some(cancellation.reason()?);
-        sessions::cancel_all_planned(conn, now, caller, order)?;
+        sessions::cancel_planned(
+            conn,
+            now,
+            caller,
+            order,
+            SessionKind::ALL,
+            "the order was cancelled",
+        )?;
         order.cancelled_at = Some(now.naive_utc());
         Ok(Event::OrderCancelled {})
     })

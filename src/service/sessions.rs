@@ -394,25 +394,34 @@ fn planned_and_not_started(session: &Session, now: DateTime<Utc>) -> ServiceResu
     Ok(())
 }
 
-/// Calls off the order's planned sessions when the order itself is cancelled (none counts).
-pub fn cancel_all_planned(
+/// Calls off the order's planned sessions of `kinds` because what they depended on is gone
+/// (the order was cancelled, the coachee withdrew consent to an assessment); none counts against
+/// the budget. Each is a `session.cancelled` event; returns how many.
+pub fn cancel_planned(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     order: &mut Order,
-) -> ServiceResult<()> {
-    for mut session in store::planned_of(conn, &order.id, SessionKind::ALL)? {
+    kinds: &[SessionKind],
+    reason: &str,
+) -> ServiceResult<usize> {
+    let planned = store::planned_of(conn, &order.id, kinds)?;
+    let requested_by = match caller.role {
+        Role::Employer | Role::Coachee => CancelledFor::Coachee,
+        _ => CancelledFor::Provider,
+    };
+    for mut session in planned.iter().cloned() {
         let read_version = session.version;
+        if session.counts_against_budget {
+            order.regular_sessions_planned -= 1;
+        }
         session.status = SessionStatus::Cancelled;
         session.counts_against_budget = false;
         session.cancelled_at = Some(now.naive_utc());
         session.cancelled_by = Some(caller.subject.clone());
         session.cancelled_by_role = Some(caller.role);
-        session.requested_by = Some(match caller.role {
-            Role::Employer => CancelledFor::Coachee,
-            _ => CancelledFor::Provider,
-        });
-        session.cancel_reason = Some("the order was cancelled".into());
+        session.requested_by = Some(requested_by);
+        session.cancel_reason = Some(reason.into());
         session.version += 1;
         session.updated_at = now.naive_utc();
         if !store::update(conn, &session, read_version)? {
@@ -426,13 +435,12 @@ pub fn cancel_all_planned(
             Event::SessionCancelled {
                 session_id: session.id,
                 kind: session.kind,
-                requested_by: session.requested_by.unwrap_or(CancelledFor::Provider),
+                requested_by,
                 counts_against_budget: false,
             },
         )?;
     }
-    order.regular_sessions_planned = 0;
-    Ok(())
+    Ok(planned.len())
 }
 
 /// What happened at a session.

@@ -439,7 +439,7 @@ async fn regular_sessions_stay_within_the_budget(backend: Backend) {
         )
         .await;
     assert_eq!(consent.status(), 200);
-    assert_eq!(book(&s, &order, &s.anna, &assessment).await.status(), 201);
+    let assessment = booked(&s, &order, &assessment).await;
 
     // Cancelled by the provider: it does not count. Cancelled late by the coachee's side: it
     // does, and the answer says so.
@@ -473,6 +473,22 @@ async fn regular_sessions_stay_within_the_budget(backend: Backend) {
     let problem = assert_problem(s.app.post_json(&path, &s.anna, &body).await, 409).await;
     assert_eq!(problem["type"], "urn:trajectum:problem:session-not-planned");
     assert_eq!(problem["session_status"], "cancelled");
+
+    // Withdrawing the consent calls the assessment off (002), on the coachee's side.
+    let coachee = s.coachee_token(&order).await;
+    let withdrawn = s
+        .put(
+            "/api/v1/coachee/consents",
+            &coachee,
+            &json!({"assessment": false}),
+        )
+        .await;
+    assert_eq!(withdrawn.status(), 200);
+    let path = format!("/api/v1/sessions/{}", assessment["id"].as_str().unwrap());
+    let after: Value = s.app.get(&path, &s.anna).await.json().await.unwrap();
+    assert_eq!(after["status"], "cancelled");
+    assert_eq!(after["cancellation"]["requested_by"], "coachee");
+    assert_eq!(after["counts_against_budget"], false);
 }
 
 async fn attendance_is_recorded_by_the_coach_after_the_start(backend: Backend) {
