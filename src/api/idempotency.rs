@@ -20,7 +20,9 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 /// POSTs that are not remembered: token requests, and coachee links (their response is a
 /// credential that must not be stored).
 pub fn exempt(path: &str) -> bool {
-    path.starts_with("/api/v1/auth/") || path.ends_with("/coachee-link")
+    path.starts_with("/api/v1/auth/")
+        || path.ends_with("/coachee-link")
+        || path.ends_with("/calendar-feed")
 }
 
 /// A request's key and what it asked, as the middleware found them.

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod availability;
+pub mod calendars;
 pub mod coachee;
 pub mod coaches;
 pub mod conditional;
@@ -81,6 +82,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(availability::get_availability)
                 .service(availability::put_availability)
                 .service(availability::free_slots)
+                .service(calendars::coach_calendar)
+                .service(calendars::order_calendar)
+                .service(calendars::issue_coach_feed)
+                .service(calendars::issue_order_feed)
                 .service(coaches::get_coach)
                 .service(coaches::update_coach)
                 .route("/openapi.json", web::get().to(spec::served)),

@@ -33,7 +33,8 @@ pub fn bearer_token(headers: &header::HeaderMap) -> Result<Option<&str>, ApiErro
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// The caller of a request with a bearer token (401 without one or with a bad one).
+pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;

@@ -1,6 +1,7 @@
 //! The database: one connection type over PostgreSQL and SQLite, its pool, its migrations, and
 //! the query functions (one module per table family). Nothing here knows about HTTP.
 
+pub mod calendars;
 pub mod coaches;
 pub mod coaching;
 pub mod events;

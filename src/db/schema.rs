@@ -256,6 +256,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calendar_feeds (id) {
+        id -> Text,
+        coach_id -> Nullable<Text>,
+        order_id -> Nullable<Text>,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
@@ -285,5 +297,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     organisations,
     coach_availability,
     sessions,
-    session_notes
+    session_notes,
+    calendar_feeds
 );

@@ -21,7 +21,11 @@ use crate::service::sessions::{booked, coach_zone};
 use crate::views::session::{AvailabilityView, FreeSlot, FreeSlots};
 
 /// The coach, if the caller may plan for them: the coach themselves or the provider's planners.
-fn planning_access(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<Coach> {
+pub fn planning_access(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<Coach> {
     let coach =
         coaches::find(conn, id)?.ok_or_else(|| ServiceError::NotFound("no such coach".into()))?;
     let access = CoachAccess {

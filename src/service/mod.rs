@@ -6,6 +6,7 @@
 
 pub mod alliance;
 pub mod availability;
+pub mod calendars;
 pub mod coachee;
 pub mod coaches;
 pub mod coaching;

@@ -1104,7 +1104,192 @@ async fn an_unrated_first_session_puts_the_order_at_risk_after_the_days_004(back
     assert_eq!(risk["actor_role"], "system");
 }
 
+/// The events of an iCalendar body, read with an independent parser (the `ical` crate): each as
+/// its properties by name.
+fn parse_ics(body: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut calendars = ical::IcalParser::new(std::io::BufReader::new(body.as_bytes()));
+    let calendar = calendars
+        .next()
+        .expect("one calendar")
+        .expect("a valid calendar");
+    assert!(calendars.next().is_none());
+    assert!(calendar
+        .properties
+        .iter()
+        .any(|p| p.name == "VERSION" && p.value.as_deref() == Some("2.0")));
+    assert!(calendar.properties.iter().any(|p| p.name == "PRODID"));
+    calendar
+        .events
+        .into_iter()
+        .map(|event| {
+            event
+                .properties
+                .into_iter()
+                .map(|p| (p.name, p.value.unwrap_or_default()))
+                .collect()
+        })
+        .collect()
+}
+
+fn ics_stamp(at: DateTime<Utc>) -> String {
+    at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+async fn get_ics(s: &Scene, path: &str, token: Option<&str>) -> reqwest::Response {
+    s.app
+        .request(Method::GET, path, token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn calendars_are_rfc_5545_feeds_without_confidential_content(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let cancelled = booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Tue, "10:00")),
+    )
+    .await;
+    let mut in_person = video("regular", next(&s, Weekday::Wed, "10:00"));
+    in_person["format"] = json!("in_person");
+    in_person["location"] = json!("Coachwise, Oudegracht 12, Utrecht");
+    in_person.as_object_mut().unwrap().remove("meeting_link");
+    let moved = booked(&s, &order, &in_person).await;
+    let cancel = s
+        .app
+        .post_json(
+            &format!(
+                "/api/v1/sessions/{}/cancel",
+                cancelled["id"].as_str().unwrap()
+            ),
+            &s.anna,
+            &json!({"reason": "the coachee has a hospital appointment", "requested_by": "coachee"}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+    let moved_path = format!("/api/v1/sessions/{}", moved["id"].as_str().unwrap());
+    let response = s
+        .app
+        .request(Method::PATCH, &moved_path, Some(&s.anna))
+        .json(&json!({"starts_at": stamp(next(&s, Weekday::Wed, "11:00"))}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    s.put(
+        &format!("{moved_path}/notes"),
+        &s.anna,
+        &json!({"text": "talked about the burn-out"}),
+    )
+    .await;
+
+    let coach_feed = format!("/api/v1/coaches/{}/calendar.ics", s.anna_coach_id);
+    let response = get_ics(&s, &coach_feed, Some(&s.anna)).await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    let body = response.text().await.unwrap();
+    for secret in ["Sam", "sam@acme", "hospital", "burn-out"] {
+        assert!(!body.contains(secret), "the feed holds {secret:?}: {body}");
+    }
+    let events = parse_ics(&body);
+    assert_eq!(events.len(), 2);
+    let by_uid = |session: &Value| {
+        let uid = format!("{}@trajectum", session["id"].as_str().unwrap());
+        events.iter().find(|e| e["UID"] == uid).unwrap().clone()
+    };
+    let gone = by_uid(&cancelled);
+    assert_eq!(gone["STATUS"], "CANCELLED");
+    assert_eq!(gone["SEQUENCE"], "1");
+    let there = by_uid(&moved);
+    assert_eq!(there["STATUS"], "CONFIRMED");
+    assert_eq!(there["SEQUENCE"], "1", "raised by the reschedule");
+    assert_eq!(there["DTSTART"], ics_stamp(next(&s, Weekday::Wed, "11:00")));
+    assert_eq!(there["DTEND"], ics_stamp(next(&s, Weekday::Wed, "12:00")));
+    assert_eq!(there["LOCATION"], "Coachwise\\, Oudegracht 12\\, Utrecht");
+    assert!(there["DTSTAMP"].ends_with('Z'));
+
+    // The employer's view of the order's feed: when, not where.
+    let order_feed = Scene::path(&order, "/calendar.ics");
+    let body = get_ics(&s, &order_feed, Some(&s.hr))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events = parse_ics(&body);
+    assert_eq!(events.len(), 2);
+    assert!(events
+        .iter()
+        .all(|e| !e.contains_key("LOCATION") && !e.contains_key("URL")));
+
+    // Who may read the coach's feed with a bearer token: Anna and the planner, not a colleague
+    // or the coachee; nobody without a token.
+    assert_eq!(
+        get_ics(&s, &coach_feed, Some(&s.planner)).await.status(),
+        200
+    );
+    assert_problem(get_ics(&s, &coach_feed, Some(&s.bram)).await, 403).await;
+    let coachee = s.coachee_token(&order).await;
+    assert_problem(get_ics(&s, &coach_feed, Some(&coachee)).await, 403).await;
+    assert_problem(get_ics(&s, &coach_feed, None).await, 401).await;
+}
+
+/// A new feed token from `path` (by Anna); the feed's address with it.
+async fn issue_feed(s: &Scene, path: &str) -> String {
+    let response = s.app.post_json(path, &s.anna, &json!({})).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    body["feed_url"].as_str().unwrap().to_string()
+}
+
+async fn a_feed_token_opens_one_calendar_until_it_is_rotated(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Thu, "10:00")),
+    )
+    .await;
+    let coach_feed = format!("/api/v1/coaches/{}/calendar-feed", s.anna_coach_id);
+    let first = issue_feed(&s, &coach_feed).await;
+    assert!(first.starts_with(&format!(
+        "/api/v1/coaches/{}/calendar.ics?token=",
+        s.anna_coach_id
+    )));
+    let response = get_ics(&s, &first, None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(parse_ics(&response.text().await.unwrap()).len(), 1);
+    // Rotated: the first token stops, the new one works; a token opens its own calendar only.
+    let second = issue_feed(&s, &coach_feed).await;
+    assert_problem(get_ics(&s, &first, None).await, 401).await;
+    assert_eq!(get_ics(&s, &second, None).await.status(), 200);
+    let token = second.split("token=").nth(1).unwrap();
+    let elsewhere = format!("{}?token={token}", Scene::path(&order, "/calendar.ics"));
+    assert_problem(get_ics(&s, &elsewhere, None).await, 401).await;
+
+    // The order's feed is the coachee's: with where to go and how to join.
+    let order_feed = issue_feed(&s, &Scene::path(&order, "/calendar-feed")).await;
+    let events = parse_ics(&get_ics(&s, &order_feed, None).await.text().await.unwrap());
+    assert_eq!(events[0]["URL"], "https://meet.example/anna-sam");
+    // The employer does not issue feed tokens.
+    assert_problem(
+        s.app
+            .post_json(&Scene::path(&order, "/calendar-feed"), &s.hr, &json!({}))
+            .await,
+        403,
+    )
+    .await;
+}
+
 api_test!(
+    calendars_are_rfc_5545_feeds_without_confidential_content,
+    a_feed_token_opens_one_calendar_until_it_is_rotated,
     the_first_session_is_rated_and_a_low_rating_warns_the_provider_004,
     an_unrated_first_session_puts_the_order_at_risk_after_the_days_004,
     only_the_coach_reads_the_notes_and_they_are_stored_sealed,

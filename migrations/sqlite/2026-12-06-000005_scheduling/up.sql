@@ -47,6 +47,22 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_coach_time_idx ON sessions (coach_id, starts_at);
 CREATE INDEX sessions_order_time_idx ON sessions (order_id, starts_at, id);
 
+-- Calendar feeds (RFC 5545) for calendar apps, which cannot send a bearer token: a coach's or an
+-- order's, opened by a token in the URL that is stored only as its SHA-256 digest. Issuing a new
+-- one revokes the earlier ones.
+CREATE TABLE calendar_feeds (
+    id         TEXT PRIMARY KEY,
+    coach_id   TEXT REFERENCES coaches (id),
+    order_id   TEXT REFERENCES orders (id),
+    token_hash TEXT NOT NULL UNIQUE,
+    created_by TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    revoked_at TIMESTAMP,
+    CONSTRAINT calendar_feeds_one_owner CHECK ((coach_id IS NULL) <> (order_id IS NULL))
+);
+CREATE INDEX calendar_feeds_coach_idx ON calendar_feeds (coach_id);
+CREATE INDEX calendar_feeds_order_idx ON calendar_feeds (order_id);
+
 -- The coach's private notes on a session, sealed (AES-256-GCM, see src/vault.rs): kept apart
 -- from the session so that no query for a session can carry them by accident.
 CREATE TABLE session_notes (

@@ -6,7 +6,7 @@
 use actix_web::http::header::ContentType;
 use actix_web::{web, HttpResponse};
 use serde_json::Value;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -52,6 +52,7 @@ use passes::*;
         (name = "plan", description = "Development points, goals and tasks (confidential)"),
         (name = "availability", description = "Coaches' working hours and free slots"),
         (name = "sessions", description = "Sessions booked on orders: intake, regular, assessment, follow-up"),
+        (name = "calendars", description = "Sessions as iCalendar feeds (RFC 5545) for calendar apps"),
         (name = "coachee", description = "The coachee's own link, view and consents"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -72,6 +73,13 @@ impl Modify for BearerAuth {
                     .description(Some("An access token from `POST /api/v1/auth/token`"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "calendar_feed",
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "A calendar feed's token (`POST /coaches/{id}/calendar-feed`, `POST /orders/{id}/calendar-feed`), for calendar apps that cannot send a bearer token",
+            ))),
         );
     }
 }

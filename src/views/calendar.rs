@@ -1,0 +1,74 @@
+//! Sessions as an iCalendar feed (RFC 5545), written with the `icalendar` crate.
+//!
+//! Each session is a `VEVENT` with a stable `UID` (the session's id), `SEQUENCE` raised on every
+//! change (the session's version), `DTSTAMP` and `LAST-MODIFIED` (its last change), times in
+//! UTC, and `STATUS:CANCELLED` once called off, so calendar apps remove it. A feed carries no
+//! notes, no reason for coaching, no name or contact details of the coachee: only the kind,
+//! format and time, and where or how to join for those who may know it.
+
+use icalendar::{Calendar, Component, EventLike, EventStatus, Property};
+
+use crate::db::sessions::Session;
+use crate::domain::session::{MeetingFormat, SessionKind, SessionStatus};
+use crate::domain::visibility::Audience;
+
+/// The feed's media type.
+pub const CONTENT_TYPE: &str = "text/calendar; charset=utf-8";
+
+fn summary(kind: SessionKind) -> &'static str {
+    match kind {
+        SessionKind::Intake => "Coaching intake",
+        SessionKind::Regular => "Coaching session",
+        SessionKind::Assessment => "Coaching assessment",
+        SessionKind::FollowUp => "Coaching follow-up",
+    }
+}
+
+fn format_words(format: MeetingFormat) -> &'static str {
+    match format {
+        MeetingFormat::InPerson => "in person",
+        MeetingFormat::Phone => "by phone",
+        MeetingFormat::Video => "by video",
+    }
+}
+
+/// The calendar `name` of `sessions`, as `audience` may see them.
+pub fn feed(name: &str, sessions: Vec<Session>, audience: Audience) -> String {
+    let details = audience.sees_session_details();
+    let mut calendar = Calendar::empty();
+    calendar.append_property(Property::new("VERSION", "2.0"));
+    calendar.append_property(Property::new("PRODID", "-//Trajectum//Sessions//EN"));
+    calendar.append_property(Property::new("CALSCALE", "GREGORIAN"));
+    calendar.name(name);
+    for session in sessions {
+        let mut event = icalendar::Event::new();
+        event
+            .uid(&format!("{}@trajectum", session.id))
+            .sequence(u32::try_from(session.version - 1).unwrap_or(0))
+            .timestamp(session.updated_at.and_utc())
+            .created(session.created_at.and_utc())
+            .last_modified(session.updated_at.and_utc())
+            .starts(session.starts_at.and_utc())
+            .ends(session.ends_at.and_utc())
+            .summary(summary(session.kind))
+            .description(&format!(
+                "{} {}.",
+                summary(session.kind),
+                format_words(session.format)
+            ))
+            .status(match session.status {
+                SessionStatus::Cancelled => EventStatus::Cancelled,
+                _ => EventStatus::Confirmed,
+            });
+        if details {
+            if let Some(location) = &session.location {
+                event.location(location);
+            }
+            if let Some(link) = &session.meeting_link {
+                event.url(link);
+            }
+        }
+        calendar.push(event.done());
+    }
+    calendar.done().to_string()
+}
