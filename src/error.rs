@@ -432,6 +432,24 @@ impl From<ServiceError> for ApiError {
                 errors: crate::service::sessions::refusal_errors(&refusal),
                 extensions: refusal.extensions(),
             })),
+            ServiceError::SeriesDoesNotFit(preview) => {
+                let misfits = preview.occurrences.iter().filter(|o| !o.fits).count();
+                let mut extensions = serde_json::Map::new();
+                extensions.insert(
+                    "occurrences".into(),
+                    serde_json::to_value(&preview.occurrences).unwrap_or_default(),
+                );
+                ApiError::Rule(Box::new(RuleProblem {
+                    status: StatusCode::CONFLICT,
+                    slug: "series-does-not-fit",
+                    detail: format!(
+                        "{misfits} of {} sessions do not fit; nothing was booked (see occurrences)",
+                        preview.occurrences.len()
+                    ),
+                    errors: vec![],
+                    extensions,
+                }))
+            }
             ServiceError::Conflict(detail) => ApiError::conflict(detail),
             ServiceError::Concurrent(detail) => ApiError::conflict(detail),
             ServiceError::KeyReused => ApiError::Unprocessable {

@@ -72,6 +72,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(coachee::issue_link)
                 .service(coachee::revoke_links)
                 .service(sessions::book_session)
+                .service(sessions::book_series)
                 .service(sessions::order_sessions)
                 .service(sessions::get_session)
                 .service(sessions::reschedule_session)

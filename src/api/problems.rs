@@ -69,6 +69,9 @@ pub struct ProblemDocument {
     /// The session's status when it can no longer change (`session-not-planned`).
     #[schema(required = false)]
     session_status: crate::domain::session::SessionStatus,
+    /// Each occurrence of a series and whether it fits (409 `series-does-not-fit`).
+    #[schema(required = false)]
+    occurrences: Vec<crate::views::session::SeriesOccurrence>,
     /// The OAuth 2.0 error code, on the token endpoints (RFC 6749 §5.2).
     #[schema(required = false)]
     error: OAuthError,

@@ -1,4 +1,4 @@
-//! Sessions: `POST/GET /orders/{id}/sessions`, `GET /sessions`, `GET/PATCH /sessions/{id}`,
+//! Sessions: `POST/GET /orders/{id}/sessions`, `POST /orders/{id}/sessions/series`, `GET /sessions`, `GET/PATCH /sessions/{id}`,
 //! `POST /sessions/{id}/cancel`, `POST /sessions/{id}/attendance`, `GET/PUT /sessions/{id}/notes`. The rules are
 //! `domain::session` and `domain::availability`; the use cases `crate::service::sessions`.
 
@@ -14,15 +14,15 @@ use crate::api::if_match;
 use crate::api::orders::PageParams;
 use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, Coaches, ProviderStaff, Staff};
-use crate::domain::session::{NewSession, SessionStatus};
+use crate::domain::session::{NewSeries, NewSession, SessionStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::service::notes::{self, NotesInput, NotesView};
 use crate::service::pagination::TimedPage;
 use crate::service::sessions::{
-    self, AttendanceRecord, SessionCancellation, SessionChanges, SessionQuery,
+    self, AttendanceRecord, SeriesOutcome, SessionCancellation, SessionChanges, SessionQuery,
 };
 use crate::state::AppState;
-use crate::views::session::{SessionPage, SessionView};
+use crate::views::session::{SeriesBooked, SeriesPreview, SessionPage, SessionView};
 
 fn session_reply(reply: Reply, session: &SessionView) -> Reply {
     reply.etag(session.version)
@@ -334,4 +334,42 @@ pub async fn put_notes(
     })
     .await?;
     Ok(Reply::ok(&view).etag(view.version).into())
+}
+
+/// Book a recurring series.
+///
+/// "Every two weeks on Tuesday 10:00, 6 sessions": the first start, `every_weeks` and `count`;
+/// the others keep the first one's time of day on the coach's clock, across daylight-saving
+/// changes. Each occurrence is checked by the same rules as a single booking, earlier
+/// occurrences of the series included. With `preview: true` the answer (200) says which
+/// occurrences fit and, for those that do not, why and the nearest free start; nothing is
+/// booked. Otherwise it is all or nothing: 201 with every session, or 409
+/// `series-does-not-fit` with the same `occurrences` and nothing booked.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The order's id")),
+    request_body = NewSeries,
+    responses(
+        (status = 200, description = "The preview: which occurrences fit", body = SeriesPreview),
+        (status = 201, description = "The series was booked", body = SeriesBooked),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/orders/{id}/sessions/series")]
+pub async fn book_series(
+    state: web::Data<AppState>,
+    caller: Caller<ProviderStaff>,
+    id: web::Path<Uuid>,
+    key: IdempotencyKey,
+    Json(body): Json<NewSeries>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        Ok(match sessions::book_series(conn, now, caller, &id, body)? {
+            SeriesOutcome::Preview(preview) => Reply::ok(&preview),
+            SeriesOutcome::Booked(booked) => Reply::created(&booked),
+        })
+    })
+    .await
 }

@@ -231,6 +231,118 @@ pub fn check_place(
     errors
 }
 
+pub const MAX_SERIES_COUNT: u32 = 26;
+pub const MAX_SERIES_INTERVAL_WEEKS: u32 = 8;
+
+/// A recurring series of sessions on an order: "every two weeks on Tuesday 10:00, 6 sessions".
+/// Each occurrence is checked by the same rules as a single booking; booking is all or nothing.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSeries {
+    /// The first session's start, RFC 3339, on a whole minute. The others keep its time of day
+    /// on the coach's clock, across daylight-saving changes.
+    #[schema(example = "2027-01-12T09:00:00Z")]
+    pub starts_at: DateTime<Utc>,
+    /// Weeks between sessions, 1 to 8.
+    #[schema(minimum = 1, maximum = 8, example = 2)]
+    pub every_weeks: u32,
+    /// How many sessions, 2 to 26.
+    #[schema(minimum = 2, maximum = 26, example = 6)]
+    pub count: u32,
+    /// 15 to 240 minutes, in steps of 5.
+    #[schema(minimum = 15, maximum = 240, multiple_of = 5, example = 60)]
+    pub duration_minutes: u32,
+    /// `regular`, `assessment` or `follow_up` (an intake is booked on its own).
+    pub kind: SessionKind,
+    pub format: MeetingFormat,
+    #[schema(min_length = 1, max_length = 300)]
+    pub location: Option<String>,
+    #[schema(min_length = 1, max_length = 500, pattern = "^https://")]
+    pub meeting_link: Option<String>,
+    #[serde(default)]
+    pub outside_hours: bool,
+    /// Only say which occurrences fit (and the nearest free start for those that do not);
+    /// book nothing.
+    #[serde(default)]
+    pub preview: bool,
+}
+
+impl NewSeries {
+    /// The single booking of the occurrence at `starts_at`.
+    pub fn occurrence(&self, starts_at: DateTime<Utc>) -> NewSession {
+        NewSession {
+            starts_at,
+            duration_minutes: self.duration_minutes,
+            kind: self.kind,
+            format: self.format,
+            location: self.location.clone(),
+            meeting_link: self.meeting_link.clone(),
+            outside_hours: self.outside_hours,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = self
+            .occurrence(self.starts_at)
+            .validate()
+            .err()
+            .unwrap_or_default();
+        if !(1..=MAX_SERIES_INTERVAL_WEEKS).contains(&self.every_weeks) {
+            errors.push(FieldError::new(
+                "/every_weeks",
+                format!("must be 1 to {MAX_SERIES_INTERVAL_WEEKS}"),
+            ));
+        }
+        if !(2..=MAX_SERIES_COUNT).contains(&self.count) {
+            errors.push(FieldError::new(
+                "/count",
+                format!("must be 2 to {MAX_SERIES_COUNT}"),
+            ));
+        }
+        if self.kind == SessionKind::Intake {
+            errors.push(FieldError::new(
+                "/kind",
+                "an intake is booked on its own, not in a series",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The starts of a series: `count` sessions `every_weeks` apart at the first one's time of day
+/// on the clock of `tz`. A time the clocks skip moves on by the length of the gap; a time they
+/// repeat is its first occurrence.
+pub fn series_starts(
+    tz: chrono_tz::Tz,
+    first: DateTime<Utc>,
+    every_weeks: u32,
+    count: u32,
+) -> Vec<DateTime<Utc>> {
+    use chrono::{LocalResult, TimeZone};
+    let local = first.with_timezone(&tz).naive_local();
+    (0..count)
+        .map(|k| {
+            let wall = local + Duration::weeks(i64::from(k * every_weeks));
+            match tz.from_local_datetime(&wall) {
+                LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at.with_timezone(&Utc),
+                // Skipped by the clocks: the first wall time after the gap, a quarter of an
+                // hour at a time (no zone skips more than two hours).
+                LocalResult::None => (1..=8)
+                    .find_map(|q| {
+                        tz.from_local_datetime(&(wall + Duration::minutes(15 * q)))
+                            .earliest()
+                    })
+                    .map(|at| at.with_timezone(&Utc))
+                    .unwrap_or(first + Duration::weeks(i64::from(k * every_weeks))),
+            }
+        })
+        .collect()
+}
+
 /// The facts about an order that decide whether a session of a kind may be booked on it.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderFacts {
@@ -696,6 +808,48 @@ mod tests {
             ),
             ["/location", "/meeting_link"]
         );
+    }
+
+    #[test]
+    fn a_series_keeps_its_time_of_day_across_the_clock_change() {
+        // Every week on Tuesday 10:00 in Amsterdam, from 16 March 2027: 09:00 UTC in winter,
+        // 08:00 UTC after the clocks go forward on 28 March.
+        let first = utc("2027-03-16T09:00:00Z");
+        let starts = series_starts(chrono_tz::Europe::Amsterdam, first, 1, 3);
+        assert_eq!(
+            starts,
+            vec![
+                first,
+                utc("2027-03-23T09:00:00Z"),
+                utc("2027-03-30T08:00:00Z")
+            ]
+        );
+        // Every two weeks.
+        let fortnightly = series_starts(chrono_tz::Europe::Amsterdam, first, 2, 2);
+        assert_eq!(fortnightly[1], utc("2027-03-30T08:00:00Z"));
+    }
+
+    #[test]
+    fn a_series_is_bounded_and_has_no_intakes() {
+        let series = NewSeries {
+            starts_at: utc("2027-03-16T09:00:00Z"),
+            every_weeks: 9,
+            count: 1,
+            duration_minutes: 60,
+            kind: SessionKind::Intake,
+            format: MeetingFormat::Phone,
+            location: None,
+            meeting_link: None,
+            outside_hours: false,
+            preview: false,
+        };
+        let pointers: Vec<String> = series
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.pointer)
+            .collect();
+        assert_eq!(pointers, ["/every_weeks", "/count", "/kind"]);
     }
 
     #[test]

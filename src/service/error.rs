@@ -42,6 +42,9 @@ pub enum ServiceError {
     /// A scheduling rule refused the session (each rule its own problem type).
     #[error("session refused: {0:?}")]
     Session(crate::domain::session::SessionRefusal),
+    /// Not every occurrence of a series fits; none was booked.
+    #[error("the series does not fit")]
+    SeriesDoesNotFit(Box<crate::views::session::SeriesPreview>),
     /// The change conflicts with what is stored now (e.g. a concurrent change).
     #[error("conflict: {0}")]
     Conflict(String),

@@ -20,8 +20,8 @@ use crate::domain::event::Event;
 use crate::domain::order::{OrderAction, OrderStatus};
 use crate::domain::principal::{Principal, Role};
 use crate::domain::session::{
-    self as rules, Attendance, CancelledFor, NewSession, OrderFacts, SessionKind, SessionRefusal,
-    SessionStatus,
+    self as rules, Attendance, CancelledFor, NewSeries, NewSession, OrderFacts, SessionKind,
+    SessionRefusal, SessionStatus,
 };
 use crate::domain::FieldError;
 use crate::service::coaching;
@@ -29,7 +29,9 @@ use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
 use crate::service::order_reads;
 use crate::service::pagination::TimedPage;
-use crate::views::session::{SessionPage, SessionView};
+use crate::views::session::{
+    SeriesBooked, SeriesOccurrence, SeriesPreview, SessionPage, SessionView,
+};
 
 /// How many alternatives a refused booking offers.
 const ALTERNATIVES: usize = 3;
@@ -104,95 +106,131 @@ pub fn book(
     db::write(conn, |conn| {
         let visible = lifecycle::load_for_update(conn, caller, order_id)?;
         lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
-        let order = &visible.order;
-        let facts = OrderFacts {
-            status: order.status,
-            assessment_consent: new.kind == SessionKind::Assessment
-                && coaching::consent_given(conn, &order.id, ConsentKind::Assessment)?,
-            intake_planned: new.kind == SessionKind::Intake
-                && store::has_planned(conn, &order.id, SessionKind::Intake)?,
-            budget: order.session_budget(),
-            used: u32::try_from(order.regular_sessions_used).unwrap_or(0),
-            planned: u32::try_from(order.regular_sessions_planned).unwrap_or(0),
-            end_date: order.end_date,
-        };
-        rules::check_order(new.kind, facts)?;
-        let coach_id = order.coach_id.clone().ok_or_else(|| {
-            ServiceError::Internal(anyhow::anyhow!("an order past submitted has no coach"))
-        })?;
-        let coach = coaches::find(conn, &coach_id)?.ok_or_else(not_found)?;
-        let tz = coach_zone(&coach.time_zone)?;
-        let slot = Span::new(new.starts_at, new.ends_at());
-        rules::check_time(
-            new.kind,
-            slot.start,
-            crate::domain::availability::local_date(tz, slot.end - Duration::microseconds(1)),
-            order.end_date,
-            now,
-        )?;
-        if new.outside_hours && caller.role != Role::Coach {
-            return Err(SessionRefusal::OutsideHoursNotYours.into());
-        }
-        let buffer = check_calendar(
-            conn,
-            now,
-            tz,
-            &coach_id,
-            order,
-            slot,
-            new.outside_hours,
-            None,
-        )?;
-        let session = Session {
-            id: new_id(),
-            order_id: order.id.clone(),
-            coach_id,
-            provider_id: order.provider_id.clone(),
-            kind: new.kind,
-            format: new.format,
-            location: new.location.map(|l| l.trim().to_string()),
-            meeting_link: new.meeting_link,
-            starts_at: slot.start.naive_utc(),
-            ends_at: slot.end.naive_utc(),
-            blocked_until: (slot.end + buffer).naive_utc(),
-            outside_hours: new.outside_hours,
-            status: SessionStatus::Planned,
-            counts_against_budget: new.kind.counts_against_budget(),
-            cancelled_at: None,
-            cancelled_by: None,
-            cancelled_by_role: None,
-            requested_by: None,
-            cancel_reason: None,
-            attendance_at: None,
-            rating: None,
-            rating_comment: None,
-            rated_at: None,
-            version: 1,
-            booked_by: caller.subject.clone(),
-            booked_by_role: caller.role,
-            created_at: now.naive_utc(),
-            updated_at: now.naive_utc(),
-        };
-        store::insert(conn, &session).map_err(calendar_violation)?;
-        let mut order = order.clone();
-        if session.counts_against_budget {
-            order.regular_sessions_planned += 1;
-        }
-        let to = match (session.kind, order.status) {
-            (SessionKind::Intake, OrderStatus::Accepted) => OrderStatus::IntakeScheduled,
-            (_, status) => status,
-        };
-        let event = Event::SessionScheduled {
-            session_id: session.id.clone(),
-            kind: session.kind,
-            format: session.format,
-            starts_at: slot.start,
-            ends_at: slot.end,
-        };
-        lifecycle::save(conn, now, caller, order, to, event)?;
+        let mut order = visible.order.clone();
+        let session = place(conn, now, caller, &mut order, &new)?;
+        let to = after_booking(session.kind, order.status);
+        lifecycle::save(conn, now, caller, order, to, scheduled(&session))?;
         tracing::info!(session_id = %session.id, "session booked");
         Ok(SessionView::build(session, visible.audience))
     })
+}
+
+/// The order's status once a session of `kind` is booked: the intake schedules it.
+fn after_booking(kind: SessionKind, status: OrderStatus) -> OrderStatus {
+    match (kind, status) {
+        (SessionKind::Intake, OrderStatus::Accepted) => OrderStatus::IntakeScheduled,
+        (_, status) => status,
+    }
+}
+
+fn scheduled(session: &Session) -> Event {
+    Event::SessionScheduled {
+        session_id: session.id.clone(),
+        kind: session.kind,
+        format: session.format,
+        starts_at: session.starts_at.and_utc(),
+        ends_at: session.ends_at.and_utc(),
+    }
+}
+
+/// Checks every rule for `new` on `order` (locked) and stores the session; counts it in the
+/// order's budget (the caller saves the order).
+fn place(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order: &mut Order,
+    new: &NewSession,
+) -> ServiceResult<Session> {
+    let facts = OrderFacts {
+        status: order.status,
+        assessment_consent: new.kind == SessionKind::Assessment
+            && coaching::consent_given(conn, &order.id, ConsentKind::Assessment)?,
+        intake_planned: new.kind == SessionKind::Intake
+            && store::has_planned(conn, &order.id, SessionKind::Intake)?,
+        budget: order.session_budget(),
+        used: u32::try_from(order.regular_sessions_used).unwrap_or(0),
+        planned: u32::try_from(order.regular_sessions_planned).unwrap_or(0),
+        end_date: order.end_date,
+    };
+    rules::check_order(new.kind, facts)?;
+    let coach_id = order.coach_id.clone().ok_or_else(|| {
+        ServiceError::Internal(anyhow::anyhow!("an order past submitted has no coach"))
+    })?;
+    if new.outside_hours && caller.role != Role::Coach {
+        return Err(SessionRefusal::OutsideHoursNotYours.into());
+    }
+    let slot = Span::new(new.starts_at, new.ends_at());
+    let buffer = fit(
+        conn,
+        now,
+        order,
+        &coach_id,
+        new.kind,
+        slot,
+        new.outside_hours,
+        None,
+    )?;
+    let session = Session {
+        id: new_id(),
+        order_id: order.id.clone(),
+        coach_id,
+        provider_id: order.provider_id.clone(),
+        kind: new.kind,
+        format: new.format,
+        location: new.location.as_deref().map(|l| l.trim().to_string()),
+        meeting_link: new.meeting_link.clone(),
+        starts_at: slot.start.naive_utc(),
+        ends_at: slot.end.naive_utc(),
+        blocked_until: (slot.end + buffer).naive_utc(),
+        outside_hours: new.outside_hours,
+        status: SessionStatus::Planned,
+        counts_against_budget: new.kind.counts_against_budget(),
+        cancelled_at: None,
+        cancelled_by: None,
+        cancelled_by_role: None,
+        requested_by: None,
+        cancel_reason: None,
+        attendance_at: None,
+        rating: None,
+        rating_comment: None,
+        rated_at: None,
+        version: 1,
+        booked_by: caller.subject.clone(),
+        booked_by_role: caller.role,
+        created_at: now.naive_utc(),
+        updated_at: now.naive_utc(),
+    };
+    store::insert(conn, &session).map_err(calendar_violation)?;
+    if session.counts_against_budget {
+        order.regular_sessions_planned += 1;
+    }
+    Ok(session)
+}
+
+/// Whether a session of `kind` at `slot` fits: in the future, within the trajectory, and the
+/// calendars (`check_calendar`). Returns the coach's buffer.
+#[allow(clippy::too_many_arguments)] // the slot and what it is checked against
+fn fit(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    order: &Order,
+    coach_id: &str,
+    kind: SessionKind,
+    slot: Span,
+    outside_hours: bool,
+    except: Option<&str>,
+) -> ServiceResult<Duration> {
+    let coach = coaches::find(conn, coach_id)?.ok_or_else(not_found)?;
+    let tz = coach_zone(&coach.time_zone)?;
+    rules::check_time(
+        kind,
+        slot.start,
+        crate::domain::availability::local_date(tz, slot.end - Duration::microseconds(1)),
+        order.end_date,
+        now,
+    )?;
+    check_calendar(conn, now, tz, coach_id, order, slot, outside_hours, except)
 }
 
 /// Checks `slot` against the coach's availability (unless booked outside hours on purpose) and
@@ -646,25 +684,16 @@ pub fn reschedule(
         };
         moved.validate()?;
         let order = &visible.order;
-        let coach = coaches::find(conn, &session.coach_id)?.ok_or_else(not_found)?;
-        let tz = coach_zone(&coach.time_zone)?;
-        let slot = Span::new(moved.starts_at, moved.ends_at());
-        rules::check_time(
-            session.kind,
-            slot.start,
-            crate::domain::availability::local_date(tz, slot.end - Duration::microseconds(1)),
-            order.end_date,
-            now,
-        )?;
         if moved.outside_hours && !session.outside_hours && caller.role != Role::Coach {
             return Err(SessionRefusal::OutsideHoursNotYours.into());
         }
-        let buffer = check_calendar(
+        let slot = Span::new(moved.starts_at, moved.ends_at());
+        let buffer = fit(
             conn,
             now,
-            tz,
-            &session.coach_id,
             order,
+            &session.coach_id,
+            session.kind,
             slot,
             moved.outside_hours,
             Some(&session.id),
@@ -701,4 +730,116 @@ pub fn reschedule(
         )?;
         Ok(SessionView::build(session, visible.audience))
     })
+}
+
+/// What booking a series came to.
+#[derive(Debug)]
+pub enum SeriesOutcome {
+    /// `preview: true`: which occurrences fit; nothing was booked.
+    Preview(SeriesPreview),
+    Booked(SeriesBooked),
+}
+
+/// Why the series' transaction ends without committing.
+enum Undo {
+    Failed(ServiceError),
+    Answer(SeriesPreview),
+}
+
+impl From<ServiceError> for Undo {
+    fn from(error: ServiceError) -> Self {
+        Undo::Failed(error)
+    }
+}
+
+impl From<diesel::result::Error> for Undo {
+    fn from(error: diesel::result::Error) -> Self {
+        Undo::Failed(error.into())
+    }
+}
+
+/// The coach or the planner books a recurring series: each occurrence by the same rules as a
+/// single booking (earlier occurrences of the series included), all or nothing. With `preview`
+/// it answers which occurrences fit, and the nearest free start for those that do not.
+#[tracing::instrument(skip_all, fields(order_id = %order_id))]
+pub fn book_series(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    order_id: &str,
+    series: NewSeries,
+) -> ServiceResult<SeriesOutcome> {
+    series.validate()?;
+    let outcome = db::write(conn, |conn| -> Result<SeriesOutcome, Undo> {
+        let visible = lifecycle::load_for_update(conn, caller, order_id)?;
+        lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
+        let mut order = visible.order.clone();
+        let coach_id = order.coach_id.clone().ok_or_else(not_found)?;
+        let coach = coaches::find(conn, &coach_id)?.ok_or_else(not_found)?;
+        let tz = coach_zone(&coach.time_zone)?;
+        let starts = rules::series_starts(tz, series.starts_at, series.every_weeks, series.count);
+        let mut placed = vec![];
+        let mut occurrences = vec![];
+        for start in starts {
+            let new = series.occurrence(start);
+            // Each in a savepoint: one that does not fit leaves no trace, and the next is
+            // checked against the ones that did.
+            let occurrence =
+                match db::write(conn, |conn| place(conn, now, caller, &mut order, &new)) {
+                    Ok(session) => {
+                        placed.push(session);
+                        SeriesOccurrence {
+                            starts_at: start,
+                            ends_at: new.ends_at(),
+                            fits: true,
+                            problem_type: None,
+                            detail: None,
+                            alternative: None,
+                        }
+                    }
+                    Err(ServiceError::Session(refusal)) => SeriesOccurrence {
+                        starts_at: start,
+                        ends_at: new.ends_at(),
+                        fits: false,
+                        problem_type: Some(format!("urn:trajectum:problem:{}", refusal.slug())),
+                        detail: Some(refusal.detail()),
+                        alternative: match &refusal {
+                            SessionRefusal::CoachBusy { alternatives }
+                            | SessionRefusal::OutsideAvailability { alternatives, .. } => {
+                                alternatives.first().copied()
+                            }
+                            _ => None,
+                        },
+                    },
+                    Err(other) => return Err(Undo::Failed(other)),
+                };
+            occurrences.push(occurrence);
+        }
+        let fits = occurrences.iter().all(|o| o.fits);
+        if series.preview || !fits {
+            return Err(Undo::Answer(SeriesPreview { fits, occurrences }));
+        }
+        let Some((last, earlier)) = placed.split_last() else {
+            return Err(Undo::Failed(ServiceError::Internal(anyhow::anyhow!(
+                "a series of at least two booked nothing"
+            ))));
+        };
+        for session in earlier {
+            lifecycle::record(conn, now, caller, &order, scheduled(session))?;
+        }
+        let to = order.status;
+        lifecycle::save(conn, now, caller, order, to, scheduled(last))?;
+        Ok(SeriesOutcome::Booked(SeriesBooked {
+            sessions: placed
+                .into_iter()
+                .map(|s| SessionView::build(s, visible.audience))
+                .collect(),
+        }))
+    });
+    match outcome {
+        Ok(booked) => Ok(booked),
+        Err(Undo::Answer(preview)) if series.preview => Ok(SeriesOutcome::Preview(preview)),
+        Err(Undo::Answer(preview)) => Err(ServiceError::SeriesDoesNotFit(Box::new(preview))),
+        Err(Undo::Failed(error)) => Err(error),
+    }
 }

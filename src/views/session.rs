@@ -206,3 +206,40 @@ pub struct FreeSlots {
     pub to: DateTime<Utc>,
     pub slots: Vec<FreeSlot>,
 }
+
+/// One occurrence of a series, and whether it fits.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeriesOccurrence {
+    #[serde(serialize_with = "time::rfc3339")]
+    pub starts_at: DateTime<Utc>,
+    #[serde(serialize_with = "time::rfc3339")]
+    pub ends_at: DateTime<Utc>,
+    pub fits: bool,
+    /// Why not: the problem type a single booking would get, e.g.
+    /// `urn:trajectum:problem:coach-double-booked`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The nearest free start instead, when the calendar is what stands in the way.
+    #[serde(
+        serialize_with = "time::rfc3339_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub alternative: Option<DateTime<Utc>>,
+}
+
+/// Which occurrences of a series fit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SeriesPreview {
+    /// Whether every occurrence fits (booking the series would succeed now).
+    pub fits: bool,
+    pub occurrences: Vec<SeriesOccurrence>,
+}
+
+/// A booked series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SeriesBooked {
+    pub sessions: Vec<SessionView>,
+}

@@ -284,6 +284,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "POST /api/v1/orders/{id}/intake/complete",
             "POST /api/v1/orders/{id}/intake/validate",
             "POST /api/v1/orders/{id}/sessions",
+            "POST /api/v1/orders/{id}/sessions/series",
             "POST /api/v1/sessions/{id}/attendance",
             "POST /api/v1/sessions/{id}/cancel",
             "PUT /api/v1/coachee/consents",

@@ -1287,7 +1287,115 @@ async fn a_feed_token_opens_one_calendar_until_it_is_rotated(backend: Backend) {
     .await;
 }
 
+async fn a_series_books_all_or_nothing_after_a_preview(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let other = s.active().await;
+    let first = next(&s, Weekday::Tue, "10:00");
+    // The third Tuesday is taken by another coachee of Anna's.
+    let blocker = booked(&s, &other, &video("regular", first + Duration::weeks(2))).await;
+    let mut series = video("regular", first);
+    series["every_weeks"] = json!(1);
+    series["count"] = json!(4);
+    series["preview"] = json!(true);
+    let path = Scene::path(&order, "/sessions/series");
+
+    let response = s.app.post_json(&path, &s.anna, &series).await;
+    assert_eq!(response.status(), 200);
+    let preview: Value = response.json().await.unwrap();
+    assert_eq!(preview["fits"], false);
+    let fits: Vec<bool> = preview["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["fits"].as_bool().unwrap())
+        .collect();
+    assert_eq!(fits, [true, true, false, true]);
+    let third = &preview["occurrences"][2];
+    assert_eq!(
+        third["problem_type"],
+        "urn:trajectum:problem:coach-double-booked"
+    );
+    assert!(third["alternative"].is_string(), "{third}");
+    let sessions: Value = s
+        .app
+        .get(&Scene::path(&order, "/sessions"), &s.anna)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        sessions["data"].as_array().unwrap().is_empty(),
+        "a preview books nothing"
+    );
+
+    // All or nothing.
+    series["preview"] = json!(false);
+    let problem = assert_problem(s.app.post_json(&path, &s.anna, &series).await, 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:series-does-not-fit");
+    assert_eq!(problem["occurrences"][2]["fits"], false);
+    assert_eq!(s.order(&order, &s.hr).await["sessions"]["planned"], 0);
+
+    // Once the slot is free, the whole series books, one event per session.
+    let cancel = s
+        .app
+        .post_json(
+            &format!(
+                "/api/v1/sessions/{}/cancel",
+                blocker["id"].as_str().unwrap()
+            ),
+            &s.planner,
+            &json!({"reason": "moved to another week", "requested_by": "provider"}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+    let response = s.app.post_json(&path, &s.anna, &series).await;
+    assert_eq!(response.status(), 201);
+    let booked: Value = response.json().await.unwrap();
+    let starts: Vec<&str> = booked["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["starts_at"].as_str().unwrap())
+        .collect();
+    // Tuesdays at 10:00 on Anna's clock, whatever the clocks do in between.
+    let first_day = first.with_timezone(&Amsterdam).date_naive();
+    for (k, start) in starts.iter().enumerate() {
+        let local = DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .with_timezone(&Amsterdam);
+        assert_eq!(local.time(), NaiveTime::from_hms_opt(10, 0, 0).unwrap());
+        assert_eq!(local.date_naive(), first_day + Duration::weeks(k as i64));
+    }
+    assert_eq!(s.order(&order, &s.hr).await["sessions"]["planned"], 4);
+    let scheduled = s
+        .timeline_types(&order, &s.hr)
+        .await
+        .iter()
+        .filter(|t| *t == "session.scheduled")
+        .count();
+    assert_eq!(scheduled, 4);
+
+    // Four of the budget of eight are left: a series of five more does not fit its fifth.
+    series["starts_at"] = json!(stamp(first + Duration::weeks(5)));
+    series["count"] = json!(5);
+    series["preview"] = json!(true);
+    let preview: Value = s
+        .app
+        .post_json(&path, &s.anna, &series)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        preview["occurrences"][4]["problem_type"],
+        "urn:trajectum:problem:session-budget-exhausted"
+    );
+    assert_eq!(preview["occurrences"][3]["fits"], true);
+}
+
 api_test!(
+    a_series_books_all_or_nothing_after_a_preview,
     calendars_are_rfc_5545_feeds_without_confidential_content,
     a_feed_token_opens_one_calendar_until_it_is_rotated,
     the_first_session_is_rated_and_a_low_rating_warns_the_provider_004,
