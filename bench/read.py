@@ -37,6 +37,8 @@ PORT = int(os.environ.get("PORT", "18080"))
 BASE = f"http://127.0.0.1:{PORT}"
 PG = "postgres://postgres@127.0.0.1:5432"
 SECRET = "bench-secret-bench-secret-bench-secret-0123456789"
+# Required with PostgreSQL: the key that seals session notes (32 bytes, base64).
+NOTES_KEY = "YmVuY2gtbm90ZXMta2V5LWJlbmNoLW5vdGVzLWtleSE="
 
 
 def call(method, path, token=None, body=None, form=None, auth=None):
@@ -127,7 +129,8 @@ def seed(hr):
 
 def measure(backend, database_url, extra_args):
     env = {**os.environ, "DATABASE_URL": database_url, "TRAJECTUM_PORT": str(PORT),
-           "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_LOG_FORMAT": "json",
+           "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_NOTES_KEY": NOTES_KEY,
+           "TRAJECTUM_LOG_FORMAT": "json",
            "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600"}
     server = subprocess.Popen([BIN, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

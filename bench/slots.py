@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Free slots and booking on a busy calendar, on both backends.
+
+Usage: bench/slots.py [path/to/trajectum]   (default target/release/trajectum)
+Needs: psql, createdb/dropdb and the local PostgreSQL (postgres@127.0.0.1:5432, trust auth).
+Settings (environment): REQUESTS (timed requests per measurement, default 1000), PORT (18081).
+
+For each backend it starts the binary on a fresh database with the demo data, makes one running
+order of the demo coach Anna (budget opened up, so bookings are never refused for it), and fills
+Anna's calendar with sessions written straight into the database: 40 inside a 4-week window
+(weekdays 09:00 and 14:00 on her clock) and the rest, two hours apart, before and after it. Then,
+with 1,000, then 10,000, then 100,000 sessions stored, it times one request at a time on one
+kept-alive connection (after 30 warm-up requests):
+  - `GET /health/live`, the ceiling of the same binary in the same run;
+  - `GET /coaches/{id}/free-slots` for the 4-week window, 60 minutes, as Anna;
+and with 10,000 stored, 40 bookings (`POST /orders/{id}/sessions`) into free slots of the window
+(removed again afterwards, so every stage measures the same window).
+It prints medians, the server's CPU time per request (clock ticks of 10 ms over the
+measurement, so roughly), the ratio to `/health/live`, and the
+targets: free slots under 2 ms median; 100,000 stored / 1,000 stored under 1.5.
+"""
+
+import http.client
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+
+sys.path.insert(0, os.path.dirname(__file__))
+from read import NOTES_KEY, SECRET, call, cpu_ticks, token  # noqa: E402  (the same helpers)
+
+import read  # noqa: E402
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "target/release/trajectum")
+REQUESTS = int(os.environ.get("REQUESTS", "1000"))
+PORT = int(os.environ.get("PORT", "18081"))
+read.BASE = f"http://127.0.0.1:{PORT}"
+PG = "postgres://postgres@127.0.0.1:5432"
+AMSTERDAM_WINTER = timedelta(hours=1)
+
+
+def window_start():
+    """A Monday 00:00 (UTC+1) at least 30 days ahead, in winter time whatever today is."""
+    day = datetime.now(timezone.utc).date() + timedelta(days=30)
+    while day.weekday() != 0 or day.month in (3, 4, 5, 6, 7, 8, 9, 10):
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc) - AMSTERDAM_WINTER
+
+
+def sessions(order, coach, provider, start, total):
+    """Rows for `total` sessions: 40 in the window, the rest two hours apart around it."""
+    def row(i, at):
+        end = at + timedelta(hours=1)
+        past = at < datetime.now(timezone.utc)
+        stamp = lambda t: t.strftime("%Y-%m-%d %H:%M:%S")
+        return (f"00000000-0000-7000-8000-{i:012d}", order, coach, provider, "regular", "phone",
+                stamp(at), stamp(end), stamp(end + timedelta(minutes=15)), False,
+                "held" if past else "planned", True, 1, "bench", "coach", stamp(at), stamp(at))
+    rows = []
+    for week in range(4):
+        for day in range(5):
+            for hour in (9, 14):
+                at = start + timedelta(weeks=week, days=day, hours=hour)
+                rows.append(row(len(rows), at))
+    outside = total - len(rows)
+    for k in range(outside):
+        # Alternately before and after the window, moving away from it.
+        step = timedelta(hours=2 * (k // 2 + 1))
+        at = start - step - timedelta(days=1) if k % 2 == 0 else start + timedelta(days=29) + step
+        rows.append(row(len(rows), at))
+    return rows
+
+
+COLUMNS = ("id, order_id, coach_id, provider_id, kind, format, starts_at, ends_at, blocked_until, "
+           "outside_hours, status, counts_against_budget, version, booked_by, booked_by_role, "
+           "created_at, updated_at")
+
+
+class Store:
+    """Writes sessions straight into the backend's database."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def run(self, statements, rows=()):
+        if self.url.startswith("sqlite://"):
+            with sqlite3.connect(self.url[len("sqlite://"):], timeout=30) as db:
+                for statement in statements:
+                    db.execute(statement)
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    db.executemany(f"INSERT INTO sessions ({COLUMNS}) VALUES ({marks})", rows)
+            return
+        text = "".join(s + ";\n" for s in statements)
+        if rows:
+            def literal(v):
+                if isinstance(v, bool):
+                    return "TRUE" if v else "FALSE"
+                return str(v) if isinstance(v, int) else "'" + str(v) + "'"
+            values = ",\n".join("(" + ", ".join(literal(v) for v in r) + ")" for r in rows)
+            text += f"INSERT INTO sessions ({COLUMNS}) VALUES\n{values};\n"
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", self.url], input=text, text=True,
+                       check=True, capture_output=True)
+
+
+def timed(connection, path, headers, method="GET", bodies=None):
+    """Median and all latencies (ms) of requests on one kept-alive connection."""
+    latencies = []
+    count = len(bodies) if bodies else REQUESTS + 30
+    for i in range(count):
+        body = json.dumps(bodies[i]).encode() if bodies else None
+        began = time.perf_counter()
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        took = (time.perf_counter() - began) * 1000
+        if response.status >= 300:
+            raise RuntimeError(f"{method} {path}: {response.status} {payload[:300]!r}")
+        if bodies or i >= 30:
+            latencies.append(took)
+    return statistics.median(latencies), latencies
+
+
+def measure(backend, url, extra_args):
+    env = {**os.environ, "DATABASE_URL": url, "TRAJECTUM_PORT": str(PORT),
+           "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_NOTES_KEY": NOTES_KEY,
+           "TRAJECTUM_LOG_FORMAT": "json", "TRAJECTUM_LOG_FILTER": "warn",
+           "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600"}
+    server = subprocess.Popen([BIN, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        for _ in range(200):
+            try:
+                call("GET", "/health/ready")
+                break
+            except OSError:
+                time.sleep(0.05)
+        hr = token({"grant_type": "client_credentials"},
+                   auth="acme-hr-system:demo-client-secret-acme-hr-system")
+        planner = token({"grant_type": "password", "username": "planner@coachwise.example",
+                         "password": "demo-planner-password"})
+        anna = token({"grant_type": "password", "username": "anna@coachwise.example",
+                      "password": "demo-coach-password"})
+        coach = call("GET", "/api/v1/me", anna)["coach_id"]
+        order = call("POST", "/api/v1/orders", hr, {"coachee": {"name": "Sam", "email": "s@a.example"}})
+        call("POST", f"/api/v1/orders/{order['id']}/assign", planner, {"coach_id": coach})
+        store = Store(url if url.startswith("sqlite") else url)
+        store.run([f"UPDATE orders SET status = 'active', session_budget = 1000000, "
+                   f"end_date = '2099-12-31' WHERE id = '{order['id']}'"])
+        start = window_start()
+        slots_path = (f"/api/v1/coaches/{coach}/free-slots?from="
+                      + urllib.parse.quote(start.isoformat().replace("+00:00", "Z"))
+                      + "&to=" + urllib.parse.quote((start + timedelta(days=28)).isoformat().replace("+00:00", "Z"))
+                      + "&duration=60")
+        auth = {"Authorization": f"Bearer {anna}"}
+        stored = 0
+        for total in (1_000, 10_000, 100_000):
+            rows = sessions(order["id"], coach, "0192f000-0000-7000-8000-000000000002", start, total)
+            store.run([], rows[stored:])
+            stored = total
+            # A fresh connection: an idle one is closed by the server's keep-alive timeout.
+            connection = http.client.HTTPConnection("127.0.0.1", PORT)
+            live, _ = timed(connection, "/health/live", {})
+            before = cpu_ticks(server.pid)
+            slots, _ = timed(connection, slots_path, auth)
+            slots_cpu = (cpu_ticks(server.pid) - before) * 10_000 / (REQUESTS + 30)
+            free = json.loads(call_raw(connection, slots_path, auth))["slots"]
+            results[total] = {"live": live, "slots": slots, "slots_cpu": slots_cpu,
+                              "free": len(free)}
+            if total == 10_000:
+                # 40 bookings into free slots spread over the window (each takes its slot).
+                picks = free[:: max(1, len(free) // 40)][:40]
+                bodies = [{"starts_at": p["starts_at"], "duration_minutes": 60, "kind": "regular",
+                           "format": "phone"} for p in picks]
+                headers = {**auth, "Content-Type": "application/json"}
+                before = cpu_ticks(server.pid)
+                booking, _ = timed(connection, f"/api/v1/orders/{order['id']}/sessions", headers,
+                                   "POST", bodies)
+                results["booking"] = booking
+                results["booking_cpu"] = (cpu_ticks(server.pid) - before) * 10_000 / len(bodies)
+                # Taken out again, so that every stage measures the same window.
+                store.run(["DELETE FROM sessions WHERE booked_by <> 'bench'"])
+        return results
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def call_raw(connection, path, headers):
+    connection.request("GET", path, headers=headers)
+    return connection.getresponse().read()
+
+
+def report(backend, r):
+    print(f"\n== {backend}")
+    for total in (1_000, 10_000, 100_000):
+        m = r[total]
+        print(f"{total:>7} stored: /health/live {m['live']:.3f} ms, "
+              f"free slots {m['slots']:.3f} ms ({m['slots_cpu']:.0f} us CPU), "
+              f"{m['slots'] / m['live']:.1f} x live, {m['free']} free slots")
+    print(f"booking with 10,000 stored: {r['booking']:.3f} ms median "
+          f"({r['booking_cpu']:.0f} us CPU), {r['booking'] / r[10_000]['live']:.1f} x live")
+    growth = r[100_000]["slots"] / r[1_000]["slots"]
+    checks = [(f"free slots, 10,000 stored: {r[10_000]['slots']:.2f} ms median", r[10_000]["slots"] < 2, "< 2 ms"),
+              (f"free slots, 100,000 / 1,000 stored = {growth:.2f}", growth < 1.5, "< 1.5")]
+    for text, ok, target in checks:
+        print(f"  {'ok  ' if ok else 'MISS'} {text:<48} (target {target})")
+    return all(ok for _, ok, _ in checks)
+
+
+def main():
+    print(f"{BIN}; {REQUESTS} timed requests per measurement, one at a time")
+    subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "bench_slots"], check=True)
+    subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "bench_slots"], check=True)
+    pg = measure("PostgreSQL", f"{PG}/bench_slots", ["--force"])
+    with tempfile.TemporaryDirectory() as directory:
+        lite = measure("SQLite", f"sqlite://{directory}/bench.sqlite3", [])
+    ok = report("PostgreSQL", pg)
+    ok = report("SQLite", lite) and ok
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
