@@ -97,6 +97,22 @@ pub struct FreeSlotParams {
     pub time_zone: Option<String>,
 }
 
+impl FreeSlotParams {
+    /// The query, with `from` and `to` required.
+    pub fn query(self) -> ApiResult<SlotQuery> {
+        Ok(SlotQuery {
+            from: self
+                .from
+                .ok_or_else(|| ApiError::invalid_field("from", "is required"))?,
+            to: self
+                .to
+                .ok_or_else(|| ApiError::invalid_field("to", "is required"))?,
+            duration_minutes: self.duration,
+            time_zone: self.time_zone,
+        })
+    }
+}
+
 /// A coach's free slots.
 ///
 /// The start times in `[from, to)` at which a session of `duration` minutes fits: inside the
@@ -118,18 +134,7 @@ pub async fn free_slots(
     id: web::Path<Uuid>,
     Query(params): Query<FreeSlotParams>,
 ) -> ApiResult<web::Json<FreeSlots>> {
-    let from = params
-        .from
-        .ok_or_else(|| ApiError::invalid_field("from", "is required"))?;
-    let to = params
-        .to
-        .ok_or_else(|| ApiError::invalid_field("to", "is required"))?;
-    let query = SlotQuery {
-        from,
-        to,
-        duration_minutes: params.duration,
-        time_zone: params.time_zone,
-    };
+    let query = params.query()?;
     let id = id.to_string();
     respond::read(&state, move |conn, now| {
         availability::free_slots(conn, now, &caller, &id, query)

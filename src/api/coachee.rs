@@ -1,13 +1,16 @@
 //! The coachee's own voice: a scoped link token (`POST/DELETE /orders/{id}/coachee-link`), their
 //! trajectory (`GET /coachee/order`), their consents (`PUT /coachee/consents`) and their rating of
-//! the first session (`POST /coachee/sessions/{id}/feedback`). The rules are
+//! the first session (`POST /coachee/sessions/{id}/feedback`), and, when the provider offers
+//! it, self-service booking (`GET /coachee/free-slots`, `POST /coachee/sessions`,
+//! `PATCH /coachee/sessions/{id}`, `POST /coachee/sessions/{id}/cancel`). The rules are
 //! in `crate::service::coachee`.
 
 use actix_web::http::header;
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use uuid::Uuid;
 
-use crate::api::extract::Json;
+use crate::api::availability::FreeSlotParams;
+use crate::api::extract::{Json, Query};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, Coachees, Coaches, ProviderStaff};
@@ -15,10 +18,11 @@ use crate::domain::alliance::Feedback;
 use crate::domain::coachee_link::LinkRequest;
 use crate::domain::consent::ConsentChanges;
 use crate::error::ApiResult;
+use crate::service::self_service::{self, OwnBooking, OwnCancellation, OwnMove};
 use crate::service::{alliance, coachee};
 use crate::state::AppState;
 use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents};
-use crate::views::session::SessionView;
+use crate::views::session::{FreeSlots, SessionView};
 
 /// Give the coachee a link.
 ///
@@ -152,6 +156,121 @@ pub async fn session_feedback(
     let id = id.to_string();
     respond::post(&state, caller.0, key, move |conn, now, caller| {
         let session = alliance::give_feedback(conn, now, caller, &id, body)?;
+        Ok(Reply::ok(&session).etag(session.version))
+    })
+    .await
+}
+
+/// Your coach's free slots.
+///
+/// When your provider offers self-service: the times your coach has free for a session of
+/// `duration` minutes between `from` and `to` (at most 62 days). Times only.
+#[utoipa::path(
+    tag = "coachee",
+    security(("bearer" = ["coachee"])),
+    params(FreeSlotParams),
+    responses(
+        (status = 200, description = "The free slots, in order", body = FreeSlots),
+    )
+)]
+#[get("/coachee/free-slots")]
+pub async fn own_free_slots(
+    state: web::Data<AppState>,
+    caller: Caller<Coachees>,
+    Query(params): Query<FreeSlotParams>,
+) -> ApiResult<web::Json<FreeSlots>> {
+    let query = params.query()?;
+    respond::read(&state, move |conn, now| {
+        self_service::free_slots(conn, now, &caller, query)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Book a session yourself.
+///
+/// When your provider offers self-service: a regular session at one of your coach's free
+/// times, under the same rules as when your coach books it (the budget, the trajectory's end,
+/// your coach's hours and notice). It takes place as your latest session did (the same place
+/// or video link), or by phone for the first.
+#[utoipa::path(
+    tag = "coachee",
+    security(("bearer" = ["coachee"])),
+    request_body = OwnBooking,
+    responses(
+        (status = 201, description = "Your session (also in `GET /coachee/order`)", body = SessionView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/coachee/sessions")]
+pub async fn own_booking(
+    state: web::Data<AppState>,
+    caller: Caller<Coachees>,
+    key: IdempotencyKey,
+    Json(body): Json<OwnBooking>,
+) -> ApiResult<HttpResponse> {
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let session = self_service::book(conn, now, caller, body)?;
+        Ok(Reply::created(&session).etag(session.version))
+    })
+    .await
+}
+
+/// Move one of your sessions.
+///
+/// When your provider offers self-service: a planned regular session that has not started, to
+/// another free time of your coach.
+#[utoipa::path(
+    tag = "coachee",
+    security(("bearer" = ["coachee"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    request_body = OwnMove,
+    responses(
+        (status = 200, description = "Your session", body = SessionView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[patch("/coachee/sessions/{id}")]
+pub async fn own_move(
+    state: web::Data<AppState>,
+    caller: Caller<Coachees>,
+    id: web::Path<Uuid>,
+    Json(body): Json<OwnMove>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    let session = respond::call(&state, move |conn, now| {
+        self_service::reschedule(conn, now, &caller, &id, body)
+    })
+    .await?;
+    Ok(Reply::ok(&session).etag(session.version).into())
+}
+
+/// Cancel one of your sessions.
+///
+/// When your provider offers self-service: a planned regular session that has not started.
+/// Later than your provider's notice (24 hours unless it says otherwise) it counts against your
+/// sessions, and the answer's `counts_against_budget` says so.
+#[utoipa::path(
+    tag = "coachee",
+    security(("bearer" = ["coachee"])),
+    params(("id" = Uuid, Path, description = "The session's id")),
+    request_body = OwnCancellation,
+    responses(
+        (status = 200, description = "Your cancelled session", body = SessionView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/coachee/sessions/{id}/cancel")]
+pub async fn own_cancellation(
+    state: web::Data<AppState>,
+    caller: Caller<Coachees>,
+    id: web::Path<Uuid>,
+    key: IdempotencyKey,
+    Json(body): Json<OwnCancellation>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let session = self_service::cancel(conn, now, caller, &id, body)?;
         Ok(Reply::ok(&session).etag(session.version))
     })
     .await

@@ -22,6 +22,7 @@ pub mod problems;
 pub mod respond;
 pub mod routes;
 pub mod sessions;
+pub mod settings;
 pub mod spec;
 
 pub use routes::RouteTable;
@@ -53,6 +54,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(coachee::coachee_view)
                 .service(coachee::put_consents)
                 .service(coachee::session_feedback)
+                .service(coachee::own_free_slots)
+                .service(coachee::own_booking)
+                .service(coachee::own_move)
+                .service(coachee::own_cancellation)
+                .service(settings::get_settings)
+                .service(settings::put_settings)
                 .service(orders::get_order)
                 .service(orders::update_order)
                 .service(orders::assign)

@@ -12,6 +12,7 @@ pub mod links;
 pub mod orders;
 pub mod schema;
 pub mod sessions;
+pub mod settings;
 pub mod types;
 
 use std::sync::Arc;

@@ -268,6 +268,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    provider_settings (organisation_id) {
+        organisation_id -> Text,
+        coachee_self_service -> Bool,
+        late_cancellation_hours -> Integer,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
@@ -298,5 +308,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     coach_availability,
     sessions,
     session_notes,
-    calendar_feeds
+    calendar_feeds,
+    provider_settings
 );

@@ -56,7 +56,7 @@ pub fn save_availability(
 }
 
 /// Rows a first insert wrote: none when a concurrent first insert took the key.
-fn unless_raced(inserted: QueryResult<usize>) -> QueryResult<usize> {
+pub(crate) fn unless_raced(inserted: QueryResult<usize>) -> QueryResult<usize> {
     match inserted {
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
@@ -335,4 +335,15 @@ pub fn unrated_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryRe
         .filter(orders::alliance_risk.is_null())
         .select(Session::as_select())
         .load(conn)
+}
+
+/// The order's latest regular session (by start), whatever its status.
+pub fn latest_regular(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<Session>> {
+    sessions::table
+        .filter(sessions::order_id.eq(order_id))
+        .filter(sessions::kind.eq(SessionKind::Regular))
+        .order((sessions::starts_at.desc(), sessions::id.desc()))
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
 }

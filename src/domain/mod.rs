@@ -16,6 +16,7 @@ pub mod matching;
 pub mod order;
 pub mod plan;
 pub mod principal;
+pub mod provider_settings;
 pub mod session;
 pub mod visibility;
 

@@ -20,9 +20,6 @@ use crate::domain::FieldError;
 
 pub const MIN_DURATION_MINUTES: u32 = 15;
 pub const MAX_DURATION_MINUTES: u32 = 240;
-/// A cancellation by the coachee's side later than this before the start counts against the
-/// budget.
-pub const LATE_CANCELLATION_HOURS: i64 = 24;
 
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -638,16 +635,18 @@ pub fn check_time(
 }
 
 /// Whether cancelling a planned session at `now` uses one of the budget: a regular session the
-/// coachee's side calls off less than [`LATE_CANCELLATION_HOURS`] before it starts.
+/// coachee's side calls off less than `late_hours` (the provider's setting, 24 by default)
+/// before it starts.
 pub fn cancellation_counts(
     kind: SessionKind,
     for_whom: CancelledFor,
     starts_at: DateTime<Utc>,
     now: DateTime<Utc>,
+    late_hours: u32,
 ) -> bool {
     kind.counts_against_budget()
         && for_whom == CancelledFor::Coachee
-        && starts_at - now < Duration::hours(LATE_CANCELLATION_HOURS)
+        && starts_at - now < Duration::hours(i64::from(late_hours))
 }
 
 #[cfg(test)]
@@ -759,29 +758,37 @@ mod tests {
         let start = utc("2027-01-12T09:00:00Z");
         let late = start - Duration::hours(23);
         let early = start - Duration::hours(25);
-        assert!(cancellation_counts(
+        let counts = |kind, by, now, hours| cancellation_counts(kind, by, start, now, hours);
+        assert!(counts(
             SessionKind::Regular,
             CancelledFor::Coachee,
-            start,
-            late
+            late,
+            24
         ));
-        assert!(!cancellation_counts(
+        assert!(!counts(
             SessionKind::Regular,
             CancelledFor::Coachee,
-            start,
-            early
+            early,
+            24
         ));
-        assert!(!cancellation_counts(
+        assert!(!counts(
             SessionKind::Regular,
             CancelledFor::Provider,
-            start,
-            late
+            late,
+            24
         ));
-        assert!(!cancellation_counts(
+        assert!(!counts(
             SessionKind::Intake,
             CancelledFor::Coachee,
-            start,
-            late
+            late,
+            24
+        ));
+        // A provider that asks for 48 hours' notice.
+        assert!(counts(
+            SessionKind::Regular,
+            CancelledFor::Coachee,
+            early,
+            48
         ));
     }
 

@@ -149,9 +149,19 @@ pub fn free_slots(
     id: &str,
     query: SlotQuery,
 ) -> ServiceResult<FreeSlots> {
+    let coach = planning_access(conn, caller, id)?;
+    slots_of(conn, now, coach, query)
+}
+
+/// The free slots of `coach` for the query (for whoever may see them).
+pub fn slots_of(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    coach: Coach,
+    query: SlotQuery,
+) -> ServiceResult<FreeSlots> {
     // A window too wide is a malformed request, not a rule of the domain (400).
     let zone = query.validate().map_err(ServiceError::BadQuery)?;
-    let coach = planning_access(conn, caller, id)?;
     let coach_tz = coach_zone(&coach.time_zone)?;
     let rules = store::find_availability(conn, &coach.id)?
         .map(|r| r.rules.0)

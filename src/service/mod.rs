@@ -20,6 +20,8 @@ pub mod order_reads;
 pub mod orders;
 pub mod pagination;
 pub mod plan;
+pub mod provider_settings;
+pub mod self_service;
 pub mod sessions;
 
 pub use error::{ServiceError, ServiceResult};

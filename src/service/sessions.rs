@@ -29,6 +29,7 @@ use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
 use crate::service::order_reads;
 use crate::service::pagination::TimedPage;
+use crate::service::provider_settings;
 use crate::views::session::{
     SeriesBooked, SeriesOccurrence, SeriesPreview, SessionPage, SessionView,
 };
@@ -106,13 +107,25 @@ pub fn book(
     db::write(conn, |conn| {
         let visible = lifecycle::load_for_update(conn, caller, order_id)?;
         lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
-        let mut order = visible.order.clone();
-        let session = place(conn, now, caller, &mut order, &new)?;
-        let to = after_booking(session.kind, order.status);
-        lifecycle::save(conn, now, caller, order, to, scheduled(&session))?;
-        tracing::info!(session_id = %session.id, "session booked");
-        Ok(SessionView::build(session, visible.audience))
+        book_on(conn, now, caller, visible, &new)
     })
+}
+
+/// Books `new` on the (locked) order under every rule, and saves the order with
+/// `session.scheduled`.
+pub(crate) fn book_on(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    visible: Visible,
+    new: &NewSession,
+) -> ServiceResult<SessionView> {
+    let mut order = visible.order.clone();
+    let session = place(conn, now, caller, &mut order, new)?;
+    let to = after_booking(session.kind, order.status);
+    lifecycle::save(conn, now, caller, order, to, scheduled(&session))?;
+    tracing::info!(session_id = %session.id, "session booked");
+    Ok(SessionView::build(session, visible.audience))
 }
 
 /// The order's status once a session of `kind` is booked: the intake schedules it.
@@ -366,57 +379,81 @@ pub fn cancel(
         ));
     }
     db::write(conn, |conn| {
-        let (mut session, visible) = load_for_update(conn, caller, id)?;
+        let (session, visible) = load_for_update(conn, caller, id)?;
         if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
             return Err(ServiceError::Forbidden(
                 "the coach or the provider's planners cancel sessions".into(),
             ));
         }
-        planned_and_not_started(&session, now)?;
-        let counts = rules::cancellation_counts(
-            session.kind,
-            cancellation.requested_by,
-            session.starts_at.and_utc(),
+        call_off(
+            conn,
             now,
-        );
-        let mut order = visible.order.clone();
-        if session.counts_against_budget {
-            order.regular_sessions_planned -= 1;
-            if counts {
-                order.regular_sessions_used += 1;
-            }
-        }
-        let read_version = session.version;
-        session.status = SessionStatus::Cancelled;
-        session.counts_against_budget = counts;
-        session.cancelled_at = Some(now.naive_utc());
-        session.cancelled_by = Some(caller.subject.clone());
-        session.cancelled_by_role = Some(caller.role);
-        session.requested_by = Some(cancellation.requested_by);
-        session.cancel_reason = Some(reason);
-        session.version += 1;
-        session.updated_at = now.naive_utc();
-        if !store::update(conn, &session, read_version)? {
-            return Err(ServiceError::changed("session"));
-        }
-        // Without a planned intake, the order waits for one again.
-        let to = if session.kind == SessionKind::Intake
-            && order.status == OrderStatus::IntakeScheduled
-            && !store::has_planned(conn, &order.id, SessionKind::Intake)?
-        {
-            OrderStatus::Accepted
-        } else {
-            order.status
-        };
-        let event = Event::SessionCancelled {
-            session_id: session.id.clone(),
-            kind: session.kind,
-            requested_by: cancellation.requested_by,
-            counts_against_budget: counts,
-        };
-        lifecycle::save(conn, now, caller, order, to, event)?;
-        Ok(SessionView::build(session, visible.audience))
+            caller,
+            session,
+            visible,
+            cancellation.requested_by,
+            reason,
+        )
     })
+}
+
+/// Calls a planned session off for `requested_by`, counting it when that is the coachee's side
+/// and late (the provider's setting); saves the order with `session.cancelled`.
+pub(crate) fn call_off(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    mut session: Session,
+    visible: Visible,
+    requested_by: CancelledFor,
+    reason: String,
+) -> ServiceResult<SessionView> {
+    planned_and_not_started(&session, now)?;
+    let late_hours = provider_settings::of(conn, &session.provider_id)?.late_cancellation_hours;
+    let counts = rules::cancellation_counts(
+        session.kind,
+        requested_by,
+        session.starts_at.and_utc(),
+        now,
+        late_hours,
+    );
+    let mut order = visible.order.clone();
+    if session.counts_against_budget {
+        order.regular_sessions_planned -= 1;
+        if counts {
+            order.regular_sessions_used += 1;
+        }
+    }
+    let read_version = session.version;
+    session.status = SessionStatus::Cancelled;
+    session.counts_against_budget = counts;
+    session.cancelled_at = Some(now.naive_utc());
+    session.cancelled_by = Some(caller.subject.clone());
+    session.cancelled_by_role = Some(caller.role);
+    session.requested_by = Some(requested_by);
+    session.cancel_reason = Some(reason);
+    session.version += 1;
+    session.updated_at = now.naive_utc();
+    if !store::update(conn, &session, read_version)? {
+        return Err(ServiceError::changed("session"));
+    }
+    // Without a planned intake, the order waits for one again.
+    let to = if session.kind == SessionKind::Intake
+        && order.status == OrderStatus::IntakeScheduled
+        && !store::has_planned(conn, &order.id, SessionKind::Intake)?
+    {
+        OrderStatus::Accepted
+    } else {
+        order.status
+    };
+    let event = Event::SessionCancelled {
+        session_id: session.id.clone(),
+        kind: session.kind,
+        requested_by,
+        counts_against_budget: counts,
+    };
+    lifecycle::save(conn, now, caller, order, to, event)?;
+    Ok(SessionView::build(session, visible.audience))
 }
 
 fn planned_and_not_started(session: &Session, now: DateTime<Utc>) -> ServiceResult<()> {
@@ -651,85 +688,107 @@ pub fn reschedule(
     changes: SessionChanges,
 ) -> ServiceResult<SessionView> {
     db::write(conn, |conn| {
-        let (mut session, visible) = load_for_update(conn, caller, id)?;
+        let (session, visible) = load_for_update(conn, caller, id)?;
         if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
             return Err(ServiceError::Forbidden(
                 "the coach or the provider's planners reschedule sessions".into(),
             ));
         }
-        lifecycle::check_version("session", session.version, expected_version)?;
-        planned_and_not_started(&session, now)?;
-        let moved = NewSession {
-            starts_at: changes.starts_at.unwrap_or(session.starts_at.and_utc()),
-            duration_minutes: changes.duration_minutes.unwrap_or_else(|| {
-                u32::try_from((session.ends_at - session.starts_at).num_minutes()).unwrap_or(0)
-            }),
-            kind: session.kind,
-            format: changes.format.unwrap_or(session.format),
-            location: changes.location.or_else(|| {
-                changes
-                    .format
-                    .is_none()
-                    .then(|| session.location.clone())
-                    .flatten()
-            }),
-            meeting_link: changes.meeting_link.or_else(|| {
-                changes
-                    .format
-                    .is_none()
-                    .then(|| session.meeting_link.clone())
-                    .flatten()
-            }),
-            outside_hours: changes.outside_hours.unwrap_or(session.outside_hours),
-        };
-        moved.validate()?;
-        let order = &visible.order;
-        if moved.outside_hours && !session.outside_hours && caller.role != Role::Coach {
-            return Err(SessionRefusal::OutsideHoursNotYours.into());
-        }
-        let slot = Span::new(moved.starts_at, moved.ends_at());
-        let buffer = fit(
-            conn,
-            now,
-            order,
-            &session.coach_id,
-            session.kind,
-            slot,
-            moved.outside_hours,
-            Some(&session.id),
-        )?;
-        let read_version = session.version;
-        session.starts_at = slot.start.naive_utc();
-        session.ends_at = slot.end.naive_utc();
-        session.blocked_until = (slot.end + buffer).naive_utc();
-        session.format = moved.format;
-        session.location = moved.location.map(|l| l.trim().to_string());
-        session.meeting_link = moved.meeting_link;
-        session.outside_hours = moved.outside_hours;
-        session.version += 1;
-        session.updated_at = now.naive_utc();
-        if !store::update(conn, &session, read_version).map_err(calendar_violation)? {
-            return Err(lifecycle::lost_race(
-                "session",
-                expected_version,
-                read_version + 1,
-            ));
-        }
-        lifecycle::record(
+        move_session(
             conn,
             now,
             caller,
-            order,
-            Event::SessionRescheduled {
-                session_id: session.id.clone(),
-                kind: session.kind,
-                format: session.format,
-                starts_at: slot.start,
-                ends_at: slot.end,
-            },
-        )?;
-        Ok(SessionView::build(session, visible.audience))
+            session,
+            visible,
+            expected_version,
+            changes,
+        )
     })
+}
+
+/// Moves (or changes the length or format of) a planned session that has not started, under
+/// the booking's checks, and records `session.rescheduled`.
+pub(crate) fn move_session(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    mut session: Session,
+    visible: Visible,
+    expected_version: Option<i32>,
+    changes: SessionChanges,
+) -> ServiceResult<SessionView> {
+    lifecycle::check_version("session", session.version, expected_version)?;
+    planned_and_not_started(&session, now)?;
+    let moved = NewSession {
+        starts_at: changes.starts_at.unwrap_or(session.starts_at.and_utc()),
+        duration_minutes: changes.duration_minutes.unwrap_or_else(|| {
+            u32::try_from((session.ends_at - session.starts_at).num_minutes()).unwrap_or(0)
+        }),
+        kind: session.kind,
+        format: changes.format.unwrap_or(session.format),
+        location: changes.location.or_else(|| {
+            changes
+                .format
+                .is_none()
+                .then(|| session.location.clone())
+                .flatten()
+        }),
+        meeting_link: changes.meeting_link.or_else(|| {
+            changes
+                .format
+                .is_none()
+                .then(|| session.meeting_link.clone())
+                .flatten()
+        }),
+        outside_hours: changes.outside_hours.unwrap_or(session.outside_hours),
+    };
+    moved.validate()?;
+    let order = &visible.order;
+    if moved.outside_hours && !session.outside_hours && caller.role != Role::Coach {
+        return Err(SessionRefusal::OutsideHoursNotYours.into());
+    }
+    let slot = Span::new(moved.starts_at, moved.ends_at());
+    let buffer = fit(
+        conn,
+        now,
+        order,
+        &session.coach_id,
+        session.kind,
+        slot,
+        moved.outside_hours,
+        Some(&session.id),
+    )?;
+    let read_version = session.version;
+    session.starts_at = slot.start.naive_utc();
+    session.ends_at = slot.end.naive_utc();
+    session.blocked_until = (slot.end + buffer).naive_utc();
+    session.format = moved.format;
+    session.location = moved.location.map(|l| l.trim().to_string());
+    session.meeting_link = moved.meeting_link;
+    session.outside_hours = moved.outside_hours;
+    session.version += 1;
+    session.updated_at = now.naive_utc();
+    if !store::update(conn, &session, read_version).map_err(calendar_violation)? {
+        return Err(lifecycle::lost_race(
+            "session",
+            expected_version,
+            read_version + 1,
+        ));
+    }
+    lifecycle::record(
+        conn,
+        now,
+        caller,
+        order,
+        Event::SessionRescheduled {
+            session_id: session.id.clone(),
+            kind: session.kind,
+            format: session.format,
+            starts_at: slot.start,
+            ends_at: slot.end,
+        },
+    )?;
+    Ok(SessionView::build(session, visible.audience))
 }
 
 /// What booking a series came to.

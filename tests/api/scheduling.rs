@@ -1394,7 +1394,129 @@ async fn a_series_books_all_or_nothing_after_a_preview(backend: Backend) {
     assert_eq!(preview["occurrences"][3]["fits"], true);
 }
 
+async fn coachees_book_their_own_sessions_when_the_provider_allows(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let order = s.active().await;
+    let other = s.active().await;
+    booked(
+        &s,
+        &order,
+        &video("regular", next(&s, Weekday::Tue, "10:00")),
+    )
+    .await;
+    let someone_else = booked(
+        &s,
+        &other,
+        &video("regular", next(&s, Weekday::Tue, "14:00")),
+    )
+    .await;
+    let coachee = s.coachee_token(&order).await;
+    let wednesday = next(&s, Weekday::Wed, "00:00");
+    let slots_path = format!(
+        "/api/v1/coachee/free-slots?from={}&to={}&duration=60",
+        stamp(wednesday),
+        stamp(wednesday + Duration::days(1))
+    );
+    // Off by default.
+    assert_problem(s.app.get(&slots_path, &coachee).await, 403).await;
+
+    let settings = json!({"coachee_self_service": true, "late_cancellation_hours": 48});
+    assert_problem(
+        s.put("/api/v1/provider-settings", &s.anna, &settings).await,
+        403,
+    )
+    .await;
+    assert_problem(s.app.get("/api/v1/provider-settings", &s.hr).await, 403).await;
+    let response = s
+        .put("/api/v1/provider-settings", &s.planner, &settings)
+        .await;
+    assert_eq!(response.status(), 200);
+    let read: Value = s
+        .app
+        .get("/api/v1/provider-settings", &s.anna)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            read["coachee_self_service"].as_bool(),
+            read["version"].as_i64()
+        ),
+        (Some(true), Some(1))
+    );
+
+    let free: Value = s.app.get(&slots_path, &coachee).await.json().await.unwrap();
+    let first = free["slots"][0]["starts_at"].as_str().unwrap().to_string();
+    assert_eq!(first, stamp(next(&s, Weekday::Wed, "09:00")));
+    let response = s
+        .app
+        .post_json(
+            "/api/v1/coachee/sessions",
+            &coachee,
+            &json!({"starts_at": first, "duration_minutes": 60}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let mine: Value = response.json().await.unwrap();
+    // Held as the latest session was: by video, with its link.
+    assert_eq!(mine["kind"], "regular");
+    assert_eq!(mine["meeting_link"], "https://meet.example/anna-sam");
+    let path = format!("/api/v1/coachee/sessions/{}", mine["id"].as_str().unwrap());
+    let moved = s
+        .app
+        .request(Method::PATCH, &path, Some(&coachee))
+        .json(&json!({"starts_at": stamp(next(&s, Weekday::Wed, "15:00"))}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    // The same rules: not into another coachee's session (and nothing of it is shown).
+    let clash = s
+        .app
+        .request(Method::PATCH, &path, Some(&coachee))
+        .json(&json!({"starts_at": stamp(next(&s, Weekday::Tue, "14:00"))}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(clash, 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:coach-double-booked");
+    assert!(!problem.to_string().contains(&other));
+    // Another coachee's session does not exist for them.
+    let theirs = format!(
+        "/api/v1/coachee/sessions/{}/cancel",
+        someone_else["id"].as_str().unwrap()
+    );
+    assert_problem(
+        s.app
+            .post_json(&theirs, &coachee, &json!({"reason": "x"}))
+            .await,
+        404,
+    )
+    .await;
+
+    // 36 hours before, with the provider's 48 hours' notice: a late cancellation that counts.
+    let until = next(&s, Weekday::Wed, "15:00") - Duration::hours(36) - s.app.now();
+    s.advance(until).await;
+    let coachee = s.coachee_token(&order).await;
+    let response = s
+        .app
+        .post_json(
+            &format!("{path}/cancel"),
+            &coachee,
+            &json!({"reason": "I am ill"}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let cancelled: Value = response.json().await.unwrap();
+    assert_eq!(cancelled["counts_against_budget"], true);
+    assert_eq!(cancelled["cancellation"]["requested_by"], "coachee");
+    let as_hr = s.order(&order, &s.hr).await;
+    assert_eq!(as_hr["sessions"]["used"], 1);
+}
+
 api_test!(
+    coachees_book_their_own_sessions_when_the_provider_allows,
     a_series_books_all_or_nothing_after_a_preview,
     calendars_are_rfc_5545_feeds_without_confidential_content,
     a_feed_token_opens_one_calendar_until_it_is_rotated,

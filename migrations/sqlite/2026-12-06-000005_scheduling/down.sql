@@ -6,3 +6,4 @@ DROP TABLE calendar_feeds;
 DROP TABLE session_notes;
 DROP TABLE sessions;
 DROP TABLE coach_availability;
+DROP TABLE provider_settings;

@@ -9,6 +9,16 @@ CREATE TABLE coach_availability (
     updated_at TIMESTAMP NOT NULL
 );
 
+-- What a provider decides for all its trajectories: whether coachees book their own sessions,
+-- and how late before a session the coachee's side may call it off without it counting.
+CREATE TABLE provider_settings (
+    organisation_id          TEXT PRIMARY KEY REFERENCES organisations (id),
+    coachee_self_service     BOOLEAN NOT NULL,
+    late_cancellation_hours  INTEGER NOT NULL,
+    version                  INTEGER NOT NULL,
+    updated_at               TIMESTAMP NOT NULL
+);
+
 CREATE TABLE sessions (
     id                    TEXT PRIMARY KEY,
     order_id              TEXT NOT NULL REFERENCES orders (id),

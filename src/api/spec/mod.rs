@@ -54,6 +54,7 @@ use passes::*;
         (name = "sessions", description = "Sessions booked on orders: intake, regular, assessment, follow-up"),
         (name = "calendars", description = "Sessions as iCalendar feeds (RFC 5545) for calendar apps"),
         (name = "coachee", description = "The coachee's own link, view and consents"),
+        (name = "provider", description = "The provider's settings"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
