@@ -61,8 +61,8 @@ pub async fn issue_link(
 
 /// Revoke the coachee's links.
 ///
-/// Every link issued for this order stops working at once. By the coach or the provider's
-/// planner.
+/// Every link issued for this order stops working at once, and so does the order's calendar
+/// feed token (it is the coachee's). By the coach or the provider's planner.
 #[utoipa::path(
     tag = "coachee",
     security(("bearer" = ["coach", "provider_admin"])),

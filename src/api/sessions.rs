@@ -128,8 +128,9 @@ pub async fn get_session(
 /// Cancel a session.
 ///
 /// By the coach or the provider's planner, before it starts, saying why and on whose behalf. A
-/// regular session the coachee's side calls off less than 24 hours before its start counts
-/// against the budget: the answer's `counts_against_budget` says so. Cancelling the only
+/// regular session the coachee's side calls off later than the provider's notice
+/// (`late_cancellation_hours` in `GET /provider-settings`, 24 by default) counts against the
+/// budget: the answer's `counts_against_budget` says so. Cancelling the only
 /// planned intake puts the order back to `accepted`.
 #[utoipa::path(
     tag = "sessions",

@@ -25,24 +25,38 @@ pub struct Feed {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-/// Stores a new feed for `owner` and revokes its earlier ones.
+/// Stores a new feed for its owner and revokes the owner's earlier ones. Call with the owner's
+/// row locked, so that two rotations cannot both stay live.
 pub fn rotate(conn: &mut DbConnection, feed: &Feed, now: NaiveDateTime) -> QueryResult<()> {
-    let earlier = calendar_feeds::table
-        .filter(calendar_feeds::revoked_at.is_null())
-        .into_boxed();
-    let earlier = match (&feed.coach_id, &feed.order_id) {
-        (Some(coach), _) => earlier.filter(calendar_feeds::coach_id.eq(coach.clone())),
-        (_, Some(order)) => earlier.filter(calendar_feeds::order_id.eq(order.clone())),
+    let owner = match (&feed.coach_id, &feed.order_id) {
+        (Some(coach), _) => FeedOwner::Coach(coach.clone()),
+        (_, Some(order)) => FeedOwner::Order(order.clone()),
         (None, None) => return Err(diesel::result::Error::NotFound),
     };
-    let ids: Vec<String> = earlier.select(calendar_feeds::id).load(conn)?;
-    diesel::update(calendar_feeds::table.filter(calendar_feeds::id.eq_any(ids)))
-        .set(calendar_feeds::revoked_at.eq(now))
-        .execute(conn)?;
+    revoke(conn, &owner, now)?;
     diesel::insert_into(calendar_feeds::table)
         .values(feed)
         .execute(conn)
         .map(drop)
+}
+
+/// Revokes every live feed of `owner`; how many.
+pub fn revoke(
+    conn: &mut DbConnection,
+    owner: &FeedOwner,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let live = calendar_feeds::table
+        .filter(calendar_feeds::revoked_at.is_null())
+        .into_boxed();
+    let live = match owner {
+        FeedOwner::Coach(id) => live.filter(calendar_feeds::coach_id.eq(id.clone())),
+        FeedOwner::Order(id) => live.filter(calendar_feeds::order_id.eq(id.clone())),
+    };
+    let ids: Vec<String> = live.select(calendar_feeds::id).load(conn)?;
+    diesel::update(calendar_feeds::table.filter(calendar_feeds::id.eq_any(ids)))
+        .set(calendar_feeds::revoked_at.eq(now))
+        .execute(conn)
 }
 
 /// Whether a live feed of `owner` has this token digest.

@@ -111,3 +111,19 @@ impl Coach {
         )
     }
 }
+
+/// Locks the coach's row until the transaction ends, so that bookings on the coach's calendar
+/// (for different orders) check and write one at a time (PostgreSQL: `FOR UPDATE`; a SQLite
+/// write transaction holds the whole database already).
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => coaches::table
+            .find(id)
+            .select(coaches::id)
+            .for_update()
+            .first::<String>(c)
+            .optional()
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}

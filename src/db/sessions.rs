@@ -136,14 +136,19 @@ pub fn coach_sessions_between(
     coach_id: &str,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<(NaiveDateTime, NaiveDateTime, String)>> {
+) -> QueryResult<Vec<(NaiveDateTime, NaiveDateTime, NaiveDateTime, String)>> {
     crate::on_each_backend!(conn, |c| sessions::table
         .filter(sessions::coach_id.eq(coach_id))
         .filter(sessions::starts_at.ge(from))
         .filter(sessions::starts_at.lt(to))
         .filter(sessions::status.ne(SessionStatus::Cancelled))
         .order(sessions::starts_at.asc())
-        .select((sessions::starts_at, sessions::ends_at, sessions::id))
+        .select((
+            sessions::starts_at,
+            sessions::ends_at,
+            sessions::blocked_until,
+            sessions::id,
+        ))
         .load(c))
 }
 
@@ -163,8 +168,9 @@ pub fn order_sessions_overlapping(
         .load(conn)
 }
 
-/// Whether the order has a planned session of `kind`.
-pub fn has_planned(
+/// Whether the order has a session of `kind` that is planned or was held (not one that was
+/// cancelled or missed).
+pub fn has_standing(
     conn: &mut DbConnection,
     order_id: &str,
     kind: SessionKind,
@@ -173,21 +179,24 @@ pub fn has_planned(
         sessions::table
             .filter(sessions::order_id.eq(order_id))
             .filter(sessions::kind.eq(kind))
-            .filter(sessions::status.eq(SessionStatus::Planned)),
+            .filter(sessions::status.eq_any([SessionStatus::Planned, SessionStatus::Held])),
     ))
     .get_result(conn)
 }
 
-/// The order's planned sessions of `kinds`.
+/// The order's planned sessions of `kinds` that start after `after` (those that started wait
+/// for their attendance).
 pub fn planned_of(
     conn: &mut DbConnection,
     order_id: &str,
     kinds: &[SessionKind],
+    after: NaiveDateTime,
 ) -> QueryResult<Vec<Session>> {
     sessions::table
         .filter(sessions::order_id.eq(order_id))
         .filter(sessions::kind.eq_any(kinds.to_vec()))
         .filter(sessions::status.eq(SessionStatus::Planned))
+        .filter(sessions::starts_at.gt(after))
         .select(Session::as_select())
         .load(conn)
 }

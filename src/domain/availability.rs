@@ -425,6 +425,26 @@ pub fn local_date(tz: Tz, at: DateTime<Utc>) -> NaiveDate {
 pub struct Booked {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// Its end plus the buffer it was booked with (the coach may have changed the buffer since).
+    pub blocked_until: DateTime<Utc>,
+}
+
+impl Booked {
+    /// A session with no buffer of its own kept after it.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Booked {
+        Booked {
+            start,
+            end,
+            blocked_until: end,
+        }
+    }
+
+    /// Whether `slot` runs into this session, keeping `buffer` between them: before it the
+    /// current buffer, after it the current one or the one it was booked with, whichever is
+    /// longer (so that what PostgreSQL's exclusion constraint holds, this check holds too).
+    fn clashes(&self, slot: Span, buffer: Duration) -> bool {
+        self.start < slot.end + buffer && slot.start < (self.end + buffer).max(self.blocked_until)
+    }
 }
 
 /// Why a session does not fit the coach's availability.
@@ -459,11 +479,10 @@ impl Calendar<'_> {
     /// The booked session that `slot`, with the buffer around it, runs into, if any.
     pub fn overlapping(&self, slot: Span) -> Option<Booked> {
         let buffer = self.buffer();
-        let widened = Span::new(slot.start - buffer, slot.end + buffer);
         self.booked
             .iter()
             .copied()
-            .find(|b| widened.overlaps(&Span::new(b.start, b.end)))
+            .find(|b| b.clashes(slot, buffer))
     }
 
     fn day_full(&self, start: DateTime<Utc>) -> bool {
@@ -534,12 +553,10 @@ impl Calendar<'_> {
             }
             while start < to && start + duration <= span.end {
                 let slot = Span::new(start, start + duration);
-                let widened = Span::new(slot.start - buffer, slot.end + buffer);
-                // Sessions sorted by start: only those starting before the widened end matter.
-                let upto = booked.partition_point(|b| b.start < widened.end);
-                let clear = !booked[..upto]
-                    .iter()
-                    .any(|b| widened.overlaps(&Span::new(b.start, b.end)));
+                // Sessions sorted by start: only those starting before the slot's end and its
+                // buffer matter.
+                let upto = booked.partition_point(|b| b.start < slot.end + buffer);
+                let clear = !booked[..upto].iter().any(|b| b.clashes(slot, buffer));
                 if clear && !self.day_full(start) {
                     slots.push(start);
                 }
@@ -733,10 +750,10 @@ mod tests {
         rules.max_sessions_per_day = Some(2);
         rules.minimum_notice_minutes = 24 * 60;
         // 15 June 2027, 10:00–11:00 local (08:00–09:00 UTC) is booked.
-        let booked = [Booked {
-            start: utc("2027-06-15T08:00:00Z"),
-            end: utc("2027-06-15T09:00:00Z"),
-        }];
+        let booked = [Booked::new(
+            utc("2027-06-15T08:00:00Z"),
+            utc("2027-06-15T09:00:00Z"),
+        )];
         let calendar = Calendar {
             rules: &rules,
             tz: Amsterdam,
@@ -786,14 +803,8 @@ mod tests {
         );
         let two = [
             booked[0],
-            Booked {
-                start: utc("2027-06-16T07:00:00Z"),
-                end: utc("2027-06-16T07:30:00Z"),
-            },
-            Booked {
-                start: utc("2027-06-16T09:00:00Z"),
-                end: utc("2027-06-16T09:30:00Z"),
-            },
+            Booked::new(utc("2027-06-16T07:00:00Z"), utc("2027-06-16T07:30:00Z")),
+            Booked::new(utc("2027-06-16T09:00:00Z"), utc("2027-06-16T09:30:00Z")),
         ];
         let full = Calendar {
             booked: &two,
@@ -904,7 +915,7 @@ mod tests {
             window in 1i64..(10 * 24 * 60),
             now_offset in -(5 * 24 * 60)..(5i64 * 24 * 60),
             duration in prop_oneof![Just(30i64), Just(45), Just(60), Just(90)],
-            bookings in prop::collection::vec((0i64..(10 * 24 * 60), 15i64..120), 0..12),
+            bookings in prop::collection::vec((0i64..(10 * 24 * 60), 15i64..120, 0i64..90), 0..12),
         ) {
             let base = utc("2027-03-01T00:00:00Z");
             let from = base + Duration::minutes(from_offset);
@@ -912,9 +923,11 @@ mod tests {
             let now = from + Duration::minutes(now_offset);
             let booked: Vec<Booked> = bookings
                 .iter()
-                .map(|&(at, len)| Booked {
+                .map(|&(at, len, kept)| Booked {
                     start: from + Duration::minutes(at),
                     end: from + Duration::minutes(at + len),
+                    // The buffer it was booked with, which may differ from today's.
+                    blocked_until: from + Duration::minutes(at + len + kept),
                 })
                 .collect();
             let rules = AvailabilityRules {
@@ -932,7 +945,8 @@ mod tests {
                 let buffer = Duration::minutes(i64::from(buffer));
                 for b in &booked {
                     prop_assert!(
-                        span.end + buffer <= b.start || b.end + buffer <= span.start,
+                        span.end + buffer <= b.start
+                            || (b.end + buffer <= span.start && b.blocked_until <= span.start),
                         "slot {slot} runs into a booking {b:?} or its buffer"
                     );
                 }

@@ -311,31 +311,38 @@ impl NewSeries {
 }
 
 /// The starts of a series: `count` sessions `every_weeks` apart at the first one's time of day
-/// on the clock of `tz`. A time the clocks skip moves on by the length of the gap; a time they
-/// repeat is its first occurrence.
+/// on the clock of `tz`, the first exactly as asked. A time the clocks repeat is taken with the
+/// first one's offset where it can be; a time they skip moves to the first quarter hour after
+/// the gap.
 pub fn series_starts(
     tz: chrono_tz::Tz,
     first: DateTime<Utc>,
     every_weeks: u32,
     count: u32,
 ) -> Vec<DateTime<Utc>> {
-    use chrono::{LocalResult, TimeZone};
-    let local = first.with_timezone(&tz).naive_local();
+    use chrono::{LocalResult, Offset, TimeZone};
+    let first_local = first.with_timezone(&tz);
+    let offset = first_local.offset().fix();
+    let local = first_local.naive_local();
     (0..count)
         .map(|k| {
-            let wall = local + Duration::weeks(i64::from(k * every_weeks));
-            match tz.from_local_datetime(&wall) {
-                LocalResult::Single(at) | LocalResult::Ambiguous(at, _) => at.with_timezone(&Utc),
-                // Skipped by the clocks: the first wall time after the gap, a quarter of an
-                // hour at a time (no zone skips more than two hours).
-                LocalResult::None => (1..=8)
-                    .find_map(|q| {
-                        tz.from_local_datetime(&(wall + Duration::minutes(15 * q)))
-                            .earliest()
-                    })
-                    .map(|at| at.with_timezone(&Utc))
-                    .unwrap_or(first + Duration::weeks(i64::from(k * every_weeks))),
+            if k == 0 {
+                return first;
             }
+            let wall = local + Duration::weeks(i64::from(k * every_weeks));
+            let at = match tz.from_local_datetime(&wall) {
+                LocalResult::Single(at) => Some(at),
+                LocalResult::Ambiguous(a, b) => {
+                    Some(if b.offset().fix() == offset { b } else { a })
+                }
+                LocalResult::None => (1..=8).find_map(|q| {
+                    tz.from_local_datetime(&(wall + Duration::minutes(15 * q)))
+                        .earliest()
+                }),
+            };
+            at.map_or(first + Duration::weeks(i64::from(k * every_weeks)), |at| {
+                at.with_timezone(&Utc)
+            })
         })
         .collect()
 }
@@ -346,7 +353,7 @@ pub struct OrderFacts {
     pub status: OrderStatus,
     /// The coachee's latest word on an assessment is "yes" (002).
     pub assessment_consent: bool,
-    /// An intake is planned already.
+    /// An intake is planned already, or was held.
     pub intake_planned: bool,
     pub budget: u32,
     /// Regular sessions held, missed or cancelled late.
@@ -365,7 +372,7 @@ pub enum SessionRefusal {
         status: OrderStatus,
         allowed: Vec<SessionKind>,
     },
-    /// An intake is planned already (cancel or move it instead).
+    /// An intake is planned already (move or cancel it instead), or was held.
     IntakeAlreadyPlanned,
     /// An assessment needs the coachee's consent (002).
     AssessmentWithoutConsent,
@@ -473,7 +480,7 @@ impl SessionRefusal {
                 }
             ),
             SessionRefusal::IntakeAlreadyPlanned => {
-                "an intake is planned already; move or cancel it instead".into()
+                "an intake is planned already (move or cancel it instead) or was held".into()
             }
             SessionRefusal::AssessmentWithoutConsent => {
                 "an assessment needs the coachee's consent, which is not on record".into()
@@ -834,6 +841,19 @@ mod tests {
         // Every two weeks.
         let fortnightly = series_starts(chrono_tz::Europe::Amsterdam, first, 2, 2);
         assert_eq!(fortnightly[1], utc("2027-03-30T08:00:00Z"));
+        // A first session in the repeated hour (the second 02:30 on 31 October 2027) stays as
+        // asked, and a week later is 02:30 again, in winter time.
+        let repeated = utc("2027-10-31T01:30:00Z");
+        let starts = series_starts(chrono_tz::Europe::Amsterdam, repeated, 1, 2);
+        assert_eq!(starts, vec![repeated, utc("2027-11-07T01:30:00Z")]);
+        // 02:30 on a Sunday in March 2027 does not exist on the 28th: that one moves to 03:00.
+        let skipped = series_starts(
+            chrono_tz::Europe::Amsterdam,
+            utc("2027-03-21T01:30:00Z"),
+            1,
+            2,
+        );
+        assert_eq!(skipped[1], utc("2027-03-28T01:00:00Z"));
     }
 
     #[test]

@@ -83,8 +83,9 @@ impl Audience {
         matches!(self, Audience::Coach | Audience::ProviderAdmin)
     }
 
-    /// Where and how a session takes place (location, video link), and who booked or called it
-    /// off and why. The employer sees a session's dates, kind, format and attendance only.
+    /// Where and how a session takes place (location, video link) and the coachee's rating of
+    /// it. The employer sees a session's dates, kind, format, attendance and on whose side it
+    /// was called off; why it was is for the coach and the planners (`sees_event_details`).
     pub fn sees_session_details(self) -> bool {
         self != Audience::Employer
     }

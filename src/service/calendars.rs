@@ -87,12 +87,14 @@ pub fn issue_coach_feed(
 ) -> ServiceResult<FeedIssued> {
     db::write(conn, |conn| {
         let coach = super::availability::planning_access(conn, caller, id)?;
+        crate::db::coaches::lock(conn, &coach.id)?;
         let path = format!("/api/v1/coaches/{}/calendar.ics", coach.id);
         issue(conn, now, caller, FeedOwner::Coach(coach.id), path)
     })
 }
 
 /// The order's coach or a planner issues (rotates) the order's feed token, for the coachee.
+/// Revoking the coachee's links revokes it too.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 pub fn issue_order_feed(
     conn: &mut DbConnection,
@@ -101,7 +103,7 @@ pub fn issue_order_feed(
     id: &str,
 ) -> ServiceResult<FeedIssued> {
     db::write(conn, |conn| {
-        let visible = lifecycle::load(conn, caller, id)?;
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
         if !matches!(visible.audience, Audience::Coach | Audience::ProviderAdmin) {
             return Err(ServiceError::Forbidden(
                 "the order's coach or the provider's planners issue its calendar feed".into(),

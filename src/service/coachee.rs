@@ -84,6 +84,12 @@ pub fn revoke_links(
     db::write(conn, |conn| {
         let visible = lifecycle::load_for_update(conn, caller, id)?;
         let revoked = links::revoke_all(conn, &visible.order.id, now.naive_utc())?;
+        // The order's calendar feed is the coachee's too.
+        crate::db::calendars::revoke(
+            conn,
+            &crate::db::calendars::FeedOwner::Order(visible.order.id.clone()),
+            now.naive_utc(),
+        )?;
         if revoked > 0 {
             let event = Event::CoacheeLinksRevoked {
                 links: revoked as u32,

@@ -42,9 +42,13 @@ fn coachs_session(
     id: &str,
 ) -> ServiceResult<store::Session> {
     let (session, visible) = super::sessions::load(conn, caller, id)?;
-    if !visible.audience.sees_private_note() {
+    // The order's coach now, and the coach who held the session: a coach who takes an order over
+    // does not read their predecessor's notes.
+    if !visible.audience.sees_private_note()
+        || !super::sessions::is_sessions_coach(conn, caller, &session)?
+    {
         return Err(ServiceError::Forbidden(
-            "a session's notes are for its coach only".into(),
+            "a session's notes are for the coach who holds it only".into(),
         ));
     }
     Ok(session)

@@ -156,6 +156,18 @@ pub fn assign(
                 )
             })?;
         let first = order.coach_id.is_none();
+        if order.coach_id.as_deref().is_some_and(|old| old != coach.id) {
+            // The sessions booked with the previous coach were in their calendar, not the new
+            // one's: called off, on the provider's side (none counts); the new coach books anew.
+            sessions::cancel_planned(
+                conn,
+                now,
+                caller,
+                order,
+                SessionKind::ALL,
+                "another coach was assigned",
+            )?;
+        }
         order.coach_id = Some(coach.id.clone());
         Ok(if first {
             Event::OrderAccepted { coach_id: coach.id }

@@ -55,6 +55,16 @@ pub fn load(
     Ok((session, visible))
 }
 
+/// Whether the caller is the session's own coach (not only the order's coach now).
+pub fn is_sessions_coach(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    session: &Session,
+) -> ServiceResult<bool> {
+    Ok(caller.role == Role::Coach
+        && coaches::find_by_user(conn, &caller.subject)?.is_some_and(|c| c.id == session.coach_id))
+}
+
 /// [`load`], with the order locked and the session read again under the lock.
 fn load_for_update(
     conn: &mut DbConnection,
@@ -85,10 +95,11 @@ pub fn booked(
     Ok(
         store::coach_sessions_between(conn, coach_id, from.naive_utc(), to.naive_utc())?
             .into_iter()
-            .filter(|(_, _, id)| Some(id.as_str()) != except)
-            .map(|(start, end, _)| Booked {
+            .filter(|(_, _, _, id)| Some(id.as_str()) != except)
+            .map(|(start, end, blocked_until, _)| Booked {
                 start: start.and_utc(),
                 end: end.and_utc(),
+                blocked_until: blocked_until.and_utc(),
             })
             .collect(),
     )
@@ -160,7 +171,7 @@ fn place(
         assessment_consent: new.kind == SessionKind::Assessment
             && coaching::consent_given(conn, &order.id, ConsentKind::Assessment)?,
         intake_planned: new.kind == SessionKind::Intake
-            && store::has_planned(conn, &order.id, SessionKind::Intake)?,
+            && store::has_standing(conn, &order.id, SessionKind::Intake)?,
         budget: order.session_budget(),
         used: u32::try_from(order.regular_sessions_used).unwrap_or(0),
         planned: u32::try_from(order.regular_sessions_planned).unwrap_or(0),
@@ -234,6 +245,9 @@ fn fit(
     outside_hours: bool,
     except: Option<&str>,
 ) -> ServiceResult<Duration> {
+    // One booking at a time on a coach's calendar: the daily maximum and the buffers hold across
+    // orders (the exclusion constraint backs the overlap check up).
+    coaches::lock(conn, coach_id)?;
     let coach = coaches::find(conn, coach_id)?.ok_or_else(not_found)?;
     let tz = coach_zone(&coach.time_zone)?;
     rules::check_time(
@@ -354,7 +368,8 @@ pub fn of_order(
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionCancellation {
-    /// Why, in words (1 to 500 characters). The provider's side sees it; the employer does not.
+    /// Why, in words (1 to 500 characters). The coach and the provider's planners see it; the
+    /// employer and the coachee do not.
     #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
     /// On whose behalf: the coachee's side (late, it counts against the budget) or the provider.
@@ -440,7 +455,7 @@ pub(crate) fn call_off(
     // Without a planned intake, the order waits for one again.
     let to = if session.kind == SessionKind::Intake
         && order.status == OrderStatus::IntakeScheduled
-        && !store::has_planned(conn, &order.id, SessionKind::Intake)?
+        && !store::has_standing(conn, &order.id, SessionKind::Intake)?
     {
         OrderStatus::Accepted
     } else {
@@ -469,7 +484,8 @@ fn planned_and_not_started(session: &Session, now: DateTime<Utc>) -> ServiceResu
     Ok(())
 }
 
-/// Calls off the order's planned sessions of `kinds` because what they depended on is gone
+/// Calls off the order's planned sessions of `kinds` that have not started (those that have
+/// wait for their attendance) because what they depended on is gone
 /// (the order was cancelled, the coachee withdrew consent to an assessment); none counts against
 /// the budget. Each is a `session.cancelled` event; returns how many.
 pub fn cancel_planned(
@@ -480,7 +496,7 @@ pub fn cancel_planned(
     kinds: &[SessionKind],
     reason: &str,
 ) -> ServiceResult<usize> {
-    let planned = store::planned_of(conn, &order.id, kinds)?;
+    let planned = store::planned_of(conn, &order.id, kinds, now.naive_utc())?;
     let requested_by = match caller.role {
         Role::Employer | Role::Coachee => CancelledFor::Coachee,
         _ => CancelledFor::Provider,
@@ -537,7 +553,7 @@ pub fn record_attendance(
 ) -> ServiceResult<SessionView> {
     db::write(conn, |conn| {
         let (mut session, visible) = load_for_update(conn, caller, id)?;
-        if caller.role != Role::Coach {
+        if !is_sessions_coach(conn, caller, &session)? {
             return Err(ServiceError::Forbidden(
                 "the session's coach records attendance".into(),
             ));
@@ -719,6 +735,15 @@ pub(crate) fn move_session(
 ) -> ServiceResult<SessionView> {
     lifecycle::check_version("session", session.version, expected_version)?;
     planned_and_not_started(&session, now)?;
+    // Only the coach makes an exception to their own hours: whoever else moves the session moves
+    // it into them.
+    let changes_time = changes.starts_at.is_some() || changes.duration_minutes.is_some();
+    let outside_hours = match (caller.role, changes.outside_hours) {
+        (Role::Coach, Some(wanted)) => wanted,
+        (Role::Coach, None) => session.outside_hours,
+        (_, Some(true)) => return Err(SessionRefusal::OutsideHoursNotYours.into()),
+        (_, _) => session.outside_hours && !changes_time,
+    };
     let moved = NewSession {
         starts_at: changes.starts_at.unwrap_or(session.starts_at.and_utc()),
         duration_minutes: changes.duration_minutes.unwrap_or_else(|| {
@@ -740,13 +765,10 @@ pub(crate) fn move_session(
                 .then(|| session.meeting_link.clone())
                 .flatten()
         }),
-        outside_hours: changes.outside_hours.unwrap_or(session.outside_hours),
+        outside_hours,
     };
     moved.validate()?;
     let order = &visible.order;
-    if moved.outside_hours && !session.outside_hours && caller.role != Role::Coach {
-        return Err(SessionRefusal::OutsideHoursNotYours.into());
-    }
     let slot = Span::new(moved.starts_at, moved.ends_at());
     let buffer = fit(
         conn,

@@ -41,13 +41,14 @@ impl SessionCounts {
     }
 }
 
-/// How a session was called off.
+/// How a session was called off. Everyone who sees the session sees when and on whose side
+/// (a late one by the coachee's side counts against the budget the employer pays for).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CancellationView {
     #[serde(serialize_with = "time::rfc3339")]
     pub cancelled_at: DateTime<Utc>,
     pub requested_by: CancelledFor,
-    /// Why, in words: the provider's side only.
+    /// Why, in words: for the coach and the provider's planners only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -119,7 +120,9 @@ impl SessionView {
             (Some(at), Some(requested_by)) => Some(CancellationView {
                 cancelled_at: at.and_utc(),
                 requested_by,
-                reason: session.cancel_reason.filter(|_| details),
+                reason: session
+                    .cancel_reason
+                    .filter(|_| audience.sees_event_details()),
             }),
             _ => None,
         };

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::api_test;
-use crate::helpers::{Backend, TestDb, TEST_SECRET};
+use crate::helpers::{Backend, TestDb, TEST_NOTES_KEY, TEST_SECRET};
 
 fn trajectum(db: &TestDb) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trajectum"));
@@ -17,6 +17,7 @@ fn trajectum(db: &TestDb) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("DATABASE_URL", db.url())
         .env("TRAJECTUM_JWT_SECRET", TEST_SECRET)
+        .env("TRAJECTUM_NOTES_KEY", TEST_NOTES_KEY)
         .env("TRAJECTUM_PORT", "0")
         .env("TRAJECTUM_LOG_FORMAT", "json");
     command
@@ -119,6 +120,7 @@ async fn admin_commands_create_what_the_api_then_accepts(backend: Backend) {
         database_url: db.url().to_string(),
         port: 0,
         jwt_secret: Some(TEST_SECRET.to_string().into()),
+        notes_key: Some(TEST_NOTES_KEY.to_string().into()),
         ..Default::default()
     };
     let app = trajectum::startup::Application::build(settings)
@@ -515,3 +517,19 @@ api_test!(
     requests_the_http_parser_refuses_are_problems_and_warnings,
 );
 api_test!(sqlite_only: sigterm_lets_an_in_flight_request_finish);
+
+/// PostgreSQL gets no generated key for session notes: the service refuses to start without
+/// one, and says which setting to set, before it touches the database.
+async fn postgres_without_a_notes_key_refuses_to_start(backend: Backend) {
+    let db = TestDb::new(backend);
+    let output = trajectum(&db)
+        .env_remove("TRAJECTUM_NOTES_KEY")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TRAJECTUM_NOTES_KEY"), "{stderr}");
+}
+
+api_test!(postgres_only: postgres_without_a_notes_key_refuses_to_start);

@@ -771,6 +771,27 @@ async fn a_planned_session_reschedules_under_the_same_checks(backend: Backend) {
     let free = slots(&s, tuesday, tuesday + Duration::days(1), 60).await;
     assert!(free.contains(&stamp(next(&s, Weekday::Tue, "10:00"))));
 
+    // Anna's Saturday exception is hers: the planner moving it moves it into her hours.
+    let mut saturday = video("regular", next(&s, Weekday::Sat, "10:00"));
+    saturday["outside_hours"] = json!(true);
+    let exception = booked(&s, &order, &saturday).await;
+    let elsewhere = s
+        .app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/sessions/{}", exception["id"].as_str().unwrap()),
+            Some(&s.planner),
+        )
+        .json(&json!({"starts_at": stamp(next(&s, Weekday::Sun, "10:00"))}))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(elsewhere, 422).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:outside-availability"
+    );
+
     // A new format needs its own place.
     let problem = assert_problem(
         patch(json!({"format": "in_person"}), None).await.unwrap(),
@@ -1277,6 +1298,19 @@ async fn a_feed_token_opens_one_calendar_until_it_is_rotated(backend: Backend) {
     let order_feed = issue_feed(&s, &Scene::path(&order, "/calendar-feed")).await;
     let events = parse_ics(&get_ics(&s, &order_feed, None).await.text().await.unwrap());
     assert_eq!(events[0]["URL"], "https://meet.example/anna-sam");
+    // Revoking the coachee's links stops their feed too.
+    let revoked = s
+        .app
+        .request(
+            Method::DELETE,
+            &Scene::path(&order, "/coachee-link"),
+            Some(&s.anna),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    assert_problem(get_ics(&s, &order_feed, None).await, 401).await;
     // The employer does not issue feed tokens.
     assert_problem(
         s.app
@@ -1515,7 +1549,93 @@ async fn coachees_book_their_own_sessions_when_the_provider_allows(backend: Back
     assert_eq!(as_hr["sessions"]["used"], 1);
 }
 
+async fn a_new_coach_starts_with_a_clean_calendar_and_no_notes(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let order = s.accepted().await;
+    let started = booked(
+        &s,
+        &order,
+        &video("intake", next(&s, Weekday::Mon, "09:00")),
+    )
+    .await;
+    let id = started["id"].as_str().unwrap().to_string();
+    let notes = format!("/api/v1/sessions/{id}/notes");
+    assert_eq!(
+        s.put(&notes, &s.anna, &json!({"text": "first impressions"}))
+            .await
+            .status(),
+        200
+    );
+    // Reassigned after the intake started: it stays for its attendance; the notes stay Anna's.
+    let until = next(&s, Weekday::Mon, "09:30") - s.app.now();
+    s.advance(until).await;
+    let bram: Value = s.app.get("/api/v1/me", &s.bram).await.json().await.unwrap();
+    let response = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/assign"),
+            &s.planner,
+            &json!({"coach_id": bram["coach_id"]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let session: Value = s
+        .app
+        .get(&format!("/api/v1/sessions/{id}"), &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        session["status"], "planned",
+        "a started session is not called off"
+    );
+    assert_problem(s.app.get(&notes, &s.bram).await, 403).await;
+    assert_problem(
+        s.app
+            .post_json(
+                &format!("/api/v1/sessions/{id}/attendance"),
+                &s.bram,
+                &json!({"attendance": "held"}),
+            )
+            .await,
+        403,
+    )
+    .await;
+
+    // A session still to come with Anna is called off when Bram takes over.
+    let other = s.accepted().await;
+    let later = booked(
+        &s,
+        &other,
+        &video("intake", next(&s, Weekday::Thu, "09:00")),
+    )
+    .await;
+    let response = s
+        .app
+        .post_json(
+            &Scene::path(&other, "/assign"),
+            &s.planner,
+            &json!({"coach_id": bram["coach_id"]}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let after: Value = s
+        .app
+        .get(
+            &format!("/api/v1/sessions/{}", later["id"].as_str().unwrap()),
+            &s.planner,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["status"], "cancelled");
+    assert_eq!(after["cancellation"]["requested_by"], "provider");
+}
+
 api_test!(
+    a_new_coach_starts_with_a_clean_calendar_and_no_notes,
     coachees_book_their_own_sessions_when_the_provider_allows,
     a_series_books_all_or_nothing_after_a_preview,
     calendars_are_rfc_5545_feeds_without_confidential_content,
