@@ -12,6 +12,7 @@ pub mod coaches;
 pub mod conditional;
 pub mod docs;
 pub mod extract;
+pub mod groups;
 pub mod idempotency;
 pub mod intake;
 pub mod operations;
@@ -49,6 +50,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::revoke)
                 .service(auth::me)
                 .service(sessions::list_sessions)
+                .service(groups::create_group)
                 .service(coaches::list_coaches)
                 .service(coaches::create_coach)
                 .service(coachee::coachee_view)
@@ -87,6 +89,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sessions::put_notes)
                 .service(sessions::cancel_session)
                 .service(sessions::record_attendance)
+                .service(groups::get_group)
+                .service(groups::add_participant)
                 .service(availability::get_availability)
                 .service(availability::put_availability)
                 .service(availability::free_slots)

@@ -69,6 +69,9 @@ pub struct ProblemDocument {
     /// The session's status when it can no longer change (`session-not-planned`).
     #[schema(required = false)]
     session_status: crate::domain::session::SessionStatus,
+    /// How many participants the group session takes (409 `group-full`).
+    #[schema(required = false)]
+    capacity: u32,
     /// Each occurrence of a series and whether it fits (409 `series-does-not-fit`).
     #[schema(required = false)]
     occurrences: Vec<crate::views::session::SeriesOccurrence>,

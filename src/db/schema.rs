@@ -219,6 +219,8 @@ diesel::table! {
         order_id -> Text,
         coach_id -> Text,
         provider_id -> Text,
+        group_id -> Nullable<Text>,
+        calendar_key -> Text,
         kind -> Text,
         format -> Text,
         location -> Nullable<Text>,
@@ -278,6 +280,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    session_groups (id) {
+        id -> Text,
+        coach_id -> Text,
+        provider_id -> Text,
+        capacity -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
@@ -309,5 +322,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     session_notes,
     calendar_feeds,
-    provider_settings
+    provider_settings,
+    session_groups
 );

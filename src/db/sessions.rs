@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::orders::OrderScope;
-use super::schema::{coach_availability, orders, session_notes, sessions};
+use super::schema::{coach_availability, orders, session_groups, session_notes, sessions};
 use super::{DbConnection, Json, Limited};
 use crate::domain::availability::AvailabilityRules;
 use crate::domain::principal::Role;
@@ -74,6 +74,10 @@ pub struct Session {
     pub order_id: String,
     pub coach_id: String,
     pub provider_id: String,
+    /// The group session it is part of (003), if any.
+    pub group_id: Option<String>,
+    /// What takes the coach's time: the session's own id, or its group's.
+    pub calendar_key: String,
     pub kind: SessionKind,
     pub format: MeetingFormat,
     pub location: Option<String>,
@@ -137,6 +141,7 @@ pub fn coach_sessions_between(
     from: NaiveDateTime,
     to: NaiveDateTime,
 ) -> QueryResult<Vec<(NaiveDateTime, NaiveDateTime, NaiveDateTime, String)>> {
+    // (start, end, blocked until, calendar key)
     crate::on_each_backend!(conn, |c| sessions::table
         .filter(sessions::coach_id.eq(coach_id))
         .filter(sessions::starts_at.ge(from))
@@ -147,7 +152,7 @@ pub fn coach_sessions_between(
             sessions::starts_at,
             sessions::ends_at,
             sessions::blocked_until,
-            sessions::id,
+            sessions::calendar_key,
         ))
         .load(c))
 }
@@ -355,4 +360,40 @@ pub fn latest_regular(conn: &mut DbConnection, order_id: &str) -> QueryResult<Op
         .select(Session::as_select())
         .first(conn)
         .optional()
+}
+
+/// A group session's own record (003).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = session_groups)]
+pub struct Group {
+    pub id: String,
+    pub coach_id: String,
+    pub provider_id: String,
+    pub capacity: i32,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_group(conn: &mut DbConnection, group: &Group) -> QueryResult<()> {
+    diesel::insert_into(session_groups::table)
+        .values(group)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_group(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Group>> {
+    session_groups::table
+        .find(id)
+        .select(Group::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// The group's sessions, by order of joining.
+pub fn of_group(conn: &mut DbConnection, group_id: &str) -> QueryResult<Vec<Session>> {
+    sessions::table
+        .filter(sessions::group_id.eq(group_id))
+        .order(sessions::id.asc())
+        .select(Session::as_select())
+        .load(conn)
 }

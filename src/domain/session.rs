@@ -347,6 +347,72 @@ pub fn series_starts(
         .collect()
 }
 
+pub const MIN_GROUP_CAPACITY: u32 = 2;
+pub const MAX_GROUP_CAPACITY: u32 = 12;
+
+/// A group session (003): one time of one coach, shared by the orders named (each a regular
+/// session of its own order, counted against its own budget), up to a capacity.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    #[schema(example = "2027-01-12T09:00:00Z")]
+    pub starts_at: DateTime<Utc>,
+    #[schema(minimum = 15, maximum = 240, multiple_of = 5, example = 90)]
+    pub duration_minutes: u32,
+    pub format: MeetingFormat,
+    #[schema(min_length = 1, max_length = 300)]
+    pub location: Option<String>,
+    #[schema(min_length = 1, max_length = 500, pattern = "^https://")]
+    pub meeting_link: Option<String>,
+    /// At most this many participants, 2 to 12.
+    #[schema(minimum = 2, maximum = 12, example = 6)]
+    pub capacity: u32,
+    /// The first participants' orders (at least one, at most `capacity`), all of the same coach.
+    #[schema(min_items = 1, max_items = 12)]
+    pub order_ids: Vec<uuid::Uuid>,
+}
+
+impl NewGroup {
+    /// Each participant's session.
+    pub fn session(&self) -> NewSession {
+        NewSession {
+            starts_at: self.starts_at,
+            duration_minutes: self.duration_minutes,
+            kind: SessionKind::Regular,
+            format: self.format,
+            location: self.location.clone(),
+            meeting_link: self.meeting_link.clone(),
+            outside_hours: false,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = self.session().validate().err().unwrap_or_default();
+        if !(MIN_GROUP_CAPACITY..=MAX_GROUP_CAPACITY).contains(&self.capacity) {
+            errors.push(FieldError::new(
+                "/capacity",
+                format!("must be {MIN_GROUP_CAPACITY} to {MAX_GROUP_CAPACITY}"),
+            ));
+        }
+        let mut unique = self.order_ids.clone();
+        unique.sort();
+        unique.dedup();
+        if self.order_ids.is_empty() || self.order_ids.len() > self.capacity as usize {
+            errors.push(FieldError::new(
+                "/order_ids",
+                "must name 1 to `capacity` orders",
+            ));
+        } else if unique.len() != self.order_ids.len() {
+            errors.push(FieldError::new("/order_ids", "names an order twice"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// The facts about an order that decide whether a session of a kind may be booked on it.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderFacts {
@@ -407,6 +473,14 @@ pub enum SessionRefusal {
     FeedbackNotAsked,
     /// The coachee rated this session already.
     FeedbackGiven,
+    /// The group session has as many participants as it takes (003).
+    GroupFull { capacity: u32 },
+    /// A group session is one coach's: this order has another coach.
+    GroupOtherCoach,
+    /// This order takes part in the group already.
+    AlreadyInGroup,
+    /// A session of a group moves with its group, not alone.
+    InGroup,
 }
 
 impl SessionRefusal {
@@ -428,6 +502,10 @@ impl SessionRefusal {
             SessionRefusal::NotStarted => "session-not-started",
             SessionRefusal::FeedbackNotAsked => "feedback-not-asked",
             SessionRefusal::FeedbackGiven => "feedback-given",
+            SessionRefusal::GroupFull { .. } => "group-full",
+            SessionRefusal::GroupOtherCoach => "group-other-coach",
+            SessionRefusal::AlreadyInGroup => "already-in-group",
+            SessionRefusal::InGroup => "session-in-group",
         }
     }
 
@@ -447,6 +525,9 @@ impl SessionRefusal {
                 | SessionRefusal::NotStarted
                 | SessionRefusal::FeedbackNotAsked
                 | SessionRefusal::FeedbackGiven
+                | SessionRefusal::GroupFull { .. }
+                | SessionRefusal::AlreadyInGroup
+                | SessionRefusal::InGroup
         )
     }
 
@@ -458,6 +539,7 @@ impl SessionRefusal {
             | SessionRefusal::AssessmentWithoutConsent
             | SessionRefusal::BudgetExhausted { .. } => "/kind",
             SessionRefusal::OutsideHoursNotYours => "/outside_hours",
+            SessionRefusal::GroupOtherCoach => "/order_id",
             SessionRefusal::NotPlanned { .. } => "/status",
             _ => "/starts_at",
         }
@@ -532,6 +614,17 @@ impl SessionRefusal {
                 "feedback is asked for the first regular session, once it was held".into()
             }
             SessionRefusal::FeedbackGiven => "this session was rated already".into(),
+            SessionRefusal::GroupFull { capacity } => {
+                format!("the group session is full: it takes {capacity} participants")
+            }
+            SessionRefusal::GroupOtherCoach => {
+                "a group session is one coach's; this order has another coach".into()
+            }
+            SessionRefusal::AlreadyInGroup => "this order takes part in the group already".into(),
+            SessionRefusal::InGroup => {
+                "this session is part of a group session; cancel this participant's place instead of moving it"
+                    .into()
+            }
         }
     }
 
@@ -571,6 +664,9 @@ impl SessionRefusal {
             }
             SessionRefusal::NotPlanned { status } => {
                 out.insert("session_status".into(), json!(status));
+            }
+            SessionRefusal::GroupFull { capacity } => {
+                out.insert("capacity".into(), json!(capacity));
             }
             _ => {}
         }

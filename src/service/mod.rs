@@ -11,6 +11,7 @@ pub mod coachee;
 pub mod coaches;
 pub mod coaching;
 pub mod error;
+pub mod groups;
 pub mod idempotency;
 pub mod identity;
 pub mod intake;

@@ -84,7 +84,8 @@ pub fn coach_zone(time_zone: &str) -> ServiceResult<Tz> {
     })
 }
 
-/// The coach's sessions (not cancelled) starting between `from` and `to`, except `except`.
+/// What takes the coach's time between `from` and `to` (sessions not cancelled, a group once),
+/// except what `except` names (a session's or a group's calendar key).
 pub fn booked(
     conn: &mut DbConnection,
     coach_id: &str,
@@ -92,10 +93,11 @@ pub fn booked(
     to: DateTime<Utc>,
     except: Option<&str>,
 ) -> ServiceResult<Vec<Booked>> {
+    let mut seen = std::collections::HashSet::new();
     Ok(
         store::coach_sessions_between(conn, coach_id, from.naive_utc(), to.naive_utc())?
             .into_iter()
-            .filter(|(_, _, _, id)| Some(id.as_str()) != except)
+            .filter(|(_, _, _, key)| Some(key.as_str()) != except && seen.insert(key.clone()))
             .map(|(start, end, blocked_until, _)| Booked {
                 start: start.and_utc(),
                 end: end.and_utc(),
@@ -132,7 +134,7 @@ pub(crate) fn book_on(
     new: &NewSession,
 ) -> ServiceResult<SessionView> {
     let mut order = visible.order.clone();
-    let session = place(conn, now, caller, &mut order, new)?;
+    let session = place(conn, now, caller, &mut order, new, None)?;
     let to = after_booking(session.kind, order.status);
     lifecycle::save(conn, now, caller, order, to, scheduled(&session))?;
     tracing::info!(session_id = %session.id, "session booked");
@@ -140,14 +142,14 @@ pub(crate) fn book_on(
 }
 
 /// The order's status once a session of `kind` is booked: the intake schedules it.
-fn after_booking(kind: SessionKind, status: OrderStatus) -> OrderStatus {
+pub(crate) fn after_booking(kind: SessionKind, status: OrderStatus) -> OrderStatus {
     match (kind, status) {
         (SessionKind::Intake, OrderStatus::Accepted) => OrderStatus::IntakeScheduled,
         (_, status) => status,
     }
 }
 
-fn scheduled(session: &Session) -> Event {
+pub(crate) fn scheduled(session: &Session) -> Event {
     Event::SessionScheduled {
         session_id: session.id.clone(),
         kind: session.kind,
@@ -159,12 +161,13 @@ fn scheduled(session: &Session) -> Event {
 
 /// Checks every rule for `new` on `order` (locked) and stores the session; counts it in the
 /// order's budget (the caller saves the order).
-fn place(
+pub(crate) fn place(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     order: &mut Order,
     new: &NewSession,
+    group: Option<&str>,
 ) -> ServiceResult<Session> {
     let facts = OrderFacts {
         status: order.status,
@@ -193,10 +196,13 @@ fn place(
         new.kind,
         slot,
         new.outside_hours,
-        None,
+        group,
     )?;
+    let id = new_id();
     let session = Session {
-        id: new_id(),
+        calendar_key: group.map_or_else(|| id.clone(), String::from),
+        group_id: group.map(String::from),
+        id,
         order_id: order.id.clone(),
         coach_id,
         provider_id: order.provider_id.clone(),
@@ -735,6 +741,9 @@ pub(crate) fn move_session(
 ) -> ServiceResult<SessionView> {
     lifecycle::check_version("session", session.version, expected_version)?;
     planned_and_not_started(&session, now)?;
+    if session.group_id.is_some() {
+        return Err(SessionRefusal::InGroup.into());
+    }
     // Only the coach makes an exception to their own hours: whoever else moves the session moves
     // it into them.
     let changes_time = changes.starts_at.is_some() || changes.duration_minutes.is_some();
@@ -865,35 +874,36 @@ pub fn book_series(
             let new = series.occurrence(start);
             // Each in a savepoint: one that does not fit leaves no trace, and the next is
             // checked against the ones that did.
-            let occurrence =
-                match db::write(conn, |conn| place(conn, now, caller, &mut order, &new)) {
-                    Ok(session) => {
-                        placed.push(session);
-                        SeriesOccurrence {
-                            starts_at: start,
-                            ends_at: new.ends_at(),
-                            fits: true,
-                            problem_type: None,
-                            detail: None,
-                            alternative: None,
-                        }
-                    }
-                    Err(ServiceError::Session(refusal)) => SeriesOccurrence {
+            let occurrence = match db::write(conn, |conn| {
+                place(conn, now, caller, &mut order, &new, None)
+            }) {
+                Ok(session) => {
+                    placed.push(session);
+                    SeriesOccurrence {
                         starts_at: start,
                         ends_at: new.ends_at(),
-                        fits: false,
-                        problem_type: Some(format!("urn:trajectum:problem:{}", refusal.slug())),
-                        detail: Some(refusal.detail()),
-                        alternative: match &refusal {
-                            SessionRefusal::CoachBusy { alternatives }
-                            | SessionRefusal::OutsideAvailability { alternatives, .. } => {
-                                alternatives.first().copied()
-                            }
-                            _ => None,
-                        },
+                        fits: true,
+                        problem_type: None,
+                        detail: None,
+                        alternative: None,
+                    }
+                }
+                Err(ServiceError::Session(refusal)) => SeriesOccurrence {
+                    starts_at: start,
+                    ends_at: new.ends_at(),
+                    fits: false,
+                    problem_type: Some(format!("urn:trajectum:problem:{}", refusal.slug())),
+                    detail: Some(refusal.detail()),
+                    alternative: match &refusal {
+                        SessionRefusal::CoachBusy { alternatives }
+                        | SessionRefusal::OutsideAvailability { alternatives, .. } => {
+                            alternatives.first().copied()
+                        }
+                        _ => None,
                     },
-                    Err(other) => return Err(Undo::Failed(other)),
-                };
+                },
+                Err(other) => return Err(Undo::Failed(other)),
+            };
             occurrences.push(occurrence);
         }
         let fits = occurrences.iter().all(|o| o.fits);

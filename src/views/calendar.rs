@@ -32,6 +32,33 @@ fn format_words(format: MeetingFormat) -> &'static str {
     }
 }
 
+/// One event per calendar key: a group session's participants share the coach's time, so the
+/// coach's calendar shows it once (a place that stands, if any), with the highest `SEQUENCE` of
+/// its sessions. A single session's key is its own id.
+fn one_per_calendar_key(sessions: Vec<Session>) -> Vec<(Session, u32)> {
+    let mut events: Vec<(Session, u32)> = Vec::with_capacity(sessions.len());
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for session in sessions {
+        let sequence = u32::try_from(session.version - 1).unwrap_or(0);
+        match index.get(&session.calendar_key) {
+            Some(&at) => {
+                let (kept, kept_sequence) = &mut events[at];
+                *kept_sequence = (*kept_sequence).max(sequence);
+                if kept.status == SessionStatus::Cancelled
+                    && session.status != SessionStatus::Cancelled
+                {
+                    *kept = session;
+                }
+            }
+            None => {
+                index.insert(session.calendar_key.clone(), events.len());
+                events.push((session, sequence));
+            }
+        }
+    }
+    events
+}
+
 /// The calendar `name` of `sessions`, as `audience` may see them.
 pub fn feed(name: &str, sessions: Vec<Session>, audience: Audience) -> String {
     let details = audience.sees_session_details();
@@ -40,11 +67,11 @@ pub fn feed(name: &str, sessions: Vec<Session>, audience: Audience) -> String {
     calendar.append_property(Property::new("PRODID", "-//Trajectum//Sessions//EN"));
     calendar.append_property(Property::new("CALSCALE", "GREGORIAN"));
     calendar.name(name);
-    for session in sessions {
+    for (session, sequence) in one_per_calendar_key(sessions) {
         let mut event = icalendar::Event::new();
         event
-            .uid(&format!("{}@trajectum", session.id))
-            .sequence(u32::try_from(session.version - 1).unwrap_or(0))
+            .uid(&format!("{}@trajectum", session.calendar_key))
+            .sequence(sequence)
             .timestamp(session.updated_at.and_utc())
             .created(session.created_at.and_utc())
             .last_modified(session.updated_at.and_utc())

@@ -73,6 +73,10 @@ pub struct SessionView {
     pub order_id: String,
     #[schema(format = Uuid)]
     pub coach_id: String,
+    /// The group session it is part of (003), if any; the other participants are not shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub group_id: Option<String>,
     pub kind: SessionKind,
     pub format: MeetingFormat,
     pub status: SessionStatus,
@@ -140,6 +144,7 @@ impl SessionView {
             id: session.id,
             order_id: session.order_id,
             coach_id: session.coach_id,
+            group_id: session.group_id,
             kind: session.kind,
             format: session.format,
             status: session.status,
@@ -245,4 +250,18 @@ pub struct SeriesPreview {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesBooked {
     pub sessions: Vec<SessionView>,
+}
+
+/// A group session (003), for the coach and the provider's planners: each participant's
+/// session on its own order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[schema(format = Uuid)]
+    pub coach_id: String,
+    pub capacity: i32,
+    /// Participants whose place is not cancelled.
+    pub taken: usize,
+    pub participants: Vec<SessionView>,
 }

@@ -1634,7 +1634,148 @@ async fn a_new_coach_starts_with_a_clean_calendar_and_no_notes(backend: Backend)
     assert_eq!(after["cancellation"]["requested_by"], "provider");
 }
 
+async fn a_group_session_takes_the_coach_once_and_counts_per_participant_003(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let (a, b, c) = (s.active().await, s.active().await, s.active().await);
+    let at = next(&s, Weekday::Tue, "10:00");
+    let group = json!({
+        "starts_at": stamp(at), "duration_minutes": 90, "format": "in_person",
+        "location": "Coachwise, room 2", "capacity": 2, "order_ids": [a, b]
+    });
+    let response = s
+        .app
+        .post_json("/api/v1/session-groups", &s.anna, &group)
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["taken"], 2);
+    let group_id = created["id"].as_str().unwrap().to_string();
+    let place_of = |order: &str| {
+        created["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["order_id"] == order)
+            .unwrap()
+            .clone()
+    };
+    let a_place = place_of(&a);
+    assert_eq!(a_place["group_id"], group_id.as_str());
+    // Each participant's own budget.
+    for order in [&a, &b] {
+        assert_eq!(s.order(order, &s.hr).await["sessions"]["planned"], 1);
+    }
+    // A participant sees their own session, nothing of the other's order.
+    let coachee = s.coachee_token(&a).await;
+    let mine = s
+        .app
+        .get("/api/v1/coachee/order", &coachee)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(mine.contains(&group_id) && !mine.contains(&b), "{mine}");
+
+    // Full at two; the coach's time is taken (once) for anyone else.
+    let participants = format!("/api/v1/session-groups/{group_id}/participants");
+    let problem = assert_problem(
+        s.app
+            .post_json(&participants, &s.planner, &json!({"order_id": c}))
+            .await,
+        409,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:group-full");
+    assert_eq!(problem["capacity"], 2);
+    let problem = assert_problem(book(&s, &c, &s.anna, &video("regular", at)).await, 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:coach-double-booked");
+    let tuesday = next(&s, Weekday::Tue, "00:00");
+    let free = slots(&s, tuesday, tuesday + Duration::days(1), 60).await;
+    assert!(!free.contains(&stamp(at)));
+    let feed = format!("/api/v1/coaches/{}/calendar.ics", s.anna_coach_id);
+    let events = parse_ics(
+        &get_ics(&s, &feed, Some(&s.anna))
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(events.len(), 1, "one event for the group");
+    assert_eq!(events[0]["UID"], format!("{group_id}@trajectum"));
+
+    // A place moves with its group, not alone; a place given up makes room.
+    let a_path = format!("/api/v1/sessions/{}", a_place["id"].as_str().unwrap());
+    let moved = s
+        .app
+        .request(Method::PATCH, &a_path, Some(&s.anna))
+        .json(&json!({"starts_at": stamp(next(&s, Weekday::Wed, "10:00"))}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_problem(moved, 409).await["type"],
+        "urn:trajectum:problem:session-in-group"
+    );
+    let cancelled = s
+        .app
+        .post_json(
+            &format!("{a_path}/cancel"),
+            &s.anna,
+            &json!({"reason": "prefers one-on-one", "requested_by": "coachee"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let joined = s
+        .app
+        .post_json(&participants, &s.planner, &json!({"order_id": c}))
+        .await;
+    assert_eq!(joined.status(), 201);
+    let group: Value = s
+        .app
+        .get(&format!("/api/v1/session-groups/{group_id}"), &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(group["taken"], 2);
+    assert_eq!(group["participants"].as_array().unwrap().len(), 3);
+
+    // Another coach's order cannot join; the group is not the employer's to see.
+    let bram: Value = s.app.get("/api/v1/me", &s.bram).await.json().await.unwrap();
+    let theirs = s.accepted().await;
+    s.app
+        .post_json(
+            &Scene::path(&theirs, "/assign"),
+            &s.planner,
+            &json!({"coach_id": bram["coach_id"]}),
+        )
+        .await;
+    let problem = assert_problem(
+        s.app
+            .post_json(&participants, &s.planner, &json!({"order_id": theirs}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:group-other-coach");
+    assert_problem(
+        s.app
+            .get(&format!("/api/v1/session-groups/{group_id}"), &s.hr)
+            .await,
+        403,
+    )
+    .await;
+    assert_problem(
+        s.app
+            .get(&format!("/api/v1/session-groups/{group_id}"), &s.bram)
+            .await,
+        404,
+    )
+    .await;
+}
+
 api_test!(
+    a_group_session_takes_the_coach_once_and_counts_per_participant_003,
     a_new_coach_starts_with_a_clean_calendar_and_no_notes,
     coachees_book_their_own_sessions_when_the_provider_allows,
     a_series_books_all_or_nothing_after_a_preview,

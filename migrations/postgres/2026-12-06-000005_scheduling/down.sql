@@ -5,5 +5,6 @@ ALTER TABLE orders DROP COLUMN regular_sessions_planned;
 DROP TABLE calendar_feeds;
 DROP TABLE session_notes;
 DROP TABLE sessions;
+DROP TABLE session_groups;
 DROP TABLE coach_availability;
 DROP TABLE provider_settings;

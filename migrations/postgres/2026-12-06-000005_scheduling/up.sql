@@ -19,11 +19,25 @@ CREATE TABLE provider_settings (
     updated_at               TIMESTAMP NOT NULL
 );
 
+-- A group session (003): one time of one coach shared by several orders, each with its own
+-- session row (its budget, attendance and cancellation are its own).
+CREATE TABLE session_groups (
+    id          TEXT PRIMARY KEY,
+    coach_id    TEXT NOT NULL REFERENCES coaches (id),
+    provider_id TEXT NOT NULL REFERENCES organisations (id),
+    capacity    INTEGER NOT NULL CHECK (capacity BETWEEN 2 AND 12),
+    created_by  TEXT NOT NULL,
+    created_at  TIMESTAMP NOT NULL
+);
+
 CREATE TABLE sessions (
     id                    TEXT PRIMARY KEY,
     order_id              TEXT NOT NULL REFERENCES orders (id),
     coach_id              TEXT NOT NULL REFERENCES coaches (id),
     provider_id           TEXT NOT NULL REFERENCES organisations (id),
+    group_id              TEXT REFERENCES session_groups (id),
+    -- what takes the coach's time: the session itself, or the group it is part of
+    calendar_key          TEXT NOT NULL,
     kind                  TEXT NOT NULL CHECK (kind IN ('intake', 'regular', 'assessment', 'follow_up')),
     format                TEXT NOT NULL CHECK (format IN ('in_person', 'phone', 'video')),
     location              TEXT,
@@ -56,6 +70,7 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_coach_time_idx ON sessions (coach_id, starts_at);
 CREATE INDEX sessions_order_time_idx ON sessions (order_id, starts_at, id);
+CREATE INDEX sessions_group_idx ON sessions (group_id);
 
 -- Calendar feeds (RFC 5545) for calendar apps, which cannot send a bearer token: a coach's or an
 -- order's, opened by a token in the URL that is stored only as its SHA-256 digest. Issuing a new
@@ -90,12 +105,12 @@ ALTER TABLE orders ADD COLUMN alliance_risk TEXT;
 ALTER TABLE orders ADD COLUMN alliance_at_risk_at TIMESTAMP;
 
 -- No double booking, whatever the concurrency: a coach's booked time (with its buffer) and a
--- coachee's sessions never overlap. A violation is SQLSTATE 23P01, answered as a 409. (On SQLite
+-- coachee's sessions never overlap; the sessions of one group (one calendar_key) share theirs. A violation is SQLSTATE 23P01, answered as a 409. (On SQLite
 -- the check and the insert run in one write transaction taken up front, which serialises them.)
 -- btree_gist is a trusted extension (PostgreSQL 13+): the database owner may create it.
 CREATE EXTENSION IF NOT EXISTS btree_gist;
 ALTER TABLE sessions ADD CONSTRAINT sessions_coach_time_free
-    EXCLUDE USING gist (coach_id WITH =, tsrange(starts_at, blocked_until) WITH &&)
+    EXCLUDE USING gist (coach_id WITH =, calendar_key WITH <>, tsrange(starts_at, blocked_until) WITH &&)
     WHERE (status <> 'cancelled');
 ALTER TABLE sessions ADD CONSTRAINT sessions_coachee_time_free
     EXCLUDE USING gist (order_id WITH =, tsrange(starts_at, ends_at) WITH &&)

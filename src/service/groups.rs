@@ -1,0 +1,165 @@
+//! Group sessions (DOMAIN.md step 5, 003: one-on-one or in a group). A group is one time of one
+//! coach shared by several of the coach's orders, up to a capacity. Each participant has a
+//! session of their own on their own order, checked by the same rules and counted against their
+//! own budget; the coach's time is taken once (the sessions share a calendar key, which
+//! PostgreSQL's exclusion constraint respects). Participants never see each other's orders.
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::new_id;
+use crate::db::sessions::{self as store, Group};
+use crate::db::{self, DbConnection};
+use crate::domain::order::OrderAction;
+use crate::domain::principal::{Principal, Role};
+use crate::domain::session::{NewGroup, NewSession, SessionRefusal, SessionStatus};
+use crate::domain::visibility::Audience;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle;
+use crate::service::sessions::{after_booking, place, scheduled};
+use crate::views::session::{GroupView, SessionView};
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("no such group session".into())
+}
+
+/// Adds `order_id` to the group: its own session under every rule, saved with its event.
+fn join(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    group: &Group,
+    order_id: &str,
+    session: &NewSession,
+) -> ServiceResult<SessionView> {
+    let visible = lifecycle::load_for_update(conn, caller, order_id)?;
+    lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
+    if visible.order.coach_id.as_deref() != Some(group.coach_id.as_str()) {
+        return Err(SessionRefusal::GroupOtherCoach.into());
+    }
+    let taken: Vec<_> = store::of_group(conn, &group.id)?
+        .into_iter()
+        .filter(|s| s.status != SessionStatus::Cancelled)
+        .collect();
+    if taken.iter().any(|s| s.order_id == visible.order.id) {
+        return Err(SessionRefusal::AlreadyInGroup.into());
+    }
+    if taken.len() >= usize::try_from(group.capacity).unwrap_or(0) {
+        return Err(SessionRefusal::GroupFull {
+            capacity: u32::try_from(group.capacity).unwrap_or(0),
+        }
+        .into());
+    }
+    let mut order = visible.order.clone();
+    let placed = place(conn, now, caller, &mut order, session, Some(&group.id))?;
+    let to = after_booking(placed.kind, order.status);
+    lifecycle::save(conn, now, caller, order, to, scheduled(&placed))?;
+    Ok(SessionView::build(placed, visible.audience))
+}
+
+fn view(conn: &mut DbConnection, group: Group) -> ServiceResult<GroupView> {
+    let participants: Vec<SessionView> = store::of_group(conn, &group.id)?
+        .into_iter()
+        .map(|s| SessionView::build(s, Audience::ProviderAdmin))
+        .collect();
+    Ok(GroupView {
+        taken: participants
+            .iter()
+            .filter(|s| s.status != SessionStatus::Cancelled)
+            .count(),
+        id: group.id,
+        coach_id: group.coach_id,
+        capacity: group.capacity,
+        participants,
+    })
+}
+
+/// The coach or a planner sets a group session up with its first participants: all or none.
+#[tracing::instrument(skip_all)]
+pub fn create(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    new: NewGroup,
+) -> ServiceResult<GroupView> {
+    new.validate()?;
+    let session = new.session();
+    db::write(conn, |conn| {
+        let first = new.order_ids[0].to_string();
+        let visible = lifecycle::load(conn, caller, &first)?;
+        let coach_id = visible
+            .order
+            .coach_id
+            .clone()
+            .ok_or(SessionRefusal::GroupOtherCoach)?;
+        let group = Group {
+            id: new_id(),
+            coach_id,
+            provider_id: visible.order.provider_id.clone(),
+            capacity: new.capacity as i32,
+            created_by: caller.subject.clone(),
+            created_at: now.naive_utc(),
+        };
+        store::insert_group(conn, &group)?;
+        // In a fixed order, so that two requests over the same orders lock them alike.
+        let mut order_ids: Vec<String> = new.order_ids.iter().map(|id| id.to_string()).collect();
+        order_ids.sort();
+        for order_id in &order_ids {
+            join(conn, now, caller, &group, order_id, &session)?;
+        }
+        tracing::info!(group_id = %group.id, participants = order_ids.len(), "group session set up");
+        view(conn, group)
+    })
+}
+
+/// The coach or a planner adds an order to a group session that has room.
+#[tracing::instrument(skip_all, fields(group_id = %id))]
+pub fn add(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    order_id: &str,
+) -> ServiceResult<SessionView> {
+    db::write(conn, |conn| {
+        let group = visible_group(conn, caller, id)?;
+        // The group's time, place and length, from a participant whose place stands.
+        let template = store::of_group(conn, &group.id)?
+            .into_iter()
+            .find(|s| s.status == SessionStatus::Planned)
+            .ok_or(SessionRefusal::NotPlanned {
+                status: SessionStatus::Cancelled,
+            })?;
+        let session = NewSession {
+            starts_at: template.starts_at.and_utc(),
+            duration_minutes: u32::try_from((template.ends_at - template.starts_at).num_minutes())
+                .unwrap_or(0),
+            kind: template.kind,
+            format: template.format,
+            location: template.location,
+            meeting_link: template.meeting_link,
+            outside_hours: false,
+        };
+        join(conn, now, caller, &group, order_id, &session)
+    })
+}
+
+/// The group, if it is the caller's to see: the provider's planners, or its coach.
+fn visible_group(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<Group> {
+    let group = store::find_group(conn, id)?.ok_or_else(not_found)?;
+    let visible = match caller.role {
+        Role::ProviderAdmin => caller.organisation_id == group.provider_id,
+        Role::Coach => crate::db::coaches::find_by_user(conn, &caller.subject)?
+            .is_some_and(|c| c.id == group.coach_id),
+        _ => false,
+    };
+    if !visible {
+        return Err(not_found());
+    }
+    Ok(group)
+}
+
+/// A group session with its participants, for its coach and the provider's planners.
+pub fn get(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<GroupView> {
+    let group = visible_group(conn, caller, id)?;
+    view(conn, group)
+}
