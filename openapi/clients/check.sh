@@ -81,9 +81,22 @@ if "$CACHE/venv/bin/openapi-python-client" generate --path "$SPEC" --config "$WO
   >"$WORK/py-gen.log" 2>&1; then
   # With --meta none the output directory is the package, so its name is ours to choose.
   if py_summary=$(cd "$WORK/py" && "$CACHE/venv/bin/python" - "${bodies[@]}" <<'EOF'
-import json, re, sys
+import datetime, json, re, sys
 import trajectum_client.models as models
 from trajectum_client.models import Problem
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+def same(value):
+    # A date-time member comes back as the same instant, written as Python writes it
+    # (`+00:00` for `Z`): compare instants, not spellings.
+    if isinstance(value, dict):
+        return {k: same(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [same(v) for v in value]
+    if isinstance(value, str) and RFC3339.match(value):
+        return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
 
 failures = 0
 for path in sys.argv[1:]:
@@ -91,7 +104,7 @@ for path in sys.argv[1:]:
         body = json.load(f)
     try:
         # The round trip shows that extension members are kept, not dropped.
-        if Problem.from_dict(body).to_dict() != body:
+        if same(Problem.from_dict(body).to_dict()) != same(body):
             raise ValueError("to_dict() does not give the body back")
     except Exception as e:
         failures += 1
