@@ -59,7 +59,8 @@ def sessions(order, coach, provider, start, total):
         end = at + timedelta(hours=1)
         past = at < datetime.now(timezone.utc)
         stamp = lambda t: t.strftime("%Y-%m-%d %H:%M:%S")
-        return (f"00000000-0000-7000-8000-{i:012d}", order, coach, provider, "regular", "phone",
+        key = f"00000000-0000-7000-8000-{i:012d}"
+        return (key, key, order, coach, provider, "regular", "phone",
                 stamp(at), stamp(end), stamp(end + timedelta(minutes=15)), False,
                 "held" if past else "planned", True, 1, "bench", "coach", stamp(at), stamp(at))
     rows = []
@@ -77,7 +78,7 @@ def sessions(order, coach, provider, start, total):
     return rows
 
 
-COLUMNS = ("id, order_id, coach_id, provider_id, kind, format, starts_at, ends_at, blocked_until, "
+COLUMNS = ("id, calendar_key, order_id, coach_id, provider_id, kind, format, starts_at, ends_at, blocked_until, "
            "outside_hours, status, counts_against_budget, version, booked_by, booked_by_role, "
            "created_at, updated_at")
 
