@@ -1774,6 +1774,42 @@ async fn a_group_session_takes_the_coach_once_and_counts_per_participant_003(bac
     .await;
 }
 
+/// The guarantee under the checks: PostgreSQL itself refuses a second session in a coach's
+/// booked time (SQLSTATE 23P01), unless it shares the calendar key of a group.
+async fn postgres_refuses_overlapping_sessions_of_a_coach(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let (a, b) = (s.accepted().await, s.accepted().await);
+    let booked = booked(&s, &a, &video("intake", next(&s, Weekday::Tue, "10:00"))).await;
+    let id = booked["id"].as_str().unwrap().to_string();
+    let (violation, shared) = s
+        .app
+        .blocking(move |conn| {
+            use diesel::result::{DatabaseErrorKind, Error};
+            use trajectum::db::sessions as store;
+            let mut other = store::find(conn, &id)?.unwrap();
+            other.id = uuid::Uuid::now_v7().to_string();
+            other.calendar_key = other.id.clone();
+            other.order_id = b;
+            other.starts_at += chrono::Duration::minutes(30);
+            let violation = matches!(
+                trajectum::db::write(conn, |conn| store::insert(conn, &other)),
+                Err(Error::DatabaseError(
+                    DatabaseErrorKind::ExclusionViolation,
+                    _
+                ))
+            );
+            // The same time under the first one's calendar key, as a group's participant: fine.
+            other.calendar_key = id;
+            let shared = trajectum::db::write(conn, |conn| store::insert(conn, &other)).is_ok();
+            Ok((violation, shared))
+        })
+        .await;
+    assert!(violation, "an overlapping session of the coach is refused");
+    assert!(shared, "a session in the same group shares the time");
+}
+
+api_test!(postgres_only: postgres_refuses_overlapping_sessions_of_a_coach);
+
 api_test!(
     a_group_session_takes_the_coach_once_and_counts_per_participant_003,
     a_new_coach_starts_with_a_clean_calendar_and_no_notes,
