@@ -22,16 +22,26 @@ fn not_found() -> ServiceError {
     ServiceError::NotFound("no such group session".into())
 }
 
-/// Adds `order_id` to the group: its own session under every rule, saved with its event.
+/// An order named in the body that the caller cannot see: a field error (the request names
+/// it), which says no more than "not found" would.
+fn named(pointer: &str) -> impl Fn(ServiceError) -> ServiceError + '_ {
+    move |error| match error {
+        ServiceError::NotFound(_) => ServiceError::invalid(pointer, "is not an order of yours"),
+        other => other,
+    }
+}
+
+/// Adds `order_id` (named at `pointer` in the request) to the group: its own session under
+/// every rule, saved with its event.
 fn join(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     group: &Group,
-    order_id: &str,
+    (order_id, pointer): (&str, &str),
     session: &NewSession,
 ) -> ServiceResult<SessionView> {
-    let visible = lifecycle::load_for_update(conn, caller, order_id)?;
+    let visible = lifecycle::load_for_update(conn, caller, order_id).map_err(named(pointer))?;
     lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
     if visible.order.coach_id.as_deref() != Some(group.coach_id.as_str()) {
         return Err(SessionRefusal::GroupOtherCoach.into());
@@ -85,7 +95,7 @@ pub fn create(
     let session = new.session();
     db::write(conn, |conn| {
         let first = new.order_ids[0].to_string();
-        let visible = lifecycle::load(conn, caller, &first)?;
+        let visible = lifecycle::load(conn, caller, &first).map_err(named("/order_ids/0"))?;
         let coach_id = visible
             .order
             .coach_id
@@ -101,10 +111,15 @@ pub fn create(
         };
         store::insert_group(conn, &group)?;
         // In a fixed order, so that two requests over the same orders lock them alike.
-        let mut order_ids: Vec<String> = new.order_ids.iter().map(|id| id.to_string()).collect();
+        let mut order_ids: Vec<(String, String)> = new
+            .order_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), format!("/order_ids/{i}")))
+            .collect();
         order_ids.sort();
-        for order_id in &order_ids {
-            join(conn, now, caller, &group, order_id, &session)?;
+        for (order_id, pointer) in &order_ids {
+            join(conn, now, caller, &group, (order_id, pointer), &session)?;
         }
         tracing::info!(group_id = %group.id, participants = order_ids.len(), "group session set up");
         view(conn, group)
@@ -139,7 +154,7 @@ pub fn add(
             meeting_link: template.meeting_link,
             outside_hours: false,
         };
-        join(conn, now, caller, &group, order_id, &session)
+        join(conn, now, caller, &group, (order_id, "/order_id"), &session)
     })
 }
 
