@@ -187,6 +187,13 @@ fn configure_sqlite() {
 /// each), so a read on a worker thread ([`read`]) never waits for one to open.
 pub fn pool(url: DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
     let in_process = matches!(url, DatabaseUrl::Sqlite(_));
+    if in_process {
+        // One connection first switches a new database file to WAL (a lasting setting of the
+        // file), so that the pool's connections, opening together, do not race for the lock
+        // the switch takes (r2d2 logged that race as an error on a newcomer's first start).
+        r2d2::ManageConnection::connect(&ConnectionManager::new(url.clone(), timeout))
+            .context("cannot open the SQLite database")?;
+    }
     let connections = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(if in_process { size } else { 1 }))
