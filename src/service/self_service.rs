@@ -150,13 +150,7 @@ pub fn cancel(
     id: &str,
     cancellation: OwnCancellation,
 ) -> ServiceResult<SessionView> {
-    let reason = cancellation.reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ServiceError::invalid(
-            "/reason",
-            "must be 1 to 500 characters",
-        ));
-    }
+    let reason = sessions::cancel_reason(&cancellation.reason)?;
     db::write(conn, |conn| {
         let visible = own_order(conn, now, caller, true)?;
         let session = own_session(conn, &visible, id)?;

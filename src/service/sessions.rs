@@ -382,6 +382,18 @@ pub struct SessionCancellation {
     pub requested_by: CancelledFor,
 }
 
+/// Why a session is called off, as kept: 1 to 500 characters.
+pub(crate) fn cancel_reason(text: &str) -> ServiceResult<String> {
+    let reason = text.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ServiceError::invalid(
+            "/reason",
+            "must be 1 to 500 characters",
+        ));
+    }
+    Ok(reason.to_string())
+}
+
 /// The coach or the planner calls a planned session off. Late, on the coachee's side, a regular
 /// session counts against the budget, and the answer says so (`counts_against_budget`).
 #[tracing::instrument(skip_all, fields(session_id = %id))]
@@ -392,13 +404,7 @@ pub fn cancel(
     id: &str,
     cancellation: SessionCancellation,
 ) -> ServiceResult<SessionView> {
-    let reason = cancellation.reason.trim().to_string();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ServiceError::invalid(
-            "/reason",
-            "must be 1 to 500 characters",
-        ));
-    }
+    let reason = cancel_reason(&cancellation.reason)?;
     db::write(conn, |conn| {
         let (session, visible) = load_for_update(conn, caller, id)?;
         if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
