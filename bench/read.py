@@ -127,20 +127,26 @@ def seed(hr):
     return order, f"/api/v1/orders?limit=50&cursor={urllib.parse.quote(cursor)}"
 
 
-def measure(backend, database_url, extra_args):
-    env = {**os.environ, "DATABASE_URL": database_url, "TRAJECTUM_PORT": str(PORT),
+def start_demo(binary, database_url, extra_args, port, log_filter="info"):
+    """The binary's demo on `database_url`, listening on `port` and ready."""
+    env = {**os.environ, "DATABASE_URL": database_url, "TRAJECTUM_PORT": str(port),
            "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_NOTES_KEY": NOTES_KEY,
-           "TRAJECTUM_LOG_FORMAT": "json",
+           "TRAJECTUM_LOG_FORMAT": "json", "TRAJECTUM_LOG_FILTER": log_filter,
            "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600"}
-    server = subprocess.Popen([BIN, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
+    server = subprocess.Popen([binary, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            call("GET", "/health/ready")
+            break
+        except OSError:
+            time.sleep(0.05)
+    return server
+
+
+def measure(backend, database_url, extra_args):
+    server = start_demo(BIN, database_url, extra_args, PORT)
     try:
-        for _ in range(200):
-            try:
-                call("GET", "/health/ready")
-                break
-            except OSError:
-                time.sleep(0.05)
         hr = token({"grant_type": "client_credentials"},
                    auth="acme-hr-system:demo-client-secret-acme-hr-system")
         order, page_100 = seed(hr)

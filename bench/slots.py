@@ -33,7 +33,7 @@ import urllib.parse
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(__file__))
-from read import NOTES_KEY, SECRET, call, cpu_ticks, token  # noqa: E402  (the same helpers)
+from read import call, cpu_ticks, start_demo, token  # noqa: E402  (the same helpers)
 
 import read  # noqa: E402
 
@@ -129,20 +129,9 @@ def timed(connection, path, headers, method="GET", bodies=None):
 
 
 def measure(backend, url, extra_args):
-    env = {**os.environ, "DATABASE_URL": url, "TRAJECTUM_PORT": str(PORT),
-           "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_NOTES_KEY": NOTES_KEY,
-           "TRAJECTUM_LOG_FORMAT": "json", "TRAJECTUM_LOG_FILTER": "warn",
-           "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600"}
-    server = subprocess.Popen([BIN, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = start_demo(BIN, url, extra_args, PORT, log_filter="warn")
     results = {}
     try:
-        for _ in range(200):
-            try:
-                call("GET", "/health/ready")
-                break
-            except OSError:
-                time.sleep(0.05)
         hr = token({"grant_type": "client_credentials"},
                    auth="acme-hr-system:demo-client-secret-acme-hr-system")
         planner = token({"grant_type": "password", "username": "planner@coachwise.example",

@@ -40,10 +40,6 @@ pub struct ClockTime(u16);
 impl ClockTime {
     pub const END_OF_DAY: ClockTime = ClockTime(24 * 60);
 
-    pub fn from_minutes(minutes: u16) -> Option<ClockTime> {
-        (minutes <= 24 * 60).then_some(ClockTime(minutes))
-    }
-
     pub fn minutes(self) -> i64 {
         i64::from(self.0)
     }
@@ -351,10 +347,6 @@ pub struct Span {
 impl Span {
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Span {
         Span { start, end }
-    }
-
-    pub fn overlaps(&self, other: &Span) -> bool {
-        self.start < other.end && other.start < self.end
     }
 
     pub fn contains(&self, other: &Span) -> bool {
