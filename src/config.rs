@@ -24,7 +24,7 @@
 //! | `TRAJECTUM_REFRESH_TOKEN_TTL_SECONDS` | `2592000` | refresh token lifetime (30 days) |
 //! | `TRAJECTUM_CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS |
 //! | `TRAJECTUM_BODY_LIMIT_BYTES` | `262144` | largest accepted request body |
-//! | `TRAJECTUM_DB_POOL_SIZE` | `10` | connections in the pool |
+//! | `TRAJECTUM_DB_POOL_SIZE` | `10`, or twice the cores plus one where that is fewer | connections in the pool |
 //! | `TRAJECTUM_DB_TIMEOUT_SECONDS` | `5` | how long a request may wait for the database (a pooled connection, a lock another request holds) before answering 503 |
 //! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
 //! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
@@ -131,7 +131,7 @@ impl Default for Settings {
             refresh_token_ttl_seconds: 30 * 24 * 3600,
             cors_allowed_origins: String::new(),
             body_limit_bytes: 256 * 1024,
-            db_pool_size: 10,
+            db_pool_size: default_pool_size(),
             db_timeout_seconds: 5,
             login_max_failures: 5,
             login_lockout_seconds: 900,
@@ -140,6 +140,15 @@ impl Default for Settings {
             notes_key: None,
         }
     }
+}
+
+/// The pool's size unless set: ten connections, or twice the cores plus one on a smaller
+/// machine, where more connections than that only queue for the CPU. On this project's 2-core
+/// machine, 5 instead of 10 took the p99 of an order read under 32 concurrent clients on
+/// PostgreSQL from 10.3 to 5.9 ms (`bench/README.md`).
+pub fn default_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    u32::try_from(2 * cores + 1).unwrap_or(u32::MAX).min(10)
 }
 
 /// Which database a URL names.
@@ -310,6 +319,15 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pool_is_ten_connections_or_fewer_on_a_small_machine() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let size = default_pool_size();
+        assert!((3..=10).contains(&size), "{size}");
+        assert_eq!(size == 10, cores >= 5, "{cores} cores, {size} connections");
+        assert_eq!(Settings::default().db_pool_size, size);
+    }
 
     #[test]
     fn database_urls_pick_the_backend_from_the_scheme() {

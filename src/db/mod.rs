@@ -28,7 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use crate::config::DatabaseUrl;
 
 pub use limit::Limited;
-pub use types::{Json, MaybeStamp, Stamp};
+pub use types::{Day, Json, MaybeStamp, Stamp};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -4,7 +4,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::schema::{coaches, consents, order_extensions, orders, plans};
-use super::{DbConnection, Json, Limited, MaybeStamp, Stamp};
+use super::{Day, DbConnection, Json, Limited, MaybeStamp, Stamp};
 use crate::domain::alliance::AllianceRisk;
 use crate::domain::commission::{Coachee, Commission};
 use crate::domain::consent::ConsentKind;
@@ -29,6 +29,7 @@ pub struct Order {
     pub context: Json<Vec<String>>,
     pub details: Json<OrderDetails>,
     pub session_budget: i32,
+    #[diesel(deserialize_as = Day)]
     pub end_date: NaiveDate,
     pub external_ref: Option<String>,
     pub coach_id: Option<String>,
