@@ -14,8 +14,11 @@ measures with wrk (2 threads, CONNECTIONS connections):
   - `GET /api/v1/orders?limit=50` (the first page) and page 100 of the same list (keyset),
 and prints each against its target. The PostgreSQL ceiling is `pgbench -S -M simple` with the
 same client count on a `pgbench -i -s 10` database. RSS is the binary's peak (VmHWM). Each line
-also gives the server's CPU time per request (from /proc, user + system), which moves less with
-the machine's load than the rates do.
+also gives the CPU time per request (from /proc, user + system) of each process that shares the
+machine: the load generator (wrk or pgbench), the server, and PostgreSQL (its backends, and
+those that exited through the postmaster's children's times). Those move less with the
+machine's load than the rates do, and when the cores are saturated a ratio of rates is about
+the inverse ratio of the CPU each request costs the whole machine, which the report prints too.
 """
 
 import concurrent.futures
@@ -72,23 +75,52 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
+def postgres_ticks():
+    """The CPU time of the local PostgreSQL so far, in clock ticks: its processes' own, plus
+    what the postmaster's exited children used (pgbench's backends exit with its connections)."""
+    postmaster = int(subprocess.run(["pgrep", "-o", "-x", "postgres"], capture_output=True,
+                                    text=True).stdout.split()[0])
+    with open(f"/proc/{postmaster}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[13]) + int(fields[14])
+    for pid in subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split():
+        try:
+            ticks += cpu_ticks(int(pid))
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # exited in between: its time is in the postmaster's children's
+    return ticks
+
+
+def measured(command, count_pattern, pid=None):
+    """Runs the load generator `command`; returns its output, the count it reports, and the CPU
+    time per counted request (microseconds) of the generator, the server `pid`, and PostgreSQL."""
+    tick = os.sysconf("SC_CLK_TCK")
+    before = (os.times(), cpu_ticks(pid) if pid else 0, postgres_ticks())
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    after = (os.times(), cpu_ticks(pid) if pid else 0, postgres_ticks())
+    count = int(re.search(count_pattern, out).group(1))
+    client = sum(after[0][i] - before[0][i] for i in (2, 3))  # children's user + system
+    per_request = lambda seconds: seconds * 1e6 / count
+    cpu = {"client": per_request(client), "server": per_request((after[1] - before[1]) / tick),
+           "postgres": per_request((after[2] - before[2]) / tick)}
+    return out, count, cpu
+
+
 def wrk(path, token=None, pid=None):
-    """Requests per second and p99 (ms) of `path` under CONNECTIONS connections, and the
-    server's CPU time per request (microseconds; steadier than the rate on a busy machine)."""
+    """Requests per second and p99 (ms) of `path` under CONNECTIONS connections, and the CPU
+    time per request of wrk, the server and PostgreSQL (microseconds; steadier than the rate
+    on a busy machine)."""
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", BASE + path]
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    before = cpu_ticks(pid) if pid else 0
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    used = (cpu_ticks(pid) - before) / os.sysconf("SC_CLK_TCK") if pid else 0
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    out, requests, cpu = measured(command, r"(\d+) requests in", pid)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         sys.exit(f"wrk {path}: {non2xx.group(1)} responses were errors\n{out}")
-    return rps, float(p99.group(1)) * scale, used * 1e6 / requests
+    return rps, float(p99.group(1)) * scale, cpu
 
 
 def pgbench_tps():
@@ -96,11 +128,11 @@ def pgbench_tps():
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "bench_pgbench"], check=True)
     subprocess.run(["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-i", "-s", "10", "-q", "bench_pgbench"],
                    check=True, capture_output=True)
-    out = subprocess.run(
+    out, _, cpu = measured(
         ["pgbench", "-h", "127.0.0.1", "-U", "postgres", "-S", "-M", "simple", "-c", str(CONNECTIONS),
          "-j", "2", "-T", str(SECONDS), "bench_pgbench"],
-        check=True, capture_output=True, text=True).stdout
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+        r"number of transactions actually processed: (\d+)")
+    return float(re.search(r"tps = ([\d.]+)", out).group(1)), cpu
 
 
 def rss_kb(pid, field="VmHWM"):
@@ -166,17 +198,28 @@ def measure(backend, database_url, extra_args):
         server.wait()
 
 
+def cpu_text(cpu):
+    total = sum(cpu.values())
+    parts = f"client {cpu['client']:5.1f}  server {cpu['server']:6.1f}"
+    if cpu["postgres"]:
+        parts += f"  PostgreSQL {cpu['postgres']:5.1f}"
+    return f"CPU us/request: {parts}  = {total:6.1f}"
+
+
 def line(what, measured):
     rps, p99, cpu = measured
-    return f"{what:<44} {rps:>9.0f} rps  p99 {p99:>7.2f} ms  server CPU {cpu:>6.1f} us/request"
+    return f"{what:<40} {rps:>7.0f} rps  p99 {p99:>6.2f} ms  {cpu_text(cpu)}"
 
 
-def report(backend, ceiling_name, ceiling, r, read_target):
+def report(backend, ceiling_name, ceiling, r, read_target, ceiling_cpu=None):
     read_ratio = r["read"][0] / ceiling
     list_ratio = r["first_page"][0] / r["read"][0]
     page_ratio = r["first_page"][0] / r["page_100"][0]
     print(f"\n== {backend}")
-    print(f"{ceiling_name:<44} {ceiling:>9.0f} {'tps' if 'pgbench' in ceiling_name else 'rps'}")
+    if ceiling_cpu:
+        print(f"{ceiling_name:<40} {ceiling:>7.0f} tps{' ' * 18}{cpu_text(ceiling_cpu)}")
+    else:
+        print(f"{ceiling_name:<40} {ceiling:>7.0f} rps")
     print(line("GET /health/live", r["live"]))
     print(line("GET /api/v1/orders/{id} (HR system)", r["read"]))
     print(line("GET /api/v1/orders?limit=50", r["first_page"]))
@@ -191,18 +234,23 @@ def report(backend, ceiling_name, ceiling, r, read_target):
         checks.append((f"read p99 = {r['read'][1]:.2f} ms", r["read"][1] <= 10, "<= 10 ms"))
     for text, ok, target in checks:
         print(f"  {'ok  ' if ok else 'MISS'} {text:<44} (target {target})")
+    ceiling_total = sum((ceiling_cpu or r["live"][2]).values())
+    read_total = sum(r["read"][2].values())
+    print(f"  The machine's CPU per request: ceiling {ceiling_total:.1f} us, read {read_total:.1f} us "
+          f"(their ratio {ceiling_total / read_total:.2f}); at {read_target} the read may cost "
+          f"{ceiling_total / read_target:.1f} us in all")
     return all(ok for _, ok, _ in checks)
 
 
 def main():
     print(f"{BIN}; {CONNECTIONS} connections, {SECONDS} s per measurement, {ORDERS} orders")
-    tps = pgbench_tps()
+    tps, pgbench_cpu = pgbench_tps()
     subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "bench_trajectum"], check=True)
     subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "bench_trajectum"], check=True)
     pg = measure("PostgreSQL", f"{PG}/bench_trajectum", ["--force"])
     with tempfile.TemporaryDirectory() as directory:
         lite = measure("SQLite", f"sqlite://{directory}/bench.sqlite3", [])
-    ok = report("PostgreSQL", "pgbench -S -M simple", tps, pg, 0.70)
+    ok = report("PostgreSQL", "pgbench -S -M simple", tps, pg, 0.70, pgbench_cpu)
     ok = report("SQLite", "ceiling: GET /health/live", lite["live"][0], lite, 0.50) and ok
     sys.exit(0 if ok else 1)
 
