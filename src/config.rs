@@ -147,7 +147,10 @@ impl Default for Settings {
 /// machine, 5 instead of 10 took the p99 of an order read under 32 concurrent clients on
 /// PostgreSQL from 10.3 to 5.9 ms (`bench/README.md`).
 pub fn default_pool_size() -> u32 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    pool_size_for(std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn pool_size_for(cores: usize) -> u32 {
     u32::try_from(2 * cores + 1).unwrap_or(u32::MAX).min(10)
 }
 
@@ -322,11 +325,17 @@ mod tests {
 
     #[test]
     fn the_pool_is_ten_connections_or_fewer_on_a_small_machine() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let size = default_pool_size();
-        assert!((3..=10).contains(&size), "{size}");
-        assert_eq!(size == 10, cores >= 5, "{cores} cores, {size} connections");
-        assert_eq!(Settings::default().db_pool_size, size);
+        for (cores, size) in [
+            (1, 3),
+            (2, 5),
+            (4, 9),
+            (5, 10),
+            (64, 10),
+            (usize::MAX / 2, 10),
+        ] {
+            assert_eq!(pool_size_for(cores), size, "{cores} cores");
+        }
+        assert_eq!(Settings::default().db_pool_size, default_pool_size());
     }
 
     #[test]

@@ -24,10 +24,6 @@ use crate::service::sessions::{
 use crate::state::AppState;
 use crate::views::session::{SeriesBooked, SeriesPreview, SessionPage, SessionView};
 
-fn session_reply(reply: Reply, session: &SessionView) -> Reply {
-    reply.etag(session.version)
-}
-
 /// Book a session on an order.
 ///
 /// By the order's coach or the provider's planner. Every rule is its own problem type, with
@@ -70,7 +66,7 @@ pub async fn book_session(
     respond::post(&state, caller.0, key, move |conn, now, caller| {
         let session = sessions::book(conn, now, caller, &id, body)?;
         let reply = Reply::created(&session).location(format!("/api/v1/sessions/{}", session.id));
-        Ok(session_reply(reply, &session))
+        Ok(reply.etag(session.version))
     })
     .await
 }
@@ -122,7 +118,7 @@ pub async fn get_session(
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
     let session = respond::read(&state, move |conn, _| sessions::get(conn, &caller, &id)).await?;
-    Ok(session_reply(Reply::ok(&session), &session).into())
+    Ok(Reply::ok(&session).etag(session.version).into())
 }
 
 /// Cancel a session.
@@ -153,7 +149,7 @@ pub async fn cancel_session(
     let id = id.to_string();
     respond::post(&state, caller.0, key, move |conn, now, caller| {
         let session = sessions::cancel(conn, now, caller, &id, body)?;
-        Ok(session_reply(Reply::ok(&session), &session))
+        Ok(Reply::ok(&session).etag(session.version))
     })
     .await
 }
@@ -183,7 +179,7 @@ pub async fn record_attendance(
     let id = id.to_string();
     respond::post(&state, caller.0, key, move |conn, now, caller| {
         let session = sessions::record_attendance(conn, now, caller, &id, body)?;
-        Ok(session_reply(Reply::ok(&session), &session))
+        Ok(Reply::ok(&session).etag(session.version))
     })
     .await
 }
@@ -222,7 +218,7 @@ pub async fn reschedule_session(
         sessions::reschedule(conn, now, &caller, &id, expected, changes)
     })
     .await?;
-    Ok(session_reply(Reply::ok(&session), &session).into())
+    Ok(Reply::ok(&session).etag(session.version).into())
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

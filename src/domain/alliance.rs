@@ -75,11 +75,7 @@ impl Feedback {
                 format!("must be at most {MAX_COMMENT_CHARS} characters"),
             ));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        crate::domain::input::verdict(errors)
     }
 
     /// Whether this rating puts the working relationship at risk.

@@ -13,6 +13,7 @@
 //! times out. No slot lies outside working hours, inside the notice period, or within the buffer
 //! of a booked session (property tests below).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
@@ -246,11 +247,7 @@ impl AvailabilityRules {
                 _ => {}
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        crate::domain::input::verdict(errors)
     }
 
     /// The coach's working hours on `date`, as sorted, disjoint minute ranges of the local day:
@@ -477,17 +474,24 @@ impl Calendar<'_> {
             .find(|b| b.clashes(slot, buffer))
     }
 
-    fn day_full(&self, start: DateTime<Utc>) -> bool {
+    /// How many sessions each of the coach's local days holds, where a daily maximum applies
+    /// (empty otherwise): counted once for a search over many slots, not again for each.
+    fn sessions_per_day(&self) -> HashMap<NaiveDate, usize> {
+        let mut counts = HashMap::new();
+        if self.rules.max_sessions_per_day.is_some() {
+            for booked in self.booked.iter() {
+                *counts.entry(local_date(self.tz, booked.start)).or_default() += 1;
+            }
+        }
+        counts
+    }
+
+    fn day_full(&self, sessions_per_day: &HashMap<NaiveDate, usize>, start: DateTime<Utc>) -> bool {
         let Some(max) = self.rules.max_sessions_per_day else {
             return false;
         };
-        let day = local_date(self.tz, start);
-        let that_day = self
-            .booked
-            .iter()
-            .filter(|b| local_date(self.tz, b.start) == day)
-            .count();
-        that_day >= max as usize
+        let that_day = sessions_per_day.get(&local_date(self.tz, start));
+        that_day.copied().unwrap_or(0) >= max as usize
     }
 
     fn notice_ends(&self) -> DateTime<Utc> {
@@ -511,7 +515,7 @@ impl Calendar<'_> {
         if self.overlapping(slot).is_some() {
             return Err(Misfit::Overlaps);
         }
-        if self.day_full(slot.start) {
+        if self.day_full(&self.sessions_per_day(), slot.start) {
             return Err(Misfit::DayFull);
         }
         Ok(())
@@ -530,6 +534,7 @@ impl Calendar<'_> {
         let mut booked = self.booked.to_vec();
         booked.sort_by_key(|b| b.start);
         let buffer = self.buffer();
+        let sessions_per_day = self.sessions_per_day();
         let mut slots = vec![];
         for span in self.rules.working_spans(self.tz, from, to) {
             // The first start on the span's grid at or after `earliest`.
@@ -549,7 +554,7 @@ impl Calendar<'_> {
                 // buffer matter.
                 let upto = booked.partition_point(|b| b.start < slot.end + buffer);
                 let clear = !booked[..upto].iter().any(|b| b.clashes(slot, buffer));
-                if clear && !self.day_full(start) {
+                if clear && !self.day_full(&sessions_per_day, start) {
                     slots.push(start);
                 }
                 start += step;

@@ -160,11 +160,7 @@ impl NewSession {
             self.location.as_deref(),
             self.meeting_link.as_deref(),
         ));
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        crate::domain::input::verdict(errors)
     }
 }
 
@@ -302,11 +298,7 @@ impl NewSeries {
                 "an intake is booked on its own, not in a series",
             ));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        crate::domain::input::verdict(errors)
     }
 }
 
@@ -405,11 +397,7 @@ impl NewGroup {
         } else if unique.len() != self.order_ids.len() {
             errors.push(FieldError::new("/order_ids", "names an order twice"));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        crate::domain::input::verdict(errors)
     }
 }
 

@@ -132,11 +132,7 @@ impl SlotQuery {
             },
             None => None,
         };
-        if errors.is_empty() {
-            Ok(zone)
-        } else {
-            Err(errors)
-        }
+        crate::domain::input::verdict(errors).map(|()| zone)
     }
 }
 
