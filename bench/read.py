@@ -77,7 +77,8 @@ def cpu_ticks(pid):
 
 def postgres_ticks():
     """The CPU time of the local PostgreSQL so far, in clock ticks: its processes' own, plus
-    what the postmaster's exited children used (pgbench's backends exit with its connections)."""
+    what the postmaster's exited children used (pgbench's backends exit with its connections).
+    A backend reaped between the two readings would be missed: `measured` waits for them."""
     postmaster = int(subprocess.run(["pgrep", "-o", "-x", "postgres"], capture_output=True,
                                     text=True).stdout.split()[0])
     with open(f"/proc/{postmaster}/stat") as stat:
@@ -87,7 +88,7 @@ def postgres_ticks():
         try:
             ticks += cpu_ticks(int(pid))
         except (FileNotFoundError, ProcessLookupError):
-            pass  # exited in between: its time is in the postmaster's children's
+            pass  # exited since pgrep listed it
     return ticks
 
 
@@ -95,9 +96,14 @@ def measured(command, count_pattern, pid=None):
     """Runs the load generator `command`; returns its output, the count it reports, and the CPU
     time per counted request (microseconds) of the generator, the server `pid`, and PostgreSQL."""
     tick = os.sysconf("SC_CLK_TCK")
-    before = (os.times(), cpu_ticks(pid) if pid else 0, postgres_ticks())
+    server, postgres = cpu_ticks(pid) if pid else 0, postgres_ticks()
+    before = (os.times(), server, postgres)  # the generator's times last: pgrep is not its
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    after = (os.times(), cpu_ticks(pid) if pid else 0, postgres_ticks())
+    client = os.times()
+    # Give the backends a load generator's exit closes time to be reaped by the postmaster, so
+    # that their time is in its children's times and not lost between two readings.
+    time.sleep(0.5)
+    after = (client, cpu_ticks(pid) if pid else 0, postgres_ticks())
     count = int(re.search(count_pattern, out).group(1))
     client = sum(after[0][i] - before[0][i] for i in (2, 3))  # children's user + system
     per_request = lambda seconds: seconds * 1e6 / count
