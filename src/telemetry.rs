@@ -4,6 +4,8 @@
 //! What is never logged: tokens, secrets, passwords, request bodies, and personal data such as
 //! a coachee's or coach's name or email. Spans carry ids, routes and statuses only.
 
+use std::io::IsTerminal;
+
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
 
@@ -22,8 +24,10 @@ pub fn init(format: LogFormat, filter: &str) {
         format!("{filter},{QUIET_PARSER}")
     };
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: in a file or a log collector they are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::api_test;
 use crate::helpers::{Backend, TestDb, TEST_NOTES_KEY, TEST_SECRET};
 
-fn trajectum(db: &TestDb) -> Command {
+pub(crate) fn trajectum(db: &TestDb) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trajectum"));
     command
         .env_clear()
@@ -23,7 +23,7 @@ fn trajectum(db: &TestDb) -> Command {
     command
 }
 
-fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> String {
+pub(crate) fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> String {
     let output = trajectum(db)
         .args(args)
         .envs(env.iter().copied())
@@ -37,7 +37,7 @@ fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-fn value<'a>(output: &'a str, key: &str) -> &'a str {
+pub(crate) fn value<'a>(output: &'a str, key: &str) -> &'a str {
     output
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
@@ -145,16 +145,16 @@ async fn admin_commands_create_what_the_api_then_accepts(backend: Backend) {
 
 /// The binary serving: its process, its address, what it logged until it was ready, and what
 /// it logs after.
-struct Serving {
-    child: Child,
-    address: String,
-    startup_logs: Vec<Value>,
-    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+pub(crate) struct Serving {
+    pub(crate) child: Child,
+    pub(crate) address: String,
+    pub(crate) startup_logs: Vec<Value>,
+    pub(crate) logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Serving {
     /// Starts `trajectum ARGS` and waits until it is ready.
-    fn start(mut command: Command) -> Serving {
+    pub(crate) fn start(mut command: Command) -> Serving {
         let mut child = command
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -195,11 +195,11 @@ impl Serving {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 
-    fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let sent = Command::new("kill")
             .args([signal, &self.child.id().to_string()])
             .status()
@@ -342,7 +342,7 @@ async fn keep_ordering(
 }
 
 /// An HR system's access token (client credentials).
-async fn client_token(base: &str, client_id: &str, secret: &str) -> String {
+pub(crate) async fn client_token(base: &str, client_id: &str, secret: &str) -> String {
     let token: Value = reqwest::Client::new()
         .post(format!("{base}/api/v1/auth/token"))
         .basic_auth(client_id, Some(secret))

@@ -23,6 +23,11 @@ pub const TEST_SECRET: &str = "test-secret-for-the-api-suite-0123456789";
 /// 32 bytes, base64.
 pub const TEST_NOTES_KEY: &str = "dGVzdC1ub3Rlcy1rZXktZm9yLXRoZS1hcGktc3VpdGU=";
 
+/// Said once per run when the PostgreSQL variants pass without running.
+pub const SKIPPED_POSTGRES: &str = "note: TEST_DATABASE_URL is not set, so the PostgreSQL \
+variants of the API tests (NAME::postgres) pass without running. To run them: \
+TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo test";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -40,8 +45,11 @@ impl Backend {
         if std::env::var("TRAJECTUM_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
             panic!("TRAJECTUM_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set");
         }
+        // Written to the process's stderr itself: the test harness captures what `eprintln!`
+        // prints and shows it only for a failing test, and a skipped variant passes.
         NOTICE.call_once(|| {
-            eprintln!("TEST_DATABASE_URL is not set: the PostgreSQL variants of the API tests are skipped")
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{SKIPPED_POSTGRES}");
         });
         None
     }

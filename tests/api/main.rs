@@ -11,6 +11,7 @@ mod conditional;
 mod conventions;
 mod lifecycle;
 mod migrations;
+mod operating;
 mod operations;
 mod orders;
 mod privacy;

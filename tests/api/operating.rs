@@ -1,0 +1,129 @@
+//! What a newcomer and an operator meet with only the binary: the files it leaves behind, its
+//! logs, its settings, and the test suite's own report of what it skipped.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::api_test;
+use crate::binary::Serving;
+use crate::helpers::{Backend, SKIPPED_POSTGRES};
+
+/// The binary with a clean environment: only `PATH`, and whatever the test adds.
+fn bare_trajectum(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trajectum"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(dir);
+    command
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Issue 16: `demo` in a clone leaves no secret that `git add .` would commit. The demo runs
+/// in a git work tree with this repository's `.gitignore`, as a newcomer runs it, generating
+/// its JWT secret and notes key beside the SQLite file.
+async fn demo_leaves_no_secret_untracked_in_a_git_work_tree(_: Backend) {
+    let tree = tempfile::tempdir().unwrap();
+    git(tree.path(), &["init", "-q"]);
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".gitignore"),
+        tree.path().join(".gitignore"),
+    )
+    .unwrap();
+    let mut command = bare_trajectum(tree.path());
+    command
+        .env("TRAJECTUM_PORT", "0")
+        .env("TRAJECTUM_LOG_FORMAT", "json")
+        .arg("demo");
+    let serving = Serving::start(command);
+    let live = reqwest::get(serving.url("/health/ready")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    drop(serving);
+
+    for secret in ["trajectum.jwt-secret", "trajectum.notes-key"] {
+        let path = tree.path().join(secret);
+        assert!(path.exists(), "{secret} was generated");
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o600, "{secret} is readable by its owner only");
+    }
+    let status = git(
+        tree.path(),
+        &[
+            "status",
+            "--porcelain",
+            "--untracked-files=all",
+            "--ignored=no",
+        ],
+    );
+    let untracked: Vec<&str> = status
+        .lines()
+        .filter(|line| *line != "?? .gitignore")
+        .collect();
+    assert!(untracked.is_empty(), "left untracked: {untracked:?}");
+}
+
+/// Issue 16: the pretty log format colours only a terminal; written to a file or a pipe it is
+/// plain text.
+async fn pretty_logs_are_plain_text_in_a_file(_: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("trajectum.log");
+    let status = bare_trajectum(dir.path())
+        .env("TRAJECTUM_LOG_FORMAT", "pretty")
+        .arg("migrate")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written = std::fs::read_to_string(&log).unwrap();
+    assert!(written.contains("database migrations applied"), "{written}");
+    assert!(!written.contains('\u{1b}'), "no ANSI escapes: {written:?}");
+}
+
+api_test!(
+    sqlite_only: demo_leaves_no_secret_untracked_in_a_git_work_tree,
+    pretty_logs_are_plain_text_in_a_file,
+);
+
+/// Issue 16: without `TEST_DATABASE_URL` the PostgreSQL variants pass without running, and
+/// the run says so once, with the command that runs them: this suite runs one such variant in
+/// a process of its own and reads what it printed.
+#[test]
+fn skipped_postgres_variants_say_so() {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "binary::postgres_without_a_notes_key_refuses_to_start::postgres",
+            "--exact",
+        ])
+        .env_remove("TEST_DATABASE_URL")
+        .env_remove("TRAJECTUM_REQUIRE_POSTGRES")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("1 passed"), "{printed}");
+    assert_eq!(printed.matches(SKIPPED_POSTGRES).count(), 1, "{printed}");
+}
