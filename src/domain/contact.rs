@@ -1,13 +1,27 @@
-//! First contact, the same working day (004): someone who signs up should have a person on the
-//! phone that day.
+//! First contact, the same working day (004: someone who says "yes" should have a person on the
+//! phone "dezelfde dag nog", the same day, while the wish is fresh).
 //!
-//! The rule, in the provider's time zone, with working days Monday to Friday and working hours
-//! 09:00–17:00:
-//! - an order that arrives during working hours is due by 17:00 the same day;
-//! - otherwise it is due by 12:00 (the end of the morning) of the next working day: the same day
-//!   when it arrives before 09:00 on a working day, else the first working day after.
+//! What "the same working day" means here, in the provider's time zone, with working days Monday
+//! to Friday and working hours 09:00–17:00:
+//! - an order is **received** on the working day it arrives in, if it arrives during working
+//!   hours; otherwise at the next start of a working day. For an order placed before 09:00 on a
+//!   working day, that is the same day;
+//! - an order received **during the day** is due by 17:00 that day (one placed at 16:30 is due at
+//!   17:00: the rule is the same day, not a number of hours);
+//! - an order that was **waiting when the day began** (placed in the evening, at night, at the
+//!   weekend, or before 09:00) is due by 12:00, the end of that day's morning: it has waited
+//!   already, so it is called first.
 //!
-//! Public holidays are not known here; they count as working days.
+//! | placed | due |
+//! | --- | --- |
+//! | Tuesday 08:30 | Tuesday 12:00 |
+//! | Tuesday 10:30 | Tuesday 17:00 |
+//! | Tuesday 16:30 | Tuesday 17:00 |
+//! | Tuesday 18:00 | Wednesday 12:00 |
+//! | Friday 19:00, Saturday, Sunday | Monday 12:00 |
+//!
+//! Public holidays count as working days: the service knows no holiday calendar, so an order
+//! placed the evening before King's Day is due by 12:00 on King's Day.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
@@ -113,6 +127,37 @@ mod tests {
             .with_ymd_and_hms(y, m, d, h, min, 0)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    /// The table in this module's doc, which the README repeats (004).
+    #[test]
+    fn the_same_working_day_004() {
+        for ((day, hour, minute), (due_day, due_hour)) in [
+            // Tuesday 24 November 2026, before the day starts: due at the end of its morning.
+            ((24, 8, 30), (24, 12)),
+            ((24, 10, 30), (24, 17)),
+            // Half an hour before the end of the day: still the same day.
+            ((24, 16, 30), (24, 17)),
+            ((24, 17, 0), (25, 12)),
+            ((24, 18, 0), (25, 12)),
+            // Friday evening: Monday's morning.
+            ((27, 19, 0), (30, 12)),
+        ] {
+            assert_eq!(
+                contact_due_at(amsterdam(2026, 11, day, hour, minute), Amsterdam),
+                amsterdam(2026, 11, due_day, due_hour, 0),
+                "placed on the {day}th at {hour}:{minute:02}"
+            );
+        }
+    }
+
+    #[test]
+    fn public_holidays_count_as_working_days() {
+        // King's Day, Tuesday 27 April 2027: no holiday calendar is known.
+        assert_eq!(
+            contact_due_at(amsterdam(2027, 4, 26, 19, 0), Amsterdam),
+            amsterdam(2027, 4, 27, 12, 0)
+        );
     }
 
     #[test]
