@@ -10,7 +10,7 @@ use actix_web::{delete, get, patch, post, put, web, HttpResponse};
 use uuid::Uuid;
 
 use crate::api::availability::FreeSlotParams;
-use crate::api::extract::{Json, Query};
+use crate::api::extract::{Json, OptionalJson, Query};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, Coachees, Coaches, ProviderStaff};
@@ -35,7 +35,7 @@ use crate::views::session::{FreeSlots, SessionView};
     tag = "coachee",
     security(("bearer" = ["coach"])),
     params(("id" = Uuid, Path, description = "The order's id")),
-    request_body = LinkRequest,
+    request_body = Option<LinkRequest>,
     responses(
         (status = 201, description = "The link token", body = CoacheeLinkIssued),
         (status = 409, response = crate::api::problems::Conflict),
@@ -46,7 +46,7 @@ pub async fn issue_link(
     state: web::Data<AppState>,
     caller: Caller<Coaches>,
     id: web::Path<Uuid>,
-    Json(body): Json<LinkRequest>,
+    OptionalJson(body): OptionalJson<LinkRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
     let issuer = state.issuer.clone();

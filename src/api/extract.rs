@@ -77,6 +77,19 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }
+/// A JSON body is sent as JSON: 415 otherwise.
+fn require_json(media: Option<&str>) -> Result<(), ApiError> {
+    match media {
+        Some(m) if is_json(m) => Ok(()),
+        Some(m) => Err(ApiError::UnsupportedMediaType(format!(
+            "expected Content-Type application/json, got {m}"
+        ))),
+        None => Err(ApiError::UnsupportedMediaType(
+            "send the body with Content-Type: application/json".into(),
+        )),
+    }
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -87,21 +100,35 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let media = media_type(req);
         let payload = payload.take();
         Box::pin(async move {
-            match media.as_deref() {
-                Some(m) if is_json(m) => {}
-                Some(m) => {
-                    return Err(ApiError::UnsupportedMediaType(format!(
-                        "expected Content-Type application/json, got {m}"
-                    )))
-                }
-                None => {
-                    return Err(ApiError::UnsupportedMediaType(
-                        "send the body with Content-Type: application/json".into(),
-                    ))
-                }
-            }
+            require_json(media.as_deref())?;
             let body = read_body(length, payload, limit).await?;
             parse_json(&body).map(Json)
+        })
+    }
+}
+
+/// A JSON body the operation may go without (its spec says `required: false`, declared as
+/// `request_body = Option<T>`): no body, an empty one or `null` is `T::default()`; a body that
+/// is there is held to everything [`Json`] checks.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = body_limit(req);
+        let length = declared_length(req);
+        let media = media_type(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(length, payload, limit).await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            require_json(media.as_deref())?;
+            parse_json::<Option<T>>(&body).map(|body| OptionalJson(body.unwrap_or_default()))
         })
     }
 }

@@ -41,6 +41,11 @@ pub struct Exchange<'a> {
 }
 
 impl Spec {
+    /// The document itself.
+    pub fn doc(&self) -> &Value {
+        &self.doc
+    }
+
     /// Whether the response conforms; the reason when it does not.
     pub fn check(&self, exchange: &Exchange<'_>) -> Result<(), String> {
         record_problem(exchange);

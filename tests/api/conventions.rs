@@ -4,7 +4,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::api_test;
+use crate::conformance::spec;
 use crate::helpers::{assert_problem, first_pointer, spawn_app, spawn_app_with, Backend};
+use crate::scene::Scene;
 
 async fn an_unknown_route_is_a_404_problem(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -332,7 +334,90 @@ async fn a_weak_etag_never_matches_if_match(backend: Backend) {
     assert_eq!(change("\"1\"").await.unwrap().status(), 200);
 }
 
+/// Issue 16: an operation whose body is optional accepts none, everywhere, as the spec says:
+/// no body, an empty one, `null` or `{}` are the defaults; a body that is there is still held
+/// to its content type and its fields.
+async fn an_optional_body_may_be_left_out(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let id = s.accepted().await;
+    let path = Scene::path(&id, "/coachee-link");
+    let post = || s.app.request(Method::POST, &path, Some(&s.anna));
+    for (content_type, body) in [
+        (None, ""),
+        (Some("application/json"), ""),
+        (Some("application/json"), "null"),
+        (Some("application/json"), "{}"),
+        (Some("text/plain"), "  "),
+    ] {
+        let mut request = post();
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.body(body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{content_type:?} {body:?}");
+    }
+    let week = post().json(&json!({"valid_days": 7})).send().await.unwrap();
+    assert_eq!(week.status(), 201);
+    let issued: serde_json::Value = week.json().await.unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(issued["expires_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let off = expires - s.app.now() - chrono::Duration::days(7);
+    assert!(off.num_seconds().abs() < 60, "{issued}");
+    let refused = post()
+        .header("content-type", "text/plain")
+        .body("valid_days=7")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(refused, 415).await;
+    let typo = post().json(&json!({"valid_day": 7})).send().await.unwrap();
+    assert_eq!(
+        first_pointer(&assert_problem(typo, 400).await),
+        "/valid_day"
+    );
+}
+
+/// Issue 16: a POST whose body requires nothing declares it optional (and its handler takes an
+/// `OptionalJson`, which the test above holds to it); a PUT or PATCH always sends its body.
+#[test]
+fn a_body_that_requires_nothing_is_optional_on_a_post() {
+    let doc = spec().doc();
+    let schema = |reference: &str| {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        doc["components"]["schemas"][name].clone()
+    };
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        let Some(body) = operations.get("post").and_then(|op| op.get("requestBody")) else {
+            continue;
+        };
+        let Some(media) = body["content"].get("application/json") else {
+            continue;
+        };
+        let reference = media["schema"]["$ref"].as_str().or_else(|| {
+            media["schema"]["oneOf"]
+                .as_array()?
+                .iter()
+                .find_map(|s| s["$ref"].as_str())
+        });
+        let requires_nothing = reference.is_some_and(|r| {
+            schema(r)["required"]
+                .as_array()
+                .is_none_or(|required| required.is_empty())
+        });
+        let required = body["required"].as_bool().unwrap_or(false);
+        assert_eq!(
+            required, !requires_nothing,
+            "POST {path}: a body that requires nothing is optional, and only then"
+        );
+        checked += 1;
+    }
+    assert!(checked > 10, "the spec's POST bodies were found");
+}
+
 api_test!(
+    an_optional_body_may_be_left_out,
     json_bodies_end_with_a_newline,
     malformed_json_points_at_the_nearest_valid_location,
     a_bad_query_parameter_is_named_with_what_it_expects,
