@@ -198,6 +198,60 @@ pub fn create_client(
     Ok((client, secret))
 }
 
+/// New keys for an installation, as `NAME=value` lines of an env file: a JWT secret and a notes
+/// key (`trajectum keygen`).
+pub fn new_keys() -> Vec<(&'static str, String)> {
+    vec![
+        ("TRAJECTUM_JWT_SECRET", crate::auth::jwt::generate_secret()),
+        ("TRAJECTUM_NOTES_KEY", crate::vault::NotesKey::generate()),
+    ]
+}
+
+/// Gives the env file at `path` each of `keys` it does not set yet: a new file is created
+/// readable by its owner only; a key already there is never replaced (notes are sealed under
+/// it). Returns the names added.
+pub fn add_to_env_file(
+    path: &std::path::Path,
+    keys: Vec<(&'static str, String)>,
+) -> anyhow::Result<Vec<&'static str>> {
+    use std::io::Write;
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let set = |name: &str| {
+        existing.as_deref().is_some_and(|text| {
+            text.lines().any(|line| {
+                let line = line.trim_start();
+                let line = line.strip_prefix("export ").unwrap_or(line);
+                line.split_once('=').is_some_and(|(n, _)| n.trim() == name)
+            })
+        })
+    };
+    let missing: Vec<_> = keys.into_iter().filter(|(name, _)| !set(name)).collect();
+    let mut lines = String::new();
+    if existing
+        .as_deref()
+        .is_some_and(|t| !t.is_empty() && !t.ends_with('\n'))
+    {
+        lines.push('\n');
+    }
+    for (name, value) in &missing {
+        lines.push_str(&format!("{name}={value}\n"));
+    }
+    match existing {
+        None => crate::startup::write_private(path, &lines)?,
+        Some(_) if !missing.is_empty() => std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .and_then(|mut file| file.write_all(lines.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        Some(_) => {}
+    }
+    Ok(missing.into_iter().map(|(name, _)| name).collect())
+}
+
 /// The demo's fixed ids and credentials, so the README's walkthrough works as written.
 pub mod demo {
     use crate::domain::availability::{AvailabilityRules, Day, WeeklyHours};

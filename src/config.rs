@@ -1,37 +1,8 @@
 //! Typed settings: built-in defaults, then an optional TOML file, then environment variables.
 //!
-//! | variable | default | meaning |
-//! | --- | --- | --- |
-//! | `DATABASE_URL` | `sqlite://trajectum.sqlite3` | `postgres://…` or `sqlite://PATH` (a file) |
-//! | `TRAJECTUM_CONFIG` | none | path of an optional TOML file with any of the keys below |
-//! | `TRAJECTUM_HOST` | `127.0.0.1` | address to bind |
-//! | `TRAJECTUM_PORT` | `8080` | port to bind (0 picks a free one) |
-//! | `TRAJECTUM_LOG_FORMAT` | `pretty` | `pretty` or `json` |
-//! | `TRAJECTUM_LOG_FILTER` | `info` | tracing filter, e.g. `info,trajectum=debug` |
-//! | `TRAJECTUM_JWT_ALGORITHM` | `HS256` | `HS256`, `EdDSA` or `RS256` |
-//! | `TRAJECTUM_JWT_SECRET` | generated (SQLite only) | HS256 secret, at least 32 bytes |
-//! | `TRAJECTUM_JWT_PRIVATE_KEY_FILE` | none | PEM private key for EdDSA / RS256 |
-//! | `TRAJECTUM_JWT_PUBLIC_KEY_FILE` | none | PEM public key for EdDSA / RS256 |
-//! | `TRAJECTUM_JWT_KID` | derived from the key | key id put in the token header |
-//! | `TRAJECTUM_JWT_PREVIOUS_ALGORITHM` | none | algorithm of a retired key still accepted |
-//! | `TRAJECTUM_JWT_PREVIOUS_SECRET` | none | its HS256 secret |
-//! | `TRAJECTUM_JWT_PREVIOUS_PUBLIC_KEY_FILE` | none | its PEM public key |
-//! | `TRAJECTUM_JWT_PREVIOUS_KID` | none | its key id (required with a previous key) |
-//! | `TRAJECTUM_JWT_ISSUER` | `trajectum` | `iss` of issued tokens, required on verification |
-//! | `TRAJECTUM_JWT_AUDIENCE` | `trajectum-api` | `aud` of issued tokens, required on verification |
-//! | `TRAJECTUM_JWT_LEEWAY_SECONDS` | `30` | clock skew allowed on `exp`/`nbf` (at most 30) |
-//! | `TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS` | `900` | access token lifetime |
-//! | `TRAJECTUM_REFRESH_TOKEN_TTL_SECONDS` | `2592000` | refresh token lifetime (30 days) |
-//! | `TRAJECTUM_CORS_ALLOWED_ORIGINS` | empty | comma-separated origins allowed by CORS |
-//! | `TRAJECTUM_BODY_LIMIT_BYTES` | `262144` | largest accepted request body |
-//! | `TRAJECTUM_DB_POOL_SIZE` | `10`, or twice the cores plus one where that is fewer | connections in the pool |
-//! | `TRAJECTUM_DB_TIMEOUT_SECONDS` | `5` | how long a request may wait for the database (a pooled connection, a lock another request holds) before answering 503 |
-//! | `TRAJECTUM_LOGIN_MAX_FAILURES` | `5` | failed logins per account or client before throttling |
-//! | `TRAJECTUM_LOGIN_LOCKOUT_SECONDS` | `900` | window and lockout of the login throttle |
-//! | `TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS` | `30` | grace period for in-flight requests on SIGTERM |
-//! | `TRAJECTUM_ALLIANCE_RATING_DAYS` | `7` | days the coachee has to rate the first session before the order is at risk (004) |
-//! | `TRAJECTUM_NOTES_KEY` | generated (SQLite only) | 32 random bytes, base64: seals coaches' session notes (AES-256-GCM) |
-//! | `TRAJECTUM_NEW_PASSWORD` | none | the password `admin create-user` sets (not a setting) |
+//! Every setting is named, with its default and meaning, in [`SETTINGS`]: `trajectum --help`
+//! lists them from there, `trajectum settings` prints the effective values (secrets hidden),
+//! and a test holds the README's table to it.
 //!
 //! Unknown keys in the TOML file are refused. Unknown `TRAJECTUM_*` environment variables are
 //! ignored with a warning naming them: platforms inject their own (Kubernetes adds
@@ -81,6 +52,114 @@ pub struct Settings {
     /// The key that seals coaches' session notes (`crate::vault`).
     #[serde(serialize_with = "redacted")]
     pub notes_key: Option<SecretString>,
+    /// Retired notes keys (comma-separated), still used to open notes sealed under them.
+    #[serde(serialize_with = "redacted")]
+    pub notes_previous_keys: Option<SecretString>,
+}
+
+/// One setting as people read about it: its environment variable, its default and what it means
+/// (Markdown, as the README's table shows it).
+#[derive(Debug, Clone, Copy)]
+pub struct SettingDoc {
+    pub variable: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+}
+
+const fn setting(
+    variable: &'static str,
+    default: &'static str,
+    meaning: &'static str,
+) -> SettingDoc {
+    SettingDoc {
+        variable,
+        default,
+        meaning,
+    }
+}
+
+/// Every setting, in the order the README lists them. `TRAJECTUM_CONFIG` and
+/// `TRAJECTUM_NEW_PASSWORD` are read by the command line, not kept in [`Settings`].
+pub const SETTINGS: &[SettingDoc] = &[
+    setting("DATABASE_URL", "`sqlite://trajectum.sqlite3`", "`postgres://USER:PASS@HOST/DB` or `sqlite://PATH`"),
+    setting("TRAJECTUM_CONFIG", "none", "path of an optional TOML settings file"),
+    setting("TRAJECTUM_HOST", "`127.0.0.1`", "address to bind"),
+    setting("TRAJECTUM_PORT", "`8080`", "port to bind"),
+    setting("TRAJECTUM_LOG_FORMAT", "`pretty`", "`pretty` (coloured on a terminal only) or `json`"),
+    setting("TRAJECTUM_LOG_FILTER", "`info`", "tracing filter, e.g. `info,trajectum=debug`"),
+    setting("TRAJECTUM_JWT_ALGORITHM", "`HS256`", "`HS256`, `EdDSA` or `RS256`"),
+    setting("TRAJECTUM_JWT_SECRET", "generated on SQLite", "HS256 secret, at least 32 bytes"),
+    setting("TRAJECTUM_JWT_PRIVATE_KEY_FILE", "none", "PEM private key (EdDSA, RS256)"),
+    setting("TRAJECTUM_JWT_PUBLIC_KEY_FILE", "none", "PEM public key (EdDSA, RS256)"),
+    setting("TRAJECTUM_JWT_KID", "derived from the key", "key id in the token header"),
+    setting("TRAJECTUM_JWT_PREVIOUS_ALGORITHM", "none", "algorithm of a retired key still accepted"),
+    setting("TRAJECTUM_JWT_PREVIOUS_SECRET", "none", "the retired HS256 secret"),
+    setting("TRAJECTUM_JWT_PREVIOUS_PUBLIC_KEY_FILE", "none", "the retired PEM public key"),
+    setting("TRAJECTUM_JWT_PREVIOUS_KID", "none", "the retired key's id (required with a previous key)"),
+    setting("TRAJECTUM_JWT_ISSUER", "`trajectum`", "`iss` issued and required"),
+    setting("TRAJECTUM_JWT_AUDIENCE", "`trajectum-api`", "`aud` issued and required"),
+    setting("TRAJECTUM_JWT_LEEWAY_SECONDS", "`30`", "clock skew allowed on `exp` and `nbf` (at most 30)"),
+    setting("TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS", "`900`", "access token lifetime"),
+    setting("TRAJECTUM_REFRESH_TOKEN_TTL_SECONDS", "`2592000`", "refresh token lifetime (30 days)"),
+    setting("TRAJECTUM_CORS_ALLOWED_ORIGINS", "empty (none)", "comma-separated origins for browser front ends"),
+    setting("TRAJECTUM_BODY_LIMIT_BYTES", "`262144`", "largest request body (413 above it)"),
+    setting("TRAJECTUM_DB_POOL_SIZE", "`10`, or twice the cores plus one where that is fewer", "database connections"),
+    setting("TRAJECTUM_DB_TIMEOUT_SECONDS", "`5`", "how long a request may wait for the database (a free connection, or a lock another request holds: SQLite's busy wait, PostgreSQL's `lock_timeout`) before answering 503 with `Retry-After`"),
+    setting("TRAJECTUM_LOGIN_MAX_FAILURES", "`5`", "failed logins per account or client before throttling"),
+    setting("TRAJECTUM_LOGIN_LOCKOUT_SECONDS", "`900`", "the throttle's window and lockout"),
+    setting("TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS", "`30`", "on SIGTERM, time given to in-flight requests"),
+    setting("TRAJECTUM_ALLIANCE_RATING_DAYS", "`7`", "days the coachee has to rate the first session before the order is marked at risk (004); checked by `trajectum admin check-alliance` until the follow-up worker runs it"),
+    setting("TRAJECTUM_NOTES_KEY", "generated on SQLite", "32 random bytes in base64 (`trajectum keygen`): seals coaches' session notes with AES-256-GCM; required with PostgreSQL"),
+    setting("TRAJECTUM_NOTES_PREVIOUS_KEYS", "none", "retired notes keys, comma-separated: notes sealed under them still open until `trajectum admin reseal-notes` has sealed them under the current key"),
+    setting("TRAJECTUM_NEW_PASSWORD", "none", "password for `admin create-user`"),
+];
+
+/// The settings as `--help` lists them, in plain text.
+pub fn settings_help() -> String {
+    let plain = |text: &str| text.replace('`', "");
+    let mut help = String::from(
+        "Settings (environment variables; in the TOML file, the same names in lower case without \
+         TRAJECTUM_, e.g. port = 9000):\n",
+    );
+    for doc in SETTINGS {
+        help.push_str(&format!(
+            "  {}  [default: {}]\n      {}\n",
+            doc.variable,
+            plain(doc.default),
+            plain(doc.meaning)
+        ));
+    }
+    help.push_str("\n`trajectum settings` prints the values in effect, secrets hidden.");
+    help
+}
+
+/// Where a setting's value in effect came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    /// `--config` or `TRAJECTUM_CONFIG`.
+    CommandLine,
+    File,
+    Environment,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Default => "default",
+            Origin::CommandLine => "command line or environment",
+            Origin::File => "config file",
+            Origin::Environment => "environment",
+        }
+    }
+}
+
+/// A setting's value in effect (a secret shown only as set or not), and where it came from.
+#[derive(Debug, Clone)]
+pub struct Effective {
+    pub variable: &'static str,
+    pub value: String,
+    pub origin: Origin,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,12 +176,15 @@ pub enum JwtAlgorithm {
     RS256,
 }
 
+/// What a secret is shown as when settings are printed.
+const REDACTED: &str = "[redacted]";
+
 fn redacted<S: serde::Serializer>(
     value: &Option<SecretString>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
     match value {
-        Some(_) => serializer.serialize_some("[redacted]"),
+        Some(_) => serializer.serialize_some(REDACTED),
         None => serializer.serialize_none(),
     }
 }
@@ -138,6 +220,7 @@ impl Default for Settings {
             shutdown_timeout_seconds: 30,
             alliance_rating_days: crate::domain::alliance::DEFAULT_RATING_DAYS,
             notes_key: None,
+            notes_previous_keys: None,
         }
     }
 }
@@ -252,14 +335,21 @@ fn environment(
     Ok((table, warnings))
 }
 
-impl Settings {
-    /// Defaults, then the TOML file named by `config_file` or `TRAJECTUM_CONFIG`, then the
-    /// environment; with warnings about environment variables that were ignored.
-    pub fn load(config_file: Option<&Path>) -> anyhow::Result<(Settings, Vec<String>)> {
+/// What a configuration is made of: the TOML file's table, the environment's, and warnings
+/// about what the environment held that is not a setting.
+struct Layers {
+    file: toml::Table,
+    environment: toml::Table,
+    warnings: Vec<String>,
+}
+
+impl Layers {
+    /// The TOML file named by `config_file` or `TRAJECTUM_CONFIG`, and the environment.
+    fn read(config_file: Option<&Path>) -> anyhow::Result<Layers> {
         let file = config_file
             .map(Path::to_path_buf)
             .or_else(|| std::env::var_os("TRAJECTUM_CONFIG").map(PathBuf::from));
-        let mut table = match file {
+        let file = match file {
             Some(file) => {
                 if !file.exists() {
                     bail!("config file {} does not exist", file.display());
@@ -271,18 +361,118 @@ impl Settings {
             }
             None => toml::Table::new(),
         };
-        let (environment, warnings) = environment(std::env::vars_os())?;
-        table.extend(environment);
+        let (mut environment, warnings) = environment(std::env::vars_os())?;
         if let Some(url) = std::env::var_os("DATABASE_URL") {
             let url = url
                 .into_string()
                 .map_err(|_| anyhow::anyhow!("DATABASE_URL is not valid UTF-8"))?;
-            table.insert("database_url".into(), toml::Value::String(url));
+            environment.insert("database_url".into(), toml::Value::String(url));
         }
+        Ok(Layers {
+            file,
+            environment,
+            warnings,
+        })
+    }
+
+    /// Defaults, then the file, then the environment, checked.
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let mut table = self.file.clone();
+        table.extend(self.environment.clone());
         let settings =
             Settings::deserialize(toml::Value::Table(table)).context("invalid configuration")?;
         settings.validate()?;
-        Ok((settings, warnings))
+        Ok(settings)
+    }
+
+    fn origin(&self, key: &str) -> Origin {
+        if self.environment.contains_key(key) {
+            Origin::Environment
+        } else if self.file.contains_key(key) {
+            Origin::File
+        } else {
+            Origin::Default
+        }
+    }
+}
+
+/// The key of a setting in the TOML file and in [`Settings`], from its variable's name.
+fn key_of(variable: &str) -> String {
+    variable
+        .strip_prefix("TRAJECTUM_")
+        .unwrap_or(variable)
+        .to_ascii_lowercase()
+}
+
+/// A database URL with its password hidden.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:[hidden]@{host}{path}")
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// Defaults, then the TOML file named by `config_file` or `TRAJECTUM_CONFIG`, then the
+    /// environment; with warnings about environment variables that were ignored.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<(Settings, Vec<String>)> {
+        let layers = Layers::read(config_file)?;
+        Ok((layers.settings()?, layers.warnings))
+    }
+
+    /// Every setting's value in effect and where it came from, as `trajectum settings` prints
+    /// them: secrets only as set or not, a database password hidden.
+    pub fn effective(config_file: Option<&Path>) -> anyhow::Result<Vec<Effective>> {
+        let layers = Layers::read(config_file)?;
+        let settings = layers.settings()?;
+        let shown = serde_json::to_value(&settings)?;
+        let config = config_file
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("TRAJECTUM_CONFIG").map(PathBuf::from));
+        Ok(SETTINGS
+            .iter()
+            .filter(|doc| doc.variable != "TRAJECTUM_NEW_PASSWORD")
+            .map(|doc| {
+                if doc.variable == "TRAJECTUM_CONFIG" {
+                    return Effective {
+                        variable: doc.variable,
+                        value: config
+                            .as_ref()
+                            .map_or("(none)".into(), |p| p.display().to_string()),
+                        origin: if config.is_some() {
+                            Origin::CommandLine
+                        } else {
+                            Origin::Default
+                        },
+                    };
+                }
+                let key = key_of(doc.variable);
+                let value = match &shown[&key] {
+                    serde_json::Value::Null => "(not set)".to_string(),
+                    serde_json::Value::String(text) if text.is_empty() => "(empty)".to_string(),
+                    serde_json::Value::String(text) if text == REDACTED => {
+                        "(set, hidden)".to_string()
+                    }
+                    serde_json::Value::String(text) if key == "database_url" => {
+                        without_password(text)
+                    }
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                Effective {
+                    variable: doc.variable,
+                    value,
+                    origin: layers.origin(&key),
+                }
+            })
+            .collect())
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -426,6 +616,56 @@ mod tests {
         .unwrap();
         assert_eq!(table.len(), 1, "{table:?}");
         assert_eq!(warnings, ["TRAJECTUM_HOST is not valid UTF-8; ignored"]);
+    }
+
+    #[test]
+    fn every_setting_is_documented_once_and_every_documented_one_exists() {
+        let mut documented: Vec<String> = SETTINGS.iter().map(|d| key_of(d.variable)).collect();
+        let count = documented.len();
+        documented.sort();
+        documented.dedup();
+        assert_eq!(documented.len(), count, "a setting is documented twice");
+        let mut fields: Vec<String> = setting_kinds().into_iter().map(|(k, _)| k).collect();
+        fields.extend(["config".to_string(), "new_password".to_string()]);
+        fields.sort();
+        assert_eq!(documented, fields);
+    }
+
+    /// The README's configuration table is this module's [`SETTINGS`], row for row.
+    #[test]
+    fn the_readme_lists_the_settings_as_the_binary_does() {
+        let readme = include_str!("../README.md");
+        let rows: Vec<&str> = readme
+            .lines()
+            .skip_while(|line| !line.starts_with("| variable | default | meaning |"))
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .collect();
+        let expected: Vec<String> = SETTINGS
+            .iter()
+            .map(|d| format!("| `{}` | {} | {} |", d.variable, d.default, d.meaning))
+            .collect();
+        assert_eq!(rows, expected, "the README's table, as the code has it");
+    }
+
+    #[test]
+    fn printed_settings_hide_secrets_and_database_passwords() {
+        assert_eq!(
+            without_password("postgres://app:s3cret@db.internal:5432/trajectum"),
+            "postgres://app:[hidden]@db.internal:5432/trajectum"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@127.0.0.1/trajectum"),
+            "postgres://postgres@127.0.0.1/trajectum"
+        );
+        assert_eq!(
+            without_password("sqlite://a@b.sqlite3"),
+            "sqlite://a@b.sqlite3"
+        );
+        let help = settings_help();
+        for doc in SETTINGS {
+            assert!(help.contains(doc.variable), "{} in --help", doc.variable);
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use trajectum::admin::{self, demo, NewOrganisation, NewUser};
 use trajectum::clock::{Clock, SystemClock};
-use trajectum::config::{DatabaseUrl, Settings};
+use trajectum::config::{self, DatabaseUrl, Settings};
 use trajectum::domain::principal::{OrganisationKind, Role};
 use trajectum::startup::{connect_and_migrate, Application};
 use trajectum::{api, db, telemetry};
@@ -16,7 +16,9 @@ use trajectum::{api, db, telemetry};
     name = "trajectum",
     version,
     about = "Commission and run job-coaching trajectories: a REST/JSON service for HR platforms and coaches",
-    long_about = "Commission and run job-coaching trajectories.\n\nWith no command, `serve` runs. Settings come from TRAJECTUM_* environment variables, DATABASE_URL and an optional TOML file (see the README)."
+    long_about = "Commission and run job-coaching trajectories.\n\nWith no command, `serve` runs. Settings come from TRAJECTUM_* environment variables, DATABASE_URL and an optional TOML file.",
+    after_help = "Settings: `trajectum --help` lists them; `trajectum settings` prints the values in effect.",
+    after_long_help = config::settings_help()
 )]
 struct Cli {
     /// A TOML file with settings (overridden by the environment).
@@ -41,6 +43,17 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document as JSON.
     Openapi,
+    /// Make new keys: a JWT secret and a notes key, as NAME=value lines. With --env-file, add
+    /// each one the file lacks (a new file is readable by its owner only); keys already in the
+    /// file are kept, for notes are sealed under them.
+    Keygen {
+        /// The env file to complete, e.g. `.env` (docker compose reads it too).
+        #[arg(long)]
+        env_file: Option<PathBuf>,
+    },
+    /// Print every setting's value in effect and where it came from (default, config file or
+    /// environment); secrets show only whether they are set.
+    Settings,
     /// Create organisations, users and API clients.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -55,6 +68,9 @@ enum AdminCommand {
     CreateUser(CreateUser),
     /// Create an API client for an HR system; prints its client id and secret (shown once).
     CreateClient(CreateClient),
+    /// After a notes key rotation: seal every note that is sealed under a key of
+    /// TRAJECTUM_NOTES_PREVIOUS_KEYS again under TRAJECTUM_NOTES_KEY; prints how many.
+    ResealNotes,
     /// Run the first-session check now (004): mark running orders whose first regular session
     /// was not rated within TRAJECTUM_ALLIANCE_RATING_DAYS at risk; prints how many.
     CheckAlliance,
@@ -144,7 +160,13 @@ fn main() -> anyhow::Result<()> {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
-    actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), settings))
+    let command = cli.command.unwrap_or(Command::Serve);
+    match command {
+        Command::Settings => return print_settings(cli.config.as_deref()),
+        Command::Keygen { env_file } => return keygen(env_file),
+        _ => {}
+    }
+    actix_web::rt::System::new().block_on(run(command, settings))
 }
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
@@ -167,16 +189,49 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations are up to date");
             Ok(())
         }
+        Command::Settings | Command::Keygen { .. } => {
+            unreachable!("answered before the runtime starts")
+        }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&api::openapi())?);
             Ok(())
         }
         Command::Admin(admin) => {
             let pool = connect_and_migrate(&settings).await?;
-            let days = settings.alliance_rating_days;
-            blocking(move || administer(&mut *pool.get()?, admin, days)).await
+            blocking(move || administer(&mut *pool.get()?, admin, &settings)).await
         }
     }
+}
+
+fn keygen(env_file: Option<PathBuf>) -> anyhow::Result<()> {
+    let keys = admin::new_keys();
+    let Some(path) = env_file else {
+        for (name, value) in keys {
+            println!("{name}={value}");
+        }
+        return Ok(());
+    };
+    let added = admin::add_to_env_file(&path, keys)?;
+    if added.is_empty() {
+        eprintln!("{} has its keys already; kept them", path.display());
+    } else {
+        eprintln!("{}: added {}", path.display(), added.join(", "));
+    }
+    Ok(())
+}
+
+fn print_settings(config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let settings = Settings::effective(config_file)?;
+    let width = settings.iter().map(|s| s.variable.len()).max().unwrap_or(0);
+    for setting in settings {
+        println!(
+            "{:width$}  {}  ({})",
+            setting.variable,
+            setting.value,
+            setting.origin.as_str()
+        );
+    }
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -190,7 +245,7 @@ async fn blocking<T: Send + 'static>(
 fn administer(
     conn: &mut db::DbConnection,
     command: AdminCommand,
-    alliance_rating_days: u32,
+    settings: &Settings,
 ) -> anyhow::Result<()> {
     let now = SystemClock.now();
     match command {
@@ -235,10 +290,27 @@ fn administer(
             println!("client_secret={secret}");
             eprintln!("Store the secret now: it is not shown again.");
         }
+        AdminCommand::ResealNotes => {
+            let keys = trajectum::startup::load_notes_keys(settings)?;
+            let outcome = trajectum::service::notes::reseal_all(conn, &keys)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("notes_resealed={}", outcome.resealed);
+            if !outcome.unopened.is_empty() {
+                anyhow::bail!(
+                    "{} notes are sealed under a key that is not configured (sessions {}); \
+                     add it to TRAJECTUM_NOTES_PREVIOUS_KEYS and run this again",
+                    outcome.unopened.len(),
+                    outcome.unopened.join(", ")
+                );
+            }
+        }
         AdminCommand::CheckAlliance => {
-            let flagged =
-                trajectum::service::alliance::flag_unrated(conn, now, alliance_rating_days)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let flagged = trajectum::service::alliance::flag_unrated(
+                conn,
+                now,
+                settings.alliance_rating_days,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("orders_marked_at_risk={flagged}");
         }
     }

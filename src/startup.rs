@@ -26,7 +26,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
 use crate::state::AppState;
-use crate::vault::NotesKey;
+use crate::vault::{NotesKey, NotesKeys};
 use secrecy::ExposeSecret;
 
 pub struct Application {
@@ -49,7 +49,7 @@ impl Application {
         settings.validate()?;
         // Keys next: a missing key on PostgreSQL stops the start before the database is touched.
         let keys = Arc::new(load_keys(&settings)?);
-        let notes_key = Arc::new(load_notes_key(&settings)?);
+        let notes_key = Arc::new(load_notes_keys(&settings)?);
         let pool = connect_and_migrate(&settings).await?;
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
@@ -194,16 +194,21 @@ fn load_keys(settings: &Settings) -> anyhow::Result<JwtKeys> {
     JwtKeys::from_settings(settings, Some(&secret))
 }
 
-/// The key that seals session notes. With none configured: on SQLite, generate one once and keep
+/// The keys that seal and open session notes: `TRAJECTUM_NOTES_KEY` and the retired
+/// `TRAJECTUM_NOTES_PREVIOUS_KEYS`. With no key configured: on SQLite, generate one once and keep
 /// it beside the database (mode 0600); on PostgreSQL, refuse to start.
-fn load_notes_key(settings: &Settings) -> anyhow::Result<NotesKey> {
+pub fn load_notes_keys(settings: &Settings) -> anyhow::Result<NotesKeys> {
+    let previous = settings
+        .notes_previous_keys
+        .as_ref()
+        .map(|keys| keys.expose_secret().to_string());
     if let Some(key) = &settings.notes_key {
-        return NotesKey::from_base64(key.expose_secret());
+        return NotesKeys::from_base64(key.expose_secret(), previous.as_deref());
     }
     let Some(dir) = settings.database().sqlite_dir() else {
         bail!(
             "no key for session notes is configured: set TRAJECTUM_NOTES_KEY to 32 random bytes \
-             in base64 (e.g. `openssl rand -base64 32`). A key is generated only for a SQLite file database."
+             in base64 (`trajectum keygen` makes one). A key is generated only for a SQLite file database."
         );
     };
     let path = dir.join("trajectum.notes-key");
@@ -219,10 +224,10 @@ fn load_notes_key(settings: &Settings) -> anyhow::Result<NotesKey> {
         "no notes key configured: using a generated key kept beside the SQLite database; \
          configure TRAJECTUM_NOTES_KEY in production and keep it apart from the backups"
     );
-    NotesKey::from_base64(&key)
+    NotesKeys::from_base64(&key, previous.as_deref())
 }
 
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -14,5 +14,5 @@ pub struct AppState {
     pub metrics: Metrics,
     pub body_limit: usize,
     /// Seals and opens coaches' session notes.
-    pub notes_key: std::sync::Arc<crate::vault::NotesKey>,
+    pub notes_key: std::sync::Arc<crate::vault::NotesKeys>,
 }

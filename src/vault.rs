@@ -11,6 +11,11 @@
 //! generated once and kept beside the database (mode 0600), like the generated JWT secret; on
 //! PostgreSQL the service refuses to start without one. Keep it apart from the database's
 //! backups: whoever holds both can read the notes.
+//!
+//! Rotating: the new key becomes `TRAJECTUM_NOTES_KEY` and the old one joins
+//! `TRAJECTUM_NOTES_PREVIOUS_KEYS` ([`NotesKeys`]). New notes are sealed under the new key, old
+//! ones still open under theirs, and `trajectum admin reseal-notes` seals the old ones under the
+//! new key, after which the old key is needed only for backups taken before.
 
 use std::fmt;
 
@@ -49,10 +54,10 @@ impl NotesKey {
     pub fn from_base64(text: &str) -> anyhow::Result<NotesKey> {
         let bytes = STANDARD
             .decode(text.trim())
-            .map_err(|_| anyhow::anyhow!("TRAJECTUM_NOTES_KEY must be base64"))?;
+            .map_err(|_| anyhow::anyhow!("a notes key must be base64"))?;
         anyhow::ensure!(
             bytes.len() == 32,
-            "TRAJECTUM_NOTES_KEY must hold 32 bytes (it holds {})",
+            "a notes key must hold 32 bytes (this one holds {})",
             bytes.len()
         );
         // The id names the key without revealing it: the start of a hash of it.
@@ -88,10 +93,7 @@ impl NotesKey {
 
     /// The note sealed for `session_id`.
     pub fn open(&self, session_id: &str, stored: &str) -> Result<String, VaultError> {
-        let mut parts = stored.splitn(3, '.');
-        let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(VaultError::Corrupt);
-        };
+        let (id, body) = parts(stored)?;
         if id != self.id {
             return Err(VaultError::UnknownKey(id.to_string()));
         }
@@ -114,6 +116,75 @@ impl NotesKey {
             )
             .map_err(|_| VaultError::Corrupt)?;
         String::from_utf8(plain).map_err(|_| VaultError::Corrupt)
+    }
+}
+
+/// The key id and the sealed bytes of a stored note.
+fn parts(stored: &str) -> Result<(&str, &str), VaultError> {
+    let mut parts = stored.splitn(3, '.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("v1"), Some(id), Some(body)) => Ok((id, body)),
+        _ => Err(VaultError::Corrupt),
+    }
+}
+
+/// The current key, which seals, and retired keys, which still open what they sealed.
+#[derive(Debug, Clone)]
+pub struct NotesKeys {
+    current: NotesKey,
+    previous: Vec<NotesKey>,
+}
+
+impl NotesKeys {
+    pub fn new(current: NotesKey, previous: Vec<NotesKey>) -> NotesKeys {
+        NotesKeys { current, previous }
+    }
+
+    /// The current key, and the retired ones from their base64 texts, comma-separated.
+    pub fn from_base64(current: &str, previous: Option<&str>) -> anyhow::Result<NotesKeys> {
+        use anyhow::Context;
+        let current = NotesKey::from_base64(current).context("TRAJECTUM_NOTES_KEY")?;
+        let previous = previous
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .enumerate()
+            .map(|(n, text)| {
+                NotesKey::from_base64(text)
+                    .with_context(|| format!("TRAJECTUM_NOTES_PREVIOUS_KEYS, key {}", n + 1))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(NotesKeys::new(current, previous))
+    }
+
+    /// The id of the key new notes are sealed under.
+    pub fn current_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// The note, sealed under the current key.
+    pub fn seal(&self, session_id: &str, note: &str) -> String {
+        self.current.seal(session_id, note)
+    }
+
+    /// The note, opened with whichever configured key sealed it.
+    pub fn open(&self, session_id: &str, stored: &str) -> Result<String, VaultError> {
+        let (id, _) = parts(stored)?;
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|key| key.id == id)
+            .ok_or_else(|| VaultError::UnknownKey(id.to_string()))?
+            .open(session_id, stored)
+    }
+
+    /// The note sealed again under the current key, or `None` when it is sealed under it already.
+    pub fn reseal(&self, session_id: &str, stored: &str) -> Result<Option<String>, VaultError> {
+        if parts(stored)?.0 == self.current.id {
+            return Ok(None);
+        }
+        let note = self.open(session_id, stored)?;
+        Ok(Some(self.seal(session_id, &note)))
     }
 }
 
@@ -163,6 +234,38 @@ mod tests {
         let last = sealed.pop();
         sealed.push(if last == Some('A') { 'B' } else { 'A' });
         assert!(matches!(key.open("s", &sealed), Err(VaultError::Corrupt)));
+    }
+
+    #[test]
+    fn after_a_rotation_old_notes_open_new_ones_seal_under_the_new_key() {
+        let (old, new) = (NotesKey::generate(), NotesKey::generate());
+        let before = NotesKeys::from_base64(&old, None).unwrap();
+        let sealed_before = before.seal("s", "sealed before the rotation");
+        let after = NotesKeys::from_base64(&new, Some(&format!(" {old} ,"))).unwrap();
+        assert_eq!(
+            after.open("s", &sealed_before).unwrap(),
+            "sealed before the rotation"
+        );
+        let sealed_after = after.seal("s", "sealed after");
+        assert!(sealed_after.starts_with(&format!("v1.{}.", after.current_id())));
+        assert!(matches!(
+            before.open("s", &sealed_after),
+            Err(VaultError::UnknownKey(_))
+        ));
+        // Resealing moves an old note to the new key and leaves a current one alone.
+        let resealed = after.reseal("s", &sealed_before).unwrap().unwrap();
+        assert!(resealed.starts_with(&format!("v1.{}.", after.current_id())));
+        assert_eq!(
+            NotesKeys::from_base64(&new, None)
+                .unwrap()
+                .open("s", &resealed)
+                .unwrap(),
+            "sealed before the rotation"
+        );
+        assert_eq!(after.reseal("s", &sealed_after).unwrap(), None);
+        // A retired key that is not a key is named.
+        let error = NotesKeys::from_base64(&new, Some("short")).unwrap_err();
+        assert!(format!("{error:#}").contains("TRAJECTUM_NOTES_PREVIOUS_KEYS, key 1"));
     }
 
     #[test]

@@ -324,6 +324,41 @@ pub fn save_notes(
     Ok(written == 1)
 }
 
+/// Up to `limit` notes after session `after` (in session id order) that are not sealed under the
+/// key whose stored text starts with `current_prefix`: (session id, sealed text).
+pub fn notes_sealed_otherwise(
+    conn: &mut DbConnection,
+    current_prefix: &str,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, String)>> {
+    session_notes::table
+        .filter(session_notes::session_id.gt(after))
+        .filter(session_notes::sealed.not_like(format!("{current_prefix}%")))
+        .order(session_notes::session_id.asc())
+        .limit(limit)
+        .select((session_notes::session_id, session_notes::sealed))
+        .load(conn)
+}
+
+/// Replaces a note's sealed text with `resealed` if it is still `sealed` (a coach may have saved
+/// it since); neither its version nor its time changes, for its content does not.
+pub fn reseal_note(
+    conn: &mut DbConnection,
+    session_id: &str,
+    sealed: &str,
+    resealed: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        session_notes::table
+            .filter(session_notes::session_id.eq(session_id))
+            .filter(session_notes::sealed.eq(sealed)),
+    )
+    .set(session_notes::sealed.eq(resealed))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 /// The order's first regular session that was held, if any.
 pub fn first_held_regular(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<Session>> {
     sessions::table

@@ -9,7 +9,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::principal::Principal;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{check_version, lost_race};
-use crate::vault::NotesKey;
+use crate::vault::NotesKeys;
 
 /// The longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 20_000;
@@ -54,7 +54,7 @@ fn coachs_session(
     Ok(session)
 }
 
-fn open(key: &NotesKey, record: &NotesRecord) -> ServiceResult<String> {
+fn open(key: &NotesKeys, record: &NotesRecord) -> ServiceResult<String> {
     key.open(&record.session_id, &record.sealed)
         .map_err(|e| ServiceError::Internal(anyhow::Error::new(e).context("session notes")))
 }
@@ -63,7 +63,7 @@ fn open(key: &NotesKey, record: &NotesRecord) -> ServiceResult<String> {
 pub fn get(
     conn: &mut DbConnection,
     caller: &Principal,
-    key: &NotesKey,
+    key: &NotesKeys,
     id: &str,
 ) -> ServiceResult<NotesView> {
     let session = coachs_session(conn, caller, id)?;
@@ -87,7 +87,7 @@ pub fn replace(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
-    key: &NotesKey,
+    key: &NotesKeys,
     id: &str,
     expected_version: Option<i32>,
     input: NotesInput,
@@ -118,4 +118,44 @@ pub fn replace(
             version: record.version,
         })
     })
+}
+
+/// What resealing the notes did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Notes now sealed under the current key that were not before.
+    pub resealed: usize,
+    /// Notes sealed under a key that is not configured: they stay as they are.
+    pub unopened: Vec<String>,
+}
+
+/// Seals every note that is sealed under a retired key again under the current one (after a key
+/// rotation, `trajectum admin reseal-notes`), a batch per transaction. A note a coach saves
+/// meanwhile is sealed under the current key already and is left alone.
+pub fn reseal_all(conn: &mut DbConnection, keys: &NotesKeys) -> ServiceResult<Resealed> {
+    const BATCH: i64 = 200;
+    let current = format!("v1.{}.", keys.current_id());
+    let mut outcome = Resealed::default();
+    let mut after = String::new();
+    loop {
+        let batch = store::notes_sealed_otherwise(conn, &current, &after, BATCH)?;
+        let Some((last, _)) = batch.last() else {
+            return Ok(outcome);
+        };
+        after = last.clone();
+        db::write(conn, |conn| {
+            for (session_id, sealed) in &batch {
+                match keys.reseal(session_id, sealed) {
+                    Ok(Some(resealed)) => {
+                        if store::reseal_note(conn, session_id, sealed, &resealed)? {
+                            outcome.resealed += 1;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(_) => outcome.unopened.push(session_id.clone()),
+                }
+            }
+            Ok::<_, ServiceError>(())
+        })?;
+    }
 }

@@ -22,6 +22,8 @@ use trajectum::startup::Application;
 pub const TEST_SECRET: &str = "test-secret-for-the-api-suite-0123456789";
 /// 32 bytes, base64.
 pub const TEST_NOTES_KEY: &str = "dGVzdC1ub3Rlcy1rZXktZm9yLXRoZS1hcGktc3VpdGU=";
+/// The key a rotation moves to: 32 bytes, base64.
+pub const ROTATED_NOTES_KEY: &str = "cm90YXRlZC1ub3Rlcy1rZXktZm9yLWFwaS1zdWl0ZSE=";
 
 /// Said once per run when the PostgreSQL variants pass without running.
 pub const SKIPPED_POSTGRES: &str = "note: TEST_DATABASE_URL is not set, so the PostgreSQL \
@@ -268,6 +270,21 @@ pub struct TestApp {
     pub db: TestDb,
     /// The app's clock: tests move it with [`TestApp::advance`].
     pub clock: Arc<TestClock>,
+}
+
+impl TestApp {
+    /// Another instance of the service on this test's database and clock, with settings changed
+    /// by `configure` (as a restart with new settings would be); returns its base URL.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Settings)) -> String {
+        let mut settings = test_settings(&self.db);
+        configure(&mut settings);
+        let app = Application::build_with_clock(settings, self.clock.clone())
+            .await
+            .expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.into_server());
+        address
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {

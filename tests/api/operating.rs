@@ -127,3 +127,89 @@ fn skipped_postgres_variants_say_so() {
     assert!(printed.contains("1 passed"), "{printed}");
     assert_eq!(printed.matches(SKIPPED_POSTGRES).count(), 1, "{printed}");
 }
+
+/// Issue 16: with only the binary (or the image), `--help` lists every setting and `settings`
+/// prints the values in effect and where they came from, without a secret or a password.
+#[test]
+fn the_binary_lists_its_settings_and_their_values_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = bare_trajectum(dir.path()).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    for setting in trajectum::config::SETTINGS {
+        assert!(
+            help.contains(setting.variable),
+            "{} in --help",
+            setting.variable
+        );
+    }
+    let secret = "a-secret-that-must-not-be-printed-0123456789";
+    let printed = bare_trajectum(dir.path())
+        .env(
+            "DATABASE_URL",
+            "postgres://app:db-password-xyz@db.internal/trajectum",
+        )
+        .env("TRAJECTUM_JWT_SECRET", secret)
+        .env("TRAJECTUM_PORT", "9123")
+        .arg("settings")
+        .output()
+        .unwrap();
+    assert!(printed.status.success());
+    let printed = String::from_utf8(printed.stdout).unwrap();
+    assert!(
+        !printed.contains(secret) && !printed.contains("db-password-xyz"),
+        "{printed}"
+    );
+    let line = |variable: &str| {
+        printed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(variable))
+            .unwrap_or_else(|| panic!("{variable} in {printed}"))
+            .to_string()
+    };
+    assert!(line("TRAJECTUM_JWT_SECRET").contains("(set, hidden)  (environment)"));
+    assert!(line("TRAJECTUM_PORT").contains("9123  (environment)"));
+    assert!(line("TRAJECTUM_HOST").contains("127.0.0.1  (default)"));
+    assert!(line("DATABASE_URL").contains("postgres://app:[hidden]@db.internal/trajectum"));
+    assert!(line("TRAJECTUM_NOTES_KEY").contains("(not set)  (default)"));
+}
+
+/// Issue 16: `keygen --env-file` gives the file the keys it lacks, readable by its owner only
+/// when it makes the file, and never replaces a key (notes are sealed under it): running the
+/// README twice keeps the first run's keys.
+#[test]
+fn keygen_completes_an_env_file_and_keeps_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = || {
+        let output = bare_trajectum(dir.path())
+            .args(["keygen", "--env-file", ".env"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        std::fs::read_to_string(dir.path().join(".env")).unwrap()
+    };
+    let first = keygen();
+    #[cfg(unix)]
+    assert_eq!(mode(&dir.path().join(".env")), 0o600);
+    let value = |text: &str, name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(String::from)
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    let notes_key = value(&first, "TRAJECTUM_NOTES_KEY");
+    assert!(trajectum::vault::NotesKey::from_base64(&notes_key).is_ok());
+    assert!(value(&first, "TRAJECTUM_JWT_SECRET").len() >= 32);
+    assert_eq!(keygen(), first, "a second run changes nothing");
+
+    std::fs::write(
+        dir.path().join(".env"),
+        "POSTGRES_PASSWORD=chosen\nexport TRAJECTUM_NOTES_KEY=kept",
+    )
+    .unwrap();
+    let completed = keygen();
+    assert_eq!(value(&completed, "POSTGRES_PASSWORD"), "chosen");
+    assert_eq!(value(&completed, "export TRAJECTUM_NOTES_KEY"), "kept");
+    assert!(!completed.contains("\nTRAJECTUM_NOTES_KEY="), "{completed}");
+    assert!(value(&completed, "TRAJECTUM_JWT_SECRET").len() >= 32);
+}

@@ -941,6 +941,118 @@ async fn only_the_coach_reads_the_notes_and_they_are_stored_sealed(backend: Back
     assert!(!stored.contains("reorganisation") && !stored.contains("Sam worries"));
 }
 
+/// Issue 16: rotating the notes key. With the new key current and the old one retired, old notes
+/// still open and new ones are sealed under the new key; `trajectum admin reseal-notes` then
+/// seals the old ones under the new key, once, and the old key is no longer needed.
+async fn a_rotated_notes_key_keeps_old_notes_readable_and_reseals_them(backend: Backend) {
+    use crate::helpers::{ROTATED_NOTES_KEY, TEST_NOTES_KEY};
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let mut paths = vec![];
+    for time in ["09:00", "11:00"] {
+        let session = booked(&s, &order, &video("regular", next(&s, Weekday::Tue, time))).await;
+        paths.push(format!(
+            "/api/v1/sessions/{}/notes",
+            session["id"].as_str().unwrap()
+        ));
+    }
+    let put = |base: String, path: String, text: &'static str| {
+        let client = s.app.client.clone();
+        let token = s.anna.clone();
+        async move {
+            client
+                .request(Method::PUT, format!("{base}{path}"))
+                .bearer_auth(token)
+                .json(&json!({ "text": text }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let read = |base: String, path: String| {
+        let client = s.app.client.clone();
+        let token = s.anna.clone();
+        async move {
+            let response = client
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let notes: Value = response.json().await.unwrap();
+            notes["text"].as_str().unwrap().to_string()
+        }
+    };
+    assert_eq!(
+        put(s.app.address.clone(), paths[0].clone(), "before").await,
+        200
+    );
+
+    let rotated = s
+        .app
+        .another_instance(|settings| {
+            settings.notes_key = Some(ROTATED_NOTES_KEY.to_string().into());
+            settings.notes_previous_keys = Some(TEST_NOTES_KEY.to_string().into());
+        })
+        .await;
+    assert_eq!(read(rotated.clone(), paths[0].clone()).await, "before");
+    assert_eq!(put(rotated.clone(), paths[1].clone(), "after").await, 200);
+    let sealed_under = |key: &str| {
+        let id = trajectum::vault::NotesKeys::from_base64(key, None)
+            .unwrap()
+            .current_id()
+            .to_string();
+        format!("v1.{id}.")
+    };
+    let stored = || {
+        s.app.blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::session_notes;
+            Ok(session_notes::table
+                .select(session_notes::sealed)
+                .load::<String>(conn)?)
+        })
+    };
+    let (old, new) = (
+        sealed_under(TEST_NOTES_KEY),
+        sealed_under(ROTATED_NOTES_KEY),
+    );
+    let mut prefixes: Vec<bool> = stored().await.iter().map(|t| t.starts_with(&new)).collect();
+    prefixes.sort();
+    assert_eq!(prefixes, [false, true], "one note under each key");
+
+    let reseal = |expected: &'static str| {
+        let output = crate::binary::run(
+            &s.app.db,
+            &["admin", "reseal-notes"],
+            &[
+                ("TRAJECTUM_NOTES_KEY", ROTATED_NOTES_KEY),
+                ("TRAJECTUM_NOTES_PREVIOUS_KEYS", TEST_NOTES_KEY),
+            ],
+        );
+        assert_eq!(crate::binary::value(&output, "notes_resealed"), expected);
+    };
+    reseal("1");
+    reseal("0");
+    let stored = stored().await;
+    assert!(
+        stored
+            .iter()
+            .all(|t| t.starts_with(&new) && !t.starts_with(&old)),
+        "{stored:?}"
+    );
+    let only_new = s
+        .app
+        .another_instance(|settings| {
+            settings.notes_key = Some(ROTATED_NOTES_KEY.to_string().into());
+        })
+        .await;
+    assert_eq!(read(only_new.clone(), paths[0].clone()).await, "before");
+    assert_eq!(read(only_new, paths[1].clone()).await, "after");
+}
+
 async fn attend(s: &Scene, session: &Value) {
     let path = format!(
         "/api/v1/sessions/{}/attendance",
@@ -1818,6 +1930,7 @@ async fn postgres_refuses_overlapping_sessions_of_a_coach(backend: Backend) {
 api_test!(postgres_only: postgres_refuses_overlapping_sessions_of_a_coach);
 
 api_test!(
+    a_rotated_notes_key_keeps_old_notes_readable_and_reseals_them,
     a_group_session_takes_the_coach_once_and_counts_per_participant_003,
     a_new_coach_starts_with_a_clean_calendar_and_no_notes,
     coachees_book_their_own_sessions_when_the_provider_allows,
