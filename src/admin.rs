@@ -76,12 +76,23 @@ pub struct NewUser<'a> {
     pub time_zone: Option<&'a str>,
 }
 
-/// Creates a user; a coach also gets a coach profile linked to the login.
+/// What `create_user` made.
+#[derive(Debug)]
+pub struct CreatedUser {
+    pub user: User,
+    /// A coach's profile, linked to the login.
+    pub coach: Option<Coach>,
+    /// Whether the profile existed before (added through the API) and was given this login.
+    pub existing_coach: bool,
+}
+
+/// Creates a user. A coach's login goes to the organisation's coach with that email if there is
+/// one without a login (one coach, one person); otherwise a coach profile is created with it.
 pub fn create_user(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     new: NewUser<'_>,
-) -> anyhow::Result<(User, Option<Coach>)> {
+) -> anyhow::Result<CreatedUser> {
     let mut errors = vec![];
     input::name("/name", new.name, &mut errors);
     input::email("/email", new.email, &mut errors);
@@ -130,28 +141,50 @@ pub fn create_user(
         updated_at: now,
     };
     db::write(conn, |conn| {
-        identity::insert_user(conn, &user)?;
-        let coach = if new.role == Role::Coach {
-            let coach = Coach {
-                id: new_id(),
-                organisation_id: org.id.clone(),
-                user_id: Some(user.id.clone()),
-                name: user.name.clone(),
-                email: user.email.clone(),
-                specialisms: Json(new.specialisms),
-                languages: Json(new.languages),
-                time_zone: new.time_zone.unwrap_or(&org.time_zone).to_string(),
-                active: true,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            coaches::insert(conn, &coach)?;
-            Some(coach)
-        } else {
-            None
+        if identity::find_user_by_email(conn, &user.email)?.is_some() {
+            bail!("{} signs in already: a login's email is unique", user.email);
+        }
+        let existing = match new.role {
+            Role::Coach => coaches::find_by_email(conn, &org.id, &user.email)?,
+            _ => None,
         };
-        Ok::<_, anyhow::Error>((user.clone(), coach))
+        if let Some(coach) = &existing {
+            if coach.user_id.is_some() {
+                bail!("coach {} has a login already", coach.id);
+            }
+        }
+        identity::insert_user(conn, &user)?;
+        let existing_coach = existing.is_some();
+        let coach = match (new.role, existing) {
+            (Role::Coach, Some(coach)) => {
+                coaches::set_user(conn, &coach.id, &user.id, now)?;
+                coaches::find(conn, &coach.id)?
+            }
+            (Role::Coach, None) => {
+                let coach = Coach {
+                    id: new_id(),
+                    organisation_id: org.id.clone(),
+                    user_id: Some(user.id.clone()),
+                    name: user.name.clone(),
+                    email: user.email.clone(),
+                    specialisms: Json(new.specialisms),
+                    languages: Json(new.languages),
+                    time_zone: new.time_zone.unwrap_or(&org.time_zone).to_string(),
+                    active: true,
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                coaches::insert(conn, &coach)?;
+                Some(coach)
+            }
+            _ => None,
+        };
+        Ok::<_, anyhow::Error>(CreatedUser {
+            user: user.clone(),
+            coach,
+            existing_coach,
+        })
     })
 }
 
@@ -377,7 +410,7 @@ pub fn seed_demo(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<
             ),
         ];
         for (org, email, name, role, password, specialisms, languages, time_zone) in users {
-            let (_, coach) = create_user(
+            let CreatedUser { coach, .. } = create_user(
                 conn,
                 now,
                 NewUser {

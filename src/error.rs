@@ -450,6 +450,17 @@ impl From<ServiceError> for ApiError {
                     extensions,
                 }))
             }
+            ServiceError::Taken {
+                slug,
+                detail,
+                extensions,
+            } => ApiError::Rule(Box::new(RuleProblem {
+                status: StatusCode::CONFLICT,
+                slug,
+                detail,
+                errors: vec![],
+                extensions,
+            })),
             ServiceError::Conflict(detail) => ApiError::conflict(detail),
             ServiceError::Concurrent(detail) => ApiError::conflict(detail),
             ServiceError::KeyReused => ApiError::Unprocessable {

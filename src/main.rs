@@ -64,7 +64,8 @@ enum Command {
 enum AdminCommand {
     /// Create an employer or provider organisation; prints its id.
     CreateOrg(CreateOrg),
-    /// Create a user (HR user, planner or coach); a coach also gets a coach profile.
+    /// Create a user (HR user, planner or coach). A coach's login goes to the provider's coach
+    /// with that email if one exists without a login; otherwise a coach profile is created.
     CreateUser(CreateUser),
     /// Create an API client for an HR system; prints its client id and secret (shown once).
     CreateClient(CreateClient),
@@ -264,7 +265,7 @@ fn administer(
             println!("{}", org.id);
         }
         AdminCommand::CreateUser(a) => {
-            let (user, coach) = admin::create_user(
+            let created = admin::create_user(
                 conn,
                 now,
                 NewUser {
@@ -279,9 +280,12 @@ fn administer(
                     time_zone: a.time_zone.as_deref(),
                 },
             )?;
-            println!("user_id={}", user.id);
-            if let Some(coach) = coach {
+            println!("user_id={}", created.user.id);
+            if let Some(coach) = created.coach {
                 println!("coach_id={}", coach.id);
+                if created.existing_coach {
+                    eprintln!("The login went to the existing coach with this email.");
+                }
             }
         }
         AdminCommand::CreateClient(a) => {

@@ -6,14 +6,14 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::extract::Form;
+use crate::api::extract::{Form, Json};
 use crate::api::respond;
 use crate::auth::extract::{Caller, Staff};
 use crate::auth::grants::{ClientCredentials, IssuedTokens};
 use crate::db;
 use crate::domain::principal::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::service::identity;
+use crate::service::identity::{self, PasswordSetup};
 use crate::state::AppState;
 use crate::views::identity::Me;
 
@@ -249,6 +249,32 @@ pub async fn revoke(
     })
     .await?;
     Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// Choose a password with a setup token.
+///
+/// The first password of a login that `POST /coaches/{id}/login` gave out: the token works once,
+/// for 7 days. Then sign in with the `password` grant (the email and this password).
+#[utoipa::path(
+    tag = "auth",
+    security(()),
+    request_body = PasswordSetup,
+    responses(
+        (status = 204, description = "The password is set; the token is spent"),
+    )
+)]
+#[post("/auth/set-password")]
+pub async fn set_password(
+    state: web::Data<AppState>,
+    Json(body): Json<PasswordSetup>,
+) -> ApiResult<HttpResponse> {
+    respond::call(&state, move |conn, now| {
+        identity::set_password(conn, now, body)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
 }

@@ -16,7 +16,7 @@ use crate::domain::coach::{CoachChanges, NewCoach};
 use crate::error::ApiResult;
 use crate::service::coaches::{self, CoachQuery};
 use crate::state::AppState;
-use crate::views::coach::{Coach, CoachPage};
+use crate::views::coach::{Coach, CoachPage, LoginSetupIssued};
 
 /// A coach, with its version as `ETag` when the caller sees it.
 fn coach_reply(reply: Reply, coach: &Coach) -> Reply {
@@ -72,7 +72,9 @@ pub async fn list_coaches(
 
 /// Add a coach.
 ///
-/// For the provider's admins. The coach gets a login separately (`trajectum admin create-user`).
+/// For the provider's admins. One person is one coach: an email the provider's coaches have
+/// already is a 409 `coach-email-taken` naming `existing_coach_id`. The coach signs in once given
+/// a login (`POST /coaches/{id}/login`).
 #[utoipa::path(
     tag = "coaches",
     security(("bearer" = ["provider_admin"])),
@@ -80,6 +82,7 @@ pub async fn list_coaches(
     responses(
         (status = 201, description = "The coach was added", body = Coach,
             headers(("Location" = String, description = "the coach's URL"), ("ETag" = String, description = "the version"))),
+        (status = 409, response = crate::api::problems::Conflict),
     )
 )]
 #[post("/coaches")]
@@ -122,6 +125,8 @@ pub async fn get_coach(
 ///
 /// The provider's admins change any of their coaches; a coach changes their own profile (not
 /// `active`). Send `If-Match` with the `ETag` you read to avoid overwriting someone else's change.
+/// A new email must be no other coach's (409 `coach-email-taken`); a coach's login follows their
+/// email, so it must be no other login's either (409 `email-has-login`).
 #[utoipa::path(
     tag = "coaches",
     security(("bearer" = ["coach", "provider_admin"])),
@@ -133,6 +138,7 @@ pub async fn get_coach(
     responses(
         (status = 200, description = "The changed coach", body = Coach,
             headers(("ETag" = String, description = "the new version"))),
+        (status = 409, response = crate::api::problems::Conflict),
         (status = 412, response = crate::api::problems::PreconditionFailed),
     )
 )]
@@ -151,4 +157,37 @@ pub async fn update_coach(
     })
     .await?;
     Ok(coach_reply(Reply::ok(&coach), &coach).into())
+}
+
+/// Give a coach a login.
+///
+/// For the provider's admins. The coach's email becomes the login name, and the answer holds a
+/// one-time `setup_token` (shown once, valid 7 days) for the coach to choose a password with
+/// `POST /auth/set-password`; the admin never knows the password. A coach who signs in already
+/// is a 409 `coach-has-login`; for one whose password was never set, a new token replaces the
+/// old. An email that is another account's login is a 409 `email-has-login`. Not remembered
+/// under an `Idempotency-Key`: the token is a credential.
+#[utoipa::path(
+    tag = "coaches",
+    security(("bearer" = ["provider_admin"])),
+    params(("id" = Uuid, Path, description = "The coach's id")),
+    responses(
+        (status = 201, description = "The login, waiting for its password", body = LoginSetupIssued),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/coaches/{id}/login")]
+pub async fn grant_login(
+    state: web::Data<AppState>,
+    caller: Caller<ProviderAdmins>,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    let issued = respond::call(&state, move |conn, now| {
+        coaches::grant_login(conn, now, &caller, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(issued))
 }

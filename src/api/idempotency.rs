@@ -17,12 +17,13 @@ use crate::state::AppState;
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// POSTs that are not remembered: token requests, and coachee links (their response is a
-/// credential that must not be stored).
+/// POSTs that are not remembered: token requests and password setup, coachee links, feed
+/// tokens and coach logins (their response is a credential that must not be stored).
 pub fn exempt(path: &str) -> bool {
     path.starts_with("/api/v1/auth/")
         || path.ends_with("/coachee-link")
         || path.ends_with("/calendar-feed")
+        || (path.starts_with("/api/v1/coaches/") && path.ends_with("/login"))
 }
 
 /// A request's key and what it asked, as the middleware found them.

@@ -49,6 +49,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::token)
                 .service(auth::revoke)
                 .service(auth::me)
+                .service(auth::set_password)
                 .service(sessions::list_sessions)
                 .service(groups::create_group)
                 .service(coaches::list_coaches)
@@ -100,6 +101,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(calendars::issue_order_feed)
                 .service(coaches::get_coach)
                 .service(coaches::update_coach)
+                .service(coaches::grant_login)
                 .route("/openapi.json", web::get().to(spec::served)),
         );
 }

@@ -47,6 +47,9 @@ pub struct ProblemDocument {
     /// The id of the order that already has this `external_ref` (409).
     #[schema(required = false, format = Uuid)]
     existing_order_id: String,
+    /// The coach who has this email already (409 `coach-email-taken`).
+    #[schema(required = false, format = Uuid)]
+    existing_coach_id: String,
     /// Why the intake cannot be completed yet, rule by rule (422).
     #[schema(required = false)]
     findings: Vec<Finding>,

@@ -14,6 +14,14 @@ use sha2::{Digest, Sha256};
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
 
+/// The stored hash of a login whose password has not been set yet: no password matches it.
+pub const NO_PASSWORD: &str = "!";
+
+/// Whether a stored hash is of a password that was set.
+pub fn has_password(stored: &str) -> bool {
+    stored != NO_PASSWORD
+}
+
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
@@ -29,9 +37,11 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// Checks a password against a stored hash. With no hash (unknown account) it still does the
 /// work of a verification, so response times do not tell which accounts exist.
+/// A login whose password was never set ([`NO_PASSWORD`]) is checked the same way.
 pub fn verify_password(password: &str, stored: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let dummy = DUMMY.get_or_init(|| hash_password("not-a-real-password").expect("hash"));
+    let stored = stored.filter(|hash| has_password(hash));
     let hash = stored.unwrap_or(dummy);
     let verified = PasswordHash::new(hash)
         .map(|parsed| {

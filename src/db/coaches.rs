@@ -58,6 +58,37 @@ pub fn find_by_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<Optio
         .optional()
 }
 
+/// The organisation's coach with this email (stored in lower case), if any.
+pub fn find_by_email(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    email: &str,
+) -> QueryResult<Option<Coach>> {
+    coaches::table
+        .filter(coaches::organisation_id.eq(organisation_id))
+        .filter(coaches::email.eq(email.trim().to_lowercase()))
+        .select(Coach::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Links the coach to their login, as a change of the profile (its version moves on).
+pub fn set_user(
+    conn: &mut DbConnection,
+    coach_id: &str,
+    user_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(coaches::table.find(coach_id))
+        .set((
+            coaches::user_id.eq(user_id),
+            coaches::version.eq(coaches::version + 1),
+            coaches::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// At most `filter.limit` coaches in id order (ids are time-ordered UUID v7).
 pub fn list(conn: &mut DbConnection, filter: &CoachFilter) -> QueryResult<Vec<Coach>> {
     let mut query = coaches::table

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{api_clients, organisations, refresh_tokens, users};
+use super::schema::{api_clients, login_setups, organisations, refresh_tokens, users};
 use super::DbConnection;
 use crate::domain::principal::{OrganisationKind, Role};
 
@@ -95,6 +95,84 @@ pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<O
         .select(User::as_select())
         .first(conn)
         .optional()
+}
+
+/// Sets a user's password hash (and email, the login name), when it changes.
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    user_id: &str,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_user_email(
+    conn: &mut DbConnection,
+    user_id: &str,
+    email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((users::email.eq(email), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A login waiting for its password: the digest of its one-time setup token.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = login_setups)]
+pub struct LoginSetup {
+    pub token_hash: String,
+    pub user_id: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// Stores a new setup token for the user; any earlier one stops working.
+pub fn replace_login_setup(conn: &mut DbConnection, setup: &LoginSetup) -> QueryResult<()> {
+    diesel::delete(login_setups::table.filter(login_setups::user_id.eq(&setup.user_id)))
+        .execute(conn)?;
+    diesel::insert_into(login_setups::table)
+        .values(setup)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Whether a setup token with this digest exists and works at `now`.
+pub fn login_setup_works(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    login_setups::table
+        .find(token_hash)
+        .filter(login_setups::expires_at.gt(now))
+        .count()
+        .get_result::<i64>(conn)
+        .map(|n| n == 1)
+}
+
+/// Spends the setup token with this digest: the user it was for, if it exists and has not
+/// expired at `now`. It is gone afterwards either way.
+pub fn spend_login_setup(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let found: Option<LoginSetup> = login_setups::table
+        .find(token_hash)
+        .select(LoginSetup::as_select())
+        .first(conn)
+        .optional()?;
+    let Some(setup) = found else {
+        return Ok(None);
+    };
+    let deleted = diesel::delete(login_setups::table.find(token_hash)).execute(conn)?;
+    Ok((deleted == 1 && setup.expires_at > now).then_some(setup.user_id))
 }
 
 pub fn insert_client(conn: &mut DbConnection, client: &ApiClient) -> QueryResult<()> {

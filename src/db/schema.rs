@@ -295,6 +295,15 @@ diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
 diesel::joinable!(event_log -> order_events (event_id));
+diesel::table! {
+    login_setups (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        expires_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(order_events -> orders (order_id));
 diesel::joinable!(intakes -> orders (order_id));
 diesel::joinable!(plans -> orders (order_id));
@@ -303,6 +312,7 @@ diesel::joinable!(coachee_links -> orders (order_id));
 diesel::joinable!(order_extensions -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    login_setups,
     users,
     api_clients,
     refresh_tokens,

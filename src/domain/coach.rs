@@ -153,6 +153,40 @@ pub fn can_take_orders(
     coach_organisation_id == provider_id && active && has_login
 }
 
+/// How long a login's setup token works: long enough for a coach to find the message.
+pub const LOGIN_SETUP_DAYS: i64 = 7;
+
+/// Where a coach stands with signing in. One coach is one person with at most one login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginState {
+    /// No login yet.
+    None,
+    /// A login whose password has not been set yet.
+    AwaitingPassword,
+    /// A login with a password.
+    Active,
+}
+
+/// What giving a coach a login does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginGrant {
+    /// Create the login, and a setup token for its password.
+    Create,
+    /// The login exists but its password was never set: a new setup token replaces the old one
+    /// (it was lost, or it expired).
+    Reissue,
+}
+
+/// Whether a coach in `state` can be given a login, and what that does. A coach who signs in
+/// already keeps their password: nobody else sets or learns it.
+pub fn grant_login(state: LoginState) -> Option<LoginGrant> {
+    match state {
+        LoginState::None => Some(LoginGrant::Create),
+        LoginState::AwaitingPassword => Some(LoginGrant::Reissue),
+        LoginState::Active => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,5 +292,15 @@ mod tests {
             !can_take_orders("other", true, true, "prov"),
             "another provider"
         );
+    }
+
+    #[test]
+    fn a_coach_gets_one_login_and_only_they_set_its_password() {
+        assert_eq!(grant_login(LoginState::None), Some(LoginGrant::Create));
+        assert_eq!(
+            grant_login(LoginState::AwaitingPassword),
+            Some(LoginGrant::Reissue)
+        );
+        assert_eq!(grant_login(LoginState::Active), None);
     }
 }

@@ -3,18 +3,46 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::secrets;
 use crate::clock::new_id;
 use crate::db::coaches::{self as store, CoachFilter};
 use crate::db::{self, identity, DbConnection, Json};
-use crate::domain::coach::{self as rules, CoachAccess, CoachChanges, CoachVisibility, NewCoach};
+use crate::domain::coach::{
+    self as rules, CoachAccess, CoachChanges, CoachVisibility, LoginGrant, LoginState, NewCoach,
+};
 use crate::domain::principal::{Principal, Role};
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{check_version, lost_race};
 use crate::service::pagination::PageRequest;
-use crate::views::coach::{Coach, CoachPage};
+use crate::views::coach::{Coach, CoachPage, LoginSetupIssued};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound("no such coach".into())
+}
+
+/// 409: the organisation has a coach with this email already (one coach, one person).
+fn email_taken(existing: &store::Coach) -> ServiceError {
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("existing_coach_id".into(), existing.id.clone().into());
+    ServiceError::Taken {
+        slug: "coach-email-taken",
+        detail: format!(
+            "coach {} has this email already: one person is one coach",
+            existing.id
+        ),
+        extensions,
+    }
+}
+
+/// 409: the email signs in to another account already (logins are unique by email).
+fn email_has_login(email: &str) -> ServiceError {
+    ServiceError::Taken {
+        slug: "email-has-login",
+        detail: format!(
+            "{email} is the login of another account; give the coach another email first (PATCH /api/v1/coaches/{{id}})"
+        ),
+        extensions: serde_json::Map::new(),
+    }
 }
 
 /// The employer's contracted provider, for employers.
@@ -94,12 +122,13 @@ pub fn add(
 ) -> ServiceResult<Coach> {
     new.validate()?;
     let at = now.naive_utc();
+    let email = new.email.trim().to_lowercase();
     let record = store::Coach {
         id: new_id(),
         organisation_id: caller.organisation_id.clone(),
         user_id: None,
         name: new.name.trim().to_string(),
-        email: new.email.trim().to_lowercase(),
+        email,
         specialisms: Json(new.specialisms),
         languages: Json(new.languages),
         time_zone: new.time_zone,
@@ -108,7 +137,21 @@ pub fn add(
         created_at: at,
         updated_at: at,
     };
-    db::write(conn, |conn| store::insert(conn, &record))?;
+    let added = db::write(conn, |conn| {
+        if let Some(existing) = store::find_by_email(conn, &record.organisation_id, &record.email)?
+        {
+            return Err(email_taken(&existing));
+        }
+        store::insert(conn, &record).map_err(ServiceError::from)
+    });
+    // Two adds of one email at once: the unique index stops the second, and says whom it met.
+    if let Err(ServiceError::Conflict(_)) = added {
+        if let Some(existing) = store::find_by_email(conn, &record.organisation_id, &record.email)?
+        {
+            return Err(email_taken(&existing));
+        }
+    }
+    added?;
     tracing::info!(coach_id = %record.id, "coach added");
     Ok(Coach::build(&record, CoachVisibility::Full))
 }
@@ -151,7 +194,21 @@ pub fn change(
             record.name = v.trim().to_string();
         }
         if let Some(v) = changes.email {
-            record.email = v.trim().to_lowercase();
+            let email = v.trim().to_lowercase();
+            if email != record.email {
+                if let Some(existing) = store::find_by_email(conn, &record.organisation_id, &email)?
+                {
+                    return Err(email_taken(&existing));
+                }
+                // The login follows: its name is the coach's email.
+                if let Some(user_id) = &record.user_id {
+                    if identity::find_user_by_email(conn, &email)?.is_some() {
+                        return Err(email_has_login(&email));
+                    }
+                    identity::set_user_email(conn, user_id, &email, now.naive_utc())?;
+                }
+                record.email = email;
+            }
         }
         if let Some(v) = changes.specialisms {
             record.specialisms = Json(v);
@@ -171,5 +228,83 @@ pub fn change(
             return Err(lost_race("coach", expected_version, read_version + 1));
         }
         Ok(Coach::build(&record, CoachVisibility::Full))
+    })
+}
+
+/// The provider's admin gives a coach their login: the coach's email becomes its name, and a
+/// one-time setup token, shown once, lets the coach choose the password. A coach who signs in
+/// already is refused (409 `coach-has-login`); one whose password was never set gets a new token
+/// in place of the old one. The coach's row is locked, so concurrent grants make one login.
+#[tracing::instrument(skip_all, fields(coach_id = %id))]
+pub fn grant_login(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<LoginSetupIssued> {
+    db::write(conn, |conn| {
+        let visible = store::find(conn, id)?
+            .filter(|record| rules::visibility(caller, access(record, None)).is_some())
+            .ok_or_else(not_found)?;
+        store::lock(conn, &visible.id)?;
+        let record = store::find(conn, &visible.id)?.ok_or_else(not_found)?;
+        let user = match &record.user_id {
+            Some(user_id) => identity::find_user(conn, user_id)?,
+            None => None,
+        };
+        let state = match &user {
+            None => LoginState::None,
+            Some(user) if secrets::has_password(&user.password_hash) => LoginState::Active,
+            Some(_) => LoginState::AwaitingPassword,
+        };
+        let at = now.naive_utc();
+        let user_id = match (rules::grant_login(state), user) {
+            (None, _) => {
+                return Err(ServiceError::Taken {
+                    slug: "coach-has-login",
+                    detail: "this coach signs in already; only they choose their password".into(),
+                    extensions: serde_json::Map::new(),
+                })
+            }
+            (Some(LoginGrant::Reissue), Some(user)) => user.id,
+            (Some(_), _) => {
+                if identity::find_user_by_email(conn, &record.email)?.is_some() {
+                    return Err(email_has_login(&record.email));
+                }
+                let user = identity::User {
+                    id: new_id(),
+                    organisation_id: record.organisation_id.clone(),
+                    email: record.email.clone(),
+                    name: record.name.clone(),
+                    role: Role::Coach,
+                    password_hash: secrets::NO_PASSWORD.into(),
+                    active: true,
+                    created_at: at,
+                    updated_at: at,
+                };
+                identity::insert_user(conn, &user)?;
+                store::set_user(conn, &record.id, &user.id, at)?;
+                user.id
+            }
+        };
+        let token = format!("trj_setup_{}", secrets::generate_client_secret());
+        let expires_at = now + chrono::Duration::days(rules::LOGIN_SETUP_DAYS);
+        identity::replace_login_setup(
+            conn,
+            &identity::LoginSetup {
+                token_hash: secrets::hash_client_secret(&token),
+                user_id: user_id.clone(),
+                expires_at: expires_at.naive_utc(),
+                created_at: at,
+            },
+        )?;
+        tracing::info!("coach login granted");
+        Ok(LoginSetupIssued {
+            coach_id: record.id,
+            user_id,
+            email: record.email,
+            setup_token: token,
+            expires_at,
+        })
     })
 }

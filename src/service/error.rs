@@ -45,6 +45,14 @@ pub enum ServiceError {
     /// Not every occurrence of a series fits; none was booked.
     #[error("the series does not fit")]
     SeriesDoesNotFit(Box<crate::views::session::SeriesPreview>),
+    /// Something that must be unique exists already: its own problem type (`slug`), and
+    /// extension members that say what exists.
+    #[error("{detail}")]
+    Taken {
+        slug: &'static str,
+        detail: String,
+        extensions: serde_json::Map<String, serde_json::Value>,
+    },
     /// The change conflicts with what is stored now (e.g. a concurrent change).
     #[error("conflict: {0}")]
     Conflict(String),

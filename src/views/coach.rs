@@ -64,3 +64,20 @@ pub struct CoachPage {
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
+
+/// A coach's login, waiting for its password. The setup token is shown once: hand it to the
+/// coach, who chooses a password with it (`POST /api/v1/auth/set-password`) and then signs in
+/// with their email and that password. Nobody else learns the password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginSetupIssued {
+    #[schema(format = Uuid)]
+    pub coach_id: String,
+    /// The login's id (the `sub` of the coach's tokens).
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    /// The login name: the coach's email.
+    pub email: String,
+    /// For `POST /api/v1/auth/set-password`, once, before `expires_at`.
+    pub setup_token: String,
+    pub expires_at: DateTime<Utc>,
+}

@@ -5,7 +5,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::api_test;
-use crate::helpers::{assert_problem, etag_version, spawn_app, Backend, OTHER_PASSWORD};
+use crate::helpers::{
+    assert_problem, etag_version, first_pointer, spawn_app, Backend, OTHER_PASSWORD,
+};
 
 fn new_coach(name: &str, email: &str) -> Value {
     json!({
@@ -331,7 +333,336 @@ async fn coaches_page_with_a_cursor(backend: Backend) {
     assert_eq!(future["data"].as_array().unwrap().len(), 0);
 }
 
+async fn post_empty(app: &crate::helpers::TestApp, path: &str, token: &str) -> reqwest::Response {
+    app.request(Method::POST, path, Some(token))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn set_password(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/set-password"))
+        .json(&json!({"setup_token": token, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn problem_type(problem: &Value) -> &str {
+    problem["type"].as_str().unwrap_or_default()
+}
+
+/// Issue 16, one coach one person: a coach the planner added gets one login, whose password
+/// only the coach chooses (with a one-time setup token); the same email is never a second coach.
+async fn a_coach_added_by_the_planner_gets_one_login_whose_password_they_choose(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let planner = app.planner_token().await;
+    let added = app
+        .post_json(
+            "/api/v1/coaches",
+            &planner,
+            &new_coach("Carla Jansen", "carla@coachwise.example"),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let carla: Value = added.json().await.unwrap();
+    let id = carla["id"].as_str().unwrap().to_string();
+    // The same person again, however the email is written: a 409 that names the coach.
+    let again = app
+        .post_json(
+            "/api/v1/coaches",
+            &planner,
+            &new_coach("Carla J.", "Carla@Coachwise.EXAMPLE"),
+        )
+        .await;
+    let problem = assert_problem(again, 409).await;
+    assert_eq!(
+        problem_type(&problem),
+        "urn:trajectum:problem:coach-email-taken"
+    );
+    assert_eq!(problem["existing_coach_id"], id.as_str());
+
+    let login_path = format!("/api/v1/coaches/{id}/login");
+    // Only the provider's admins give logins; another provider does not find the coach.
+    let hr = app.hr_token().await;
+    let anna = app.coach_token(0).await;
+    assert_problem(post_empty(&app, &login_path, &hr).await, 403).await;
+    assert_problem(post_empty(&app, &login_path, &anna).await, 403).await;
+    let other = app.seed_other_tenant().await;
+    let other_admin = app.access_token(&other.admin_email, OTHER_PASSWORD).await;
+    assert_problem(post_empty(&app, &login_path, &other_admin).await, 404).await;
+
+    let granted = post_empty(&app, &login_path, &planner).await;
+    assert_eq!(granted.status(), 201);
+    assert_eq!(granted.headers()["cache-control"], "no-store");
+    let granted: Value = granted.json().await.unwrap();
+    assert_eq!(granted["coach_id"], id.as_str());
+    assert_eq!(granted["email"], "carla@coachwise.example");
+    let first_token = granted["setup_token"].as_str().unwrap().to_string();
+    let coach: Value = app
+        .get(&format!("/api/v1/coaches/{id}"), &planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (coach["has_login"].as_bool(), coach["version"].as_i64()),
+        (Some(true), Some(2))
+    );
+    // No password works until Carla chose one.
+    for password in ["", "!", "a long enough password"] {
+        let refused = app
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", "carla@coachwise.example"),
+                ("password", password),
+            ])
+            .await;
+        assert_eq!(refused.status(), 400, "{password:?}");
+    }
+    // Asked again before she did: a new token replaces the first.
+    let regranted: Value = post_empty(&app, &login_path, &planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = regranted["setup_token"].as_str().unwrap().to_string();
+    assert_eq!(regranted["user_id"], granted["user_id"]);
+    let stale = assert_problem(
+        set_password(&app, &first_token, "carla's own long password").await,
+        422,
+    )
+    .await;
+    assert_eq!(first_pointer(&stale), "/setup_token");
+    let short = assert_problem(set_password(&app, &token, "too short").await, 422).await;
+    assert_eq!(first_pointer(&short), "/password");
+    assert_eq!(
+        set_password(&app, &token, "carla's own long password")
+            .await
+            .status(),
+        204
+    );
+    let spent = assert_problem(
+        set_password(&app, &token, "another long password").await,
+        422,
+    )
+    .await;
+    assert_eq!(first_pointer(&spent), "/setup_token");
+
+    // She signs in as the coach the planner added, not as a second one.
+    let carla_token = app
+        .access_token("carla@coachwise.example", "carla's own long password")
+        .await;
+    let me: Value = app
+        .get("/api/v1/me", &carla_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["coach_id"], id.as_str());
+    let has_login = assert_problem(post_empty(&app, &login_path, &planner).await, 409).await;
+    assert_eq!(
+        problem_type(&has_login),
+        "urn:trajectum:problem:coach-has-login"
+    );
+
+    // Her login follows her email; another coach's email or another login's is refused.
+    let coach_path = format!("/api/v1/coaches/{id}");
+    let change = |email: &'static str| {
+        let (app, path, planner) = (&app, coach_path.clone(), planner.clone());
+        async move {
+            app.patch_json(&path, &planner, &json!({ "email": email }))
+                .await
+        }
+    };
+    let taken = assert_problem(change("anna@coachwise.example").await, 409).await;
+    assert_eq!(
+        problem_type(&taken),
+        "urn:trajectum:problem:coach-email-taken"
+    );
+    let login_elsewhere = assert_problem(change("hr@acme.example").await, 409).await;
+    assert_eq!(
+        problem_type(&login_elsewhere),
+        "urn:trajectum:problem:email-has-login"
+    );
+    assert_eq!(change("carla.jansen@coachwise.example").await.status(), 200);
+    app.access_token(
+        "carla.jansen@coachwise.example",
+        "carla's own long password",
+    )
+    .await;
+
+    // A setup token works for 7 days.
+    let dirk: Value = app
+        .post_json(
+            "/api/v1/coaches",
+            &planner,
+            &new_coach("Dirk Smit", "dirk@coachwise.example"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let dirk_login = format!("/api/v1/coaches/{}/login", dirk["id"].as_str().unwrap());
+    let granted: Value = post_empty(&app, &dirk_login, &planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.advance(chrono::Duration::days(7) + chrono::Duration::minutes(1));
+    let expired = assert_problem(
+        set_password(
+            &app,
+            granted["setup_token"].as_str().unwrap(),
+            "dirk's own long password",
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(first_pointer(&expired), "/setup_token");
+}
+
+/// Issue 16: the same coach added twice at once is one coach, and the same login given twice at
+/// once is one login with one working setup token (the coach's row is locked).
+async fn concurrent_adds_and_logins_make_one_coach_and_one_login(backend: Backend) {
+    const AT_ONCE: usize = 8;
+    let app = spawn_app(backend).await;
+    let planner = app.planner_token().await;
+    let adds = (0..AT_ONCE).map(|n| {
+        let (app, planner) = (&app, planner.clone());
+        async move {
+            app.post_json(
+                "/api/v1/coaches",
+                &planner,
+                &new_coach(&format!("Eva {n}"), "eva@coachwise.example"),
+            )
+            .await
+        }
+    });
+    let mut statuses = vec![];
+    let mut id = String::new();
+    for response in futures_util::future::join_all(adds).await {
+        statuses.push(response.status().as_u16());
+        if response.status() == 201 {
+            let coach: Value = response.json().await.unwrap();
+            id = coach["id"].as_str().unwrap().to_string();
+        } else {
+            let problem = assert_problem(response, 409).await;
+            assert_eq!(
+                problem_type(&problem),
+                "urn:trajectum:problem:coach-email-taken"
+            );
+        }
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|&&s| s == 409).count(), AT_ONCE - 1);
+
+    let path = format!("/api/v1/coaches/{id}/login");
+    let grants = (0..AT_ONCE).map(|_| post_empty(&app, &path, &planner));
+    let mut tokens = vec![];
+    for response in futures_util::future::join_all(grants).await {
+        assert_eq!(response.status(), 201);
+        let granted: Value = response.json().await.unwrap();
+        tokens.push(granted["setup_token"].as_str().unwrap().to_string());
+    }
+    let (users, setups) = app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::{login_setups, users};
+            let users: i64 = users::table
+                .filter(users::email.eq("eva@coachwise.example"))
+                .count()
+                .get_result(conn)?;
+            let setups: i64 = login_setups::table.count().get_result(conn)?;
+            Ok((users, setups))
+        })
+        .await;
+    assert_eq!((users, setups), (1, 1), "one login, one token that works");
+    let mut working = 0;
+    for token in &tokens {
+        if set_password(&app, token, "eva's own long password")
+            .await
+            .status()
+            == 204
+        {
+            working += 1;
+        }
+    }
+    assert_eq!(working, 1, "exactly one of the tokens set the password");
+}
+
+/// Issue 16: `trajectum admin create-user` for the email of a coach the planner added gives that
+/// coach the login, and a second login for the same person is refused.
+async fn the_admin_command_gives_an_existing_coach_the_login(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let planner = app.planner_token().await;
+    let added: Value = app
+        .post_json(
+            "/api/v1/coaches",
+            &planner,
+            &new_coach("Fenna de Wit", "fenna@coachwise.example"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let args = [
+        "admin",
+        "create-user",
+        "--org",
+        trajectum::admin::demo::PROVIDER_ID,
+        "--email",
+        "Fenna@coachwise.example",
+        "--name",
+        "Fenna de Wit",
+        "--role",
+        "coach",
+    ];
+    let env = [("TRAJECTUM_NEW_PASSWORD", "fenna's own long password")];
+    let output = crate::binary::run(&app.db, &args, &env);
+    assert_eq!(crate::binary::value(&output, "coach_id"), added["id"]);
+    let fenna = app
+        .access_token("fenna@coachwise.example", "fenna's own long password")
+        .await;
+    let me: Value = app.get("/api/v1/me", &fenna).await.json().await.unwrap();
+    assert_eq!(me["coach_id"], added["id"]);
+    let coaches: Value = app
+        .get("/api/v1/coaches?limit=200", &planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fennas = coaches["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["email"] == "fenna@coachwise.example")
+        .count();
+    assert_eq!(fennas, 1);
+    let twice = crate::binary::trajectum(&app.db)
+        .args(args)
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("signs in already"));
+}
+
 api_test!(
+    a_coach_added_by_the_planner_gets_one_login_whose_password_they_choose,
+    concurrent_adds_and_logins_make_one_coach_and_one_login,
+    the_admin_command_gives_an_existing_coach_the_login,
     the_provider_admin_adds_and_reads_a_coach,
     an_invalid_coach_is_a_422_naming_every_field,
     a_change_needs_the_current_version,

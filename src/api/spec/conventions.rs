@@ -53,12 +53,9 @@ impl Modify for StandardResponses {
                 add("404", "NotFound", api && path.contains('{'));
                 add("413", "PayloadTooLarge", has_body);
                 add("415", "UnsupportedMediaType", has_body);
-                // The token endpoints answer bad input with OAuth's own 400s.
-                add(
-                    "422",
-                    "Unprocessable",
-                    has_body && !path.starts_with("/api/v1/auth/"),
-                );
+                // The OAuth endpoints answer bad input with OAuth's own 400s.
+                let oauth = matches!(path.as_str(), "/api/v1/auth/token" | "/api/v1/auth/revoke");
+                add("422", "Unprocessable", has_body && !oauth);
                 add("503", "Unavailable", api || path == "/health/ready");
             }
         }
