@@ -40,7 +40,23 @@ enum Command {
         force: bool,
     },
     /// Apply pending database migrations and exit.
-    Migrate,
+    Migrate {
+        /// PostgreSQL: first create the database DATABASE_URL names if it does not exist (as the
+        /// URL's user, who must be allowed to create databases).
+        #[arg(long)]
+        create_database: bool,
+        /// Instead of applying: revert every migration newer than VERSION (e.g.
+        /// 2026-12-06-000005), with this binary's down scripts, before running an older
+        /// Trajectum. Back up first: reverting drops what the newer migrations added.
+        #[arg(long, value_name = "VERSION", conflicts_with = "create_database")]
+        revert_to: Option<String>,
+    },
+    /// SQLite: copy the database, while the service runs, to a new file (a consistent
+    /// snapshot). PostgreSQL is backed up with pg_dump.
+    Backup {
+        /// The file to write; it must not exist.
+        to: PathBuf,
+    },
     /// Print the OpenAPI document as JSON.
     Openapi,
     /// Make new keys: a JWT secret and a notes key, as NAME=value lines. With --env-file, add
@@ -185,9 +201,47 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             print_demo(&settings, seeded);
             serve(settings).await
         }
-        Command::Migrate => {
-            connect_and_migrate(&settings).await?;
-            println!("migrations are up to date");
+        Command::Migrate {
+            create_database,
+            revert_to: None,
+        } => {
+            if create_database {
+                create_database_if_missing(&settings).await?;
+            }
+            let pool = connect_and_migrate(&settings).await?;
+            let newest = blocking(move || Ok(db::migrations::known(&*pool.get()?)?)).await?;
+            println!(
+                "migrations are up to date (newest: {})",
+                newest.last().map(String::as_str).unwrap_or("none")
+            );
+            Ok(())
+        }
+        Command::Migrate {
+            revert_to: Some(version),
+            ..
+        } => {
+            let pool = db::pool(
+                settings.database(),
+                1,
+                std::time::Duration::from_secs(settings.db_timeout_seconds),
+            )?;
+            let reverted =
+                blocking(move || db::migrations::revert_to(&mut *pool.get()?, &version)).await?;
+            for name in &reverted {
+                println!("reverted={name}");
+            }
+            println!("migrations_reverted={}", reverted.len());
+            Ok(())
+        }
+        Command::Backup { to } => {
+            let pool = db::pool(
+                settings.database(),
+                1,
+                std::time::Duration::from_secs(settings.db_timeout_seconds),
+            )?;
+            let shown = to.display().to_string();
+            blocking(move || db::backup(&mut *pool.get()?, &to)).await?;
+            println!("backup={shown}");
             Ok(())
         }
         Command::Settings | Command::Keygen { .. } => {
@@ -231,6 +285,18 @@ fn print_settings(config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
             setting.value,
             setting.origin.as_str()
         );
+    }
+    Ok(())
+}
+
+async fn create_database_if_missing(settings: &Settings) -> anyhow::Result<()> {
+    let DatabaseUrl::Postgres(url) = settings.database() else {
+        anyhow::bail!(
+            "--create-database is for PostgreSQL; a SQLite file is created when it is first opened"
+        );
+    };
+    if blocking(move || db::migrations::create_database_if_missing(&url)).await? {
+        println!("database created");
     }
     Ok(())
 }

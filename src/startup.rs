@@ -151,7 +151,17 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Pool> {
                 }
             }
         }
-        let pool = db::pool(url, size, timeout)?;
+        let postgres = matches!(url, DatabaseUrl::Postgres(_));
+        let pool = db::pool(url, size, timeout).map_err(|error| {
+            if postgres && format!("{error:#}").contains("does not exist") {
+                error.context(
+                    "the database does not exist: create it with `trajectum migrate \
+                     --create-database` (or PostgreSQL's createdb)",
+                )
+            } else {
+                error
+            }
+        })?;
         let applied = db::migrate(&mut *pool.get()?)?;
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");

@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod limit;
 pub mod links;
+pub mod migrations;
 pub mod orders;
 pub mod schema;
 pub mod sessions;
@@ -22,12 +23,13 @@ use anyhow::Context;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
 use diesel::r2d2::R2D2Connection;
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::DatabaseUrl;
 
 pub use limit::Limited;
+pub use migrations::{migrate, revert_all};
 pub use types::{Day, Json, MaybeStamp, Stamp};
 
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -187,13 +189,17 @@ fn configure_sqlite() {
 /// each), so a read on a worker thread ([`read`]) never waits for one to open.
 pub fn pool(url: DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Pool> {
     let in_process = matches!(url, DatabaseUrl::Sqlite(_));
-    if in_process {
-        // One connection first switches a new database file to WAL (a lasting setting of the
-        // file), so that the pool's connections, opening together, do not race for the lock
-        // the switch takes (r2d2 logged that race as an error on a newcomer's first start).
-        r2d2::ManageConnection::connect(&ConnectionManager::new(url.clone(), timeout))
-            .context("cannot open the SQLite database")?;
-    }
+    // One connection first, which says at once why the database cannot be reached (r2d2 would
+    // retry for the whole timeout, logging each failure). On SQLite it also switches a new
+    // database file to WAL (a lasting setting of the file), so that the pool's connections,
+    // opening together, do not race for the lock the switch takes.
+    r2d2::ManageConnection::connect(&ConnectionManager::new(url.clone(), timeout)).context(
+        if in_process {
+            "cannot open the SQLite database"
+        } else {
+            "cannot connect to the database"
+        },
+    )?;
     let connections = r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(if in_process { size } else { 1 }))
@@ -209,24 +215,24 @@ pub fn pool(url: DatabaseUrl, size: u32, timeout: Duration) -> anyhow::Result<Po
     })
 }
 
-/// Applies the pending migrations of the connection's backend; returns how many ran.
-pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let applied = match conn {
-        DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+/// Copies a SQLite database to `to` while the service runs (`VACUUM INTO`: one consistent
+/// snapshot, compacted; writers go on meanwhile in WAL mode). `to` must not exist. PostgreSQL
+/// is backed up with its own tools (`pg_dump`).
+pub fn backup(conn: &mut DbConnection, to: &std::path::Path) -> anyhow::Result<()> {
+    let DbConnection::Sqlite(conn) = conn else {
+        anyhow::bail!("back up PostgreSQL with pg_dump (see the README's Operating section)");
+    };
+    if to.exists() {
+        anyhow::bail!("{} exists already; name a new file", to.display());
     }
-    .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
-    Ok(applied.len())
-}
-
-/// Reverts every migration (used by tests that prove `down.sql` reverts `up.sql`).
-pub fn revert_all(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let reverted = match conn {
-        DbConnection::Postgres(c) => c.revert_all_migrations(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE_MIGRATIONS),
-    }
-    .map_err(|e| anyhow::anyhow!("revert failed: {e}"))?;
-    Ok(reverted.len())
+    let path = to
+        .to_str()
+        .context("the backup's path must be valid UTF-8")?
+        .replace('\'', "''");
+    diesel::sql_query(format!("VACUUM INTO '{path}'"))
+        .execute(conn)
+        .with_context(|| format!("cannot write {}", to.display()))?;
+    Ok(())
 }
 
 /// Runs `f` in a transaction that writes. On SQLite it begins `IMMEDIATE`, taking the write

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::api_test;
-use crate::binary::Serving;
-use crate::helpers::{Backend, SKIPPED_POSTGRES};
+use crate::binary::{client_token, run, trajectum, value, Serving};
+use crate::helpers::{Backend, TestDb, SKIPPED_POSTGRES};
 
 /// The binary with a clean environment: only `PATH`, and whatever the test adds.
 fn bare_trajectum(dir: &Path) -> Command {
@@ -213,3 +213,144 @@ fn keygen_completes_an_env_file_and_keeps_its_keys() {
     assert!(!completed.contains("\nTRAJECTUM_NOTES_KEY="), "{completed}");
     assert!(value(&completed, "TRAJECTUM_JWT_SECRET").len() >= 32);
 }
+
+/// Issue 16, PostgreSQL as pasted: a database that does not exist yet stops the start with the
+/// command that creates it, and `migrate --create-database` creates it (once).
+async fn a_missing_postgres_database_is_named_and_created_on_request(backend: Backend) {
+    let db = TestDb::new(backend);
+    db.drop_now();
+    let serve = trajectum(&db).arg("serve").output().unwrap();
+    assert!(!serve.status.success());
+    let said = String::from_utf8_lossy(&serve.stderr);
+    assert!(
+        said.contains("does not exist") && said.contains("--create-database"),
+        "{said}"
+    );
+    let created = run(&db, &["migrate", "--create-database"], &[]);
+    assert!(created.contains("database created"), "{created}");
+    let again = run(&db, &["migrate", "--create-database"], &[]);
+    assert!(!again.contains("database created"), "{again}");
+    assert!(again.contains("migrations are up to date"), "{again}");
+}
+
+api_test!(postgres_only: a_missing_postgres_database_is_named_and_created_on_request);
+
+/// Issue 16, upgrading and rolling back: `migrate --revert-to` runs this binary's down scripts
+/// back to a version, and a database that a newer Trajectum migrated is refused at start rather
+/// than misread.
+async fn a_rollback_reverts_migrations_and_a_newer_database_is_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    run(&db, &["migrate"], &[]);
+    let reverted = run(&db, &["migrate", "--revert-to", "2026-12-06-000005"], &[]);
+    assert!(
+        reverted.contains("reverted=2026-12-07-000006_coach_logins"),
+        "{reverted}"
+    );
+    assert_eq!(value(&reverted, "migrations_reverted"), "1");
+    let nothing = run(&db, &["migrate", "--revert-to", "2026-12-06-000005"], &[]);
+    assert_eq!(value(&nothing, "migrations_reverted"), "0");
+    let unknown = trajectum(&db)
+        .args(["migrate", "--revert-to", "1999-01-01-000001"])
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("2026-11-22-000001_identity"));
+    assert!(run(&db, &["migrate"], &[]).contains("newest: 2026-12-07-000006_coach_logins"));
+
+    // A migration from the future, as a newer release would have left it.
+    let url = trajectum::config::DatabaseUrl::parse(db.url()).unwrap();
+    actix_web::rt::task::spawn_blocking(move || {
+        use diesel::RunQueryDsl;
+        let pool = trajectum::db::pool(url, 1, std::time::Duration::from_secs(5)).unwrap();
+        diesel::sql_query(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('29991231000001')",
+        )
+        .execute(&mut *pool.get().unwrap())
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    let refused = trajectum(&db).arg("serve").output().unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("29991231000001") && said.contains("a newer version migrated it"),
+        "{said}"
+    );
+}
+
+api_test!(a_rollback_reverts_migrations_and_a_newer_database_is_refused);
+
+/// Issue 16, backups: `trajectum backup FILE` copies a SQLite database while the service serves
+/// it, and the copy serves what was there when it was taken.
+async fn a_sqlite_database_is_backed_up_while_serving_and_the_copy_restores(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut command = trajectum(&db);
+    command.arg("demo");
+    let serving = Serving::start(command);
+    let base = serving.url("");
+    let token = client_token(
+        &base,
+        trajectum::admin::demo::CLIENT_ID,
+        trajectum::admin::demo::CLIENT_SECRET,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let order = |name: &'static str| {
+        let (http, base, token) = (http.clone(), base.clone(), token.clone());
+        async move {
+            let created: serde_json::Value = http
+                .post(format!("{base}/api/v1/orders"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({"coachee": {"name": name, "phone": "+31612345678"}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            created["id"].as_str().unwrap().to_string()
+        }
+    };
+    let before = order("Before Backup").await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.sqlite3");
+    let done = run(&db, &["backup", copy.to_str().unwrap()], &[]);
+    assert!(done.starts_with("backup="), "{done}");
+    order("After Backup").await;
+    let again = trajectum(&db)
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+    drop(serving);
+
+    let restored = TestDb::Sqlite {
+        _dir: dir,
+        url: format!("sqlite://{}", copy.display()),
+    };
+    let mut command = trajectum(&restored);
+    command.arg("serve");
+    let serving = Serving::start(command);
+    let page: serde_json::Value = http
+        .get(serving.url("/api/v1/orders"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [before.as_str()]);
+}
+
+api_test!(sqlite_only: a_sqlite_database_is_backed_up_while_serving_and_the_copy_restores);
