@@ -209,7 +209,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 create_database_if_missing(&settings).await?;
             }
             let pool = connect_and_migrate(&settings).await?;
-            let newest = blocking(move || Ok(db::migrations::known(&*pool.get()?)?)).await?;
+            let newest = blocking(move || db::migrations::known(&*pool.get()?)).await?;
             println!(
                 "migrations are up to date (newest: {})",
                 newest.last().map(String::as_str).unwrap_or("none")

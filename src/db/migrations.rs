@@ -27,7 +27,7 @@ pub fn known(conn: &DbConnection) -> anyhow::Result<Vec<String>> {
             .migrations()
             .map_err(|e| anyhow::anyhow!("cannot read the embedded migrations: {e}"))?
             .iter()
-            .map(|m: &Box<dyn Migration<DB>>| m.name().to_string())
+            .map(|m| m.name().to_string())
             .collect();
         names.sort();
         Ok(names)
