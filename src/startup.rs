@@ -150,6 +150,11 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Pool> {
                         .with_context(|| format!("cannot create {}", parent.display()))?;
                 }
             }
+            // A new database holds personal data: readable by its owner only (SQLite gives its
+            // -wal and -shm files the database's mode). An empty file is an empty database.
+            if !path.starts_with("file:") && !Path::new(path).exists() {
+                write_private(Path::new(path), "")?;
+            }
         }
         let postgres = matches!(url, DatabaseUrl::Postgres(_));
         let pool = db::pool(url, size, timeout).map_err(|error| {

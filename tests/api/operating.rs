@@ -59,6 +59,14 @@ async fn demo_leaves_no_secret_untracked_in_a_git_work_tree(_: Backend) {
     assert_eq!(live.status(), 200);
     drop(serving);
 
+    #[cfg(unix)]
+    for data in ["trajectum.sqlite3", "trajectum.sqlite3-wal"] {
+        assert_eq!(
+            mode(&tree.path().join(data)),
+            0o600,
+            "{data} holds personal data"
+        );
+    }
     for secret in ["trajectum.jwt-secret", "trajectum.notes-key"] {
         let path = tree.path().join(secret);
         assert!(path.exists(), "{secret} was generated");
