@@ -77,6 +77,31 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
 }
+/// What a body extractor needs of the request: its media type, and its payload with the limits
+/// it is read under.
+struct Body {
+    media: Option<String>,
+    declared_length: Option<usize>,
+    limit: usize,
+    payload: Payload,
+}
+
+impl Body {
+    fn of(req: &HttpRequest, payload: &mut Payload) -> Body {
+        Body {
+            media: media_type(req),
+            declared_length: declared_length(req),
+            limit: body_limit(req),
+            payload: payload.take(),
+        }
+    }
+
+    /// The whole body, refused as soon as it passes the limit.
+    async fn read(self) -> Result<web::Bytes, ApiError> {
+        read_body(self.declared_length, self.payload, self.limit).await
+    }
+}
+
 /// A JSON body is sent as JSON: 415 otherwise.
 fn require_json(media: Option<&str>) -> Result<(), ApiError> {
     match media {
@@ -95,14 +120,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = body_limit(req);
-        let length = declared_length(req);
-        let media = media_type(req);
-        let payload = payload.take();
+        let body = Body::of(req, payload);
         Box::pin(async move {
-            require_json(media.as_deref())?;
-            let body = read_body(length, payload, limit).await?;
-            parse_json(&body).map(Json)
+            require_json(body.media.as_deref())?;
+            parse_json(&body.read().await?).map(Json)
         })
     }
 }
@@ -118,17 +139,15 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = body_limit(req);
-        let length = declared_length(req);
-        let media = media_type(req);
-        let payload = payload.take();
+        let body = Body::of(req, payload);
         Box::pin(async move {
-            let body = read_body(length, payload, limit).await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
+            let media = body.media.clone();
+            let bytes = body.read().await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
                 return Ok(OptionalJson(T::default()));
             }
             require_json(media.as_deref())?;
-            parse_json::<Option<T>>(&body).map(|body| OptionalJson(body.unwrap_or_default()))
+            parse_json::<Option<T>>(&bytes).map(|body| OptionalJson(body.unwrap_or_default()))
         })
     }
 }
@@ -137,19 +156,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = body_limit(req);
-        let length = declared_length(req);
-        let media = media_type(req);
-        let payload = payload.take();
+        let body = Body::of(req, payload);
         Box::pin(async move {
-            if media.as_deref() != Some("application/x-www-form-urlencoded") {
+            if body.media.as_deref() != Some("application/x-www-form-urlencoded") {
                 return Err(ApiError::UnsupportedMediaType(
                     "send the body with Content-Type: application/x-www-form-urlencoded (RFC 6749)"
                         .into(),
                 ));
             }
-            let body = read_body(length, payload, limit).await?;
-            let text = std::str::from_utf8(&body)
+            let bytes = body.read().await?;
+            let text = std::str::from_utf8(&bytes)
                 .map_err(|_| ApiError::bad_request("the form body is not UTF-8"))?;
             parse_urlencoded(text).map(Form)
         })

@@ -37,6 +37,17 @@ pub(crate) fn run(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs `trajectum ARGS`, which must fail; what it said on stderr.
+pub(crate) fn run_refused(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = trajectum(db)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} is refused");
+    String::from_utf8(output.stderr).unwrap()
+}
+
 pub(crate) fn value<'a>(output: &'a str, key: &str) -> &'a str {
     output
         .lines()
@@ -109,12 +120,12 @@ async fn admin_commands_create_what_the_api_then_accepts(backend: Backend) {
     );
     let (client_id, secret) = (value(&client, "client_id"), value(&client, "client_secret"));
     // A wrong combination is refused with a clear message.
-    let refused = trajectum(&db)
-        .args(["admin", "create-client", "--org", provider, "--name", "x"])
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("employer"));
+    let refused = run_refused(
+        &db,
+        &["admin", "create-client", "--org", provider, "--name", "x"],
+        &[],
+    );
+    assert!(refused.contains("employer"));
 
     let settings = trajectum::config::Settings {
         database_url: db.url().to_string(),

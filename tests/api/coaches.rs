@@ -650,13 +650,8 @@ async fn the_admin_command_gives_an_existing_coach_the_login(backend: Backend) {
         .filter(|c| c["email"] == "fenna@coachwise.example")
         .count();
     assert_eq!(fennas, 1);
-    let twice = crate::binary::trajectum(&app.db)
-        .args(args)
-        .envs(env)
-        .output()
-        .unwrap();
-    assert!(!twice.status.success());
-    assert!(String::from_utf8_lossy(&twice.stderr).contains("signs in already"));
+    let twice = crate::binary::run_refused(&app.db, &args, &env);
+    assert!(twice.contains("signs in already"), "{twice}");
 }
 
 api_test!(

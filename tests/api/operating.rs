@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::api_test;
-use crate::binary::{client_token, run, trajectum, value, Serving};
+use crate::binary::{client_token, run, run_refused, trajectum, value, Serving};
 use crate::helpers::{Backend, TestDb, SKIPPED_POSTGRES};
 
 /// The binary with a clean environment: only `PATH`, and whatever the test adds.
@@ -227,9 +227,7 @@ fn keygen_completes_an_env_file_and_keeps_its_keys() {
 async fn a_missing_postgres_database_is_named_and_created_on_request(backend: Backend) {
     let db = TestDb::new(backend);
     db.drop_now();
-    let serve = trajectum(&db).arg("serve").output().unwrap();
-    assert!(!serve.status.success());
-    let said = String::from_utf8_lossy(&serve.stderr);
+    let said = run_refused(&db, &["serve"], &[]);
     assert!(
         said.contains("does not exist") && said.contains("--create-database"),
         "{said}"
@@ -257,12 +255,8 @@ async fn a_rollback_reverts_migrations_and_a_newer_database_is_refused(backend: 
     assert_eq!(value(&reverted, "migrations_reverted"), "1");
     let nothing = run(&db, &["migrate", "--revert-to", "2026-12-06-000005"], &[]);
     assert_eq!(value(&nothing, "migrations_reverted"), "0");
-    let unknown = trajectum(&db)
-        .args(["migrate", "--revert-to", "1999-01-01-000001"])
-        .output()
-        .unwrap();
-    assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("2026-11-22-000001_identity"));
+    let unknown = run_refused(&db, &["migrate", "--revert-to", "1999-01-01-000001"], &[]);
+    assert!(unknown.contains("2026-11-22-000001_identity"));
     assert!(run(&db, &["migrate"], &[]).contains("newest: 2026-12-07-000006_coach_logins"));
 
     // A migration from the future, as a newer release would have left it.
@@ -278,9 +272,7 @@ async fn a_rollback_reverts_migrations_and_a_newer_database_is_refused(backend: 
     })
     .await
     .unwrap();
-    let refused = trajectum(&db).arg("serve").output().unwrap();
-    assert!(!refused.status.success());
-    let said = String::from_utf8_lossy(&refused.stderr);
+    let said = run_refused(&db, &["serve"], &[]);
     assert!(
         said.contains("29991231000001") && said.contains("a newer version migrated it"),
         "{said}"
