@@ -274,12 +274,16 @@ pub fn add_to_env_file(
         lines.push_str(&format!("{name}={value}\n"));
     }
     match existing {
-        None => crate::startup::write_private(path, &lines)?,
-        Some(_) if !missing.is_empty() => std::fs::OpenOptions::new()
-            .append(true)
-            .open(path)
-            .and_then(|mut file| file.write_all(lines.as_bytes()))
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => crate::private_file::write_private(path, &lines)?,
+        Some(_) if !missing.is_empty() => {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .and_then(|mut file| file.write_all(lines.as_bytes()))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            // It holds keys now.
+            crate::private_file::make_private(path)?;
+        }
         Some(_) => {}
     }
     Ok(missing.into_iter().map(|(name, _)| name).collect())

@@ -404,19 +404,37 @@ fn key_of(variable: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// A database URL with its password hidden.
+/// A database URL with its passwords hidden: in the user information, and in the query's
+/// `password` and `sslpassword` parameters (libpq takes both).
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
+    let (rest, query) = match rest.split_once('?') {
+        Some((rest, query)) => (rest, Some(query)),
+        None => (rest, None),
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    let authority = match authority.rsplit_once('@') {
         Some((credentials, host)) if credentials.contains(':') => {
             let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:[hidden]@{host}{path}")
+            format!("{user}:[hidden]@{host}")
         }
-        _ => url.to_string(),
-    }
+        _ => authority.to_string(),
+    };
+    let query = query.map(|query| {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|parameter| match parameter.split_once('=') {
+                Some((name, _)) if ["password", "sslpassword"].contains(&name) => {
+                    format!("{name}=[hidden]")
+                }
+                _ => parameter.to_string(),
+            })
+            .collect();
+        format!("?{}", parameters.join("&"))
+    });
+    format!("{scheme}://{authority}{path}{}", query.unwrap_or_default())
 }
 
 impl Settings {

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod metrics;
 pub mod middleware;
+pub mod private_file;
 pub mod server;
 pub mod service;
 pub mod startup;

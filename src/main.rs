@@ -85,6 +85,14 @@ enum AdminCommand {
     CreateUser(CreateUser),
     /// Create an API client for an HR system; prints its client id and secret (shown once).
     CreateClient(CreateClient),
+    /// Reset a person's login, for one who lost the password or found their setup token used:
+    /// the password stops working, their login sessions end, and a new one-time setup token
+    /// (printed; 7 days) lets them choose a new one with POST /api/v1/auth/set-password.
+    ResetLogin {
+        /// The login's email.
+        #[arg(long)]
+        email: String,
+    },
     /// After a notes key rotation: seal every note that is sealed under a key of
     /// TRAJECTUM_NOTES_PREVIOUS_KEYS again under TRAJECTUM_NOTES_KEY; prints how many.
     ResealNotes,
@@ -234,6 +242,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backup { to } => {
+            if let DatabaseUrl::Sqlite(path) = settings.database() {
+                if !std::path::Path::new(&path).exists() {
+                    anyhow::bail!("{path} does not exist: there is nothing to back up");
+                }
+            }
             let pool = db::pool(
                 settings.database(),
                 1,
@@ -360,18 +373,39 @@ fn administer(
             println!("client_secret={secret}");
             eprintln!("Store the secret now: it is not shown again.");
         }
+        AdminCommand::ResetLogin { email } => {
+            let (user_id, token, expires_at) =
+                trajectum::service::identity::reset_login(conn, now, &email)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("user_id={user_id}");
+            println!("setup_token={token}");
+            println!("expires_at={}", expires_at.to_rfc3339());
+            eprintln!("Hand the token to the person only: it sets their password once.");
+        }
         AdminCommand::ResealNotes => {
             let keys = trajectum::startup::load_notes_keys(settings)?;
             let outcome = trajectum::service::notes::reseal_all(conn, &keys)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("notes_resealed={}", outcome.resealed);
-            if !outcome.unopened.is_empty() {
-                anyhow::bail!(
-                    "{} notes are sealed under a key that is not configured (sessions {}); \
-                     add it to TRAJECTUM_NOTES_PREVIOUS_KEYS and run this again",
-                    outcome.unopened.len(),
-                    outcome.unopened.join(", ")
-                );
+            let mut problems = vec![];
+            if !outcome.unknown_key.is_empty() {
+                problems.push(format!(
+                    "{} notes are sealed under a key that is not configured (sessions {}): add \
+                     it to TRAJECTUM_NOTES_PREVIOUS_KEYS and run this again",
+                    outcome.unknown_key.len(),
+                    outcome.unknown_key.join(", ")
+                ));
+            }
+            if !outcome.corrupt.is_empty() {
+                problems.push(format!(
+                    "{} notes do not open under the key they name: they were altered in the \
+                     database (sessions {}); restore them from a backup",
+                    outcome.corrupt.len(),
+                    outcome.corrupt.join(", ")
+                ));
+            }
+            if !problems.is_empty() {
+                anyhow::bail!("{}", problems.join("; "));
             }
         }
         AdminCommand::CheckAlliance => {

@@ -25,6 +25,7 @@ use crate::db::{self, Pool};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
+use crate::private_file::write_private;
 use crate::state::AppState;
 use crate::vault::{NotesKey, NotesKeys};
 use secrecy::ExposeSecret;
@@ -158,7 +159,8 @@ pub async fn connect_and_migrate(settings: &Settings) -> anyhow::Result<Pool> {
         }
         let postgres = matches!(url, DatabaseUrl::Postgres(_));
         let pool = db::pool(url, size, timeout).map_err(|error| {
-            if postgres && format!("{error:#}").contains("does not exist") {
+            let said = format!("{error:#}");
+            if postgres && said.contains("database \"") && said.contains("\" does not exist") {
                 error.context(
                     "the database does not exist: create it with `trajectum migrate \
                      --create-database` (or PostgreSQL's createdb)",
@@ -240,20 +242,4 @@ pub fn load_notes_keys(settings: &Settings) -> anyhow::Result<NotesKeys> {
          configure TRAJECTUM_NOTES_KEY in production and keep it apart from the backups"
     );
     NotesKeys::from_base64(&key, previous.as_deref())
-}
-
-pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    file.write_all(contents.as_bytes())?;
-    Ok(())
 }

@@ -97,17 +97,44 @@ pub fn find_user_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<O
         .optional()
 }
 
-/// Sets a user's password hash (and email, the login name), when it changes.
-pub fn set_password_hash(
+/// Sets the first password of a login that has none yet; false when it has one (set meanwhile).
+pub fn set_first_password(
     conn: &mut DbConnection,
     user_id: &str,
     hash: &str,
     now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::password_hash.eq(crate::auth::secrets::NO_PASSWORD)),
+    )
+    .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Takes a login's password away (no password matches it until a new one is set) and ends its
+/// login sessions: every refresh token it holds is revoked.
+pub fn clear_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: NaiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(users::table.find(user_id))
-        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+        .set((
+            users::password_hash.eq(crate::auth::secrets::NO_PASSWORD),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)
+    .map(drop)
 }
 
 pub fn set_user_email(
@@ -157,7 +184,7 @@ pub fn login_setup_works(
 }
 
 /// Spends the setup token with this digest: the user it was for, if it exists and has not
-/// expired at `now`. It is gone afterwards either way.
+/// expired at `now`. Every setup token of that user is gone afterwards either way.
 pub fn spend_login_setup(
     conn: &mut DbConnection,
     token_hash: &str,
@@ -171,8 +198,10 @@ pub fn spend_login_setup(
     let Some(setup) = found else {
         return Ok(None);
     };
-    let deleted = diesel::delete(login_setups::table.find(token_hash)).execute(conn)?;
-    Ok((deleted == 1 && setup.expires_at > now).then_some(setup.user_id))
+    let deleted =
+        diesel::delete(login_setups::table.filter(login_setups::user_id.eq(&setup.user_id)))
+            .execute(conn)?;
+    Ok((deleted >= 1 && setup.expires_at > now).then_some(setup.user_id))
 }
 
 pub fn insert_client(conn: &mut DbConnection, client: &ApiClient) -> QueryResult<()> {

@@ -66,12 +66,68 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
             known.last().map(String::as_str).unwrap_or("(none)")
         );
     }
+    let applied_digits: Vec<String> = applied(conn)?.iter().map(|v| digits(v)).collect();
+    let pending = |name: &str| !applied_digits.contains(&digits(name));
+    if pending(COACH_LOGINS) && !pending(COACHES) {
+        refuse_duplicate_coaches(conn)?;
+    }
     let ran = match conn {
         DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
     }
     .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
     Ok(ran.len())
+}
+
+/// The migration that made the coaches table, and the one that makes a coach's email unique in
+/// their organisation.
+const COACHES: &str = "2026-11-22-000002";
+const COACH_LOGINS: &str = "2026-12-07-000006";
+
+/// Before a coach's email becomes unique: an organisation with two coaches of one email (which
+/// an older version let `admin create-user` make) stops the upgrade, naming them, instead of
+/// failing half-way in the unique index.
+fn refuse_duplicate_coaches(conn: &mut DbConnection) -> anyhow::Result<()> {
+    use super::schema::coaches;
+    let rows: Vec<(String, String, String, Option<String>)> = coaches::table
+        .select((
+            coaches::organisation_id,
+            coaches::email,
+            coaches::id,
+            coaches::user_id,
+        ))
+        .order((coaches::organisation_id, coaches::email, coaches::id))
+        .load(conn)?;
+    let mut twice = vec![];
+    for pair in rows.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.0 == b.0 && a.1.eq_ignore_ascii_case(&b.1) {
+            for coach in [a, b] {
+                let entry = format!(
+                    "coach {} ({}{})",
+                    coach.2,
+                    coach.1,
+                    if coach.3.is_some() {
+                        ", with a login"
+                    } else {
+                        ""
+                    }
+                );
+                if !twice.contains(&entry) {
+                    twice.push(entry);
+                }
+            }
+        }
+    }
+    if !twice.is_empty() {
+        bail!(
+            "this version makes a coach's email unique in their organisation, and these coaches \
+             share one: {}. With the version running now, give all but one of each another email \
+             (PATCH /api/v1/coaches/{{id}}), keeping the one with a login; then upgrade",
+            twice.join("; ")
+        );
+    }
+    Ok(())
 }
 
 /// Reverts, newest first, every applied migration newer than `version` (one of this binary's),
@@ -154,6 +210,11 @@ pub fn create_database_if_missing(url: &str) -> anyhow::Result<bool> {
         n: i64,
     }
     let (name, maintenance) = database_and_server(url)?;
+    // The database itself first: where it exists, the server's own `postgres` database need not
+    // be reachable.
+    if PgConnection::establish(url).is_ok() {
+        return Ok(false);
+    }
     let mut conn = PgConnection::establish(&maintenance).with_context(|| {
         format!("cannot connect to the server's postgres database to create {name:?}")
     })?;

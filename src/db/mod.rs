@@ -229,9 +229,14 @@ pub fn backup(conn: &mut DbConnection, to: &std::path::Path) -> anyhow::Result<(
         .to_str()
         .context("the backup's path must be valid UTF-8")?
         .replace('\'', "''");
-    diesel::sql_query(format!("VACUUM INTO '{path}'"))
-        .execute(conn)
-        .with_context(|| format!("cannot write {}", to.display()))?;
+    // Created first, readable by its owner only, for it holds personal data (VACUUM INTO
+    // writes into an empty file).
+    crate::private_file::write_private(to, "")?;
+    let copied = diesel::sql_query(format!("VACUUM INTO '{path}'")).execute(conn);
+    if let Err(error) = copied {
+        let _ = std::fs::remove_file(to);
+        return Err(error).with_context(|| format!("cannot write {}", to.display()));
+    }
     Ok(())
 }
 

@@ -287,17 +287,7 @@ pub fn grant_login(
                 user.id
             }
         };
-        let token = format!("trj_setup_{}", secrets::generate_client_secret());
-        let expires_at = now + chrono::Duration::days(rules::LOGIN_SETUP_DAYS);
-        identity::replace_login_setup(
-            conn,
-            &identity::LoginSetup {
-                token_hash: secrets::hash_client_secret(&token),
-                user_id: user_id.clone(),
-                expires_at: expires_at.naive_utc(),
-                created_at: at,
-            },
-        )?;
+        let (token, expires_at) = crate::service::identity::issue_login_setup(conn, now, &user_id)?;
         tracing::info!("coach login granted");
         Ok(LoginSetupIssued {
             coach_id: record.id,

@@ -104,8 +104,52 @@ pub fn set_password(
     db::write(conn, |conn| {
         let user_id = identity::spend_login_setup(conn, &digest, now.naive_utc())?
             .ok_or_else(unusable_token)?;
-        identity::set_password_hash(conn, &user_id, &hash, now.naive_utc())?;
+        // Only a login without a password takes one this way: a token issued while its owner
+        // was setting the password (a grant racing the setup) sets nothing.
+        if !identity::set_first_password(conn, &user_id, &hash, now.naive_utc())? {
+            return Err(unusable_token());
+        }
         tracing::info!(user_id = %user_id, "password set with a setup token");
         Ok(())
+    })
+}
+
+/// A new one-time setup token for the login `user_id`, valid for
+/// [`LOGIN_SETUP_DAYS`](crate::domain::coach::LOGIN_SETUP_DAYS); any earlier one stops working.
+/// Returns the token (shown once) and when it expires.
+pub fn issue_login_setup(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    user_id: &str,
+) -> ServiceResult<(String, DateTime<Utc>)> {
+    let token = format!("trj_setup_{}", secrets::generate_client_secret());
+    let expires_at = now + chrono::Duration::days(crate::domain::coach::LOGIN_SETUP_DAYS);
+    identity::replace_login_setup(
+        conn,
+        &identity::LoginSetup {
+            token_hash: secrets::hash_client_secret(&token),
+            user_id: user_id.to_string(),
+            expires_at: expires_at.naive_utc(),
+            created_at: now.naive_utc(),
+        },
+    )?;
+    Ok((token, expires_at))
+}
+
+/// The operator resets a person's login (`trajectum admin reset-login`), for one who lost the
+/// password or whose setup token someone else used: the password stops working, every login
+/// session ends, and a new setup token lets the person choose a new password.
+pub fn reset_login(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    email: &str,
+) -> ServiceResult<(String, String, DateTime<Utc>)> {
+    db::write(conn, |conn| {
+        let user = identity::find_user_by_email(conn, email.trim())?
+            .ok_or_else(|| ServiceError::NotFound(format!("no login has the email {email}")))?;
+        identity::clear_password(conn, &user.id, now.naive_utc())?;
+        let (token, expires_at) = issue_login_setup(conn, now, &user.id)?;
+        tracing::info!(user_id = %user.id, "login reset by the operator");
+        Ok((user.id, token, expires_at))
     })
 }

@@ -9,7 +9,7 @@ use crate::db::{self, DbConnection};
 use crate::domain::principal::Principal;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{check_version, lost_race};
-use crate::vault::NotesKeys;
+use crate::vault::{NotesKeys, VaultError};
 
 /// The longest note, in characters.
 pub const MAX_NOTE_CHARS: usize = 20_000;
@@ -125,8 +125,11 @@ pub fn replace(
 pub struct Resealed {
     /// Notes now sealed under the current key that were not before.
     pub resealed: usize,
-    /// Notes sealed under a key that is not configured: they stay as they are.
-    pub unopened: Vec<String>,
+    /// Sessions whose notes are sealed under a key that is not configured: they stay as they are.
+    pub unknown_key: Vec<String>,
+    /// Sessions whose notes do not open under the key they name (altered, or moved from another
+    /// session): they stay as they are.
+    pub corrupt: Vec<String>,
 }
 
 /// Seals every note that is sealed under a retired key again under the current one (after a key
@@ -152,7 +155,8 @@ pub fn reseal_all(conn: &mut DbConnection, keys: &NotesKeys) -> ServiceResult<Re
                         }
                     }
                     Ok(None) => {}
-                    Err(_) => outcome.unopened.push(session_id.clone()),
+                    Err(VaultError::UnknownKey(_)) => outcome.unknown_key.push(session_id.clone()),
+                    Err(VaultError::Corrupt) => outcome.corrupt.push(session_id.clone()),
                 }
             }
             Ok::<_, ServiceError>(())

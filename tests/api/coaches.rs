@@ -654,7 +654,95 @@ async fn the_admin_command_gives_an_existing_coach_the_login(backend: Backend) {
     assert!(twice.contains("signs in already"), "{twice}");
 }
 
+/// Issue 16: a setup token sets a login's first password only. One issued while the coach was
+/// setting theirs (a grant racing the setup) sets nothing; a lost password or a token someone
+/// else used is the operator's to reset (`admin reset-login`), which ends the login's sessions.
+async fn a_setup_token_sets_only_a_first_password_and_the_operator_resets_a_login(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let planner = app.planner_token().await;
+    let carla: Value = app
+        .post_json(
+            "/api/v1/coaches",
+            &planner,
+            &new_coach("Carla Jansen", "carla@coachwise.example"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let login_path = format!("/api/v1/coaches/{}/login", carla["id"].as_str().unwrap());
+    let granted: Value = post_empty(&app, &login_path, &planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = granted["setup_token"].as_str().unwrap();
+    assert_eq!(
+        set_password(&app, token, "carla's own long password")
+            .await
+            .status(),
+        204
+    );
+    // What the race leaves behind: a working token for a login that has its password.
+    let user_id = granted["user_id"].as_str().unwrap().to_string();
+    let late = "trj_setup_issued-while-carla-set-her-password";
+    let digest = trajectum::auth::secrets::hash_client_secret(late);
+    let expires = (app.now() + chrono::Duration::days(7)).naive_utc();
+    app.blocking(move |conn| {
+        trajectum::db::identity::replace_login_setup(
+            conn,
+            &trajectum::db::identity::LoginSetup {
+                token_hash: digest,
+                user_id,
+                expires_at: expires,
+                created_at: expires,
+            },
+        )?;
+        Ok(())
+    })
+    .await;
+    let refused = assert_problem(set_password(&app, late, "a takeover password!").await, 422).await;
+    assert_eq!(first_pointer(&refused), "/setup_token");
+    let session = app
+        .login("carla@coachwise.example", "carla's own long password")
+        .await;
+
+    // The operator resets her login: the password and the session end, a new token works once.
+    let reset = crate::binary::run(
+        &app.db,
+        &["admin", "reset-login", "--email", "carla@coachwise.example"],
+        &[],
+    );
+    let token = crate::binary::value(&reset, "setup_token").to_string();
+    let old_password = app
+        .token_request(&[
+            ("grant_type", "password"),
+            ("username", "carla@coachwise.example"),
+            ("password", "carla's own long password"),
+        ])
+        .await;
+    assert_eq!(old_password.status(), 400);
+    let refresh = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", session["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(refresh.status(), 400, "her login sessions ended");
+    assert_eq!(
+        set_password(&app, &token, "carla's new long password")
+            .await
+            .status(),
+        204
+    );
+    app.access_token("carla@coachwise.example", "carla's new long password")
+        .await;
+}
+
 api_test!(
+    a_setup_token_sets_only_a_first_password_and_the_operator_resets_a_login,
     a_coach_added_by_the_planner_gets_one_login_whose_password_they_choose,
     concurrent_adds_and_logins_make_one_coach_and_one_login,
     the_admin_command_gives_an_existing_coach_the_login,

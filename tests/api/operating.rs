@@ -354,3 +354,50 @@ async fn a_sqlite_database_is_backed_up_while_serving_and_the_copy_restores(back
 }
 
 api_test!(sqlite_only: a_sqlite_database_is_backed_up_while_serving_and_the_copy_restores);
+
+/// Issue 16: an older version let `admin create-user` make a second coach with the email of one
+/// added through the API. The upgrade that makes the email unique stops before its migration,
+/// naming both coaches and what to do, and goes through once they differ.
+async fn an_upgrade_names_coaches_that_share_an_email(backend: Backend) {
+    let db = TestDb::new(backend);
+    run(&db, &["migrate"], &[]);
+    run(&db, &["migrate", "--revert-to", "2026-12-06-000005"], &[]);
+    let url = trajectum::config::DatabaseUrl::parse(db.url()).unwrap();
+    let sql = |statements: Vec<&'static str>| {
+        let url = url.clone();
+        actix_web::rt::task::spawn_blocking(move || {
+            use diesel::RunQueryDsl;
+            let pool = trajectum::db::pool(url, 1, std::time::Duration::from_secs(5)).unwrap();
+            for statement in statements {
+                diesel::sql_query(statement)
+                    .execute(&mut *pool.get().unwrap())
+                    .unwrap();
+            }
+        })
+    };
+    sql(vec![
+        "INSERT INTO organisations (id, kind, name, time_zone, created_at, updated_at) \
+         VALUES ('org-1', 'provider', 'P', 'Europe/Amsterdam', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        "INSERT INTO coaches (id, organisation_id, name, email, time_zone, created_at, updated_at) \
+         VALUES ('coach-a', 'org-1', 'Carla', 'carla@p.example', 'Europe/Amsterdam', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        "INSERT INTO coaches (id, organisation_id, name, email, time_zone, created_at, updated_at) \
+         VALUES ('coach-b', 'org-1', 'Carla', 'carla@p.example', 'Europe/Amsterdam', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    ])
+    .await
+    .unwrap();
+    let said = run_refused(&db, &["migrate"], &[]);
+    assert!(
+        said.contains("coach coach-a (carla@p.example)")
+            && said.contains("coach coach-b (carla@p.example)")
+            && said.contains("give all but one of each another email"),
+        "{said}"
+    );
+    sql(vec![
+        "UPDATE coaches SET email = 'carla.b@p.example' WHERE id = 'coach-b'",
+    ])
+    .await
+    .unwrap();
+    assert!(run(&db, &["migrate"], &[]).contains("newest: 2026-12-07-000006_coach_logins"));
+}
+
+api_test!(an_upgrade_names_coaches_that_share_an_email);
