@@ -1,10 +1,14 @@
 //! Events: the order's timeline (`order_events`) and each organisation's event log (`event_log`),
-//! written together by [`append`] in the caller's transaction.
+//! written together in the caller's transaction.
 //!
-//! The event log numbers an organisation's events 1, 2, 3, … in commit order: appending bumps the
+//! The event log numbers an organisation's events 1, 2, 3, … in commit order: numbering bumps the
 //! organisation's head row (`event_log_heads`), which stays locked until the transaction ends, so
-//! a reader that has seen number N has seen everything before it. Orgs are locked employer first,
-//! then provider; an order's employer and provider are never the same organisation.
+//! a reader that has seen number N has seen everything before it. [`append`] writes the event at
+//! once, but its numbers only when the transaction commits ([`LogFrame`], [`flush`]): every
+//! transaction takes the head rows last, in one order (by organisation id), just before commit,
+//! after whatever rows it locked for its change (the lock order, `crate::service::sessions`).
+
+use std::cell::RefCell;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -54,8 +58,107 @@ pub struct NewEvent<'a> {
     pub occurred_at: NaiveDateTime,
 }
 
-/// Appends the event to the order's timeline and to the event log of every organisation that
-/// sees it. Call inside the transaction of the change it records.
+/// An event to number in an organisation's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub organisation_id: String,
+    pub event_id: String,
+}
+
+thread_local! {
+    /// The log entries of the transactions open on this thread ([`crate::db::write`]), one frame
+    /// per transaction or savepoint, innermost last.
+    static PENDING: RefCell<Vec<Vec<LogEntry>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The log entries a transaction (or a savepoint in one) makes, numbered when the outermost
+/// transaction commits. Dropped without [`LogFrame::close`], its entries are discarded, as the
+/// transaction's rollback discards its events.
+pub struct LogFrame {
+    depth: usize,
+}
+
+impl LogFrame {
+    pub fn open() -> LogFrame {
+        PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            pending.push(vec![]);
+            LogFrame {
+                depth: pending.len() - 1,
+            }
+        })
+    }
+
+    /// The frame's work is kept: a savepoint's entries join its transaction's; the outermost
+    /// transaction's are returned, for [`flush`] before it commits.
+    pub fn close(self) -> Option<Vec<LogEntry>> {
+        let depth = self.depth;
+        std::mem::forget(self);
+        PENDING.with(|pending| {
+            let mut pending = pending.borrow_mut();
+            let mut frame = pending.drain(depth..).flatten().collect::<Vec<_>>();
+            match pending.last_mut() {
+                Some(parent) => {
+                    parent.append(&mut frame);
+                    None
+                }
+                None => Some(frame),
+            }
+        })
+    }
+}
+
+impl Drop for LogFrame {
+    fn drop(&mut self) {
+        PENDING.with(|pending| pending.borrow_mut().truncate(self.depth));
+    }
+}
+
+/// Numbers `entries` in their organisations' logs, organisation by organisation in id order,
+/// each organisation's in the order they were appended.
+pub fn flush(conn: &mut DbConnection, entries: &[LogEntry]) -> QueryResult<()> {
+    let mut organisations: Vec<&str> = entries.iter().map(|e| e.organisation_id.as_str()).collect();
+    organisations.sort_unstable();
+    organisations.dedup();
+    for organisation in organisations {
+        let events: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.organisation_id == organisation)
+            .map(|e| e.event_id.as_str())
+            .collect();
+        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let last = bump_head(conn, organisation, count)?;
+        for (seq, event_id) in (last - count + 1..).zip(events) {
+            diesel::insert_into(event_log::table)
+                .values((
+                    event_log::organisation_id.eq(organisation),
+                    event_log::seq.eq(seq),
+                    event_log::event_id.eq(event_id),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Numbers the entry at once when no transaction is open on this thread, else keeps it for the
+/// transaction's commit.
+fn number(conn: &mut DbConnection, entry: LogEntry) -> QueryResult<()> {
+    let unkept = PENDING.with(|pending| match pending.borrow_mut().last_mut() {
+        Some(frame) => {
+            frame.push(entry);
+            None
+        }
+        None => Some(entry),
+    });
+    match unkept {
+        Some(entry) => flush(conn, &[entry]),
+        None => Ok(()),
+    }
+}
+
+/// Appends the event to the order's timeline, and keeps it for the event log of every
+/// organisation that sees it. Call inside the transaction of the change it records.
 pub fn append(conn: &mut DbConnection, new: &NewEvent<'_>) -> QueryResult<()> {
     diesel::insert_into(order_events::table)
         .values(&OrderEvent {
@@ -72,26 +175,26 @@ pub fn append(conn: &mut DbConnection, new: &NewEvent<'_>) -> QueryResult<()> {
         .execute(conn)?;
     let employer = new.event.reaches_employer().then_some(new.employer_id);
     for organisation in employer.into_iter().chain([new.provider_id]) {
-        let seq = next_seq(conn, organisation)?;
-        diesel::insert_into(event_log::table)
-            .values((
-                event_log::organisation_id.eq(organisation),
-                event_log::seq.eq(seq),
-                event_log::event_id.eq(&new.id),
-            ))
-            .execute(conn)?;
+        number(
+            conn,
+            LogEntry {
+                organisation_id: organisation.to_string(),
+                event_id: new.id.clone(),
+            },
+        )?;
     }
     Ok(())
 }
 
-/// The organisation's next event number; its head row stays locked until the transaction ends.
-fn next_seq(conn: &mut DbConnection, organisation: &str) -> QueryResult<i64> {
+/// Moves the organisation's head on by `count` and returns the last number taken; the head row
+/// stays locked until the transaction ends.
+fn bump_head(conn: &mut DbConnection, organisation: &str, count: i64) -> QueryResult<i64> {
     use event_log_heads::{last_seq, organisation_id, table as heads};
     crate::on_each_backend!(conn, |c| diesel::insert_into(heads)
-        .values((organisation_id.eq(organisation), last_seq.eq(1_i64)))
+        .values((organisation_id.eq(organisation), last_seq.eq(count)))
         .on_conflict(organisation_id)
         .do_update()
-        .set(last_seq.eq(last_seq + 1_i64))
+        .set(last_seq.eq(last_seq + count))
         .returning(last_seq)
         .get_result(c))
 }
@@ -130,4 +233,46 @@ pub fn log(
         .limit(limit)
         .select((event_log::seq, OrderEvent::as_select()))
         .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(event_id: &str) {
+        PENDING.with(|pending| {
+            pending
+                .borrow_mut()
+                .last_mut()
+                .expect("a frame is open")
+                .push(LogEntry {
+                    organisation_id: "org".into(),
+                    event_id: event_id.into(),
+                })
+        });
+    }
+
+    #[test]
+    fn a_savepoint_keeps_its_entries_for_the_commit_or_drops_them_with_its_rollback() {
+        let transaction = LogFrame::open();
+        log("a");
+        let rolled_back = LogFrame::open();
+        log("b");
+        drop(rolled_back);
+        let released = LogFrame::open();
+        log("c");
+        assert_eq!(
+            released.close(),
+            None,
+            "a savepoint's entries join its transaction's"
+        );
+        let numbered: Vec<String> = transaction
+            .close()
+            .expect("the outermost frame gives its entries for numbering")
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(numbered, ["a", "c"]);
+        PENDING.with(|pending| assert!(pending.borrow().is_empty()));
+    }
 }

@@ -251,6 +251,7 @@ where
     E: From<diesel::result::Error>,
 {
     type Manager = <DbConnection as Connection>::TransactionManager;
+    let frame = events::LogFrame::open();
     match conn {
         DbConnection::Sqlite(inner) => {
             let depth = AnsiTransactionManager::transaction_manager_status_mut(inner)
@@ -265,10 +266,22 @@ where
     }
     match f(conn) {
         Ok(value) => {
+            // The event log's head rows last, just before the outermost commit.
+            let numbered = match frame.close() {
+                Some(entries) => events::flush(conn, &entries),
+                None => Ok(()),
+            };
+            if let Err(error) = numbered {
+                if let Err(rollback) = Manager::rollback_transaction(conn) {
+                    tracing::error!(error = %rollback, "rollback failed");
+                }
+                return Err(error.into());
+            }
             Manager::commit_transaction(conn)?;
             Ok(value)
         }
         Err(error) => {
+            drop(frame);
             if let Err(rollback) = Manager::rollback_transaction(conn) {
                 tracing::error!(error = %rollback, "rollback failed");
             }

@@ -424,6 +424,21 @@ pub fn find_group(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Group
         .optional()
 }
 
+/// Locks the group's row until the transaction ends: its places are counted under this lock
+/// (PostgreSQL: `FOR UPDATE`; a SQLite write transaction holds the whole database already).
+pub fn lock_group(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(c) => session_groups::table
+            .find(id)
+            .select(session_groups::id)
+            .for_update()
+            .first::<String>(c)
+            .optional()
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// The group's sessions, by order of joining.
 pub fn of_group(conn: &mut DbConnection, group_id: &str) -> QueryResult<Vec<Session>> {
     sessions::table

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::new_id;
 use crate::db::sessions::{self as store, Group};
-use crate::db::{self, DbConnection};
+use crate::db::{self, coaches, DbConnection};
 use crate::domain::order::OrderAction;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::session::{NewGroup, NewSession, SessionRefusal, SessionStatus};
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::lifecycle;
+use crate::service::lifecycle::{self, Visible};
 use crate::service::sessions::{after_booking, place, scheduled};
 use crate::views::session::{GroupView, SessionView};
 
@@ -31,17 +31,17 @@ fn named(pointer: &str) -> impl Fn(ServiceError) -> ServiceError + '_ {
     }
 }
 
-/// Adds `order_id` (named at `pointer` in the request) to the group: its own session under
-/// every rule, saved with its event.
+/// Adds the order (locked, with its coach, and the group after them) to the group: its own
+/// session under every rule, saved with its event. The group's places are counted here, under
+/// those locks, so concurrent joins cannot overfill it.
 fn join(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     group: &Group,
-    (order_id, pointer): (&str, &str),
+    visible: Visible,
     session: &NewSession,
 ) -> ServiceResult<SessionView> {
-    let visible = lifecycle::load_for_update(conn, caller, order_id).map_err(named(pointer))?;
     lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
     if visible.order.coach_id.as_deref() != Some(group.coach_id.as_str()) {
         return Err(SessionRefusal::GroupOtherCoach.into());
@@ -95,22 +95,14 @@ pub fn create(
     let session = new.session();
     db::write(conn, |conn| {
         let first = new.order_ids[0].to_string();
-        let visible = lifecycle::load(conn, caller, &first).map_err(named("/order_ids/0"))?;
-        let coach_id = visible
+        let seen = lifecycle::load(conn, caller, &first).map_err(named("/order_ids/0"))?;
+        let coach_id = seen
             .order
             .coach_id
             .clone()
             .ok_or(SessionRefusal::GroupOtherCoach)?;
-        let group = Group {
-            id: new_id(),
-            coach_id,
-            provider_id: visible.order.provider_id.clone(),
-            capacity: new.capacity as i32,
-            created_by: caller.subject.clone(),
-            created_at: now.naive_utc(),
-        };
-        store::insert_group(conn, &group)?;
-        // In a fixed order, so that two requests over the same orders lock them alike.
+        // The lock order: the coach, then the orders by id (the group is new, no one else's yet).
+        coaches::lock(conn, &coach_id)?;
         let mut order_ids: Vec<(String, String)> = new
             .order_ids
             .iter()
@@ -118,8 +110,23 @@ pub fn create(
             .map(|(i, id)| (id.to_string(), format!("/order_ids/{i}")))
             .collect();
         order_ids.sort();
+        let mut participants = vec![];
         for (order_id, pointer) in &order_ids {
-            join(conn, now, caller, &group, (order_id, pointer), &session)?;
+            let visible =
+                lifecycle::load_for_update(conn, caller, order_id).map_err(named(pointer))?;
+            participants.push(visible);
+        }
+        let group = Group {
+            id: new_id(),
+            coach_id,
+            provider_id: seen.order.provider_id.clone(),
+            capacity: new.capacity as i32,
+            created_by: caller.subject.clone(),
+            created_at: now.naive_utc(),
+        };
+        store::insert_group(conn, &group)?;
+        for visible in participants {
+            join(conn, now, caller, &group, visible, &session)?;
         }
         tracing::info!(group_id = %group.id, participants = order_ids.len(), "group session set up");
         view(conn, group)
@@ -137,6 +144,11 @@ pub fn add(
 ) -> ServiceResult<SessionView> {
     db::write(conn, |conn| {
         let group = visible_group(conn, caller, id)?;
+        // The lock order: the coach, the order, then the group, under which its places count.
+        coaches::lock(conn, &group.coach_id)?;
+        let visible =
+            lifecycle::load_for_update(conn, caller, order_id).map_err(named("/order_id"))?;
+        store::lock_group(conn, &group.id)?;
         // The group's time, place and length, from a participant whose place stands.
         let template = store::of_group(conn, &group.id)?
             .into_iter()
@@ -154,7 +166,7 @@ pub fn add(
             meeting_link: template.meeting_link,
             outside_hours: false,
         };
-        join(conn, now, caller, &group, (order_id, "/order_id"), &session)
+        join(conn, now, caller, &group, visible, &session)
     })
 }
 

@@ -46,14 +46,20 @@ pub struct OwnCancellation {
     pub reason: String,
 }
 
-/// The coachee's order, if their provider offers self-service.
+/// The coachee's order, if their provider offers self-service; for an update, locked after its
+/// coach (the lock order, `sessions::lock_coach_then_order`).
 fn own_order(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     for_update: bool,
 ) -> ServiceResult<Visible> {
-    let visible = coachee_order(conn, now, caller, for_update)?;
+    let mut visible = coachee_order(conn, now, caller, false)?;
+    if for_update {
+        visible = sessions::lock_coach_then_order(conn, &visible, |conn| {
+            coachee_order(conn, now, caller, true)
+        })?;
+    }
     if !provider_settings::of(conn, &visible.order.provider_id)?.coachee_self_service {
         return Err(ServiceError::Forbidden(
             "your coaching provider does not offer booking your own sessions; ask your coach"

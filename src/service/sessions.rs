@@ -65,16 +65,64 @@ pub fn is_sessions_coach(
         && coaches::find_by_user(conn, &caller.subject)?.is_some_and(|c| c.id == session.coach_id))
 }
 
-/// [`load`], with the order locked and the session read again under the lock.
+/// [`load`], with the session's coach and order locked (in the lock order) and the session read
+/// again under the locks.
 fn load_for_update(
     conn: &mut DbConnection,
     caller: &Principal,
     id: &str,
 ) -> ServiceResult<(Session, Visible)> {
-    let (session, _) = load(conn, caller, id)?;
-    let visible = lifecycle::load_for_update(conn, caller, &session.order_id)?;
+    let (session, seen) = load(conn, caller, id)?;
+    // The session's coach and the order's (they differ once the order was reassigned), by id.
+    let mut coach_ids: Vec<&str> = [
+        Some(session.coach_id.as_str()),
+        seen.order.coach_id.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    coach_ids.sort_unstable();
+    coach_ids.dedup();
+    for coach_id in coach_ids {
+        coaches::lock(conn, coach_id)?;
+    }
+    let visible = lock_coach_then_order(conn, &seen, |conn| {
+        lifecycle::load_for_update(conn, caller, &session.order_id)
+    })?;
     let session = store::find(conn, id)?.ok_or_else(not_found)?;
     Ok((session, visible))
+}
+
+/// Every path that books, moves or cancels sessions takes its locks in one order, so that no two
+/// of them wait for each other: the coach's row, then the orders in id order, then the group's
+/// row; the event log's head rows come last, just before commit (`db::events`). This locks the
+/// coach the order had when `seen` was read, then the order (`lock_order`), and checks that the
+/// order still has that coach.
+pub(crate) fn lock_coach_then_order(
+    conn: &mut DbConnection,
+    seen: &Visible,
+    lock_order: impl FnOnce(&mut DbConnection) -> ServiceResult<Visible>,
+) -> ServiceResult<Visible> {
+    if let Some(coach_id) = &seen.order.coach_id {
+        coaches::lock(conn, coach_id)?;
+    }
+    let visible = lock_order(conn)?;
+    if visible.order.coach_id != seen.order.coach_id {
+        return Err(ServiceError::changed("order"));
+    }
+    Ok(visible)
+}
+
+/// The order, with its coach and then itself locked, for a booking on it.
+pub(crate) fn lock_for_booking(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    order_id: &str,
+) -> ServiceResult<Visible> {
+    let seen = lifecycle::load(conn, caller, order_id)?;
+    lock_coach_then_order(conn, &seen, |conn| {
+        lifecycle::load_for_update(conn, caller, order_id)
+    })
 }
 
 /// The coach's time zone, as stored on the coach (validated when it was saved).
@@ -118,7 +166,7 @@ pub fn book(
 ) -> ServiceResult<SessionView> {
     new.validate()?;
     db::write(conn, |conn| {
-        let visible = lifecycle::load_for_update(conn, caller, order_id)?;
+        let visible = lock_for_booking(conn, caller, order_id)?;
         lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
         book_on(conn, now, caller, visible, &new)
     })
@@ -867,7 +915,7 @@ pub fn book_series(
 ) -> ServiceResult<SeriesOutcome> {
     series.validate()?;
     let outcome = db::write(conn, |conn| -> Result<SeriesOutcome, Undo> {
-        let visible = lifecycle::load_for_update(conn, caller, order_id)?;
+        let visible = lock_for_booking(conn, caller, order_id)?;
         lifecycle::check(caller, &visible, OrderAction::BookSession, None)?;
         let mut order = visible.order.clone();
         let coach_id = order.coach_id.clone().ok_or_else(not_found)?;

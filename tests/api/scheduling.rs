@@ -12,7 +12,7 @@ use crate::helpers::{assert_problem, etag_version, first_pointer, Backend};
 use crate::scene::Scene;
 
 /// The first `weekday` at least a week after the app's now, at `time` on Amsterdam's clock.
-fn next(s: &Scene, weekday: Weekday, time: &str) -> DateTime<Utc> {
+pub(crate) fn next(s: &Scene, weekday: Weekday, time: &str) -> DateTime<Utc> {
     let mut date = (s.app.now() + Duration::days(7))
         .with_timezone(&Amsterdam)
         .date_naive();
@@ -27,11 +27,11 @@ fn next(s: &Scene, weekday: Weekday, time: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn stamp(at: DateTime<Utc>) -> String {
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn video(kind: &str, at: DateTime<Utc>) -> Value {
+pub(crate) fn video(kind: &str, at: DateTime<Utc>) -> Value {
     json!({
         "starts_at": stamp(at),
         "duration_minutes": 60,
@@ -41,13 +41,13 @@ fn video(kind: &str, at: DateTime<Utc>) -> Value {
     })
 }
 
-async fn book(s: &Scene, order: &str, token: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn book(s: &Scene, order: &str, token: &str, body: &Value) -> reqwest::Response {
     s.app
         .post_json(&Scene::path(order, "/sessions"), token, body)
         .await
 }
 
-async fn booked(s: &Scene, order: &str, body: &Value) -> Value {
+pub(crate) async fn booked(s: &Scene, order: &str, body: &Value) -> Value {
     let response = book(s, order, &s.anna, body).await;
     assert_eq!(response.status(), 201, "book a session");
     response.json().await.unwrap()
