@@ -1,5 +1,5 @@
-//! Events: the order's timeline (`order_events`) and each organisation's event log (`event_log`),
-//! written together in the caller's transaction.
+//! Events (`events`): an order's timeline and an organisation's own changes; and each
+//! organisation's event log (`event_log`), written together in the caller's transaction.
 //!
 //! The event log numbers an organisation's events 1, 2, 3, … in commit order: numbering bumps the
 //! organisation's head row (`event_log_heads`), which stays locked until the transaction ends, so
@@ -13,22 +13,25 @@ use std::cell::RefCell;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{event_log, event_log_heads, order_events};
+use super::schema::{event_log, event_log_heads, events};
 use super::{DbConnection, Json};
 use crate::domain::event::Event;
 use crate::domain::order::OrderStatus;
 use crate::domain::principal::Role;
 
-/// One stored event of an order's timeline.
+/// One stored event: about an order (on its timeline), or about an organisation alone.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = order_events)]
-pub struct OrderEvent {
+#[diesel(table_name = events)]
+pub struct StoredEvent {
     pub id: String,
-    pub order_id: String,
+    pub order_id: Option<String>,
+    pub organisation_id: Option<String>,
     /// The event's type, e.g. `order.created`.
     pub event_type: String,
+    /// The version of the payload's shape (`Event::DATA_VERSION` when it was written).
+    pub data_version: i32,
     pub from_status: Option<OrderStatus>,
-    pub to_status: OrderStatus,
+    pub to_status: Option<OrderStatus>,
     pub actor_role: Role,
     pub actor_id: String,
     /// The event's payload (see `domain::event`).
@@ -36,23 +39,36 @@ pub struct OrderEvent {
     pub occurred_at: NaiveDateTime,
 }
 
-impl OrderEvent {
-    /// The typed event.
-    pub fn event(&self) -> Result<Event, serde_json::Error> {
-        Event::from_parts(&self.event_type, self.data.0.clone())
+impl StoredEvent {
+    /// The typed event, read through the shape its version names.
+    pub fn event(&self) -> Result<Event, crate::domain::event::Unreadable> {
+        Event::from_stored(&self.event_type, self.data_version, self.data.0.clone())
     }
 }
 
-/// An event to append, with the order it belongs to and who caused it.
+/// What an event is about, and so whose logs it goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A step of an order: its timeline, and the logs of its provider and (when the event
+    /// reaches it) its employer; `from` and `to` are its status before and after.
+    Order {
+        order_id: &'a str,
+        employer_id: &'a str,
+        provider_id: &'a str,
+        from: Option<OrderStatus>,
+        to: OrderStatus,
+    },
+    /// A change of an organisation's own (its coaches, their availability, its settings): that
+    /// organisation's log.
+    Organisation { organisation_id: &'a str },
+}
+
+/// An event to append, with what it is about and who caused it.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
     pub id: String,
-    pub order_id: &'a str,
-    pub employer_id: &'a str,
-    pub provider_id: &'a str,
+    pub subject: Subject<'a>,
     pub event: &'a Event,
-    pub from: Option<OrderStatus>,
-    pub to: OrderStatus,
     pub actor_role: Role,
     pub actor_id: &'a str,
     pub occurred_at: NaiveDateTime,
@@ -157,24 +173,45 @@ fn number(conn: &mut DbConnection, entry: LogEntry) -> QueryResult<()> {
     }
 }
 
-/// Appends the event to the order's timeline, and keeps it for the event log of every
-/// organisation that sees it. Call inside the transaction of the change it records.
+/// Appends the event, and keeps it for the event log of every organisation that sees it. Call
+/// inside the transaction of the change it records.
 pub fn append(conn: &mut DbConnection, new: &NewEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(order_events::table)
-        .values(&OrderEvent {
+    let (order_id, organisation_id, from, to, readers) = match new.subject {
+        Subject::Order {
+            order_id,
+            employer_id,
+            provider_id,
+            from,
+            to,
+        } => {
+            let employer = new.event.reaches_employer().then_some(employer_id);
+            let readers: Vec<&str> = employer.into_iter().chain([provider_id]).collect();
+            (Some(order_id), None, from, Some(to), readers)
+        }
+        Subject::Organisation { organisation_id } => (
+            None,
+            Some(organisation_id),
+            None,
+            None,
+            vec![organisation_id],
+        ),
+    };
+    diesel::insert_into(events::table)
+        .values(&StoredEvent {
             id: new.id.clone(),
-            order_id: new.order_id.to_string(),
+            order_id: order_id.map(String::from),
+            organisation_id: organisation_id.map(String::from),
             event_type: new.event.name().to_string(),
-            from_status: new.from,
-            to_status: new.to,
+            data_version: Event::DATA_VERSION,
+            from_status: from,
+            to_status: to,
             actor_role: new.actor_role,
             actor_id: new.actor_id.to_string(),
             data: Json(new.event.data()),
             occurred_at: new.occurred_at,
         })
         .execute(conn)?;
-    let employer = new.event.reaches_employer().then_some(new.employer_id);
-    for organisation in employer.into_iter().chain([new.provider_id]) {
+    for organisation in readers {
         number(
             conn,
             LogEntry {
@@ -199,21 +236,32 @@ fn bump_head(conn: &mut DbConnection, organisation: &str, count: i64) -> QueryRe
         .get_result(c))
 }
 
-/// An order's events in order, after the event `after` (keyset).
+/// An order's events in order, after the event `after` (keyset); with `told`, only those the
+/// organisation `told` was told of (in its event log), filtered before the page is cut.
 pub fn timeline(
     conn: &mut DbConnection,
     order_id: &str,
+    told: Option<&str>,
     after: Option<&str>,
     limit: i64,
-) -> QueryResult<Vec<OrderEvent>> {
-    let mut query = order_events::table
-        .filter(order_events::order_id.eq(order_id))
-        .select(OrderEvent::as_select())
-        .order(order_events::id.asc())
+) -> QueryResult<Vec<StoredEvent>> {
+    let mut query = events::table
+        .filter(events::order_id.eq(order_id))
+        .select(StoredEvent::as_select())
+        .order(events::id.asc())
         .limit(limit)
         .into_boxed();
+    if let Some(organisation) = told {
+        query = query.filter(
+            events::id.eq_any(
+                event_log::table
+                    .filter(event_log::organisation_id.eq(organisation.to_string()))
+                    .select(event_log::event_id),
+            ),
+        );
+    }
     if let Some(after) = after {
-        query = query.filter(order_events::id.gt(after.to_string()));
+        query = query.filter(events::id.gt(after.to_string()));
     }
     query.load(conn)
 }
@@ -224,14 +272,14 @@ pub fn log(
     organisation_id: &str,
     after: i64,
     limit: i64,
-) -> QueryResult<Vec<(i64, OrderEvent)>> {
+) -> QueryResult<Vec<(i64, StoredEvent)>> {
     event_log::table
-        .inner_join(order_events::table)
+        .inner_join(events::table)
         .filter(event_log::organisation_id.eq(organisation_id))
         .filter(event_log::seq.gt(after))
         .order(event_log::seq.asc())
         .limit(limit)
-        .select((event_log::seq, OrderEvent::as_select()))
+        .select((event_log::seq, StoredEvent::as_select()))
         .load(conn)
 }
 

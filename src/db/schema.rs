@@ -110,12 +110,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    order_events (id) {
+    events (id) {
         id -> Text,
-        order_id -> Text,
+        order_id -> Nullable<Text>,
+        organisation_id -> Nullable<Text>,
         event_type -> Text,
+        data_version -> Integer,
         from_status -> Nullable<Text>,
-        to_status -> Text,
+        to_status -> Nullable<Text>,
         actor_role -> Text,
         actor_id -> Text,
         data -> Text,
@@ -294,7 +296,7 @@ diesel::table! {
 diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
-diesel::joinable!(event_log -> order_events (event_id));
+diesel::joinable!(event_log -> events (event_id));
 diesel::table! {
     login_setups (token_hash) {
         token_hash -> Text,
@@ -304,7 +306,7 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(order_events -> orders (order_id));
+diesel::joinable!(events -> orders (order_id));
 diesel::joinable!(intakes -> orders (order_id));
 diesel::joinable!(plans -> orders (order_id));
 diesel::joinable!(consents -> orders (order_id));
@@ -318,7 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     idempotency_keys,
     orders,
-    order_events,
+    events,
     event_log,
     event_log_heads,
     intakes,

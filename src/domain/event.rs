@@ -1,6 +1,8 @@
-//! What happened to an order, one typed event per step (API.md "Events"). Each event is written in
-//! the same transaction as the change it records, to the order's timeline and to the event log of
-//! each organisation that may see it, which webhooks and the events feed read.
+//! What happened, one typed event per step (API.md "Events"): to an order, or to an
+//! organisation's own things (its coaches, their availability, its settings). Each event is
+//! written in the same transaction as the change it records, with the version of its payload's
+//! shape, to the order's timeline (for an order's) and to the event log of each organisation that
+//! may see it, which webhooks and the events feed read.
 //!
 //! Payloads never carry confidential content: no notes, no intake or plan text, no reasons or
 //! substantiations, no personal data; only ids, counts, dates, flags and the names of states and
@@ -120,6 +122,37 @@ pub enum Event {
         session_id: String,
         reason: AllianceRisk,
     },
+    /// The provider added a coach (an organisation's event).
+    #[serde(rename = "coach.added")]
+    CoachAdded { coach_id: String },
+    /// A coach's profile changed: which fields, never their values.
+    #[serde(rename = "coach.updated")]
+    CoachUpdated {
+        coach_id: String,
+        changed: Vec<String>,
+    },
+    /// A coach was given a login.
+    #[serde(rename = "coach.login_granted")]
+    CoachLoginGranted { coach_id: String },
+    /// A coach's working hours or exceptions changed.
+    #[serde(rename = "availability.updated")]
+    AvailabilityUpdated { coach_id: String },
+    /// The provider changed its settings.
+    #[serde(rename = "provider_settings.updated")]
+    ProviderSettingsUpdated {
+        coachee_self_service: bool,
+        late_cancellation_hours: u32,
+    },
+}
+
+/// A stored event that cannot be read back as an [`Event`]: an unknown type, a version newer than
+/// this build, or a payload of another shape.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored {name} event (payload version {version}) cannot be read: {cause}")]
+pub struct Unreadable {
+    pub name: String,
+    pub version: i32,
+    pub cause: String,
 }
 
 impl Event {
@@ -146,7 +179,50 @@ impl Event {
             Event::SessionHeld { .. } => "session.held",
             Event::SessionNoShow { .. } => "session.no_show",
             Event::AllianceAtRisk { .. } => "alliance.at_risk",
+            Event::CoachAdded { .. } => "coach.added",
+            Event::CoachUpdated { .. } => "coach.updated",
+            Event::CoachLoginGranted { .. } => "coach.login_granted",
+            Event::AvailabilityUpdated { .. } => "availability.updated",
+            Event::ProviderSettingsUpdated { .. } => "provider_settings.updated",
         }
+    }
+
+    /// The version of the payloads' shape this build writes. A change to an event's payload that
+    /// an older reader could not read raises it, and [`Event::from_stored`] learns to read the
+    /// older shape.
+    pub const DATA_VERSION: i32 = 1;
+
+    /// The event back from what was stored: its type, the version of its payload's shape, and
+    /// the payload.
+    pub fn from_stored(
+        name: &str,
+        version: i32,
+        data: serde_json::Value,
+    ) -> Result<Event, Unreadable> {
+        let unreadable = |cause: String| Unreadable {
+            name: name.to_string(),
+            version,
+            cause,
+        };
+        match version {
+            1 => Event::from_parts(name, data).map_err(|e| unreadable(e.to_string())),
+            _ => Err(unreadable(format!(
+                "this build reads payload versions up to {}",
+                Event::DATA_VERSION
+            ))),
+        }
+    }
+
+    /// Whether the event is about an organisation's own things rather than an order.
+    pub fn is_organisations(&self) -> bool {
+        matches!(
+            self,
+            Event::CoachAdded { .. }
+                | Event::CoachUpdated { .. }
+                | Event::CoachLoginGranted { .. }
+                | Event::AvailabilityUpdated { .. }
+                | Event::ProviderSettingsUpdated { .. }
+        )
     }
 
     /// The payload alone, as a JSON object.
@@ -171,6 +247,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn every_event() -> Vec<Event> {
         let at = DateTime::parse_from_rfc3339("2026-11-24T16:00:00Z")
@@ -250,7 +327,39 @@ mod tests {
                 session_id: "019a0000-0000-7000-8000-000000000001".into(),
                 reason: AllianceRisk::NoRating,
             },
+            Event::CoachAdded {
+                coach_id: "019a0000-0000-7000-8000-000000000002".into(),
+            },
+            Event::CoachUpdated {
+                coach_id: "019a0000-0000-7000-8000-000000000002".into(),
+                changed: vec!["email".into(), "time_zone".into()],
+            },
+            Event::CoachLoginGranted {
+                coach_id: "019a0000-0000-7000-8000-000000000002".into(),
+            },
+            Event::AvailabilityUpdated {
+                coach_id: "019a0000-0000-7000-8000-000000000002".into(),
+            },
+            Event::ProviderSettingsUpdated {
+                coachee_self_service: true,
+                late_cancellation_hours: 24,
+            },
         ]
+    }
+
+    #[test]
+    fn a_stored_event_is_read_through_its_version_or_not_at_all() {
+        for event in every_event() {
+            assert_eq!(
+                Event::from_stored(event.name(), Event::DATA_VERSION, event.data()).unwrap(),
+                event
+            );
+        }
+        let newer = Event::from_stored("order.created", Event::DATA_VERSION + 1, json!({}));
+        assert!(newer.unwrap_err().to_string().contains("payload version 2"));
+        let reshaped = Event::from_stored("session.held", 1, json!({"session": "x"}));
+        assert!(reshaped.is_err());
+        assert!(Event::from_stored("order.teleported", 1, json!({})).is_err());
     }
 
     #[test]

@@ -92,6 +92,15 @@ pub fn replace(
         if !store::save_availability(conn, &record, (current > 0).then_some(current))? {
             return Err(lost_race("availability", expected_version, current + 1));
         }
+        crate::service::lifecycle::record_for_organisation(
+            conn,
+            now,
+            caller,
+            &coach.organisation_id,
+            crate::domain::event::Event::AvailabilityUpdated {
+                coach_id: coach.id.clone(),
+            },
+        )?;
         Ok(view(&coach, Some(record)))
     })
 }

@@ -10,9 +10,10 @@ use crate::db::{self, identity, DbConnection, Json};
 use crate::domain::coach::{
     self as rules, CoachAccess, CoachChanges, CoachVisibility, LoginGrant, LoginState, NewCoach,
 };
+use crate::domain::event::Event;
 use crate::domain::principal::{Principal, Role};
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::lifecycle::{check_version, lost_race};
+use crate::service::lifecycle::{check_version, lost_race, record_for_organisation};
 use crate::service::pagination::PageRequest;
 use crate::views::coach::{Coach, CoachPage, LoginSetupIssued};
 
@@ -142,7 +143,16 @@ pub fn add(
         {
             return Err(email_taken(&existing));
         }
-        store::insert(conn, &record).map_err(ServiceError::from)
+        store::insert(conn, &record)?;
+        record_for_organisation(
+            conn,
+            now,
+            caller,
+            &record.organisation_id,
+            Event::CoachAdded {
+                coach_id: record.id.clone(),
+            },
+        )
     });
     // Two adds of one email at once: the unique index stops the second, and says whom it met.
     if let Err(ServiceError::Conflict(_)) = added {
@@ -190,6 +200,7 @@ pub fn change(
         }
         check_version("coach", record.version, expected_version)?;
         let read_version = record.version;
+        let before = record.clone();
         if let Some(v) = changes.name {
             record.name = v.trim().to_string();
         }
@@ -227,6 +238,28 @@ pub fn change(
         if !store::update(conn, &record, read_version)? {
             return Err(lost_race("coach", expected_version, read_version + 1));
         }
+        let changed: Vec<String> = [
+            ("name", before.name != record.name),
+            ("email", before.email != record.email),
+            ("specialisms", before.specialisms.0 != record.specialisms.0),
+            ("languages", before.languages.0 != record.languages.0),
+            ("time_zone", before.time_zone != record.time_zone),
+            ("active", before.active != record.active),
+        ]
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(field, _)| field.to_string())
+        .collect();
+        record_for_organisation(
+            conn,
+            now,
+            caller,
+            &record.organisation_id,
+            Event::CoachUpdated {
+                coach_id: record.id.clone(),
+                changed,
+            },
+        )?;
         Ok(Coach::build(&record, CoachVisibility::Full))
     })
 }
@@ -288,6 +321,15 @@ pub fn grant_login(
             }
         };
         let (token, expires_at) = crate::service::identity::issue_login_setup(conn, now, &user_id)?;
+        record_for_organisation(
+            conn,
+            now,
+            caller,
+            &record.organisation_id,
+            Event::CoachLoginGranted {
+                coach_id: record.id.clone(),
+            },
+        )?;
         tracing::info!("coach login granted");
         Ok(LoginSetupIssued {
             coach_id: record.id,

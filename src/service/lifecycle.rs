@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::clock::new_id;
-use crate::db::events::{self, NewEvent};
+use crate::db::events::{self, NewEvent, Subject};
 use crate::db::orders::{self as store, AssignedCoach, Order, SummarySources};
 use crate::db::DbConnection;
 use crate::domain::event::Event;
@@ -143,12 +143,42 @@ fn append(
         conn,
         &NewEvent {
             id: new_id(),
-            order_id: &order.id,
-            employer_id: &order.employer_id,
-            provider_id: &order.provider_id,
+            subject: Subject::Order {
+                order_id: &order.id,
+                employer_id: &order.employer_id,
+                provider_id: &order.provider_id,
+                from,
+                to: order.status,
+            },
             event: &event,
-            from,
-            to: order.status,
+            actor_role: caller.role,
+            actor_id: &caller.subject,
+            occurred_at: now.naive_utc(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Records a change of an organisation's own (a coach, their availability, its settings) in that
+/// organisation's event log.
+pub fn record_for_organisation(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    organisation_id: &str,
+    event: Event,
+) -> ServiceResult<()> {
+    debug_assert!(
+        event.is_organisations(),
+        "{} is an order's event",
+        event.name()
+    );
+    events::append(
+        conn,
+        &NewEvent {
+            id: new_id(),
+            subject: Subject::Organisation { organisation_id },
+            event: &event,
             actor_role: caller.role,
             actor_id: &caller.subject,
             occurred_at: now.naive_utc(),

@@ -151,22 +151,33 @@ pub fn timeline(
     page: PageRequest,
 ) -> ServiceResult<TimelinePage> {
     let visible = lifecycle::load(conn, caller, id)?;
-    let rows = events::timeline(conn, &visible.order.id, page.after.as_deref(), page.fetch())?;
+    // The employer sees the events it was told of (its event log), filtered before the page.
+    let told =
+        (visible.audience == Audience::Employer).then_some(visible.order.employer_id.as_str());
+    let rows = events::timeline(
+        conn,
+        &visible.order.id,
+        told,
+        page.after.as_deref(),
+        page.fetch(),
+    )?;
     let (rows, next_cursor) = page.finish(rows, |e| &e.id);
-    Ok(TimelinePage {
-        data: rows
-            .into_iter()
-            .filter(|e| visible.audience != Audience::Employer || reaches_employer(e))
-            .map(|e| TimelineEvent::build(e, visible.audience))
-            .collect(),
-        next_cursor,
-    })
-}
-
-/// Whether the employer is told of a stored event (an event that no longer parses is not shown
-/// to it either).
-fn reaches_employer(event: &crate::db::events::OrderEvent) -> bool {
-    event.event().is_ok_and(|e| e.reaches_employer())
+    let data = rows
+        .into_iter()
+        .map(|stored| {
+            let event = stored
+                .event()
+                .map_err(|e| ServiceError::Internal(anyhow::Error::new(e)))?;
+            let to = stored.to_status.ok_or_else(|| {
+                ServiceError::Internal(anyhow::anyhow!(
+                    "an order's event {} has no status",
+                    stored.id
+                ))
+            })?;
+            Ok(TimelineEvent::build(stored, event, to, visible.audience))
+        })
+        .collect::<ServiceResult<Vec<_>>>()?;
+    Ok(TimelinePage { data, next_cursor })
 }
 
 /// The provider's coaches who can take the order, ranked by fit (001, 000).

@@ -82,6 +82,16 @@ pub fn replace(
         if !store::save(conn, &record, (current > 0).then_some(current))? {
             return Err(lost_race("settings", expected_version, current + 1));
         }
+        crate::service::lifecycle::record_for_organisation(
+            conn,
+            now,
+            caller,
+            &caller.organisation_id,
+            crate::domain::event::Event::ProviderSettingsUpdated {
+                coachee_self_service: settings.coachee_self_service,
+                late_cancellation_hours: settings.late_cancellation_hours,
+            },
+        )?;
         Ok(view(Some(record)))
     })
 }

@@ -4,11 +4,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::events::OrderEvent;
+use crate::db::events::StoredEvent;
 use crate::db::orders::Order;
 use crate::domain::alliance::AllianceRisk;
 use crate::domain::commission::Coachee;
 use crate::domain::contact;
+use crate::domain::event::Event;
 use crate::domain::matching::Suggestion;
 use crate::domain::order::{
     offered_actions, ContactChannel, IntakeDecision, OrderAction, OrderDetails, OrderStatus,
@@ -193,15 +194,22 @@ pub struct TimelineEvent {
 }
 
 impl TimelineEvent {
-    pub fn build(event: OrderEvent, audience: Audience) -> Self {
+    /// A step of the order's timeline: `stored` read back as `event`, which left the order in
+    /// `to_status`.
+    pub fn build(
+        stored: StoredEvent,
+        event: Event,
+        to_status: OrderStatus,
+        audience: Audience,
+    ) -> Self {
         TimelineEvent {
-            id: event.id,
-            event_type: event.event_type,
-            from_status: event.from_status,
-            to_status: event.to_status,
-            actor_role: event.actor_role,
-            occurred_at: event.occurred_at.and_utc(),
-            data: audience.sees_event_details().then_some(event.data.0),
+            id: stored.id,
+            event_type: event.name().to_string(),
+            from_status: stored.from_status,
+            to_status,
+            actor_role: stored.actor_role,
+            occurred_at: stored.occurred_at.and_utc(),
+            data: audience.sees_event_details().then(|| event.data()),
         }
     }
 }

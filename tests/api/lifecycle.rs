@@ -351,7 +351,7 @@ async fn every_event_reaches_each_organisations_log_in_order(backend: Backend) {
         let ids: std::collections::HashSet<&str> = log.iter().map(|(_, e)| e.id.as_str()).collect();
         assert_eq!(ids.len(), log.len(), "each event once");
     }
-    let events = |log: &Vec<(i64, trajectum::db::events::OrderEvent)>| -> Vec<String> {
+    let events = |log: &Vec<(i64, trajectum::db::events::StoredEvent)>| -> Vec<String> {
         log.iter().map(|(_, e)| e.id.clone()).collect()
     };
     assert_eq!(
@@ -375,7 +375,7 @@ async fn every_event_reaches_each_organisations_log_in_order(backend: Backend) {
         .collect();
     let logged: Vec<&str> = provider
         .iter()
-        .filter(|(_, e)| e.order_id == id)
+        .filter(|(_, e)| e.order_id.as_deref() == Some(id.as_str()))
         .map(|(_, e)| e.id.as_str())
         .collect();
     assert_eq!(logged, timeline);

@@ -9,6 +9,7 @@ mod binary;
 mod coaches;
 mod conditional;
 mod conventions;
+mod events;
 mod groups;
 mod lifecycle;
 mod migrations;

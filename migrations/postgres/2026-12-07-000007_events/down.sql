@@ -1,0 +1,10 @@
+DELETE FROM event_log WHERE event_id IN (SELECT id FROM events WHERE order_id IS NULL);
+DELETE FROM events WHERE order_id IS NULL;
+DROP INDEX events_organisation_idx;
+ALTER TABLE events DROP CONSTRAINT events_about_an_order_or_an_organisation;
+ALTER TABLE events DROP COLUMN data_version;
+ALTER TABLE events DROP COLUMN organisation_id;
+ALTER TABLE events ALTER COLUMN to_status SET NOT NULL;
+ALTER TABLE events ALTER COLUMN order_id SET NOT NULL;
+ALTER INDEX events_order_idx RENAME TO order_events_order_idx;
+ALTER TABLE events RENAME TO order_events;
