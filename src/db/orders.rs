@@ -53,9 +53,12 @@ pub struct Order {
     pub regular_sessions_planned: i32,
     /// Regular sessions held, missed, or cancelled late by the coachee's side.
     pub regular_sessions_used: i32,
-    /// Why the working relationship is at risk, from the first-session check (004).
+    /// Why the working relationship is at risk, from the first-session check (004). Written only
+    /// by [`mark_at_risk`], never by [`update`]: it is no change of the order's own, so its
+    /// version stays, and a change saved from an earlier read cannot undo it.
+    #[diesel(skip_update)]
     pub alliance_risk: Option<AllianceRisk>,
-    #[diesel(deserialize_as = MaybeStamp)]
+    #[diesel(deserialize_as = MaybeStamp, skip_update)]
     pub alliance_at_risk_at: Option<NaiveDateTime>,
 }
 
@@ -115,6 +118,19 @@ impl Order {
 
     pub fn session_budget(&self) -> u32 {
         u32::try_from(self.session_budget).unwrap_or(0)
+    }
+
+    /// Its regular sessions planned and used (`domain::session_change`).
+    pub fn budget(&self) -> crate::domain::session_change::Budget {
+        crate::domain::session_change::Budget {
+            planned: self.regular_sessions_planned,
+            used: self.regular_sessions_used,
+        }
+    }
+
+    pub fn set_budget(&mut self, budget: crate::domain::session_change::Budget) {
+        self.regular_sessions_planned = budget.planned;
+        self.regular_sessions_used = budget.used;
     }
 
     /// The part the employer decides.
@@ -324,6 +340,26 @@ pub fn update(conn: &mut DbConnection, order: &Order, expected_version: i32) -> 
             .filter(orders::version.eq(expected_version)),
     )
     .set(order)
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Marks the order's working relationship at risk, once: false when it was already.
+pub fn mark_at_risk(
+    conn: &mut DbConnection,
+    id: &str,
+    risk: AllianceRisk,
+    at: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        orders::table
+            .filter(orders::id.eq(id))
+            .filter(orders::alliance_risk.is_null()),
+    )
+    .set((
+        orders::alliance_risk.eq(risk),
+        orders::alliance_at_risk_at.eq(at),
+    ))
     .execute(conn)
     .map(|n| n == 1)
 }

@@ -107,6 +107,19 @@ pub struct Session {
     pub updated_at: NaiveDateTime,
 }
 
+impl Session {
+    /// The session as the rules of its changes see it (`domain::session_change`).
+    pub fn facts(&self) -> crate::domain::session_change::SessionFacts {
+        crate::domain::session_change::SessionFacts {
+            id: self.id.clone(),
+            kind: self.kind,
+            status: self.status,
+            starts_at: self.starts_at.and_utc(),
+            counts_against_budget: self.counts_against_budget,
+        }
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, session: &Session) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values(session)

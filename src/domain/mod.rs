@@ -18,6 +18,7 @@ pub mod plan;
 pub mod principal;
 pub mod provider_settings;
 pub mod session;
+pub mod session_change;
 pub mod visibility;
 
 use serde::Serialize;

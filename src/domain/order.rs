@@ -340,7 +340,9 @@ impl OrderAction {
             // does (DOMAIN.md: consent is the coachee's own).
             IssueCoacheeLink => &[Role::Coach],
             RecordConsent => &[Role::Coachee],
-            BookSession => &[Role::Coach, Role::ProviderAdmin],
+            // The service itself books the follow-ups it schedules (which kinds each role
+            // books: `domain::session_change::may_book`).
+            BookSession => &[Role::Coach, Role::ProviderAdmin, Role::System],
         }
     }
 

@@ -725,21 +725,6 @@ pub fn check_time(
     Ok(())
 }
 
-/// Whether cancelling a planned session at `now` uses one of the budget: a regular session the
-/// coachee's side calls off less than `late_hours` (the provider's setting, 24 by default)
-/// before it starts.
-pub fn cancellation_counts(
-    kind: SessionKind,
-    for_whom: CancelledFor,
-    starts_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    late_hours: u32,
-) -> bool {
-    kind.counts_against_budget()
-        && for_whom == CancelledFor::Coachee
-        && starts_at - now < Duration::hours(i64::from(late_hours))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -842,45 +827,6 @@ mod tests {
             check_time(SessionKind::FollowUp, later, july, end, now),
             Ok(())
         );
-    }
-
-    #[test]
-    fn a_late_cancellation_by_the_coachees_side_counts() {
-        let start = utc("2027-01-12T09:00:00Z");
-        let late = start - Duration::hours(23);
-        let early = start - Duration::hours(25);
-        let counts = |kind, by, now, hours| cancellation_counts(kind, by, start, now, hours);
-        assert!(counts(
-            SessionKind::Regular,
-            CancelledFor::Coachee,
-            late,
-            24
-        ));
-        assert!(!counts(
-            SessionKind::Regular,
-            CancelledFor::Coachee,
-            early,
-            24
-        ));
-        assert!(!counts(
-            SessionKind::Regular,
-            CancelledFor::Provider,
-            late,
-            24
-        ));
-        assert!(!counts(
-            SessionKind::Intake,
-            CancelledFor::Coachee,
-            late,
-            24
-        ));
-        // A provider that asks for 48 hours' notice.
-        assert!(counts(
-            SessionKind::Regular,
-            CancelledFor::Coachee,
-            early,
-            48
-        ));
     }
 
     #[test]

@@ -47,6 +47,11 @@ pub fn audience(caller: &Principal, order: OrderParties<'_>) -> Option<Audience>
         Role::Coachee if caller.order_id.as_deref() == Some(order.order_id) => {
             Some(Audience::Coachee)
         }
+        // The service itself, acting for the provider on a schedule (follow-ups, the
+        // first-session check), sees what the provider's planners see, nothing more.
+        Role::System if caller.organisation_id == order.provider_id => {
+            Some(Audience::ProviderAdmin)
+        }
         _ => None,
     }
 }
@@ -136,6 +141,16 @@ mod tests {
             audience(&caller(Role::Coachee, "emp", "o1", Some("o1")), ORDER),
             Some(Audience::Coachee)
         );
+    }
+
+    #[test]
+    fn the_service_acting_for_the_provider_sees_what_its_planners_see() {
+        assert_eq!(
+            audience(&Principal::system("prov"), ORDER),
+            Some(Audience::ProviderAdmin)
+        );
+        assert_eq!(audience(&Principal::system("other"), ORDER), None);
+        assert_eq!(audience(&Principal::system("emp"), ORDER), None);
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub fn give_feedback(
                 conn,
                 now,
                 caller,
-                visible.order.clone(),
+                &visible.order,
                 &session.id,
                 AllianceRisk::LowRating,
             )?;
@@ -69,27 +69,24 @@ pub fn give_feedback(
     })
 }
 
-/// Marks the order at risk (once) and tells the provider.
+/// Marks the order at risk (once) and tells the provider. The order's version stays: nothing
+/// of the order as its employer sees it changed (the employer is told neither, 004).
 fn mark_at_risk(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
-    caller: &Principal,
-    mut order: Order,
+    actor: &Principal,
+    order: &Order,
     session_id: &str,
     reason: AllianceRisk,
 ) -> ServiceResult<()> {
-    if order.alliance_risk.is_some() {
+    if !crate::db::orders::mark_at_risk(conn, &order.id, reason, now.naive_utc())? {
         return Ok(());
     }
-    order.alliance_risk = Some(reason);
-    order.alliance_at_risk_at = Some(now.naive_utc());
-    let status = order.status;
     let event = Event::AllianceAtRisk {
         session_id: session_id.to_string(),
         reason,
     };
-    lifecycle::save(conn, now, caller, order, status, event)?;
-    Ok(())
+    lifecycle::record(conn, now, actor, order, event)
 }
 
 /// The scheduled half of the check: every running order whose first regular session ended more
@@ -105,11 +102,11 @@ pub fn flag_unrated(
     let candidates = store::unrated_before(conn, cutoff.naive_utc())?;
     let mut flagged = 0;
     for candidate in candidates {
+        // The service acts for the provider, through the same steps as a person's request.
+        let system = Principal::system(&candidate.provider_id);
         let marked = db::write(conn, |conn| -> ServiceResult<bool> {
-            crate::db::orders::lock(conn, &candidate.order_id)?;
-            let Some(order) = crate::db::orders::find(conn, &candidate.order_id)? else {
-                return Ok(false);
-            };
+            let visible = lifecycle::load_for_update(conn, &system, &candidate.order_id)?;
+            let order = &visible.order;
             let first = store::first_held_regular(conn, &order.id)?;
             let Some(first) = first.filter(|f| f.id == candidate.id && f.rating.is_none()) else {
                 return Ok(false);
@@ -119,7 +116,6 @@ pub fn flag_unrated(
             {
                 return Ok(false);
             }
-            let system = Principal::system(&order.provider_id);
             mark_at_risk(conn, now, &system, order, &first.id, AllianceRisk::NoRating)?;
             Ok(true)
         })?;

@@ -1120,11 +1120,22 @@ async fn the_first_session_is_rated_and_a_low_rating_warns_the_provider_004(back
     )
     .await;
     assert_eq!(problem["type"], "urn:trajectum:problem:feedback-not-asked");
+    let etag = |token: String| {
+        let (s, path) = (&s, Scene::path(&order, ""));
+        async move {
+            let response = s.app.get(&path, &token).await;
+            response.headers()["etag"].to_str().unwrap().to_string()
+        }
+    };
+    let (hr_before, planner_before) = (etag(s.hr.clone()).await, etag(s.planner.clone()).await);
     let response = s
         .app
         .post_json(&feedback_path(&first), &coachee, &rating)
         .await;
     assert_eq!(response.status(), 200);
+    // Nothing the employer sees changed, so neither did its ETag; the planner's did.
+    assert_eq!(etag(s.hr.clone()).await, hr_before);
+    assert_ne!(etag(s.planner.clone()).await, planner_before);
     let rated: Value = response.json().await.unwrap();
     assert_eq!(rated["feedback"]["rating"], 2);
     let problem = assert_problem(

@@ -1,0 +1,68 @@
+//! The lock order of every path that books, moves or calls off sessions: the coach's row, then
+//! the orders in id order, then the group's row; the event log's head rows come last, just before
+//! commit (`db::events`). Taken in one order, no two such transactions wait for each other.
+
+use crate::db::sessions::{self as store, Session};
+use crate::db::{coaches, DbConnection};
+use crate::domain::principal::Principal;
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::lifecycle::{self, Visible};
+
+use super::{load, not_found};
+
+/// [`load`], with the session's coach and order locked (in the lock order) and the session read
+/// again under the locks.
+pub(super) fn load_for_update(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<(Session, Visible)> {
+    let (session, seen) = load(conn, caller, id)?;
+    // The session's coach and the order's (they differ once the order was reassigned), by id.
+    let mut coach_ids: Vec<&str> = [
+        Some(session.coach_id.as_str()),
+        seen.order.coach_id.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    coach_ids.sort_unstable();
+    coach_ids.dedup();
+    for coach_id in coach_ids {
+        coaches::lock(conn, coach_id)?;
+    }
+    let visible = lock_coach_then_order(conn, &seen, |conn| {
+        lifecycle::load_for_update(conn, caller, &session.order_id)
+    })?;
+    let session = store::find(conn, id)?.ok_or_else(not_found)?;
+    Ok((session, visible))
+}
+
+/// Locks the coach the order had when `seen` was read, then the order (`lock_order`), and checks
+/// that the order still has that coach.
+pub(crate) fn lock_coach_then_order(
+    conn: &mut DbConnection,
+    seen: &Visible,
+    lock_order: impl FnOnce(&mut DbConnection) -> ServiceResult<Visible>,
+) -> ServiceResult<Visible> {
+    if let Some(coach_id) = &seen.order.coach_id {
+        coaches::lock(conn, coach_id)?;
+    }
+    let visible = lock_order(conn)?;
+    if visible.order.coach_id != seen.order.coach_id {
+        return Err(ServiceError::changed("order"));
+    }
+    Ok(visible)
+}
+
+/// The order, with its coach and then itself locked, for a booking on it.
+pub(crate) fn lock_for_booking(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    order_id: &str,
+) -> ServiceResult<Visible> {
+    let seen = lifecycle::load(conn, caller, order_id)?;
+    lock_coach_then_order(conn, &seen, |conn| {
+        lifecycle::load_for_update(conn, caller, order_id)
+    })
+}
