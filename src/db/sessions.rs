@@ -399,6 +399,22 @@ pub fn unrated_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryRe
         .load(conn)
 }
 
+/// The order's latest session (by start, of any kind and status) held in `format`: where its
+/// place or link is found for a session the coachee books themselves.
+pub fn latest_in_format(
+    conn: &mut DbConnection,
+    order_id: &str,
+    format: MeetingFormat,
+) -> QueryResult<Option<Session>> {
+    sessions::table
+        .filter(sessions::order_id.eq(order_id))
+        .filter(sessions::format.eq(format))
+        .order((sessions::starts_at.desc(), sessions::id.desc()))
+        .select(Session::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The order's latest regular session (by start), whatever its status.
 pub fn latest_regular(conn: &mut DbConnection, order_id: &str) -> QueryResult<Option<Session>> {
     sessions::table

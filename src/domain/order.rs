@@ -392,6 +392,16 @@ impl OrderAction {
     }
 }
 
+/// The status of an order that went to another coach: its coming intake with the previous coach
+/// was called off (it was in their calendar), so unless an intake still stands (one that had
+/// started stays for its attendance), the order waits for one with the new coach.
+pub fn after_reassignment(status: OrderStatus, intake_stands: bool) -> OrderStatus {
+    match status {
+        OrderStatus::IntakeScheduled if !intake_stands => OrderStatus::Accepted,
+        status => status,
+    }
+}
+
 /// Why an action cannot be taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -445,6 +455,19 @@ mod tests {
         OrderState {
             status,
             contacted: false,
+        }
+    }
+
+    #[test]
+    fn another_coach_means_another_intake() {
+        assert_eq!(after_reassignment(S::IntakeScheduled, false), S::Accepted);
+        assert_eq!(
+            after_reassignment(S::IntakeScheduled, true),
+            S::IntakeScheduled,
+            "a started intake stays for its attendance"
+        );
+        for status in [S::Accepted, S::Active] {
+            assert_eq!(after_reassignment(status, false), status);
         }
     }
 

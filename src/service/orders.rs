@@ -12,7 +12,7 @@ use crate::domain::commission::{Cancellation, NewOrder, OrderChanges};
 use crate::domain::contact::{self, FirstContact};
 use crate::domain::event::Event;
 use crate::domain::extension::{Completion, ExtensionRequest};
-use crate::domain::order::OrderAction;
+use crate::domain::order::{self, OrderAction, OrderStatus};
 use crate::domain::principal::Principal;
 use crate::domain::session::SessionKind;
 use crate::domain::visibility::Audience;
@@ -97,11 +97,30 @@ fn act(
     action: OrderAction,
     change: impl FnOnce(&mut DbConnection, &mut Order) -> ServiceResult<Event>,
 ) -> ServiceResult<OrderView> {
+    act_to(conn, now, caller, id, action, |conn, order, to| {
+        change(conn, order).map(|event| (event, to))
+    })
+}
+
+/// [`act`], for a change that decides the status it leads to itself (given the one the action
+/// leads to by the table).
+fn act_to(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    action: OrderAction,
+    change: impl FnOnce(
+        &mut DbConnection,
+        &mut Order,
+        OrderStatus,
+    ) -> ServiceResult<(Event, OrderStatus)>,
+) -> ServiceResult<OrderView> {
     db::write(conn, |conn| {
         let visible = lifecycle::load_for_update(conn, caller, id)?;
         let to = lifecycle::check(caller, &visible, action, None)?;
         let mut order = visible.order.clone();
-        let event = change(conn, &mut order)?;
+        let (event, to) = change(conn, &mut order, to)?;
         let order = lifecycle::save(conn, now, caller, order, to, event)?;
         order_reads::view(conn, now, caller, &order, visible.audience)
     })
@@ -146,35 +165,47 @@ pub fn assign(
     id: &str,
     coach_id: &str,
 ) -> ServiceResult<OrderView> {
-    act(conn, now, caller, id, OrderAction::Assign, |conn, order| {
-        let coach = coaches::find(conn, coach_id)?
-            .filter(|c| c.can_take_orders_of(&order.provider_id))
-            .ok_or_else(|| {
-                ServiceError::invalid(
-                    "/coach_id",
-                    "is not an active coach of this provider with a login",
-                )
-            })?;
-        let first = order.coach_id.is_none();
-        if order.coach_id.as_deref().is_some_and(|old| old != coach.id) {
-            // The sessions booked with the previous coach were in their calendar, not the new
-            // one's: called off, on the provider's side (none counts); the new coach books anew.
-            sessions::cancel_planned(
-                conn,
-                now,
-                caller,
-                order,
-                SessionKind::ALL,
-                "another coach was assigned",
-            )?;
-        }
-        order.coach_id = Some(coach.id.clone());
-        Ok(if first {
-            Event::OrderAccepted { coach_id: coach.id }
-        } else {
-            Event::CoachChanged { coach_id: coach.id }
-        })
-    })
+    act_to(
+        conn,
+        now,
+        caller,
+        id,
+        OrderAction::Assign,
+        |conn, order, to| {
+            let coach = coaches::find(conn, coach_id)?
+                .filter(|c| c.can_take_orders_of(&order.provider_id))
+                .ok_or_else(|| {
+                    ServiceError::invalid(
+                        "/coach_id",
+                        "is not an active coach of this provider with a login",
+                    )
+                })?;
+            let first = order.coach_id.is_none();
+            let mut to = to;
+            if order.coach_id.as_deref().is_some_and(|old| old != coach.id) {
+                // The sessions booked with the previous coach were in their calendar, not the new
+                // one's: called off, on the provider's side (none counts); the new coach books anew.
+                sessions::cancel_planned(
+                    conn,
+                    now,
+                    caller,
+                    order,
+                    SessionKind::ALL,
+                    "another coach was assigned",
+                )?;
+                let intake_stands =
+                    crate::db::sessions::has_standing(conn, &order.id, SessionKind::Intake)?;
+                to = order::after_reassignment(to, intake_stands);
+            }
+            order.coach_id = Some(coach.id.clone());
+            let event = if first {
+                Event::OrderAccepted { coach_id: coach.id }
+            } else {
+                Event::CoachChanged { coach_id: coach.id }
+            };
+            Ok((event, to))
+        },
+    )
 }
 
 /// The provider records that the coachee was reached (004), once.

@@ -17,9 +17,7 @@ use crate::service::provider_settings;
 use crate::service::sessions::{self, SessionChanges};
 use crate::views::session::{FreeSlots, SessionView};
 
-/// A session the coachee books for themselves: when and how long. It is held as their latest
-/// regular session was (in person at the same place, by video with the same link, or by phone),
-/// or by phone for the first.
+/// A session the coachee books for themselves: when, how long, and how it is held.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnBooking {
@@ -28,6 +26,10 @@ pub struct OwnBooking {
     /// 15 to 240 minutes, in steps of 5.
     #[schema(minimum = 15, maximum = 240, multiple_of = 5, example = 60)]
     pub duration_minutes: u32,
+    /// By phone, by video (the link of your earlier video sessions) or in person (where your
+    /// earlier sessions in person were). Default: as your latest regular session, or by phone
+    /// for the first.
+    pub format: Option<MeetingFormat>,
 }
 
 /// A new start for one of the coachee's own sessions.
@@ -110,17 +112,39 @@ pub fn book(
 ) -> ServiceResult<SessionView> {
     db::write(conn, |conn| {
         let visible = own_order(conn, now, caller, true)?;
-        let latest = store::latest_regular(conn, &visible.order.id)?;
+        let format = match booking.format {
+            Some(format) => format,
+            None => store::latest_regular(conn, &visible.order.id)?
+                .map_or(MeetingFormat::Phone, |s| s.format),
+        };
+        // The place or link comes from an earlier session of the order held that way: the
+        // coachee chooses how, not where (the coach keeps the room and the video link).
+        let earlier = match format {
+            MeetingFormat::Phone => None,
+            format => Some(
+                store::latest_in_format(conn, &visible.order.id, format)?.ok_or_else(|| {
+                    ServiceError::invalid(
+                        "/format",
+                        if format == MeetingFormat::Video {
+                            "you have had no session by video yet, so there is no link to use: \
+                             choose phone, or ask your coach"
+                        } else {
+                            "you have had no session in person yet, so there is no place to use: \
+                             choose phone, or ask your coach"
+                        },
+                    )
+                })?,
+            ),
+        };
         let new = NewSession {
             starts_at: booking.starts_at,
             duration_minutes: booking.duration_minutes,
             kind: SessionKind::Regular,
-            format: latest.as_ref().map_or(MeetingFormat::Phone, |s| s.format),
-            location: latest.as_ref().and_then(|s| s.location.clone()),
-            meeting_link: latest.as_ref().and_then(|s| s.meeting_link.clone()),
+            format,
+            location: earlier.as_ref().and_then(|s| s.location.clone()),
+            meeting_link: earlier.as_ref().and_then(|s| s.meeting_link.clone()),
             outside_hours: false,
         };
-        // The place comes from a session that was valid; only the time is the coachee's.
         new.validate()?;
         sessions::book_on(conn, now, caller, visible, &new)
     })

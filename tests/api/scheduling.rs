@@ -1626,6 +1626,35 @@ async fn coachees_book_their_own_sessions_when_the_provider_allows(backend: Back
     // Held as the latest session was: by video, with its link.
     assert_eq!(mine["kind"], "regular");
     assert_eq!(mine["meeting_link"], "https://meet.example/anna-sam");
+    // The coachee chooses how (issue 17): by phone; not in person, for no place is known.
+    let thursday = |time| stamp(next(&s, Weekday::Thu, time));
+    let by_phone = s
+        .app
+        .post_json(
+            "/api/v1/coachee/sessions",
+            &coachee,
+            &json!({"starts_at": thursday("09:00"), "duration_minutes": 60, "format": "phone"}),
+        )
+        .await;
+    assert_eq!(by_phone.status(), 201);
+    let by_phone: Value = by_phone.json().await.unwrap();
+    assert_eq!(
+        (
+            by_phone["format"].as_str(),
+            by_phone["meeting_link"].as_str()
+        ),
+        (Some("phone"), None)
+    );
+    let in_person = s
+        .app
+        .post_json(
+            "/api/v1/coachee/sessions",
+            &coachee,
+            &json!({"starts_at": thursday("11:00"), "duration_minutes": 60, "format": "in_person"}),
+        )
+        .await;
+    let problem = assert_problem(in_person, 422).await;
+    assert_eq!(first_pointer(&problem), "/format");
     let path = format!("/api/v1/coachee/sessions/{}", mine["id"].as_str().unwrap());
     let moved = s
         .app
@@ -1679,6 +1708,52 @@ async fn coachees_book_their_own_sessions_when_the_provider_allows(backend: Back
     assert_eq!(as_hr["sessions"]["used"], 1);
 }
 
+/// Issue 17: an order whose intake was booked with one coach and that goes to another waits for
+/// an intake again (the booked one was called off with the old coach), and the new coach books it.
+async fn a_reassigned_order_waits_for_an_intake_with_its_new_coach(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.accepted().await;
+    booked(
+        &s,
+        &order,
+        &video("intake", next(&s, Weekday::Mon, "09:00")),
+    )
+    .await;
+    assert_eq!(
+        s.order(&order, &s.planner).await["status"],
+        "intake_scheduled"
+    );
+    let bram: Value = s.app.get("/api/v1/me", &s.bram).await.json().await.unwrap();
+    let reassigned = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/assign"),
+            &s.planner,
+            &json!({"coach_id": bram["coach_id"]}),
+        )
+        .await;
+    assert_eq!(reassigned.status(), 200);
+    let view: Value = reassigned.json().await.unwrap();
+    assert_eq!(view["status"], "accepted");
+    let types = s.timeline_types(&order, &s.planner).await;
+    assert!(
+        types.ends_with(&["session.cancelled".into(), "order.coach_changed".into()]),
+        "{types:?}"
+    );
+    let intake = book(
+        &s,
+        &order,
+        &s.bram,
+        &video("intake", next(&s, Weekday::Tue, "11:00")),
+    )
+    .await;
+    assert_eq!(intake.status(), 201);
+    assert_eq!(
+        s.order(&order, &s.planner).await["status"],
+        "intake_scheduled"
+    );
+}
+
 async fn a_new_coach_starts_with_a_clean_calendar_and_no_notes(backend: Backend) {
     let mut s = Scene::new(backend).await;
     let order = s.accepted().await;
@@ -1719,6 +1794,11 @@ async fn a_new_coach_starts_with_a_clean_calendar_and_no_notes(backend: Backend)
     assert_eq!(
         session["status"], "planned",
         "a started session is not called off"
+    );
+    assert_eq!(
+        s.order(&order, &s.planner).await["status"],
+        "intake_scheduled",
+        "its intake still stands"
     );
     assert_problem(s.app.get(&notes, &s.bram).await, 403).await;
     assert_problem(
@@ -1941,6 +2021,7 @@ async fn postgres_refuses_overlapping_sessions_of_a_coach(backend: Backend) {
 api_test!(postgres_only: postgres_refuses_overlapping_sessions_of_a_coach);
 
 api_test!(
+    a_reassigned_order_waits_for_an_intake_with_its_new_coach,
     a_rotated_notes_key_keeps_old_notes_readable_and_reseals_them,
     a_group_session_takes_the_coach_once_and_counts_per_participant_003,
     a_new_coach_starts_with_a_clean_calendar_and_no_notes,
