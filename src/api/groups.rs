@@ -1,7 +1,7 @@
-//! Group sessions (003): `POST /session-groups`, `GET /session-groups/{id}`,
-//! `POST /session-groups/{id}/participants`.
+//! Group sessions (003): `POST /session-groups`, `GET/PATCH /session-groups/{id}`,
+//! `POST /session-groups/{id}/participants`, `POST /session-groups/{id}/cancel`.
 
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -12,7 +12,8 @@ use crate::api::respond::{self, Reply};
 use crate::auth::extract::{Caller, ProviderStaff};
 use crate::domain::session::NewGroup;
 use crate::error::ApiResult;
-use crate::service::groups;
+use crate::service::groups::{self, GroupCancellation};
+use crate::service::sessions::SessionChanges;
 use crate::state::AppState;
 use crate::views::session::{GroupView, SessionView};
 
@@ -105,6 +106,66 @@ pub async fn add_participant(
         Ok(Reply::created(&session)
             .location(format!("/api/v1/sessions/{}", session.id))
             .etag(session.version))
+    })
+    .await
+}
+
+/// Move a group session.
+///
+/// By its coach or the provider's planners: every place that stands gets the new time, length
+/// or format, each under the same rules as moving a single session (the group's own time left
+/// out of the check); all or none. Each participant's order records `session.rescheduled`.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The group's id")),
+    request_body = SessionChanges,
+    responses(
+        (status = 200, description = "The moved group session", body = GroupView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[patch("/session-groups/{id}")]
+pub async fn move_group(
+    state: web::Data<AppState>,
+    caller: Caller<ProviderStaff>,
+    id: web::Path<Uuid>,
+    Json(changes): Json<SessionChanges>,
+) -> ApiResult<web::Json<GroupView>> {
+    let id = id.to_string();
+    respond::call(&state, move |conn, now| {
+        groups::move_group(conn, now, &caller, &id, changes)
+    })
+    .await
+    .map(web::Json)
+}
+
+/// Call a group session off.
+///
+/// By its coach or the provider's planners, on the provider's side: every place that stands is
+/// called off (none counts against a budget), each recorded on its order as `session.cancelled`.
+#[utoipa::path(
+    tag = "sessions",
+    security(("bearer" = ["coach", "provider_admin"])),
+    params(("id" = Uuid, Path, description = "The group's id")),
+    request_body = GroupCancellation,
+    responses(
+        (status = 200, description = "The group session, its places called off", body = GroupView),
+        (status = 409, response = crate::api::problems::Conflict),
+    )
+)]
+#[post("/session-groups/{id}/cancel")]
+pub async fn cancel_group(
+    state: web::Data<AppState>,
+    caller: Caller<ProviderStaff>,
+    key: IdempotencyKey,
+    id: web::Path<Uuid>,
+    Json(body): Json<GroupCancellation>,
+) -> ApiResult<HttpResponse> {
+    let id = id.to_string();
+    respond::post(&state, caller.0, key, move |conn, now, caller| {
+        let group = groups::cancel_group(conn, now, caller, &id, body)?;
+        Ok(Reply::ok(&group))
     })
     .await
 }

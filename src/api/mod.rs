@@ -92,6 +92,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sessions::record_attendance)
                 .service(groups::get_group)
                 .service(groups::add_participant)
+                .service(groups::move_group)
+                .service(groups::cancel_group)
                 .service(availability::get_availability)
                 .service(availability::put_availability)
                 .service(availability::free_slots)

@@ -11,11 +11,13 @@ use crate::db::sessions::{self as store, Group};
 use crate::db::{self, coaches, DbConnection};
 use crate::domain::order::OrderAction;
 use crate::domain::principal::{Principal, Role};
-use crate::domain::session::{NewGroup, NewSession, SessionRefusal, SessionStatus};
+use crate::domain::session::{CancelledFor, NewGroup, NewSession, SessionRefusal, SessionStatus};
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
-use crate::service::sessions::{after_booking, place, scheduled};
+use crate::service::sessions::{
+    after_booking, call_off, cancel_reason, move_place, place, scheduled, SessionChanges,
+};
 use crate::views::session::{GroupView, SessionView};
 
 fn not_found() -> ServiceError {
@@ -189,4 +191,98 @@ fn visible_group(conn: &mut DbConnection, caller: &Principal, id: &str) -> Servi
 pub fn get(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<GroupView> {
     let group = visible_group(conn, caller, id)?;
     view(conn, group)
+}
+
+/// The group's places that stand (planned), with their orders locked after the coach, in the
+/// lock order (the coach, the orders by id, the group); "not planned" when none stands.
+fn standing_places(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    group: &Group,
+) -> ServiceResult<Vec<(store::Session, Visible)>> {
+    coaches::lock(conn, &group.coach_id)?;
+    let mut places: Vec<store::Session> = store::of_group(conn, &group.id)?
+        .into_iter()
+        .filter(|s| s.status == SessionStatus::Planned)
+        .collect();
+    if places.is_empty() {
+        return Err(SessionRefusal::NotPlanned {
+            status: SessionStatus::Cancelled,
+        }
+        .into());
+    }
+    places.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    let mut locked = vec![];
+    for place in places {
+        let visible = lifecycle::load_for_update(conn, caller, &place.order_id)?;
+        locked.push((place, visible));
+    }
+    store::lock_group(conn, &group.id)?;
+    // Read again under the locks.
+    locked
+        .into_iter()
+        .map(|(place, visible)| {
+            let place = store::find(conn, &place.id)?.ok_or_else(not_found)?;
+            Ok((place, visible))
+        })
+        .collect()
+}
+
+/// The coach or a planner moves a group session as a whole: every place that stands gets the
+/// new time, length or format under the booking's checks (the group's own time left out), each
+/// recorded on its order as `session.rescheduled`; all or none.
+#[tracing::instrument(skip_all, fields(group_id = %id))]
+pub fn move_group(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    changes: SessionChanges,
+) -> ServiceResult<GroupView> {
+    db::write(conn, |conn| {
+        let group = visible_group(conn, caller, id)?;
+        for (place, visible) in standing_places(conn, caller, &group)? {
+            move_place(conn, now, caller, place, &visible, None, &changes)?;
+        }
+        tracing::info!("group session moved");
+        view(conn, group)
+    })
+}
+
+/// Why a group session is called off.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupCancellation {
+    /// Why, in words (1 to 500 characters), for the coach and the provider's planners.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// The coach or a planner calls a group session off as a whole, on the provider's side: every
+/// place that stands is called off (none counts against a budget), each recorded on its order.
+#[tracing::instrument(skip_all, fields(group_id = %id))]
+pub fn cancel_group(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    cancellation: GroupCancellation,
+) -> ServiceResult<GroupView> {
+    let reason = cancel_reason(&cancellation.reason)?;
+    db::write(conn, |conn| {
+        let group = visible_group(conn, caller, id)?;
+        for (place, visible) in standing_places(conn, caller, &group)? {
+            call_off(
+                conn,
+                now,
+                caller,
+                place,
+                visible,
+                CancelledFor::Provider,
+                reason.clone(),
+            )?;
+        }
+        tracing::info!("group session called off");
+        view(conn, group)
+    })
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::api_test;
 use crate::helpers::{assert_problem, Backend};
 use crate::scene::Scene;
-use crate::scheduling::{next, stamp};
+use crate::scheduling::{booked, next, stamp, video};
 
 fn group(at: chrono::DateTime<chrono::Utc>, capacity: u32, order_ids: &[String]) -> Value {
     json!({
@@ -119,7 +119,88 @@ async fn concurrent_group_creations_for_one_coach_all_get_an_answer(backend: Bac
     assert_eq!(tally(responses, "coach-double-booked").await, (1, 9));
 }
 
+/// Issue 17: a group session moves and is called off as a whole: every place that stands, each on
+/// its own order, under the rules of a single session; all or none.
+async fn a_group_session_moves_and_is_called_off_as_a_whole(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let orders = [s.active().await, s.active().await, s.active().await];
+    let created: Value = s
+        .app
+        .post_json(
+            "/api/v1/session-groups",
+            &s.anna,
+            &group(next(&s, Weekday::Tue, "10:00"), 4, &orders),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/session-groups/{}", created["id"].as_str().unwrap());
+    // Another coachee's session of Anna's on Wednesday afternoon.
+    let other = s.active().await;
+    booked(
+        &s,
+        &other,
+        &video("regular", next(&s, Weekday::Wed, "14:00")),
+    )
+    .await;
+    let patch = |body: Value| {
+        let (s, path) = (&s, &path);
+        async move {
+            s.app
+                .request(reqwest::Method::PATCH, path, Some(&s.planner))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let clash = patch(json!({"starts_at": stamp(next(&s, Weekday::Wed, "14:30"))})).await;
+    let problem = assert_problem(clash, 409).await;
+    assert_eq!(problem["type"], "urn:trajectum:problem:coach-double-booked");
+    let unmoved: Value = s.app.get(&path, &s.anna).await.json().await.unwrap();
+    for place in unmoved["participants"].as_array().unwrap() {
+        assert_eq!(place["starts_at"], stamp(next(&s, Weekday::Tue, "10:00")));
+    }
+
+    let to = next(&s, Weekday::Wed, "10:00");
+    let moved = patch(json!({"starts_at": stamp(to), "duration_minutes": 90})).await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["taken"], 3);
+    for place in moved["participants"].as_array().unwrap() {
+        assert_eq!(place["starts_at"], stamp(to));
+        assert_eq!(place["duration_minutes"], 90);
+    }
+    for order in &orders {
+        let types = s.timeline_types(order, &s.planner).await;
+        assert_eq!(types.last().unwrap(), "session.rescheduled");
+    }
+
+    let cancel = format!("{path}/cancel");
+    let body = json!({"reason": "the coach is ill"});
+    assert_problem(s.app.post_json(&cancel, &s.hr, &body).await, 403).await;
+    let called_off = s.app.post_json(&cancel, &s.anna, &body).await;
+    assert_eq!(called_off.status(), 200);
+    let called_off: Value = called_off.json().await.unwrap();
+    assert_eq!(called_off["taken"], 0);
+    for place in called_off["participants"].as_array().unwrap() {
+        assert_eq!(place["status"], "cancelled");
+        assert_eq!(place["counts_against_budget"], false);
+    }
+    for order in &orders {
+        let sessions = &s.order(order, &s.hr).await["sessions"];
+        assert_eq!(
+            (sessions["planned"].as_i64(), sessions["used"].as_i64()),
+            (Some(0), Some(0))
+        );
+    }
+    let again = assert_problem(s.app.post_json(&cancel, &s.anna, &body).await, 409).await;
+    assert_eq!(again["type"], "urn:trajectum:problem:session-not-planned");
+}
+
 api_test!(
+    a_group_session_moves_and_is_called_off_as_a_whole,
     concurrent_joins_never_overfill_a_group,
     concurrent_group_creations_for_one_coach_all_get_an_answer,
 );

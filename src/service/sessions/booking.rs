@@ -125,6 +125,11 @@ pub(crate) fn place(
     })?;
     let outside_hours = session_change::may_book_outside_hours(actor.role, new.outside_hours)?;
     let slot = Span::new(new.starts_at, new.ends_at());
+    // A place that joins a group shares the group's time: the group is left out of the check.
+    let besides = Besides {
+        calendar_key: group,
+        session_id: None,
+    };
     let buffer = fit(
         conn,
         now,
@@ -133,7 +138,7 @@ pub(crate) fn place(
         new.kind,
         slot,
         outside_hours,
-        group,
+        besides,
     )?;
     let id = new_id();
     let session = Session {
@@ -184,7 +189,7 @@ pub(super) fn fit(
     kind: SessionKind,
     slot: Span,
     outside_hours: bool,
-    except: Option<&str>,
+    besides: Besides<'_>,
 ) -> ServiceResult<Duration> {
     // One booking at a time on a coach's calendar: the daily maximum and the buffers hold across
     // orders (the exclusion constraint backs the overlap check up).
@@ -198,7 +203,15 @@ pub(super) fn fit(
         order.end_date,
         now,
     )?;
-    check_calendar(conn, now, tz, coach_id, order, slot, outside_hours, except)
+    check_calendar(conn, now, tz, coach_id, order, slot, outside_hours, besides)
+}
+
+/// What a check of a time leaves out of the calendars: what takes the same time by design (the
+/// calendar key a group's places share) and the session being moved (its present time).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Besides<'a> {
+    pub calendar_key: Option<&'a str>,
+    pub session_id: Option<&'a str>,
 }
 
 /// Checks `slot` against the coach's availability (unless booked outside hours on purpose) and
@@ -212,14 +225,20 @@ fn check_calendar(
     order: &Order,
     slot: Span,
     outside_hours: bool,
-    except: Option<&str>,
+    besides: Besides<'_>,
 ) -> ServiceResult<Duration> {
     let rules = store::find_availability(conn, coach_id)?
         .map(|r| r.rules.0)
         .unwrap_or_default();
     // Two weeks either side: enough for the alternatives a refusal offers.
     let reach = Duration::days(15);
-    let booked = booked(conn, coach_id, slot.start - reach, slot.end + reach, except)?;
+    let booked = booked(
+        conn,
+        coach_id,
+        slot.start - reach,
+        slot.end + reach,
+        besides.calendar_key,
+    )?;
     let calendar = Calendar {
         rules: &rules,
         tz,
@@ -257,7 +276,10 @@ fn check_calendar(
         slot.start.naive_utc(),
         slot.end.naive_utc(),
     )?;
-    if clash.iter().any(|id| Some(id.as_str()) != except) {
+    if clash
+        .iter()
+        .any(|id| Some(id.as_str()) != besides.session_id)
+    {
         return Err(SessionRefusal::CoacheeBusy.into());
     }
     Ok(Duration::minutes(i64::from(rules.buffer_minutes)))

@@ -22,7 +22,7 @@ pub(crate) use booking::{after_booking, book_on, place, scheduled};
 pub(crate) use calling_off::{call_off, cancel_reason};
 pub use calling_off::{cancel, cancel_planned, SessionCancellation};
 pub(crate) use locks::{lock_coach_then_order, lock_for_booking};
-pub(crate) use moving::move_session;
+pub(crate) use moving::{move_place, move_session};
 pub use moving::{reschedule, SessionChanges};
 pub use series::{book_series, SeriesOutcome};
 

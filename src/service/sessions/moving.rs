@@ -13,7 +13,7 @@ use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
 use crate::views::session::SessionView;
 
-use super::booking::{calendar_violation, fit};
+use super::booking::{calendar_violation, fit, Besides};
 use super::locks::load_for_update;
 
 /// A planned session moved, lengthened, or held another way.
@@ -68,21 +68,44 @@ pub fn reschedule(
 
 /// The move itself, by `actor` on the locked order: a planned session that has not started gets
 /// another time, length or format, under the booking's checks, recorded as
-/// `session.rescheduled`.
+/// `session.rescheduled`. A place in a group moves only with its group ([`move_place`]).
 pub(crate) fn move_session(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     actor: &Principal,
-    mut session: Session,
+    session: Session,
     visible: Visible,
     expected_version: Option<i32>,
     changes: SessionChanges,
 ) -> ServiceResult<SessionView> {
     lifecycle::check_version("session", session.version, expected_version)?;
-    session_change::changeable(&session.facts(), now)?;
     if session.group_id.is_some() {
+        session_change::changeable(&session.facts(), now)?;
         return Err(SessionRefusal::InGroup.into());
     }
+    move_place(
+        conn,
+        now,
+        actor,
+        session,
+        &visible,
+        expected_version,
+        &changes,
+    )
+}
+
+/// Moves one session, alone or as a place of a group that moves together (its calendar key and
+/// its own present time are left out of the checks).
+pub(crate) fn move_place(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    actor: &Principal,
+    mut session: Session,
+    visible: &Visible,
+    expected_version: Option<i32>,
+    changes: &SessionChanges,
+) -> ServiceResult<SessionView> {
+    session_change::changeable(&session.facts(), now)?;
     let outside_hours = session_change::outside_hours_after_move(
         actor.role,
         changes.outside_hours,
@@ -96,14 +119,14 @@ pub(crate) fn move_session(
         }),
         kind: session.kind,
         format: changes.format.unwrap_or(session.format),
-        location: changes.location.or_else(|| {
+        location: changes.location.clone().or_else(|| {
             changes
                 .format
                 .is_none()
                 .then(|| session.location.clone())
                 .flatten()
         }),
-        meeting_link: changes.meeting_link.or_else(|| {
+        meeting_link: changes.meeting_link.clone().or_else(|| {
             changes
                 .format
                 .is_none()
@@ -123,7 +146,10 @@ pub(crate) fn move_session(
         session.kind,
         slot,
         moved.outside_hours,
-        Some(&session.id),
+        Besides {
+            calendar_key: Some(&session.calendar_key),
+            session_id: Some(&session.id),
+        },
     )?;
     let read_version = session.version;
     session.starts_at = slot.start.naive_utc();
