@@ -55,6 +55,13 @@ pub struct Settings {
     /// Retired notes keys (comma-separated), still used to open notes sealed under them.
     #[serde(serialize_with = "redacted")]
     pub notes_previous_keys: Option<SecretString>,
+    /// Whether `serve` runs the job worker beside the API.
+    pub worker: bool,
+    pub worker_poll_milliseconds: u64,
+    pub worker_batch: u32,
+    pub worker_lease_seconds: u64,
+    /// Days before its due date a follow-up is booked, and after it free time is looked for.
+    pub follow_up_horizon_days: u32,
 }
 
 /// One setting as people read about it: its environment variable, its default and what it means
@@ -111,6 +118,11 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_ALLIANCE_RATING_DAYS", "`7`", "days the coachee has to rate the first session before the order is marked at risk (004); checked by `trajectum admin check-alliance` until the follow-up worker runs it"),
     setting("TRAJECTUM_NOTES_KEY", "generated on SQLite", "32 random bytes in base64 (`trajectum keygen`): seals coaches' session notes with AES-256-GCM; required with PostgreSQL"),
     setting("TRAJECTUM_NOTES_PREVIOUS_KEYS", "none", "retired notes keys, comma-separated: notes sealed under them still open until `trajectum admin reseal-notes` has sealed them under the current key"),
+    setting("TRAJECTUM_WORKER", "`true`", "whether `serve` runs the job worker (follow-ups, the first-session check) beside the API; `trajectum worker` runs it alone"),
+    setting("TRAJECTUM_WORKER_POLL_MILLISECONDS", "`1000`", "how often an idle worker looks for due jobs"),
+    setting("TRAJECTUM_WORKER_BATCH", "`10`", "jobs a worker claims at a time"),
+    setting("TRAJECTUM_WORKER_LEASE_SECONDS", "`60`", "how long a claimed job is the worker's: a worker that dies leaves it to be taken again after this"),
+    setting("TRAJECTUM_FOLLOW_UP_HORIZON_DAYS", "`21`", "days before its due date a follow-up is booked, and after it free time is looked for (002)"),
     setting("TRAJECTUM_NEW_PASSWORD", "none", "password for `admin create-user`"),
 ];
 
@@ -221,6 +233,11 @@ impl Default for Settings {
             alliance_rating_days: crate::domain::alliance::DEFAULT_RATING_DAYS,
             notes_key: None,
             notes_previous_keys: None,
+            worker: true,
+            worker_poll_milliseconds: 1000,
+            worker_batch: 10,
+            worker_lease_seconds: 60,
+            follow_up_horizon_days: crate::domain::follow_up::DEFAULT_HORIZON_DAYS,
         }
     }
 }
@@ -276,13 +293,28 @@ impl DatabaseUrl {
     }
 }
 
-/// Each setting's name, and whether it takes a number (read off the defaults): an environment
-/// variable is text, and a number-valued setting is parsed from it.
-fn setting_kinds() -> Vec<(String, bool)> {
+/// What a setting takes, read off its default: an environment variable is text, and a number or
+/// a yes/no is parsed from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Number,
+    YesNo,
+}
+
+/// Each setting's name and [`Kind`].
+fn setting_kinds() -> Vec<(String, Kind)> {
     match serde_json::to_value(Settings::default()) {
         Ok(serde_json::Value::Object(fields)) => fields
             .into_iter()
-            .map(|(key, value)| (key, value.is_number()))
+            .map(|(key, value)| {
+                let kind = match value {
+                    serde_json::Value::Number(_) => Kind::Number,
+                    serde_json::Value::Bool(_) => Kind::YesNo,
+                    _ => Kind::Text,
+                };
+                (key, kind)
+            })
             .collect(),
         _ => vec![],
     }
@@ -313,7 +345,7 @@ fn environment(
             warnings.push(format!("{name} is not valid UTF-8; ignored"));
             continue;
         };
-        let Some(&(_, numeric)) = kinds.iter().find(|(setting, _)| *setting == key) else {
+        let Some(&(_, kind)) = kinds.iter().find(|(setting, _)| *setting == key) else {
             warnings.push(format!("{name} is not a setting of Trajectum; ignored"));
             continue;
         };
@@ -322,12 +354,19 @@ fn environment(
                 "{name} looks like a Kubernetes service link ({value}), not a port; ignored. \
                  Set enableServiceLinks: false on the pod, or set the port in the config file"
             ));
-        } else if numeric {
+        } else if kind == Kind::Number {
             let number: i64 = value
                 .trim()
                 .parse()
                 .with_context(|| format!("{name} must be a whole number, not {value:?}"))?;
             table.insert(key, toml::Value::Integer(number));
+        } else if kind == Kind::YesNo {
+            let yes = match value.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => bail!("{name} must be true or false, not {value:?}"),
+            };
+            table.insert(key, toml::Value::Boolean(yes));
         } else {
             table.insert(key, toml::Value::String(value));
         }
@@ -509,6 +548,17 @@ impl Settings {
         }
         if !(1..=90).contains(&self.alliance_rating_days) {
             bail!("TRAJECTUM_ALLIANCE_RATING_DAYS must be 1 to 90");
+        }
+        if !(1..=60).contains(&self.follow_up_horizon_days) {
+            bail!("TRAJECTUM_FOLLOW_UP_HORIZON_DAYS must be 1 to 60");
+        }
+        if self.worker_batch == 0
+            || self.worker_lease_seconds == 0
+            || self.worker_poll_milliseconds == 0
+        {
+            bail!(
+                "TRAJECTUM_WORKER_BATCH, _LEASE_SECONDS and _POLL_MILLISECONDS must be at least 1"
+            );
         }
         Ok(())
     }

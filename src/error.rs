@@ -409,6 +409,29 @@ impl From<ServiceError> for ApiError {
                     extensions,
                 }
             }
+            ServiceError::CompletionRefused(findings) => {
+                let errors = crate::domain::intake::errors(&findings);
+                let mut extensions = serde_json::Map::new();
+                extensions.insert(
+                    "findings".into(),
+                    serde_json::to_value(&findings).unwrap_or_default(),
+                );
+                ApiError::Unprocessable {
+                    detail: format!(
+                        "the trajectory cannot be completed: {} error(s) in the closing review (000)",
+                        errors.len()
+                    ),
+                    errors,
+                    extensions,
+                }
+            }
+            ServiceError::NotNow { slug, detail } => ApiError::Rule(Box::new(RuleProblem {
+                status: StatusCode::CONFLICT,
+                slug,
+                detail,
+                errors: vec![],
+                extensions: serde_json::Map::new(),
+            })),
             ServiceError::DuplicateExternalRef { existing_order_id } => {
                 let mut extensions = serde_json::Map::new();
                 extensions.insert(

@@ -70,6 +70,7 @@ impl Application {
             metrics: Metrics::new(),
             body_limit: settings.body_limit_bytes,
             notes_key,
+            follow_up_horizon_days: settings.follow_up_horizon_days,
         });
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));

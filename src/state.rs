@@ -15,4 +15,6 @@ pub struct AppState {
     pub body_limit: usize,
     /// Seals and opens coaches' session notes.
     pub notes_key: std::sync::Arc<crate::vault::NotesKeys>,
+    /// Days before its due date a follow-up is booked (`TRAJECTUM_FOLLOW_UP_HORIZON_DAYS`).
+    pub follow_up_horizon_days: u32,
 }

@@ -7,14 +7,17 @@
 pub mod auth;
 pub mod availability;
 pub mod calendars;
+pub mod closing;
 pub mod coachee;
 pub mod coaches;
 pub mod conditional;
 pub mod docs;
 pub mod extract;
+pub mod follow_ups;
 pub mod groups;
 pub mod idempotency;
 pub mod intake;
+pub mod jobs;
 pub mod operations;
 pub mod orders;
 pub mod parse;
@@ -61,6 +64,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(coachee::own_booking)
                 .service(coachee::own_move)
                 .service(coachee::own_cancellation)
+                .service(follow_ups::list_follow_ups)
+                .service(follow_ups::get_policy)
+                .service(follow_ups::put_policy)
+                .service(jobs::list_jobs)
                 .service(settings::get_settings)
                 .service(settings::put_settings)
                 .service(orders::get_order)
@@ -90,6 +97,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sessions::put_notes)
                 .service(sessions::cancel_session)
                 .service(sessions::record_attendance)
+                .service(closing::get_closing_review)
+                .service(closing::put_closing_review)
+                .service(closing::validate_closing_review)
+                .service(follow_ups::order_follow_ups)
+                .service(follow_ups::change_follow_up)
+                .service(follow_ups::record_outcome)
+                .service(jobs::retry_job)
                 .service(groups::get_group)
                 .service(groups::add_participant)
                 .service(groups::move_group)

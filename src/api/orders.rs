@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use crate::api::extract::{Json, Query};
+use crate::api::extract::{Json, OptionalJson, Query};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::respond::{self, Reply};
 use crate::api::{page, require_if_match};
@@ -301,15 +301,19 @@ pub async fn extend(
 
 /// Complete a trajectory.
 ///
-/// The coach reviews the plan's pitfalls with the coachee first (000); only then is the
-/// trajectory done.
+/// The coach and the coachee review the client's qualities with "too" in front of each first
+/// (000, `PUT /orders/{id}/closing-review`): while the review has an error finding, completing is
+/// a 422 with the findings. Completing keeps the review's summary with the order (the employer
+/// reads it only with the coachee's consent to share), and plans the follow-ups (002): the
+/// order's own `follow_up_days`, or the employer's policy (`GET /follow-up-policy`). The order
+/// then follows up (`following_up`), or, with no follow-ups, is closed.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = ["coach"])),
     params(("id" = Uuid, Path, description = "The order's id")),
-    request_body = Completion,
+    request_body = Option<Completion>,
     responses(
-        (status = 200, description = "The completed order", body = OrderView),
+        (status = 200, description = "The order, following up (or closed)", body = OrderView),
         (status = 409, response = crate::api::problems::Conflict),
     )
 )]
@@ -319,11 +323,12 @@ pub async fn complete(
     caller: Caller<Coaches>,
     id: web::Path<Uuid>,
     key: IdempotencyKey,
-    Json(body): Json<Completion>,
+    OptionalJson(body): OptionalJson<Completion>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
+    let horizon = state.follow_up_horizon_days;
     respond::post(&state, caller.0, key, move |conn, now, caller| {
-        orders::complete(conn, now, caller, &id, body).map(|o| order_reply(&o))
+        orders::complete(conn, now, caller, &id, body, horizon).map(|o| order_reply(&o))
     })
     .await
 }

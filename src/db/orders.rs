@@ -60,6 +60,9 @@ pub struct Order {
     pub alliance_risk: Option<AllianceRisk>,
     #[diesel(deserialize_as = MaybeStamp, skip_update)]
     pub alliance_at_risk_at: Option<NaiveDateTime>,
+    /// The closing review's summary, kept when the trajectory completes (000): for the employer
+    /// only with the coachee's consent to share a summary.
+    pub closing_summary: Option<String>,
 }
 
 /// Who placed a new order, when, and where it goes.
@@ -105,6 +108,7 @@ impl Order {
             regular_sessions_used: 0,
             alliance_risk: None,
             alliance_at_risk_at: None,
+            closing_summary: None,
         }
     }
 

@@ -106,6 +106,7 @@ diesel::table! {
         regular_sessions_used -> Integer,
         alliance_risk -> Nullable<Text>,
         alliance_at_risk_at -> Nullable<Timestamp>,
+        closing_summary -> Nullable<Text>,
     }
 }
 
@@ -293,6 +294,65 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    closing_reviews (order_id) {
+        order_id -> Text,
+        review -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follow_up_policies (employer_id) {
+        employer_id -> Text,
+        days -> Text,
+        version -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    follow_ups (id) {
+        id -> Text,
+        order_id -> Text,
+        provider_id -> Text,
+        number -> Integer,
+        due_on -> Date,
+        status -> Text,
+        session_id -> Nullable<Text>,
+        flag -> Nullable<Text>,
+        skip_reason -> Nullable<Text>,
+        results -> Nullable<Text>,
+        outcome_note -> Nullable<Text>,
+        outcome_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        dedupe_key -> Text,
+        organisation_id -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        leased_until -> Nullable<Timestamp>,
+        leased_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(follow_ups -> orders (order_id));
 diesel::joinable!(orders -> coaches (coach_id));
 diesel::joinable!(sessions -> orders (order_id));
 diesel::joinable!(coach_availability -> coaches (coach_id));
@@ -314,6 +374,10 @@ diesel::joinable!(coachee_links -> orders (order_id));
 diesel::joinable!(order_extensions -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    closing_reviews,
+    follow_up_policies,
+    follow_ups,
+    jobs,
     login_setups,
     users,
     api_clients,

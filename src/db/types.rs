@@ -22,6 +22,7 @@ use serde::Serialize;
 use super::MultiBackend;
 use crate::domain::alliance::AllianceRisk;
 use crate::domain::consent::ConsentKind;
+use crate::domain::follow_up::{FollowUpFlag, FollowUpStatus, Results};
 use crate::domain::order::{ContactChannel, IntakeDecision, OrderStatus, TrajectoryKind};
 use crate::domain::principal::{OrganisationKind, Role};
 use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind, SessionStatus};
@@ -81,6 +82,9 @@ text_enums!(
     SessionStatus,
     CancelledFor,
     AllianceRisk,
+    FollowUpStatus,
+    FollowUpFlag,
+    Results,
 );
 
 /// A JSON document in a `TEXT` column.

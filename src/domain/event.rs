@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::alliance::AllianceRisk;
 use crate::domain::consent::ConsentKind;
+use crate::domain::follow_up::{FollowUpFlag, Results};
 use crate::domain::order::{ContactChannel, IntakeDecision};
 use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind};
 
@@ -122,6 +123,44 @@ pub enum Event {
         session_id: String,
         reason: AllianceRisk,
     },
+    /// A follow-up was planned when the trajectory completed (002).
+    #[serde(rename = "follow_up.planned")]
+    FollowUpPlanned {
+        follow_up_id: String,
+        number: u32,
+        due_on: NaiveDate,
+    },
+    /// A follow-up session was booked for it.
+    #[serde(rename = "follow_up.scheduled")]
+    FollowUpScheduled {
+        follow_up_id: String,
+        session_id: String,
+        starts_at: DateTime<Utc>,
+    },
+    /// The service could not book it: a planner looks at it.
+    #[serde(rename = "follow_up.flagged")]
+    FollowUpFlagged {
+        follow_up_id: String,
+        flag: FollowUpFlag,
+    },
+    /// It is due on another date.
+    #[serde(rename = "follow_up.moved")]
+    FollowUpMoved {
+        follow_up_id: String,
+        due_on: NaiveDate,
+    },
+    /// It will not be held.
+    #[serde(rename = "follow_up.skipped")]
+    FollowUpSkipped { follow_up_id: String },
+    /// Its outcome: whether the results lasted (002).
+    #[serde(rename = "follow_up.completed")]
+    FollowUpCompleted {
+        follow_up_id: String,
+        results: Results,
+    },
+    /// The trajectory is done, its follow-ups included.
+    #[serde(rename = "order.closed")]
+    OrderClosed {},
     /// The provider added a coach (an organisation's event).
     #[serde(rename = "coach.added")]
     CoachAdded { coach_id: String },
@@ -143,6 +182,9 @@ pub enum Event {
         coachee_self_service: bool,
         late_cancellation_hours: u32,
     },
+    /// The employer changed when its orders are followed up.
+    #[serde(rename = "follow_up_policy.updated")]
+    FollowUpPolicyUpdated { days: Vec<u32> },
 }
 
 /// A stored event that cannot be read back as an [`Event`]: an unknown type, a version newer than
@@ -184,6 +226,14 @@ impl Event {
             Event::CoachLoginGranted { .. } => "coach.login_granted",
             Event::AvailabilityUpdated { .. } => "availability.updated",
             Event::ProviderSettingsUpdated { .. } => "provider_settings.updated",
+            Event::FollowUpPlanned { .. } => "follow_up.planned",
+            Event::FollowUpScheduled { .. } => "follow_up.scheduled",
+            Event::FollowUpFlagged { .. } => "follow_up.flagged",
+            Event::FollowUpMoved { .. } => "follow_up.moved",
+            Event::FollowUpSkipped { .. } => "follow_up.skipped",
+            Event::FollowUpCompleted { .. } => "follow_up.completed",
+            Event::OrderClosed {} => "order.closed",
+            Event::FollowUpPolicyUpdated { .. } => "follow_up_policy.updated",
         }
     }
 
@@ -222,6 +272,7 @@ impl Event {
                 | Event::CoachLoginGranted { .. }
                 | Event::AvailabilityUpdated { .. }
                 | Event::ProviderSettingsUpdated { .. }
+                | Event::FollowUpPolicyUpdated { .. }
         )
     }
 
@@ -343,6 +394,35 @@ mod tests {
             Event::ProviderSettingsUpdated {
                 coachee_self_service: true,
                 late_cancellation_hours: 24,
+            },
+            Event::FollowUpPlanned {
+                follow_up_id: "019a0000-0000-7000-8000-000000000003".into(),
+                number: 1,
+                due_on: NaiveDate::from_ymd_opt(2027, 4, 29).unwrap(),
+            },
+            Event::FollowUpScheduled {
+                follow_up_id: "019a0000-0000-7000-8000-000000000003".into(),
+                session_id: "019a0000-0000-7000-8000-000000000001".into(),
+                starts_at: at,
+            },
+            Event::FollowUpFlagged {
+                follow_up_id: "019a0000-0000-7000-8000-000000000003".into(),
+                flag: FollowUpFlag::NoSlot,
+            },
+            Event::FollowUpMoved {
+                follow_up_id: "019a0000-0000-7000-8000-000000000003".into(),
+                due_on: NaiveDate::from_ymd_opt(2027, 5, 6).unwrap(),
+            },
+            Event::FollowUpSkipped {
+                follow_up_id: "019a0000-0000-7000-8000-000000000003".into(),
+            },
+            Event::FollowUpCompleted {
+                follow_up_id: "019a0000-0000-7000-8000-000000000003".into(),
+                results: Results::Partly,
+            },
+            Event::OrderClosed {},
+            Event::FollowUpPolicyUpdated {
+                days: vec![90, 180],
             },
         ]
     }

@@ -96,27 +96,37 @@ impl ExtensionRequest {
     }
 }
 
-/// Completing a trajectory.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// Completing a trajectory: what it asks for is the closing review (000, `PUT
+/// /orders/{id}/closing-review`); the body can set the order's own follow-ups.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = CompleteRequest)]
 pub struct Completion {
-    /// The plan's pitfalls were reviewed with the coachee: each quality with "too" in front of it
-    /// (000). Must be true.
-    pub pitfalls_reviewed: bool,
+    /// Deprecated: the recorded closing review shows the pitfalls were reviewed (000). If sent,
+    /// it must be true.
+    #[schema(deprecated)]
+    pub pitfalls_reviewed: Option<bool>,
+    /// This order's follow-ups, in days after completion (0 to 2, ascending, 14 to 730 each), in
+    /// place of the employer's policy (002); `[]` for none.
+    #[schema(max_items = 2, example = json!([90]))]
+    pub follow_up_days: Option<Vec<u32>>,
 }
 
 impl Completion {
-    /// Only after the pitfalls review is the trajectory done (000).
     pub fn check(&self) -> Result<(), Vec<FieldError>> {
-        if self.pitfalls_reviewed {
-            Ok(())
-        } else {
-            Err(vec![FieldError::new(
+        let mut errors = vec![];
+        if self.pitfalls_reviewed == Some(false) {
+            errors.push(FieldError::new(
                 "/pitfalls_reviewed",
                 "review the plan's pitfalls with the coachee before completing (000)",
-            )])
+            ));
         }
+        if let Some(days) = &self.follow_up_days {
+            if let Err(mut wrong) = crate::domain::follow_up::check_days("/follow_up_days", days) {
+                errors.append(&mut wrong);
+            }
+        }
+        crate::domain::input::verdict(errors)
     }
 }
 
@@ -191,16 +201,17 @@ mod tests {
     }
 
     #[test]
-    fn completing_needs_the_pitfalls_review_000() {
-        assert!(Completion {
-            pitfalls_reviewed: false
-        }
-        .check()
-        .is_err());
-        assert!(Completion {
-            pitfalls_reviewed: true
-        }
-        .check()
-        .is_ok());
+    fn completing_checks_what_it_is_given() {
+        let with = |pitfalls_reviewed, follow_up_days| Completion {
+            pitfalls_reviewed,
+            follow_up_days,
+        };
+        assert!(with(None, None).check().is_ok());
+        assert!(with(Some(true), Some(vec![90])).check().is_ok());
+        assert!(with(Some(true), Some(vec![])).check().is_ok());
+        let refused = with(Some(false), None).check().unwrap_err();
+        assert_eq!(refused[0].pointer, "/pitfalls_reviewed");
+        let refused = with(None, Some(vec![90, 60])).check().unwrap_err();
+        assert_eq!(refused[0].pointer, "/follow_up_days/1");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod alliance;
 pub mod availability;
+pub mod closing;
 pub mod coach;
 pub mod coachee_link;
 pub mod commission;
@@ -10,8 +11,10 @@ pub mod consent;
 pub mod contact;
 pub mod event;
 pub mod extension;
+pub mod follow_up;
 pub mod input;
 pub mod intake;
+pub mod job;
 pub mod matching;
 pub mod order;
 pub mod plan;

@@ -288,10 +288,14 @@ pub enum OrderAction {
     RecordConsent,
     /// The coach or the planner books a session (which kinds, `domain::session`).
     BookSession,
+    /// The coach keeps the closing review of the client's qualities (000).
+    ReviewClosing,
+    /// The coach or the planner moves or skips a follow-up, or records its outcome (002).
+    FollowUp,
 }
 
 impl OrderAction {
-    pub const ALL: [OrderAction; 12] = [
+    pub const ALL: [OrderAction; 14] = [
         OrderAction::Edit,
         OrderAction::Assign,
         OrderAction::RecordContact,
@@ -304,6 +308,8 @@ impl OrderAction {
         OrderAction::IssueCoacheeLink,
         OrderAction::RecordConsent,
         OrderAction::BookSession,
+        OrderAction::ReviewClosing,
+        OrderAction::FollowUp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -320,6 +326,8 @@ impl OrderAction {
             OrderAction::IssueCoacheeLink => "issue_coachee_link",
             OrderAction::RecordConsent => "record_consent",
             OrderAction::BookSession => "book_session",
+            OrderAction::ReviewClosing => "review_closing",
+            OrderAction::FollowUp => "follow_up",
         }
     }
 
@@ -343,6 +351,9 @@ impl OrderAction {
             // The service itself books the follow-ups it schedules (which kinds each role
             // books: `domain::session_change::may_book`).
             BookSession => &[Role::Coach, Role::ProviderAdmin, Role::System],
+            ReviewClosing => &[Role::Coach],
+            // The service itself books follow-ups and flags those it cannot book.
+            FollowUp => &[Role::Coach, Role::ProviderAdmin, Role::System],
         }
     }
 
@@ -371,6 +382,9 @@ impl OrderAction {
                 status,
                 Accepted | IntakeScheduled | Active | Completed | FollowingUp
             ),
+            // Before completing: the review is what completing asks for (000).
+            ReviewClosing => status == Active,
+            FollowUp => status == FollowingUp,
         }
     }
 

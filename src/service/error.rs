@@ -36,6 +36,12 @@ pub enum ServiceError {
     /// The intake's validation found errors, so it cannot complete (002).
     #[error("the intake cannot be completed")]
     IntakeIncomplete(Vec<Finding>),
+    /// The closing review's findings refuse completing the trajectory (000).
+    #[error("the trajectory cannot be completed")]
+    CompletionRefused(Vec<Finding>),
+    /// What is asked cannot happen in the state the thing is in now: its own problem type.
+    #[error("{detail}")]
+    NotNow { slug: &'static str, detail: String },
     /// The employer already has an order with this external reference.
     #[error("an order with this external_ref exists already")]
     DuplicateExternalRef { existing_order_id: String },

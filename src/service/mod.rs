@@ -7,14 +7,17 @@
 pub mod alliance;
 pub mod availability;
 pub mod calendars;
+pub mod closing;
 pub mod coachee;
 pub mod coaches;
 pub mod coaching;
 pub mod error;
+pub mod follow_ups;
 pub mod groups;
 pub mod idempotency;
 pub mod identity;
 pub mod intake;
+pub mod jobs;
 pub mod lifecycle;
 pub mod notes;
 pub mod order_reads;

@@ -17,6 +17,7 @@ use crate::domain::principal::Principal;
 use crate::domain::session::SessionKind;
 use crate::domain::visibility::Audience;
 use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::follow_ups;
 use crate::service::lifecycle;
 use crate::service::order_reads;
 use crate::service::sessions;
@@ -296,7 +297,10 @@ pub fn extend(
     })
 }
 
-/// The coach completes the trajectory after reviewing its pitfalls with the coachee (000).
+/// The coach completes the trajectory once its closing review has no error left (000): its
+/// summary is kept with the order, and its follow-ups are planned from the order's own days or
+/// the employer's policy (002), each queued for booking `horizon_days` before it is due; the
+/// order then follows up, or, with none, is closed.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 pub fn complete(
     conn: &mut DbConnection,
@@ -304,10 +308,22 @@ pub fn complete(
     caller: &Principal,
     id: &str,
     completion: Completion,
+    horizon_days: u32,
 ) -> ServiceResult<OrderView> {
-    act(conn, now, caller, id, OrderAction::Complete, |_, order| {
-        completion.check()?;
+    completion.check()?;
+    db::write(conn, |conn| {
+        let visible = lifecycle::load_for_update(conn, caller, id)?;
+        let to = lifecycle::check(caller, &visible, OrderAction::Complete, None)?;
+        let review = crate::service::closing::ready_to_complete(conn, &visible.order.id)?;
+        let mut order = visible.order.clone();
         order.completed_at = Some(now.naive_utc());
-        Ok(Event::OrderCompleted {})
+        order.closing_summary = review.summary;
+        let order = lifecycle::save(conn, now, caller, order, to, Event::OrderCompleted {})?;
+        let days = match completion.follow_up_days {
+            Some(days) => days,
+            None => follow_ups::days_of(conn, &order.employer_id)?,
+        };
+        let order = follow_ups::plan(conn, now, caller, order, &days, horizon_days)?;
+        order_reads::view(conn, now, caller, &order, visible.audience)
     })
 }

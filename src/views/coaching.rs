@@ -20,7 +20,8 @@ pub struct IntakeView {
 /// What the validation found.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValidationReport {
-    /// Whether `POST …/intake/complete` would accept the intake now (no errors).
+    /// Whether completing would be accepted now (no errors): `POST …/intake/complete` for the
+    /// intake, `POST …/complete` for the closing review.
     pub can_complete: bool,
     pub findings: Vec<Finding>,
 }
@@ -32,4 +33,42 @@ pub struct PlanView {
     pub plan: Plan,
     /// Also the `ETag`; 0 before the first save.
     pub version: i32,
+}
+
+/// One quality of the closing review, with the question it is reviewed by (000).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QualityView {
+    pub quality: String,
+    /// "What happens if you have too much …?"
+    pub question: String,
+    /// What the plan does about it; absent until discussed.
+    pub answer: Option<String>,
+}
+
+/// The closing review (000), for the coaching relationship.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosingReviewView {
+    pub qualities: Vec<QualityView>,
+    /// The closing summary; the employer reads it only with the coachee's consent to share.
+    pub summary: Option<String>,
+    /// Also the `ETag`; 0 before the first save.
+    pub version: i32,
+}
+
+impl ClosingReviewView {
+    pub fn build(review: crate::domain::closing::ClosingReview, version: i32) -> Self {
+        ClosingReviewView {
+            qualities: review
+                .qualities
+                .into_iter()
+                .map(|q| QualityView {
+                    question: crate::domain::closing::ClosingReview::question(&q.quality),
+                    quality: q.quality,
+                    answer: q.answer,
+                })
+                .collect(),
+            summary: review.summary,
+            version,
+        }
+    }
 }

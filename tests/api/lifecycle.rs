@@ -59,9 +59,11 @@ fn allowed(state: &str) -> &'static [&'static str] {
             "complete",
             "cancel",
             "issue_coachee_link",
+            "review_closing",
         ],
         "declined" | "alternative_proposed" => &["cancel", "issue_coachee_link"],
-        "completed" | "following_up" => &["issue_coachee_link"],
+        "completed" => &["issue_coachee_link"],
+        "following_up" => &["issue_coachee_link", "follow_up"],
         _ => &[],
     }
 }
@@ -82,7 +84,7 @@ fn allowed_with_consent(state: &str) -> Vec<&'static str> {
     actions
 }
 
-const ACTIONS: [&str; 12] = [
+const ACTIONS: [&str; 14] = [
     "edit",
     "assign",
     "record_contact",
@@ -95,6 +97,8 @@ const ACTIONS: [&str; 12] = [
     "issue_coachee_link",
     "record_consent",
     "book_session",
+    "review_closing",
+    "follow_up",
 ];
 
 async fn attempt(s: &Scene, id: &str, coachee: &str, action: &str) -> reqwest::Response {
@@ -136,12 +140,55 @@ async fn attempt(s: &Scene, id: &str, coachee: &str, action: &str) -> reqwest::R
             app.post_json(&path("/extend"), &s.anna, &body).await
         }
         "complete" => {
-            app.post_json(
-                &path("/complete"),
-                &s.anna,
-                &json!({"pitfalls_reviewed": true}),
+            // The review completing asks for (saved where the state allows it).
+            s.put(&path("/closing-review"), &s.anna, &Scene::good_review())
+                .await;
+            app.post_json(&path("/complete"), &s.anna, &json!({})).await
+        }
+        "review_closing" => {
+            s.put(&path("/closing-review"), &s.anna, &Scene::good_review())
+                .await
+        }
+        "follow_up" => {
+            // A follow-up of the order, as completing would have planned it.
+            let (order, follow_up) = (id.to_string(), uuid::Uuid::now_v7().to_string());
+            let due = (app.now() + chrono::Duration::days(90)).date_naive();
+            let fid = follow_up.clone();
+            app.blocking(move |conn| {
+                let order = trajectum::db::orders::find(conn, &order)?.unwrap();
+                trajectum::db::follow_ups::insert(
+                    conn,
+                    &trajectum::db::follow_ups::FollowUp {
+                        id: fid,
+                        order_id: order.id,
+                        provider_id: order.provider_id,
+                        number: 1,
+                        due_on: due,
+                        status: trajectum::domain::follow_up::FollowUpStatus::Pending,
+                        session_id: None,
+                        flag: None,
+                        skip_reason: None,
+                        results: None,
+                        outcome_note: None,
+                        outcome_at: None,
+                        version: 1,
+                        created_at: order.created_at,
+                        updated_at: order.created_at,
+                    },
+                )?;
+                Ok(())
+            })
+            .await;
+            let body = json!({"due_on": due + chrono::Duration::days(7)});
+            app.request(
+                Method::PATCH,
+                &format!("/api/v1/follow-ups/{follow_up}"),
+                Some(&s.planner),
             )
+            .json(&body)
+            .send()
             .await
+            .unwrap()
         }
         "cancel" => {
             app.post_json(
@@ -248,13 +295,7 @@ async fn every_state_allows_its_actions_and_refuses_the_rest_with_409(backend: B
 async fn every_transition_is_an_event_in_the_timeline(backend: Backend) {
     let s = Scene::new(backend).await;
     let id = s.active().await;
-    s.app
-        .post_json(
-            &Scene::path(&id, "/complete"),
-            &s.anna,
-            &json!({"pitfalls_reviewed": true}),
-        )
-        .await;
+    s.complete(&id, &json!({})).await;
     let page: Value = s
         .app
         .get(&Scene::path(&id, "/timeline"), &s.hr)
@@ -292,6 +333,11 @@ async fn every_transition_is_an_event_in_the_timeline(backend: Backend) {
                 json!("order.completed"),
                 json!("active"),
                 json!("completed")
+            ),
+            (
+                json!("follow_up.planned"),
+                json!("completed"),
+                json!("following_up")
             ),
         ]
     );

@@ -592,34 +592,49 @@ async fn a_plan_beyond_the_budget_must_be_extended_002(backend: Backend) {
         .contains("/extend"));
 }
 
-async fn completing_a_trajectory_needs_the_pitfalls_reviewed_000(backend: Backend) {
+async fn completing_a_trajectory_needs_the_closing_review_000(backend: Backend) {
     let s = Scene::new(backend).await;
     let id = s.active().await;
-    let problem = assert_problem(
-        s.app
-            .post_json(
-                &Scene::path(&id, "/complete"),
-                &s.anna,
-                &json!({"pitfalls_reviewed": false}),
-            )
-            .await,
-        422,
-    )
-    .await;
-    assert_eq!(first_pointer(&problem), "/pitfalls_reviewed");
-    let done: Value = s
+    let complete = |body: Value| {
+        let (s, path) = (&s, Scene::path(&id, "/complete"));
+        async move { s.app.post_json(&path, &s.anna, &body).await }
+    };
+    // No review yet: refused, with the findings, as the intake's are.
+    let problem = assert_problem(complete(json!({})).await, 422).await;
+    assert_eq!(first_pointer(&problem), "/qualities");
+    assert_eq!(problem["findings"][0]["code"], "qualities_missing");
+    let review = Scene::path(&id, "/closing-review");
+    let unanswered = json!({"qualities": [
+        {"quality": "perseverance", "answer": "a weekly moment to stop and ask for help"},
+        {"quality": "helpfulness"}
+    ]});
+    let saved = s.put(&review, &s.anna, &unanswered).await;
+    assert_eq!(saved.status(), 200);
+    let saved: Value = saved.json().await.unwrap();
+    assert_eq!(
+        saved["qualities"][1]["question"],
+        "What happens if you have too much helpfulness?"
+    );
+    let report: Value = s
         .app
-        .post_json(
-            &Scene::path(&id, "/complete"),
-            &s.anna,
-            &json!({"pitfalls_reviewed": true}),
-        )
+        .post_json(&format!("{review}/validate"), &s.anna, &json!({}))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(done["status"], "completed");
-    // After completion it can no longer be cancelled.
+    assert_eq!(report["can_complete"], false);
+    let problem = assert_problem(complete(json!({})).await, 422).await;
+    assert_eq!(first_pointer(&problem), "/qualities/1/answer");
+    // The review is the coach's and the coachee's: not the planner's, not the employer's.
+    assert_problem(s.app.get(&review, &s.planner).await, 403).await;
+    assert_problem(s.app.get(&review, &s.hr).await, 403).await;
+    // The deprecated flag, when sent, must be true.
+    let problem = assert_problem(complete(json!({"pitfalls_reviewed": false})).await, 422).await;
+    assert_eq!(first_pointer(&problem), "/pitfalls_reviewed");
+
+    let done = s.complete(&id, &json!({"pitfalls_reviewed": true})).await;
+    assert_eq!(done["status"], "following_up");
+    // After completion it can no longer be cancelled, nor its review changed.
     let problem = assert_problem(
         s.app
             .post_json(&Scene::path(&id, "/cancel"), &s.hr, &json!({"reason": "x"}))
@@ -629,8 +644,14 @@ async fn completing_a_trajectory_needs_the_pitfalls_reviewed_000(backend: Backen
     .await;
     assert_eq!(
         problem["allowed_actions"],
-        json!(["issue_coachee_link", "record_consent", "book_session"])
+        json!([
+            "issue_coachee_link",
+            "record_consent",
+            "book_session",
+            "follow_up"
+        ])
     );
+    assert_problem(s.put(&review, &s.anna, &Scene::good_review()).await, 409).await;
 }
 
 async fn first_contact_is_tracked_and_overdue_orders_are_listed_004(backend: Backend) {
@@ -1130,7 +1151,7 @@ api_test!(
     completing_refuses_an_intake_with_errors_and_changes_nothing,
     a_warning_does_not_block_completion_002,
     a_plan_beyond_the_budget_must_be_extended_002,
-    completing_a_trajectory_needs_the_pitfalls_reviewed_000,
+    completing_a_trajectory_needs_the_closing_review_000,
     first_contact_is_tracked_and_overdue_orders_are_listed_004,
     the_employer_edits_only_while_nothing_has_started,
     orders_are_listed_per_role_with_filters,

@@ -61,10 +61,10 @@ async fn every_operation_admits_exactly_the_roles_the_spec_names(backend: crate:
             }
         }
     }
-    // 63 operations, of which token, revoke, set-password, live, ready and metrics are public.
+    // 74 operations, of which token, revoke, set-password, live, ready and metrics are public.
     assert_eq!(
         checked,
-        4 * 57,
+        4 * 68,
         "every secured operation was tried with every role"
     );
 }

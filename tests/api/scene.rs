@@ -133,6 +133,36 @@ impl Scene {
     }
 
     /// Puts an order in any state directly, for testing what each state allows.
+    /// A closing review with every quality answered and a summary (000).
+    pub fn good_review() -> Value {
+        json!({
+            "qualities": [
+                {"quality": "perseverance", "answer": "a weekly moment to stop and ask for help"},
+                {"quality": "helpfulness", "answer": "says no to one request a week, agreed with the team lead"}
+            ],
+            "summary": "back at work three days a week, with a plan for the pitfalls"
+        })
+    }
+
+    /// Saves the good closing review and completes the running order with `body` (the order's
+    /// own follow-up days, say); the order as answered.
+    pub async fn complete(&self, id: &str, body: &Value) -> Value {
+        let review = self
+            .put(
+                &Self::path(id, "/closing-review"),
+                &self.anna,
+                &Self::good_review(),
+            )
+            .await;
+        assert_eq!(review.status(), 200, "closing review");
+        let response = self
+            .app
+            .post_json(&Self::path(id, "/complete"), &self.anna, body)
+            .await;
+        assert_eq!(response.status(), 200, "complete");
+        response.json().await.unwrap()
+    }
+
     pub async fn force_status(&self, id: &str, status: &'static str) {
         let id = id.to_string();
         self.app

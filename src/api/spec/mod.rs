@@ -53,8 +53,10 @@ use passes::*;
         (name = "availability", description = "Coaches' working hours and free slots"),
         (name = "sessions", description = "Sessions booked on orders: intake, regular, assessment, follow-up"),
         (name = "calendars", description = "Sessions as iCalendar feeds (RFC 5545) for calendar apps"),
+        (name = "follow-ups", description = "Follow-ups months after the end (002): booked by the service, moved, skipped, their outcome; the employer's policy"),
         (name = "coachee", description = "The coachee's own link, view and consents"),
         (name = "provider", description = "The provider's settings"),
+        (name = "jobs", description = "Work the service does on its own, and the jobs that failed"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

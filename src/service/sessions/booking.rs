@@ -41,7 +41,20 @@ pub fn book(
     db::write(conn, |conn| {
         let visible = lock_for_booking(conn, caller, order_id)?;
         may_book(caller, &visible, new.kind)?;
-        book_on(conn, now, caller, visible, &new)
+        let order = visible.order.clone();
+        let session = book_on(conn, now, caller, visible, &new)?;
+        // A follow-up session booked by hand is the follow-up's that waits for one.
+        if new.kind == SessionKind::FollowUp {
+            crate::service::follow_ups::attach_to_first_waiting(
+                conn,
+                now,
+                caller,
+                &order,
+                &session.id,
+                session.starts_at,
+            )?;
+        }
+        Ok(session)
     })
 }
 

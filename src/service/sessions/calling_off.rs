@@ -60,7 +60,10 @@ pub fn cancel(
                 "the coach or the provider's planners cancel sessions".into(),
             ));
         }
-        call_off(
+        let order = visible.order.clone();
+        let follows_up = session.kind == SessionKind::FollowUp;
+        let session_id = session.id.clone();
+        let view = call_off(
             conn,
             now,
             caller,
@@ -68,7 +71,12 @@ pub fn cancel(
             visible,
             cancellation.requested_by,
             reason,
-        )
+        )?;
+        // A follow-up whose session is called off waits for a planner again.
+        if follows_up {
+            crate::service::follow_ups::session_called_off(conn, now, caller, &order, &session_id)?;
+        }
+        Ok(view)
     })
 }
 

@@ -18,7 +18,7 @@ mod series;
 
 pub use attendance::{record_attendance, AttendanceRecord};
 pub use booking::book;
-pub(crate) use booking::{after_booking, book_on, place, scheduled};
+pub(crate) use booking::{after_booking, book_on, may_book, place, scheduled};
 pub(crate) use calling_off::{call_off, cancel_reason};
 pub use calling_off::{cancel, cancel_planned, SessionCancellation};
 pub(crate) use locks::{lock_coach_then_order, lock_for_booking};

@@ -1,0 +1,267 @@
+//! The job queue: work the service does on its own, on its own database, so that a job is
+//! enqueued in the very transaction of the change that causes it (and is lost with it when that
+//! rolls back). Claimed with a lease: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that any number
+//! of workers take disjoint jobs; inside one write transaction on SQLite, which holds the
+//! database. A job runs at least once; its effects are made idempotent by their own keys.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::jobs;
+use super::{DbConnection, Json};
+
+/// Where a job stands.
+pub const QUEUED: &str = "queued";
+pub const DONE: &str = "done";
+pub const PARKED: &str = "parked";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub dedupe_key: String,
+    pub organisation_id: Option<String>,
+    pub payload: Json<serde_json::Value>,
+    pub status: String,
+    pub run_at: NaiveDateTime,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub leased_until: Option<NaiveDateTime>,
+    pub leased_by: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+/// Queues `job`, or, when a job of its kind and key exists, queues that one again to run at
+/// `job.run_at` with its attempts reset (a follow-up moved, a periodic job's next run). Call in
+/// the transaction of the change that causes it.
+pub fn enqueue(conn: &mut DbConnection, job: &Job) -> QueryResult<()> {
+    crate::on_each_backend!(conn, |c| diesel::insert_into(jobs::table)
+        .values(job)
+        .on_conflict((jobs::kind, jobs::dedupe_key))
+        .do_update()
+        .set((
+            jobs::status.eq(QUEUED),
+            jobs::run_at.eq(job.run_at),
+            jobs::payload.eq(&job.payload),
+            jobs::attempts.eq(0),
+            jobs::leased_until.eq(None::<NaiveDateTime>),
+            jobs::leased_by.eq(None::<String>),
+            jobs::last_error.eq(None::<String>),
+            jobs::finished_at.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(job.updated_at),
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+/// Inserts `job` unless a job of its kind and key exists (a periodic job already scheduled).
+pub fn enqueue_once(conn: &mut DbConnection, job: &Job) -> QueryResult<bool> {
+    crate::on_each_backend!(conn, |c| diesel::insert_into(jobs::table)
+        .values(job)
+        .on_conflict((jobs::kind, jobs::dedupe_key))
+        .do_nothing()
+        .execute(c))
+    .map(|n| n == 1)
+}
+
+/// Claims up to `limit` queued jobs due at `now` that no live lease holds, for `worker` until
+/// `lease_until`, counting the attempt. Each claimed job is the claimer's until its lease runs
+/// out, so two workers never run one job at once (short of a lease shorter than the job). Call
+/// in a write transaction.
+pub fn claim(
+    conn: &mut DbConnection,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Job>> {
+    let due = jobs::table
+        .filter(jobs::status.eq(QUEUED))
+        .filter(jobs::run_at.le(now))
+        .filter(jobs::leased_until.is_null().or(jobs::leased_until.lt(now)))
+        .order((jobs::run_at.asc(), jobs::id.asc()))
+        .limit(limit)
+        .select(jobs::id);
+    let ids: Vec<String> = match conn {
+        // Rows another worker is claiming are skipped, not waited for.
+        DbConnection::Postgres(c) => due.for_update().skip_locked().load(c)?,
+        DbConnection::Sqlite(c) => due.load(c)?,
+    };
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
+        .set((
+            jobs::leased_until.eq(lease_until),
+            jobs::leased_by.eq(worker),
+            jobs::attempts.eq(jobs::attempts + 1),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    jobs::table
+        .filter(jobs::id.eq_any(&ids))
+        .order((jobs::run_at.asc(), jobs::id.asc()))
+        .select(Job::as_select())
+        .load(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Job>> {
+    jobs::table
+        .find(id)
+        .select(Job::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The job is done: in the transaction of its effects, so that both happen or neither.
+pub fn finish(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq(DONE),
+            jobs::finished_at.eq(now),
+            jobs::leased_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(None::<String>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A periodic job ran: it is queued again for its next run.
+pub fn reschedule(
+    conn: &mut DbConnection,
+    id: &str,
+    next_run: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq(QUEUED),
+            jobs::run_at.eq(next_run),
+            jobs::attempts.eq(0),
+            jobs::leased_until.eq(None::<NaiveDateTime>),
+            jobs::leased_by.eq(None::<String>),
+            jobs::last_error.eq(None::<String>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The job failed: tried again at `retry_at`, or, with `None`, parked for a person to look at.
+pub fn fail(
+    conn: &mut DbConnection,
+    id: &str,
+    error: &str,
+    retry_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq(if retry_at.is_some() { QUEUED } else { PARKED }),
+            jobs::run_at.eq(retry_at.unwrap_or(now)),
+            jobs::leased_until.eq(None::<NaiveDateTime>),
+            jobs::leased_by.eq(None::<String>),
+            jobs::last_error.eq(error),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Gives claimed jobs back unstarted (a worker that stops): taken again at once, the attempt
+/// not counted.
+pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .filter(jobs::status.eq(QUEUED)),
+    )
+    .set((
+        jobs::leased_until.eq(None::<NaiveDateTime>),
+        jobs::leased_by.eq(None::<String>),
+        jobs::attempts.eq(jobs::attempts - 1),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+/// A parked job queued again by a person (its attempts start over).
+pub fn retry(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    diesel::update(jobs::table.find(id).filter(jobs::status.eq(PARKED)))
+        .set((
+            jobs::status.eq(QUEUED),
+            jobs::run_at.eq(now),
+            jobs::attempts.eq(0),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// An organisation's jobs in `status`, newest first, after `before` (keyset on id).
+pub fn of_organisation(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    status: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<Job>> {
+    let mut query = jobs::table
+        .filter(jobs::organisation_id.eq(organisation_id))
+        .filter(jobs::status.eq(status))
+        .order(jobs::id.asc())
+        .limit(limit)
+        .select(Job::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(jobs::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}
+
+/// One kind of job in the queue: how many are queued, and the oldest due one's `run_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Depth {
+    pub kind: String,
+    pub queued: i64,
+    pub oldest_due: Option<NaiveDateTime>,
+}
+
+/// The queue as `/metrics` shows it: each kind's [`Depth`], and how many jobs are parked.
+pub fn depth(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<(Vec<Depth>, i64)> {
+    use diesel::dsl::{count_star, min};
+    let queued: Vec<(String, i64)> = jobs::table
+        .filter(jobs::status.eq(QUEUED))
+        .group_by(jobs::kind)
+        .select((jobs::kind, count_star()))
+        .load(conn)?;
+    let oldest: Vec<(String, Option<NaiveDateTime>)> = jobs::table
+        .filter(jobs::status.eq(QUEUED))
+        .filter(jobs::run_at.le(now))
+        .group_by(jobs::kind)
+        .select((jobs::kind, min(jobs::run_at)))
+        .load(conn)?;
+    let parked: i64 = jobs::table
+        .filter(jobs::status.eq(PARKED))
+        .count()
+        .get_result(conn)?;
+    Ok((
+        queued
+            .into_iter()
+            .map(|(kind, n)| {
+                let due = oldest
+                    .iter()
+                    .find(|(k, _)| *k == kind)
+                    .and_then(|(_, t)| *t);
+                (kind, n, due)
+            })
+            .collect(),
+        parked,
+    ))
+}
