@@ -254,12 +254,16 @@ pub fn depth(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<(Vec<De
     Ok((
         queued
             .into_iter()
-            .map(|(kind, n)| {
-                let due = oldest
+            .map(|(kind, queued)| {
+                let oldest_due = oldest
                     .iter()
                     .find(|(k, _)| *k == kind)
                     .and_then(|(_, t)| *t);
-                (kind, n, due)
+                Depth {
+                    kind,
+                    queued,
+                    oldest_due,
+                }
             })
             .collect(),
         parked,
