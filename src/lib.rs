@@ -22,3 +22,4 @@ pub mod state;
 pub mod telemetry;
 pub mod vault;
 pub mod views;
+pub mod worker;

@@ -39,6 +39,10 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run the job worker alone, without the API (follow-ups, the first-session check): beside
+    /// `serve` with TRAJECTUM_WORKER=false, or as many as you like against one PostgreSQL. On
+    /// SIGTERM or SIGINT it finishes the job in hand, gives back what it claimed, and exits.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate {
         /// PostgreSQL: first create the database DATABASE_URL names if it does not exist (as the
@@ -257,6 +261,18 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("backup={shown}");
             Ok(())
         }
+        Command::Worker => {
+            let pool = connect_and_migrate(&settings).await?;
+            let worker = trajectum::worker::Worker::new(
+                std::sync::Arc::new(SystemClock),
+                trajectum::worker::WorkerSettings::from_settings(&settings),
+            );
+            let running = trajectum::worker::Running::start(worker, pool);
+            stopped().await;
+            tracing::info!("stopping the worker");
+            running.stop().await;
+            Ok(())
+        }
         Command::Settings | Command::Keygen { .. } => {
             unreachable!("answered before the runtime starts")
         }
@@ -269,6 +285,27 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             blocking(move || administer(&mut *pool.get()?, admin, &settings)).await
         }
     }
+}
+
+/// SIGTERM or SIGINT.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn keygen(env_file: Option<PathBuf>) -> anyhow::Result<()> {

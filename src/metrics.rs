@@ -1,7 +1,8 @@
 //! Prometheus metrics: requests by route template and status, request latency, pool usage.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::db::Pool;
@@ -14,6 +15,19 @@ pub struct Metrics {
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     pool_max: IntGauge,
+    jobs_queued: IntGaugeVec,
+    jobs_retrying: IntGaugeVec,
+    jobs_oldest_due: IntGaugeVec,
+    jobs_parked: IntGauge,
+}
+
+/// The job queue as the database holds it when `/metrics` is read (whichever process runs the
+/// worker).
+#[derive(Debug, Clone, Default)]
+pub struct Queue {
+    pub depth: Vec<crate::db::jobs::Depth>,
+    pub parked: i64,
+    pub now: chrono::NaiveDateTime,
 }
 
 impl Metrics {
@@ -42,12 +56,30 @@ impl Metrics {
             IntGauge::new("db_pool_idle_connections", "idle database connections").expect("metric");
         let pool_max =
             IntGauge::new("db_pool_max_connections", "size of the database pool").expect("metric");
+        let by_kind = |name: &str, help: &str| {
+            IntGaugeVec::new(Opts::new(name, help), &["kind"]).expect("metric")
+        };
+        let jobs_queued = by_kind("jobs_queued", "jobs waiting to run, by kind");
+        let jobs_retrying = by_kind(
+            "jobs_retrying",
+            "jobs queued again after a failed attempt, by kind",
+        );
+        let jobs_oldest_due = by_kind(
+            "jobs_oldest_due_age_seconds",
+            "how long the oldest due job of a kind has waited",
+        );
+        let jobs_parked =
+            IntGauge::new("jobs_parked", "jobs that failed for good").expect("metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
             Box::new(pool_max.clone()),
+            Box::new(jobs_queued.clone()),
+            Box::new(jobs_retrying.clone()),
+            Box::new(jobs_oldest_due.clone()),
+            Box::new(jobs_parked.clone()),
         ] {
             registry.register(collector).expect("unique metric");
         }
@@ -58,7 +90,33 @@ impl Metrics {
             pool_connections,
             pool_idle,
             pool_max,
+            jobs_queued,
+            jobs_retrying,
+            jobs_oldest_due,
+            jobs_parked,
         }
+    }
+
+    /// Sets the job queue's gauges from `queue`.
+    pub fn queue(&self, queue: &Queue) {
+        self.jobs_queued.reset();
+        self.jobs_retrying.reset();
+        self.jobs_oldest_due.reset();
+        for depth in &queue.depth {
+            self.jobs_queued
+                .with_label_values(&[depth.kind.as_str()])
+                .set(depth.queued);
+            self.jobs_retrying
+                .with_label_values(&[depth.kind.as_str()])
+                .set(depth.retrying);
+            let age = depth
+                .oldest_due
+                .map_or(0, |due| (queue.now - due).num_seconds().max(0));
+            self.jobs_oldest_due
+                .with_label_values(&[depth.kind.as_str()])
+                .set(age);
+        }
+        self.jobs_parked.set(queue.parked);
     }
 
     /// `route` is the matched route template (`/api/v1/coaches/{id}`), never the raw path, so

@@ -34,6 +34,8 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: Pool,
+    /// The job worker, when `serve` runs it (`TRAJECTUM_WORKER`).
+    worker: Option<crate::worker::Running>,
 }
 
 impl Application {
@@ -55,6 +57,15 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let worker = settings.worker.then(|| {
+            crate::worker::Running::start(
+                crate::worker::Worker::new(
+                    clock.clone(),
+                    crate::worker::WorkerSettings::from_settings(&settings),
+                ),
+                pool.clone(),
+            )
+        });
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             clock,
@@ -115,7 +126,12 @@ impl Application {
                     .wrap(cors)
                     .wrap(from_fn(request_context))
             })?;
-        Ok(Application { port, server, pool })
+        Ok(Application {
+            port,
+            server,
+            pool,
+            worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -126,12 +142,20 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests and stops.
+    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests, stops the worker (its
+    /// job in hand finishes, the rest go back to the queue) and stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        served
     }
 
+    /// The server alone (tests run it in the background, and drain the job queue themselves):
+    /// a worker it had is told to stop.
     pub fn into_server(self) -> Server {
+        drop(self.worker);
         self.server
     }
 }

@@ -52,7 +52,9 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
 }
 
 /// Prometheus metrics: `trajectum_http_requests_total{method,route,status}`,
-/// `trajectum_http_request_duration_seconds`, and the database pool's connections.
+/// `trajectum_http_request_duration_seconds`, the database pool's connections, and the job
+/// queue: `trajectum_jobs_queued{kind}`, `trajectum_jobs_retrying{kind}`,
+/// `trajectum_jobs_oldest_due_age_seconds{kind}`, `trajectum_jobs_parked`.
 #[utoipa::path(
     tag = "operations",
     security(()),
@@ -60,6 +62,17 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<web::Json<Health>> {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    // The job queue as the database holds it; without the database, the rest still shows.
+    let now = state.clock.now().naive_utc();
+    let queue = db::read(&state.pool, move |conn| {
+        crate::db::jobs::depth(conn, now).map_err(crate::service::ServiceError::from)
+    })
+    .await;
+    if let Ok((depth, parked)) = queue {
+        state
+            .metrics
+            .queue(&crate::metrics::Queue { depth, parked, now });
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&state.pool))

@@ -230,6 +230,8 @@ pub fn of_organisation(
 pub struct Depth {
     pub kind: String,
     pub queued: i64,
+    /// Queued again after a failed attempt.
+    pub retrying: i64,
     pub oldest_due: Option<NaiveDateTime>,
 }
 
@@ -247,6 +249,12 @@ pub fn depth(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<(Vec<De
         .group_by(jobs::kind)
         .select((jobs::kind, min(jobs::run_at)))
         .load(conn)?;
+    let retrying: Vec<(String, i64)> = jobs::table
+        .filter(jobs::status.eq(QUEUED))
+        .filter(jobs::last_error.is_not_null())
+        .group_by(jobs::kind)
+        .select((jobs::kind, count_star()))
+        .load(conn)?;
     let parked: i64 = jobs::table
         .filter(jobs::status.eq(PARKED))
         .count()
@@ -260,6 +268,10 @@ pub fn depth(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<(Vec<De
                     .find(|(k, _)| *k == kind)
                     .and_then(|(_, t)| *t);
                 Depth {
+                    retrying: retrying
+                        .iter()
+                        .find(|(k, _)| *k == kind)
+                        .map_or(0, |(_, n)| *n),
                     kind,
                     queued,
                     oldest_due,

@@ -103,11 +103,13 @@ pub fn summary_from(
         Some(IntakeDecision::Alternative) => load_intake(conn, &order.id)?.0.alternative,
         _ => None,
     };
-    if plan.goals.is_empty() && alternative.is_none() {
+    let closing_summary = order.closing_summary.clone();
+    if plan.goals.is_empty() && alternative.is_none() && closing_summary.is_none() {
         return Ok(None);
     }
     Ok(Some(SharedSummary {
         goals: plan.goals.into_iter().map(|g| g.description).collect(),
         alternative,
+        closing_summary,
     }))
 }

@@ -46,6 +46,8 @@ pub struct SharedSummary {
     pub goals: Vec<String>,
     /// The solution recommended instead of coaching, if that was the intake's outcome.
     pub alternative: Option<String>,
+    /// What the trajectory brought, from its closing review (000), once it completed.
+    pub closing_summary: Option<String>,
 }
 
 /// An order, as much as the caller may see. An employer never sees coaching content; it sees

@@ -174,6 +174,8 @@ pub fn test_settings(db: &TestDb) -> Settings {
         db_timeout_seconds: 2,
         // Fixed, so PostgreSQL databases (which get no generated key) work too.
         notes_key: Some(SecretString::from(TEST_NOTES_KEY)),
+        // Tests run the queue's due jobs themselves, after moving the clock (`run_jobs`).
+        worker: false,
         ..Settings::default()
     }
 }
@@ -273,6 +275,26 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Runs every job due on the app's clock, as the worker would, until none is due; how many
+    /// ran.
+    pub async fn run_jobs(&self) -> usize {
+        let worker = trajectum::worker::Worker::new(
+            self.clock.clone(),
+            trajectum::worker::WorkerSettings {
+                poll: std::time::Duration::from_millis(10),
+                batch: 10,
+                lease: chrono::Duration::seconds(60),
+                follow_up_horizon_days: trajectum::domain::follow_up::DEFAULT_HORIZON_DAYS,
+                alliance_rating_days: 7,
+            },
+        );
+        self.blocking(move |conn| {
+            worker.prepare(conn)?;
+            Ok(worker.run_due(conn)?)
+        })
+        .await
+    }
+
     /// Another instance of the service on this test's database and clock, with settings changed
     /// by `configure` (as a restart with new settings would be); returns its base URL.
     pub async fn another_instance(&self, configure: impl FnOnce(&mut Settings)) -> String {

@@ -10,6 +10,7 @@ mod coaches;
 mod conditional;
 mod conventions;
 mod events;
+mod follow_ups;
 mod groups;
 mod lifecycle;
 mod migrations;

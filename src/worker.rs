@@ -1,0 +1,298 @@
+//! The job worker: an actor of the service's own (`Role::System`) that runs the same use cases a
+//! person's request runs, on a schedule. It runs inside `trajectum serve` by default and alone as
+//! `trajectum worker`; any number of workers share one PostgreSQL (SQLite is the one-process
+//! default).
+//!
+//! A round claims a batch of due jobs with a lease (`db::jobs::claim`) and runs each in a
+//! transaction of its own that also marks it done, so a job's effects and its completion commit
+//! together or not at all. A job that fails is queued again after a growing wait with jitter, and
+//! parked after its last attempt (`domain::job`). A worker that dies mid-job leaves the job's
+//! transaction uncommitted and its lease to run out: another round takes it again. Effects are
+//! idempotent by their own keys (a follow-up books once), so at-least-once runs have
+//! exactly-once effects. Periodic jobs have one row per kind, so they run once per period
+//! across all workers. Time comes from the clock, so tests move months ahead.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::SharedClock;
+use crate::db::jobs::{self as store, Job};
+use crate::db::{self, DbConnection, Pool};
+use crate::domain::job::{backoff, tries_again, JobKind};
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::{alliance, follow_ups, jobs};
+
+/// How a worker works.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// How long an idle worker waits before it looks for due jobs again.
+    pub poll: Duration,
+    /// How many jobs a round claims.
+    pub batch: u32,
+    /// How long a claimed job is the worker's.
+    pub lease: chrono::Duration,
+    /// Days before its due date a follow-up is booked (002).
+    pub follow_up_horizon_days: u32,
+    /// Days the coachee has to rate the first session (004).
+    pub alliance_rating_days: u32,
+}
+
+impl WorkerSettings {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        WorkerSettings {
+            poll: Duration::from_millis(settings.worker_poll_milliseconds),
+            batch: settings.worker_batch,
+            lease: chrono::Duration::seconds(
+                i64::try_from(settings.worker_lease_seconds).unwrap_or(i64::MAX / 1000),
+            ),
+            follow_up_horizon_days: settings.follow_up_horizon_days,
+            alliance_rating_days: settings.alliance_rating_days,
+        }
+    }
+}
+
+/// The worker: who it is, where it works, and whether it has been asked to stop.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    id: String,
+    clock: SharedClock,
+    settings: WorkerSettings,
+    stopping: Arc<AtomicBool>,
+}
+
+/// What a round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Jobs claimed and run (successfully or not).
+    pub ran: usize,
+    /// Of those, the ones that failed this attempt.
+    pub failed: usize,
+}
+
+impl Worker {
+    pub fn new(clock: SharedClock, settings: WorkerSettings) -> Worker {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+        Worker {
+            id: format!(
+                "{host}:{}:{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+            clock,
+            settings,
+            stopping: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Queues the periodic jobs (once across all workers).
+    pub fn prepare(&self, conn: &mut DbConnection) -> ServiceResult<()> {
+        let now = self.clock.now();
+        db::write(conn, |conn| jobs::schedule_periodic(conn, now))
+    }
+
+    /// One round: claims up to a batch of due jobs and runs them one by one; a worker asked to
+    /// stop gives back the ones it has not started.
+    pub fn round(&self, conn: &mut DbConnection) -> ServiceResult<Round> {
+        let now = self.clock.now();
+        let lease_until = now + self.settings.lease;
+        let claimed = db::write(conn, |conn| {
+            store::claim(
+                conn,
+                &self.id,
+                now.naive_utc(),
+                lease_until.naive_utc(),
+                i64::from(self.settings.batch),
+            )
+            .map_err(ServiceError::from)
+        })?;
+        let mut round = Round::default();
+        let mut claimed = claimed.into_iter();
+        for job in claimed.by_ref() {
+            if self.stopping.load(Ordering::SeqCst) {
+                let mut unstarted = vec![job.id];
+                unstarted.extend(claimed.map(|j| j.id));
+                let now = self.clock.now().naive_utc();
+                db::write(conn, |conn| store::release(conn, &unstarted, now))?;
+                break;
+            }
+            round.ran += 1;
+            if !self.execute(conn, job)? {
+                round.failed += 1;
+            }
+        }
+        Ok(round)
+    }
+
+    /// Runs rounds until no job is due; returns how many jobs ran. (Tests drain the queue with
+    /// it after moving the clock.)
+    pub fn run_due(&self, conn: &mut DbConnection) -> ServiceResult<usize> {
+        let mut ran = 0;
+        loop {
+            let round = self.round(conn)?;
+            ran += round.ran;
+            if round.ran == 0 || self.stopping.load(Ordering::SeqCst) {
+                return Ok(ran);
+            }
+        }
+    }
+
+    /// Runs one job in a transaction that also marks it done (or schedules its next period);
+    /// true when it succeeded. A failure is recorded in a transaction of its own: tried again
+    /// after a wait, or parked.
+    fn execute(&self, conn: &mut DbConnection, job: Job) -> ServiceResult<bool> {
+        let now = self.clock.now();
+        let kind = JobKind::parse(&job.kind);
+        let done = db::write(conn, |conn| {
+            self.effects(conn, now, kind, &job)?;
+            match kind.and_then(JobKind::period) {
+                Some(period) => {
+                    store::reschedule(conn, &job.id, (now + period).naive_utc(), now.naive_utc())?
+                }
+                None => store::finish(conn, &job.id, now.naive_utc())?,
+            }
+            Ok::<_, ServiceError>(())
+        });
+        let Err(error) = done else {
+            return Ok(true);
+        };
+        let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+        let max = u32::try_from(job.max_attempts).unwrap_or(1);
+        let retry_at =
+            tries_again(attempt, max).then(|| now + backoff(attempt, rand::random::<f64>()));
+        let reason = error.to_string();
+        tracing::warn!(
+            job_id = %job.id,
+            kind = %job.kind,
+            attempt,
+            parked = retry_at.is_none(),
+            error = %reason,
+            "job failed"
+        );
+        let recorded = reason.chars().take(500).collect::<String>();
+        db::write(conn, |conn| {
+            store::fail(
+                conn,
+                &job.id,
+                &recorded,
+                retry_at.map(|t| t.naive_utc()),
+                now.naive_utc(),
+            )
+        })?;
+        Ok(false)
+    }
+
+    /// What a job of `kind` does: the same use cases as a person's request, by the service.
+    fn effects(
+        &self,
+        conn: &mut DbConnection,
+        now: DateTime<Utc>,
+        kind: Option<JobKind>,
+        job: &Job,
+    ) -> ServiceResult<()> {
+        match kind {
+            Some(JobKind::BookFollowUp) => {
+                let id = job.payload.0["follow_up_id"].as_str().ok_or_else(|| {
+                    ServiceError::Internal(anyhow::anyhow!("a follow-up job without its follow-up"))
+                })?;
+                let booking =
+                    follow_ups::book_due(conn, now, id, self.settings.follow_up_horizon_days)?;
+                tracing::info!(job_id = %job.id, ?booking, "follow-up booking");
+            }
+            Some(JobKind::CheckAlliance) => {
+                alliance::flag_unrated(conn, now, self.settings.alliance_rating_days)?;
+            }
+            None => {
+                return Err(ServiceError::Internal(anyhow::anyhow!(
+                    "no worker knows the job kind {}",
+                    job.kind
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// Asks the worker to stop: it claims nothing more, and gives back what it has not started.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// Runs rounds on `pool` until stopped: a busy worker goes on at once, an idle one waits for
+    /// the poll interval (or the stop).
+    pub async fn run(self, pool: Pool, stopped: tokio::sync::watch::Receiver<bool>) {
+        let mut stopped = stopped;
+        let prepared = {
+            let worker = self.clone();
+            db::run(&pool, move |conn| worker.prepare(conn)).await
+        };
+        if let Err(error) = prepared {
+            tracing::error!(error = %error, "the worker could not queue its periodic jobs");
+        }
+        tracing::info!(worker = %self.id, "worker started");
+        loop {
+            if *stopped.borrow() {
+                self.stop();
+            }
+            if self.stopping.load(Ordering::SeqCst) {
+                break;
+            }
+            let worker = self.clone();
+            let round = db::run(&pool, move |conn| worker.round(conn));
+            tokio::pin!(round);
+            // Asked to stop mid-round: the round finishes its job and gives back the rest.
+            let round = loop {
+                tokio::select! {
+                    round = &mut round => break round,
+                    changed = stopped.changed() => {
+                        if changed.is_err() || *stopped.borrow() {
+                            self.stop();
+                            break round.await;
+                        }
+                    }
+                }
+            };
+            let busy = match round {
+                Ok(round) => round.ran > 0,
+                Err(error) => {
+                    tracing::warn!(error = %error, "a worker round failed; trying again");
+                    false
+                }
+            };
+            if !busy && !self.stopping.load(Ordering::SeqCst) {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.poll) => {}
+                    changed = stopped.changed() => {
+                        if changed.is_err() {
+                            self.stop();
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!(worker = %self.id, "worker stopped");
+    }
+}
+
+/// A worker running in the background, and how to stop it.
+#[derive(Debug)]
+pub struct Running {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts `worker` on `pool` in the background (on the current runtime).
+    pub fn start(worker: Worker, pool: Pool) -> Running {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = actix_web::rt::spawn(worker.run(pool, stopped));
+        Running { stop, task }
+    }
+
+    /// Stops the worker: the job it runs finishes, the ones it claimed and did not start go back.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,384 @@
+//! Follow-ups (issue 17, 002): planned when the trajectory completes, booked by the worker when
+//! their due date comes within the horizon (through the booking core a planner's request runs),
+//! flagged when they cannot be, and their outcome reported; the order closes after the last. The
+//! clock is moved months ahead and the queue drained as the worker drains it.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::api_test;
+use crate::helpers::{assert_problem, first_pointer, Backend};
+use crate::scene::Scene;
+
+fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+}
+
+async fn follow_ups(s: &Scene, order: &str, token: &str) -> Vec<Value> {
+    let page: Value = s
+        .app
+        .get(&Scene::path(order, "/follow-ups"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["data"].as_array().unwrap().clone()
+}
+
+/// Moves the clock to `to` (forward) and signs everyone in again.
+async fn move_to(s: &mut Scene, to: DateTime<Utc>) {
+    let by = to - s.app.now();
+    s.advance(by).await;
+}
+
+fn availability_path(s: &Scene) -> String {
+    format!("/api/v1/coaches/{}/availability", s.anna_coach_id)
+}
+
+/// From completion on 27 January 2027 through both follow-ups to closed: the first booked by the
+/// worker at 09:00 on Anna's clock on its due date, across the change to summer time (07:00
+/// UTC); the second flagged when Anna has no hours, moved by the planner, booked; each outcome
+/// reported to the employer, its note only with the coachee's consent; closed after the last.
+async fn an_order_runs_from_completion_through_its_follow_ups_to_closed_002(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    s.app.clock.set(at(2027, 1, 27, 9, 0));
+    s.advance(Duration::zero()).await;
+    let order = s.active().await;
+    let video = json!({
+        "starts_at": "2027-02-03T09:00:00Z", "duration_minutes": 60, "kind": "regular",
+        "format": "video", "meeting_link": "https://meet.example/anna-sam"
+    });
+    let booked = s
+        .app
+        .post_json(&Scene::path(&order, "/sessions"), &s.anna, &video)
+        .await;
+    assert_eq!(booked.status(), 201);
+    let budget_before = s.order(&order, &s.hr).await["sessions"].clone();
+
+    let done = s.complete(&order, &json!({})).await;
+    assert_eq!(done["status"], "following_up");
+    let planned = follow_ups(&s, &order, &s.hr).await;
+    let due: Vec<&str> = planned
+        .iter()
+        .map(|f| f["due_on"].as_str().unwrap())
+        .collect();
+    assert_eq!(due, ["2027-04-27", "2027-07-26"], "90 and 180 days (002)");
+    assert!(planned.iter().all(|f| f["status"] == "pending"));
+    // Nothing is due yet: the worker books nothing (the first-session check runs, finding none).
+    s.app.run_jobs().await;
+    assert!(follow_ups(&s, &order, &s.hr)
+        .await
+        .iter()
+        .all(|f| f["status"] == "pending"));
+
+    // 21 days before its due date the first is booked: 09:00 on Anna's clock, now summer time.
+    move_to(&mut s, at(2027, 4, 6, 1, 0)).await;
+    assert!(s.app.run_jobs().await >= 1);
+    let first = &follow_ups(&s, &order, &s.planner).await[0];
+    assert_eq!(first["status"], "scheduled");
+    assert_eq!(first["session"]["starts_at"], "2027-04-27T07:00:00Z");
+    let session_id = first["session"]["id"].as_str().unwrap().to_string();
+    let session: Value = s
+        .app
+        .get(&format!("/api/v1/sessions/{session_id}"), &s.anna)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            session["kind"].as_str(),
+            session["format"].as_str(),
+            session["meeting_link"].as_str()
+        ),
+        (
+            Some("follow_up"),
+            Some("video"),
+            Some("https://meet.example/anna-sam")
+        ),
+        "held as the latest regular session was"
+    );
+    assert_eq!(session["counts_against_budget"], false);
+    assert_eq!(
+        s.order(&order, &s.hr).await["sessions"],
+        budget_before,
+        "outside the budget"
+    );
+    // Running the queue again books nothing twice.
+    let version = first["version"].clone();
+    s.app.run_jobs().await;
+    assert_eq!(
+        follow_ups(&s, &order, &s.planner).await[0]["version"],
+        version
+    );
+    let timeline = s.timeline_types(&order, &s.planner).await;
+    let tail = &timeline[timeline.len() - 2..];
+    assert_eq!(tail, ["session.scheduled", "follow_up.scheduled"]);
+
+    // Its outcome, after the session: reported to the employer, the note only with consent.
+    let outcome = format!(
+        "/api/v1/follow-ups/{}/outcome",
+        first["id"].as_str().unwrap()
+    );
+    let body = json!({"results": "partly", "note": "back at work, asks for help in time"});
+    let early = assert_problem(s.app.post_json(&outcome, &s.anna, &body).await, 409).await;
+    assert_eq!(early["type"], "urn:trajectum:problem:follow-up-not-ready");
+    move_to(&mut s, at(2027, 4, 27, 8, 30)).await;
+    assert_problem(s.app.post_json(&outcome, &s.planner, &body).await, 403).await;
+    let recorded = s.app.post_json(&outcome, &s.anna, &body).await;
+    assert_eq!(recorded.status(), 200);
+    let seen_by_hr = &follow_ups(&s, &order, &s.hr).await[0];
+    assert_eq!(seen_by_hr["results"], "partly");
+    assert!(seen_by_hr.get("note").is_none(), "{seen_by_hr}");
+    assert!(s.order(&order, &s.hr).await["shared_summary"].is_null());
+
+    // The second: Anna has no hours at all in its horizon, so the worker flags it.
+    let hours = s.app.get(&availability_path(&s), &s.anna).await;
+    let hours: Value = hours.json().await.unwrap();
+    let closed = json!({"weekly_hours": []});
+    let response = s
+        .app
+        .request(Method::PUT, &availability_path(&s), Some(&s.anna))
+        .json(&closed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    move_to(&mut s, at(2027, 7, 5, 1, 0)).await;
+    s.app.run_jobs().await;
+    let second = follow_ups(&s, &order, &s.planner).await[1].clone();
+    assert_eq!(
+        (second["status"].as_str(), second["flag"].as_str()),
+        (Some("flagged"), Some("no_slot"))
+    );
+    assert!(follow_ups(&s, &order, &s.hr).await[1].get("flag").is_none());
+    let flagged: Value = s
+        .app
+        .get("/api/v1/follow-ups?status=flagged", &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(flagged["data"][0]["id"], second["id"]);
+    // Hours back, the planner moves it a week on; the worker books it.
+    let restored = json!({
+        "weekly_hours": hours["weekly_hours"], "buffer_minutes": hours["buffer_minutes"],
+        "minimum_notice_minutes": hours["minimum_notice_minutes"],
+        "max_sessions_per_day": hours["max_sessions_per_day"], "exceptions": []
+    });
+    let response = s
+        .app
+        .request(Method::PUT, &availability_path(&s), Some(&s.anna))
+        .json(&restored)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let path = format!("/api/v1/follow-ups/{}", second["id"].as_str().unwrap());
+    let past = s
+        .app
+        .patch_json(&path, &s.planner, &json!({"due_on": "2027-01-01"}))
+        .await;
+    assert_eq!(first_pointer(&assert_problem(past, 422).await), "/due_on");
+    let moved = s
+        .app
+        .patch_json(&path, &s.planner, &json!({"due_on": "2027-08-02"}))
+        .await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(
+        (moved["status"].as_str(), moved["due_on"].as_str()),
+        (Some("pending"), Some("2027-08-02"))
+    );
+    // Booked again 21 days before its new date.
+    s.app.run_jobs().await;
+    assert_eq!(
+        follow_ups(&s, &order, &s.planner).await[1]["status"],
+        "pending"
+    );
+    move_to(&mut s, at(2027, 7, 12, 1, 0)).await;
+    s.app.run_jobs().await;
+    let second = follow_ups(&s, &order, &s.planner).await[1].clone();
+    assert_eq!(second["status"], "scheduled");
+    assert_eq!(second["session"]["starts_at"], "2027-08-02T07:00:00Z");
+
+    // The coachee shares a summary: the employer reads the notes and the closing summary.
+    let coachee = s.coachee_token(&order).await;
+    let shared = s
+        .put(
+            "/api/v1/coachee/consents",
+            &coachee,
+            &json!({"share_summary": true}),
+        )
+        .await;
+    assert_eq!(shared.status(), 200);
+    assert_eq!(
+        follow_ups(&s, &order, &s.hr).await[0]["note"],
+        "back at work, asks for help in time"
+    );
+    let view = s.order(&order, &s.hr).await;
+    assert_eq!(
+        view["shared_summary"]["closing_summary"],
+        "back at work three days a week, with a plan for the pitfalls"
+    );
+
+    // The last outcome closes the order.
+    move_to(&mut s, at(2027, 8, 2, 9, 0)).await;
+    let outcome = format!(
+        "/api/v1/follow-ups/{}/outcome",
+        second["id"].as_str().unwrap()
+    );
+    let recorded = s
+        .app
+        .post_json(&outcome, &s.anna, &json!({"results": "lasted"}))
+        .await;
+    assert_eq!(recorded.status(), 200);
+    assert_eq!(s.order(&order, &s.hr).await["status"], "closed");
+    let timeline = s.timeline_types(&order, &s.hr).await;
+    assert_eq!(timeline.last().unwrap(), "order.closed");
+    let again = s
+        .app
+        .post_json(&outcome, &s.anna, &json!({"results": "lasted"}))
+        .await;
+    assert_problem(again, 409).await;
+}
+
+/// An employer's policy decides the follow-ups of its orders; an order may name its own; none
+/// at all closes the order when it completes.
+async fn the_employers_policy_or_the_orders_own_days_decide_002(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let policy: Value = s
+        .app
+        .get("/api/v1/follow-up-policy", &s.hr)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (policy["days"].clone(), policy["version"].as_i64()),
+        (json!([90, 180]), Some(0))
+    );
+    assert_problem(s.app.get("/api/v1/follow-up-policy", &s.planner).await, 403).await;
+    let wrong = s
+        .put(
+            "/api/v1/follow-up-policy",
+            &s.hr,
+            &json!({"days": [60, 30]}),
+        )
+        .await;
+    assert_eq!(first_pointer(&assert_problem(wrong, 422).await), "/days/1");
+    let set = s
+        .put("/api/v1/follow-up-policy", &s.hr, &json!({"days": [60]}))
+        .await;
+    assert_eq!(set.status(), 200);
+
+    let by_policy = s.active().await;
+    s.complete(&by_policy, &json!({})).await;
+    assert_eq!(follow_ups(&s, &by_policy, &s.hr).await.len(), 1);
+    let own = s.active().await;
+    s.complete(&own, &json!({"follow_up_days": [30, 120]}))
+        .await;
+    assert_eq!(follow_ups(&s, &own, &s.hr).await.len(), 2);
+    let none = s.active().await;
+    let closed = s.complete(&none, &json!({"follow_up_days": []})).await;
+    assert_eq!(closed["status"], "closed");
+    let timeline = s.timeline_types(&none, &s.hr).await;
+    assert_eq!(timeline.last().unwrap(), "order.closed");
+    // Skipping the only follow-up settles it: the order closes.
+    let one = follow_ups(&s, &by_policy, &s.planner).await[0].clone();
+    let path = format!("/api/v1/follow-ups/{}", one["id"].as_str().unwrap());
+    let no_reason = s
+        .app
+        .patch_json(&path, &s.anna, &json!({"skip": true}))
+        .await;
+    assert_eq!(
+        first_pointer(&assert_problem(no_reason, 422).await),
+        "/reason"
+    );
+    let skipped = s
+        .app
+        .patch_json(
+            &path,
+            &s.anna,
+            &json!({"skip": true, "reason": "the coachee moved abroad"}),
+        )
+        .await;
+    assert_eq!(skipped.status(), 200);
+    assert_eq!(s.order(&by_policy, &s.hr).await["status"], "closed");
+    let seen_by_hr = &follow_ups(&s, &by_policy, &s.hr).await[0];
+    assert_eq!(seen_by_hr["status"], "skipped");
+    assert!(
+        seen_by_hr.get("skip_reason").is_none(),
+        "the reason is the provider's"
+    );
+}
+
+/// Two workers over the same due jobs at once, on one database: every follow-up is booked once,
+/// each job done once, and neither fails (no deadlock).
+async fn two_workers_book_each_follow_up_once(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let mut orders = vec![];
+    for _ in 0..12 {
+        let order = s.active().await;
+        s.complete(&order, &json!({"follow_up_days": [14]})).await;
+        orders.push(order);
+    }
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let worker = trajectum::worker::Worker::new(
+                s.app.clock.clone(),
+                trajectum::worker::WorkerSettings {
+                    poll: std::time::Duration::from_millis(10),
+                    batch: 3,
+                    lease: Duration::seconds(60),
+                    follow_up_horizon_days: 21,
+                    alliance_rating_days: 7,
+                },
+            );
+            let pool = s.app.pool.clone();
+            actix_web::rt::task::spawn_blocking(move || {
+                let mut conn = pool.get().unwrap();
+                worker.run_due(&mut conn).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut ran = 0;
+    for worker in workers {
+        ran += worker.await.unwrap().expect("a worker's rounds succeed");
+    }
+    assert!(ran >= 12, "{ran}");
+    let (sessions, jobs) = s
+        .app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::{jobs, sessions};
+            let sessions: i64 = sessions::table
+                .filter(sessions::kind.eq("follow_up"))
+                .count()
+                .get_result(conn)?;
+            let jobs: Vec<(String, i32)> = jobs::table
+                .filter(jobs::kind.eq("follow_up.book"))
+                .select((jobs::status, jobs::attempts))
+                .load(conn)?;
+            Ok((sessions, jobs))
+        })
+        .await;
+    assert_eq!(sessions, 12, "one session per follow-up");
+    assert_eq!(jobs.len(), 12);
+    assert!(
+        jobs.iter()
+            .all(|(status, attempts)| status == "done" && *attempts == 1),
+        "{jobs:?}"
+    );
+    for order in &orders {
+        let booked = follow_ups(&s, order, &s.planner).await;
+        assert_eq!(booked[0]["status"], "scheduled");
+    }
+}
+
+api_test!(
+    an_order_runs_from_completion_through_its_follow_ups_to_closed_002,
+    the_employers_policy_or_the_orders_own_days_decide_002,
+    two_workers_book_each_follow_up_once,
+);
