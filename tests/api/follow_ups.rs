@@ -382,3 +382,223 @@ api_test!(
     the_employers_policy_or_the_orders_own_days_decide_002,
     two_workers_book_each_follow_up_once,
 );
+
+/// A worker process killed with SIGKILL in the middle of a batch: the jobs it held wait for their
+/// lease to run out, another worker takes them, and in the end every follow-up is booked once. A
+/// worker stopped with SIGTERM finishes what it holds and exits cleanly.
+async fn a_killed_worker_leaves_nothing_undone_and_nothing_twice(backend: Backend) {
+    const FOLLOW_UPS: i64 = 40;
+    let s = Scene::new(backend).await;
+    for _ in 0..FOLLOW_UPS {
+        let order = s.active().await;
+        s.complete(&order, &json!({"follow_up_days": [14]})).await;
+    }
+    let count = |sql_status: &'static str| {
+        let s = &s;
+        async move {
+            s.app
+                .blocking(move |conn| {
+                    use diesel::prelude::*;
+                    use trajectum::db::schema::jobs;
+                    Ok(jobs::table
+                        .filter(jobs::kind.eq("follow_up.book"))
+                        .filter(jobs::status.eq(sql_status))
+                        .count()
+                        .get_result::<i64>(conn)?)
+                })
+                .await
+        }
+    };
+    let held = || {
+        let s = &s;
+        async move {
+            s.app
+                .blocking(|conn| {
+                    use diesel::prelude::*;
+                    use trajectum::db::schema::jobs;
+                    let now = chrono::Utc::now().naive_utc();
+                    Ok(jobs::table
+                        .filter(jobs::status.eq("queued"))
+                        .filter(jobs::leased_until.gt(now))
+                        .count()
+                        .get_result::<i64>(conn)?)
+                })
+                .await
+        }
+    };
+    let worker = || {
+        let mut command = crate::binary::trajectum(&s.app.db);
+        command
+            .env("TRAJECTUM_WORKER_LEASE_SECONDS", "2")
+            .env("TRAJECTUM_WORKER_BATCH", "4")
+            .env("TRAJECTUM_WORKER_POLL_MILLISECONDS", "50")
+            .arg("worker")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let wait_until = |what: &'static str, limit: std::time::Duration| {
+        let started = std::time::Instant::now();
+        move || {
+            assert!(started.elapsed() < limit, "{what} in {limit:?}");
+        }
+    };
+
+    let mut first = worker();
+    let deadline = wait_until("some jobs done", std::time::Duration::from_secs(60));
+    while count("done").await < 3 {
+        deadline();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let done_at_kill = count("done").await;
+    assert!(
+        done_at_kill < FOLLOW_UPS,
+        "killed mid-way: {done_at_kill} done"
+    );
+    assert!(
+        held().await >= 1,
+        "the killed worker held jobs it had not finished"
+    );
+
+    let mut second = worker();
+    let deadline = wait_until("every job done", std::time::Duration::from_secs(120));
+    while count("done").await < FOLLOW_UPS {
+        deadline();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(
+        second.wait().unwrap().success(),
+        "a worker stops cleanly on SIGTERM"
+    );
+
+    let (sessions, booked, parked) = s
+        .app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::{follow_ups, jobs, sessions};
+            let sessions: i64 = sessions::table
+                .filter(sessions::kind.eq("follow_up"))
+                .count()
+                .get_result(conn)?;
+            let booked: i64 = follow_ups::table
+                .filter(follow_ups::status.eq("scheduled"))
+                .count()
+                .get_result(conn)?;
+            let parked: i64 = jobs::table
+                .filter(jobs::status.eq("parked"))
+                .count()
+                .get_result(conn)?;
+            Ok((sessions, booked, parked))
+        })
+        .await;
+    assert_eq!((sessions, booked, parked), (FOLLOW_UPS, FOLLOW_UPS, 0));
+}
+
+api_test!(a_killed_worker_leaves_nothing_undone_and_nothing_twice);
+
+/// A job that keeps failing is tried again after a wait, then parked after its last attempt,
+/// with its reason, for the provider's planners (and no one else) to see and retry; `/metrics`
+/// counts it.
+async fn a_job_that_keeps_failing_is_parked_for_the_planners(backend: Backend) {
+    use trajectum::admin::demo;
+    let s = Scene::new(backend).await;
+    let now = s.app.now();
+    s.app
+        .blocking(move |conn| {
+            let mut job = trajectum::service::jobs::new_job(
+                trajectum::domain::job::JobKind::BookFollowUp,
+                "broken",
+                Some(demo::PROVIDER_ID),
+                json!({}),
+                now,
+                now,
+            );
+            job.max_attempts = 2;
+            trajectum::db::jobs::enqueue(conn, &job)?;
+            Ok(())
+        })
+        .await;
+    assert_eq!(
+        s.app.run_jobs().await,
+        2,
+        "the broken job, and the periodic check"
+    );
+    let metrics = || {
+        let s = &s;
+        async move {
+            reqwest::get(s.app.url("/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        metrics()
+            .await
+            .contains("trajectum_jobs_retrying{kind=\"follow_up.book\"} 1"),
+        "queued again after its first failure"
+    );
+    // Its second attempt, after the wait, is its last.
+    s.app.advance(Duration::minutes(1));
+    let planner = s.app.planner_token().await;
+    assert_eq!(s.app.run_jobs().await, 1);
+    assert!(metrics().await.contains("trajectum_jobs_parked 1"));
+    let parked: Value = s
+        .app
+        .get("/api/v1/jobs", &planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let job = &parked["data"][0];
+    assert_eq!(
+        (
+            job["kind"].as_str(),
+            job["status"].as_str(),
+            job["attempts"].as_i64()
+        ),
+        (Some("follow_up.book"), Some("parked"), Some(2))
+    );
+    assert!(job["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("without its follow-up"));
+    let coach = s.app.coach_token(0).await;
+    assert_problem(s.app.get("/api/v1/jobs", &coach).await, 403).await;
+    let other = s.app.seed_other_tenant().await;
+    let stranger = s
+        .app
+        .access_token(&other.admin_email, crate::helpers::OTHER_PASSWORD)
+        .await;
+    let theirs: Value = s
+        .app
+        .get("/api/v1/jobs", &stranger)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["data"], json!([]));
+    let retry = format!("/api/v1/jobs/{}/retry", job["id"].as_str().unwrap());
+    assert_problem(s.app.post_json(&retry, &stranger, &json!({})).await, 404).await;
+    let retried = s.app.post_json(&retry, &planner, &json!({})).await;
+    assert_eq!(retried.status(), 200);
+    let retried: Value = retried.json().await.unwrap();
+    assert_eq!(
+        (retried["status"].as_str(), retried["attempts"].as_i64()),
+        (Some("queued"), Some(0))
+    );
+    let again = assert_problem(s.app.post_json(&retry, &planner, &json!({})).await, 409).await;
+    assert_eq!(again["type"], "urn:trajectum:problem:job-not-parked");
+}
+
+api_test!(a_job_that_keeps_failing_is_parked_for_the_planners);
