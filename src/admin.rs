@@ -453,3 +453,100 @@ pub fn seed_demo(conn: &mut DbConnection, now: DateTime<Utc>) -> anyhow::Result<
         Ok(true)
     })
 }
+
+/// The demo's past: a trajectory Acme commissioned 190 days ago with Anna, completed 75 days ago,
+/// whose first follow-up (90 days after completion, 002) is due in 15 days, inside the 21-day
+/// horizon, so the worker books it when the service starts. Made through the same use cases as
+/// requests, at the times they would have happened; once (its `external_ref` marks it).
+pub fn seed_demo_history(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    follow_up_horizon_days: u32,
+) -> anyhow::Result<bool> {
+    use crate::domain::principal::{Principal, SubjectType};
+    use crate::service::{closing, intake, orders, plan};
+    const REF: &str = "DEMO-2026-0007";
+    if crate::db::orders::find_by_external_ref(conn, demo::EMPLOYER_ID, REF)?.is_some() {
+        return Ok(false);
+    }
+    let mut person = |email: &str, role: Role, organisation: &str| -> anyhow::Result<Principal> {
+        let user = identity::find_user_by_email(conn, email)?
+            .with_context(|| format!("the demo's {email} is missing"))?;
+        Ok(Principal {
+            subject: user.id,
+            subject_type: SubjectType::User,
+            role,
+            organisation_id: organisation.into(),
+            order_id: None,
+        })
+    };
+    let hr = person(demo::HR_EMAIL, Role::Employer, demo::EMPLOYER_ID)?;
+    let planner = person(demo::ADMIN_EMAIL, Role::ProviderAdmin, demo::PROVIDER_ID)?;
+    let anna = person(demo::COACH_EMAILS[0], Role::Coach, demo::PROVIDER_ID)?;
+    let anna_coach = coaches::find_by_user(conn, &anna.subject)?.context("Anna's profile")?;
+    let fail = |e: crate::service::ServiceError| anyhow::anyhow!("seeding the demo's past: {e}");
+    let commissioned = now - chrono::Duration::days(190);
+    let order = orders::commission(
+        conn,
+        commissioned,
+        &hr,
+        serde_json::from_value(serde_json::json!({
+            "coachee": {"name": "Lotte Visser", "email": "lotte@acme.example"},
+            "kind": "job_coaching", "preferred_language": "nl", "external_ref": REF
+        }))?,
+    )
+    .map_err(fail)?;
+    let id = order.id;
+    let day = |n: i64| commissioned + chrono::Duration::days(n);
+    orders::assign(conn, day(0), &planner, &id, &anna_coach.id).map_err(fail)?;
+    plan::replace(
+        conn,
+        day(3),
+        &anna,
+        &id,
+        None,
+        serde_json::from_value(serde_json::json!({
+            "development_points": [{"description": "saying no to extra work in time"}],
+            "goals": [{"description": "a workload agreed with the team lead",
+                       "tasks": [{"description": "weekly planning talk with the team lead", "target_count": 6}]}],
+            "planned_sessions": 6
+        }))?,
+    )
+    .map_err(fail)?;
+    intake::save_draft(
+        conn,
+        day(3),
+        &anna,
+        &id,
+        None,
+        serde_json::from_value(serde_json::json!({
+            "trust_coach": true, "trust_coachee": true, "reason": "confirmed",
+            "goals_realistic": true, "decision": "start", "phase_emphasis": ["self_exploration"]
+        }))?,
+    )
+    .map_err(fail)?;
+    intake::complete(conn, day(3), &anna, &id).map_err(fail)?;
+    closing::replace(
+        conn,
+        day(110),
+        &anna,
+        &id,
+        None,
+        serde_json::from_value(serde_json::json!({
+            "qualities": [{"quality": "dedication",
+                           "answer": "the weekly planning talk stays, also when things are busy"}],
+            "summary": "Lotte agrees her workload with her team lead every week."
+        }))?,
+    )
+    .map_err(fail)?;
+    orders::complete(
+        conn,
+        day(115),
+        &anna,
+        &id,
+        Default::default(),
+        follow_up_horizon_days,
+    )
+    .map_err(fail)?;
+    Ok(true)
+}

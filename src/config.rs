@@ -115,7 +115,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_LOGIN_MAX_FAILURES", "`5`", "failed logins per account or client before throttling"),
     setting("TRAJECTUM_LOGIN_LOCKOUT_SECONDS", "`900`", "the throttle's window and lockout"),
     setting("TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS", "`30`", "on SIGTERM, time given to in-flight requests"),
-    setting("TRAJECTUM_ALLIANCE_RATING_DAYS", "`7`", "days the coachee has to rate the first session before the order is marked at risk (004); checked by `trajectum admin check-alliance` until the follow-up worker runs it"),
+    setting("TRAJECTUM_ALLIANCE_RATING_DAYS", "`7`", "days the coachee has to rate the first session before the order is marked at risk (004); checked hourly by the worker, and by `trajectum admin check-alliance`"),
     setting("TRAJECTUM_NOTES_KEY", "generated on SQLite", "32 random bytes in base64 (`trajectum keygen`): seals coaches' session notes with AES-256-GCM; required with PostgreSQL"),
     setting("TRAJECTUM_NOTES_PREVIOUS_KEYS", "none", "retired notes keys, comma-separated: notes sealed under them still open until `trajectum admin reseal-notes` has sealed them under the current key"),
     setting("TRAJECTUM_WORKER", "`true`", "whether `serve` runs the job worker (follow-ups, the first-session check) beside the API; `trajectum worker` runs it alone"),

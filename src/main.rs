@@ -208,8 +208,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 );
             }
             let pool = connect_and_migrate(&settings).await?;
-            let seeded =
-                blocking(move || admin::seed_demo(&mut *pool.get()?, SystemClock.now())).await?;
+            let horizon = settings.follow_up_horizon_days;
+            let seeded = blocking(move || {
+                let mut conn = pool.get()?;
+                let seeded = admin::seed_demo(&mut conn, SystemClock.now())?;
+                admin::seed_demo_history(&mut conn, SystemClock.now(), horizon)?;
+                Ok(seeded)
+            })
+            .await?;
             print_demo(&settings, seeded);
             serve(settings).await
         }

@@ -424,3 +424,53 @@ async fn an_upgrade_names_coaches_that_share_an_email(backend: Backend) {
 }
 
 api_test!(an_upgrade_names_coaches_that_share_an_email);
+
+/// Issue 17: the demo's past holds a trajectory completed 75 days ago whose first follow-up is
+/// due in 15 days: the worker that `demo` starts books it (the README's walkthrough shows it).
+async fn the_demo_worker_books_the_follow_up_that_is_due(backend: Backend) {
+    let db = TestDb::new(backend);
+    let mut command = trajectum(&db);
+    command
+        .env("TRAJECTUM_WORKER_POLL_MILLISECONDS", "50")
+        .arg("demo");
+    let serving = Serving::start(command);
+    let token = client_token(
+        &serving.url(""),
+        trajectum::admin::demo::CLIENT_ID,
+        trajectum::admin::demo::CLIENT_SECRET,
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, url, token) = (http.clone(), serving.url(&path), token.clone());
+        async move {
+            let body: serde_json::Value = http
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body
+        }
+    };
+    let following = get("/api/v1/orders?status=following_up".into()).await;
+    let order = following["data"][0]["id"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    loop {
+        let follow_ups = get(format!("/api/v1/orders/{order}/follow-ups")).await;
+        if follow_ups["data"][0]["status"] == "scheduled" {
+            assert_eq!(follow_ups["data"][1]["status"], "pending");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{follow_ups}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+api_test!(sqlite_only: the_demo_worker_books_the_follow_up_that_is_due);
