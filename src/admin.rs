@@ -302,6 +302,8 @@ pub mod demo {
     pub const COACH_PASSWORD: &str = "demo-coach-password";
     pub const CLIENT_ID: &str = "acme-hr-system";
     pub const CLIENT_SECRET: &str = "demo-client-secret-acme-hr-system";
+    /// The `external_ref` of the demo's past trajectory ([`super::seed_demo_history`]).
+    pub const HISTORY_REF: &str = "DEMO-2026-0007";
 
     /// The demo coaches' working hours: weekdays 09:00–12:30 and 13:30–17:00 on their own
     /// clocks, 15 minutes between sessions, booked at least 2 hours ahead, at most 6 a day.
@@ -465,7 +467,7 @@ pub fn seed_demo_history(
 ) -> anyhow::Result<bool> {
     use crate::domain::principal::{Principal, SubjectType};
     use crate::service::{closing, intake, orders, plan};
-    const REF: &str = "DEMO-2026-0007";
+    const REF: &str = demo::HISTORY_REF;
     if crate::db::orders::find_by_external_ref(conn, demo::EMPLOYER_ID, REF)?.is_some() {
         return Ok(false);
     }

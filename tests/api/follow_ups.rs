@@ -430,7 +430,7 @@ async fn a_killed_worker_leaves_nothing_undone_and_nothing_twice(backend: Backen
         let mut command = crate::binary::trajectum(&s.app.db);
         command
             .env("TRAJECTUM_WORKER_LEASE_SECONDS", "2")
-            .env("TRAJECTUM_WORKER_BATCH", "4")
+            .env("TRAJECTUM_WORKER_BATCH", FOLLOW_UPS.to_string())
             .env("TRAJECTUM_WORKER_POLL_MILLISECONDS", "50")
             .arg("worker")
             .stdout(std::process::Stdio::null())
@@ -451,16 +451,17 @@ async fn a_killed_worker_leaves_nothing_undone_and_nothing_twice(backend: Backen
         deadline();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+    // Mid-batch: the worker claimed every job in one batch and has done a few.
     first.kill().unwrap();
     first.wait().unwrap();
+    assert!(
+        held().await >= 1,
+        "the killed worker held jobs it had not finished"
+    );
     let done_at_kill = count("done").await;
     assert!(
         done_at_kill < FOLLOW_UPS,
         "killed mid-way: {done_at_kill} done"
-    );
-    assert!(
-        held().await >= 1,
-        "the killed worker held jobs it had not finished"
     );
 
     let mut second = worker();
