@@ -500,7 +500,15 @@ pub fn seed_demo_history(
     .map_err(fail)?;
     let id = order.id;
     let day = |n: i64| commissioned + chrono::Duration::days(n);
-    orders::assign(conn, day(0), &planner, &id, &anna_coach.id).map_err(fail)?;
+    orders::assign(
+        conn,
+        day(0),
+        &planner,
+        &id,
+        &anna_coach.id,
+        follow_up_horizon_days,
+    )
+    .map_err(fail)?;
     plan::replace(
         conn,
         day(3),

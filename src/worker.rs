@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::SharedClock;
 use crate::db::jobs::{self as store, Job};
 use crate::db::{self, DbConnection, Pool};
-use crate::domain::job::{backoff, tries_again, JobKind};
+use crate::domain::job::{after_failure, AfterFailure, JobKind};
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::{alliance, follow_ups, jobs};
 
@@ -72,6 +72,34 @@ pub struct Round {
     pub failed: usize,
 }
 
+/// How one job's attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Done,
+    Failed,
+    /// The job was no longer this worker's when it came to it (its lease ran out and another
+    /// took it, or it was queued anew): left alone, whatever it did rolled back.
+    Lost,
+}
+
+/// Why an attempt did not complete.
+enum Stopped {
+    Failed(ServiceError),
+    Lost,
+}
+
+impl From<ServiceError> for Stopped {
+    fn from(error: ServiceError) -> Self {
+        Stopped::Failed(error)
+    }
+}
+
+impl From<diesel::result::Error> for Stopped {
+    fn from(error: diesel::result::Error) -> Self {
+        Stopped::Failed(error.into())
+    }
+}
+
 impl Worker {
     pub fn new(clock: SharedClock, settings: WorkerSettings) -> Worker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
@@ -87,7 +115,7 @@ impl Worker {
         }
     }
 
-    /// Queues the periodic jobs (once across all workers).
+    /// Queues the periodic jobs (once across all workers), and queues again one found parked.
     pub fn prepare(&self, conn: &mut DbConnection) -> ServiceResult<()> {
         let now = self.clock.now();
         db::write(conn, |conn| jobs::schedule_periodic(conn, now))
@@ -99,9 +127,11 @@ impl Worker {
         let now = self.clock.now();
         let lease_until = now + self.settings.lease;
         let claimed = db::write(conn, |conn| {
+            let kinds = JobKind::ALL.map(JobKind::as_str);
             store::claim(
                 conn,
                 &self.id,
+                &kinds,
                 now.naive_utc(),
                 lease_until.naive_utc(),
                 i64::from(self.settings.batch),
@@ -115,11 +145,11 @@ impl Worker {
                 let mut unstarted = vec![job.id];
                 unstarted.extend(claimed.map(|j| j.id));
                 let now = self.clock.now().naive_utc();
-                db::write(conn, |conn| store::release(conn, &unstarted, now))?;
+                db::write(conn, |conn| store::release(conn, &unstarted, &self.id, now))?;
                 break;
             }
             round.ran += 1;
-            if !self.execute(conn, job)? {
+            if self.execute(conn, job)? == Ran::Failed {
                 round.failed += 1;
             }
         }
@@ -139,29 +169,78 @@ impl Worker {
         }
     }
 
-    /// Runs one job in a transaction that also marks it done (or schedules its next period);
-    /// true when it succeeded. A failure is recorded in a transaction of its own: tried again
-    /// after a wait, or parked.
-    fn execute(&self, conn: &mut DbConnection, job: Job) -> ServiceResult<bool> {
+    /// Runs one job. A job that runs once does so in a transaction that begins by taking the
+    /// job (its lease renewed, only if it is still this worker's) and ends by marking it done,
+    /// so its effects and its completion commit together or not at all. A periodic job sweeps
+    /// in transactions of its own (one per order it looks at), between taking it and queueing
+    /// its next run. A failure is recorded in a transaction of its own: tried again after a
+    /// wait, or parked.
+    fn execute(&self, conn: &mut DbConnection, job: Job) -> ServiceResult<Ran> {
         let now = self.clock.now();
-        let kind = JobKind::parse(&job.kind);
-        let done = db::write(conn, |conn| {
-            self.effects(conn, now, kind, &job)?;
-            match kind.and_then(JobKind::period) {
-                Some(period) => {
-                    store::reschedule(conn, &job.id, (now + period).naive_utc(), now.naive_utc())?
-                }
-                None => store::finish(conn, &job.id, now.naive_utc())?,
-            }
-            Ok::<_, ServiceError>(())
-        });
-        let Err(error) = done else {
-            return Ok(true);
+        let Some(kind) = JobKind::parse(&job.kind) else {
+            // Claimed only by kind, so another version's kind never comes here; if one did, it
+            // would be given back untouched.
+            return Ok(Ran::Lost);
         };
+        let attempted = match kind.period() {
+            None => db::write(conn, |conn| -> Result<(), Stopped> {
+                self.take(conn, now, &job)?;
+                self.effects(conn, now, kind, &job)?;
+                if !store::finish(conn, &job.id, &self.id, now.naive_utc())? {
+                    return Err(Stopped::Lost);
+                }
+                Ok(())
+            }),
+            Some(period) => db::write(conn, |conn| self.take(conn, now, &job))
+                .and_then(|()| Ok(self.effects(conn, now, kind, &job)?))
+                .and_then(|()| {
+                    let next_run = (now + period).naive_utc();
+                    db::write(conn, |conn| {
+                        store::reschedule(conn, &job.id, &self.id, next_run, now.naive_utc())
+                    })?
+                    .then_some(())
+                    .ok_or(Stopped::Lost)
+                }),
+        };
+        match attempted {
+            Ok(()) => Ok(Ran::Done),
+            Err(Stopped::Lost) => {
+                tracing::info!(job_id = %job.id, kind = %job.kind, "job no longer this worker's: left alone");
+                Ok(Ran::Lost)
+            }
+            Err(Stopped::Failed(error)) => {
+                self.failed(conn, now, kind, &job, error)?;
+                Ok(Ran::Failed)
+            }
+        }
+    }
+
+    /// Takes `job` at the start of its attempt: still this worker's, its lease renewed.
+    fn take(&self, conn: &mut DbConnection, now: DateTime<Utc>, job: &Job) -> Result<(), Stopped> {
+        let lease_until = (now + self.settings.lease).naive_utc();
+        if store::take(conn, &job.id, &self.id, now.naive_utc(), lease_until)? {
+            Ok(())
+        } else {
+            Err(Stopped::Lost)
+        }
+    }
+
+    /// Records a failed attempt: tried again after a wait, or parked (`domain::job`).
+    fn failed(
+        &self,
+        conn: &mut DbConnection,
+        now: DateTime<Utc>,
+        kind: JobKind,
+        job: &Job,
+        error: ServiceError,
+    ) -> ServiceResult<()> {
         let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let max = u32::try_from(job.max_attempts).unwrap_or(1);
-        let retry_at =
-            tries_again(attempt, max).then(|| now + backoff(attempt, rand::random::<f64>()));
+        let mendable = error.another_attempt_may_mend();
+        let retry_at = match after_failure(kind, attempt, max, mendable, rand::random::<f64>()) {
+            AfterFailure::RetryAfter(wait) => Some(now + wait),
+            AfterFailure::Park => None,
+        };
         let reason = error.to_string();
         tracing::warn!(
             job_id = %job.id,
@@ -176,12 +255,13 @@ impl Worker {
             store::fail(
                 conn,
                 &job.id,
+                &self.id,
                 &recorded,
                 retry_at.map(|t| t.naive_utc()),
                 now.naive_utc(),
             )
         })?;
-        Ok(false)
+        Ok(())
     }
 
     /// What a job of `kind` does: the same use cases as a person's request, by the service.
@@ -189,11 +269,11 @@ impl Worker {
         &self,
         conn: &mut DbConnection,
         now: DateTime<Utc>,
-        kind: Option<JobKind>,
+        kind: JobKind,
         job: &Job,
     ) -> ServiceResult<()> {
         match kind {
-            Some(JobKind::BookFollowUp) => {
+            JobKind::BookFollowUp => {
                 let id = job.payload.0["follow_up_id"].as_str().ok_or_else(|| {
                     ServiceError::Internal(anyhow::anyhow!("a follow-up job without its follow-up"))
                 })?;
@@ -201,14 +281,8 @@ impl Worker {
                     follow_ups::book_due(conn, now, id, self.settings.follow_up_horizon_days)?;
                 tracing::info!(job_id = %job.id, ?booking, "follow-up booking");
             }
-            Some(JobKind::CheckAlliance) => {
+            JobKind::CheckAlliance => {
                 alliance::flag_unrated(conn, now, self.settings.alliance_rating_days)?;
-            }
-            None => {
-                return Err(ServiceError::Internal(anyhow::anyhow!(
-                    "no worker knows the job kind {}",
-                    job.kind
-                )))
             }
         }
         Ok(())
@@ -223,12 +297,24 @@ impl Worker {
     /// the poll interval (or the stop).
     pub async fn run(self, pool: Pool, stopped: tokio::sync::watch::Receiver<bool>) {
         let mut stopped = stopped;
-        let prepared = {
+        // The periodic jobs queued before anything else (the database may still be starting).
+        loop {
             let worker = self.clone();
-            db::run(&pool, move |conn| worker.prepare(conn)).await
-        };
-        if let Err(error) = prepared {
-            tracing::error!(error = %error, "the worker could not queue its periodic jobs");
+            match db::run(&pool, move |conn| worker.prepare(conn)).await {
+                Ok(()) => break,
+                Err(error) => {
+                    tracing::warn!(error = %error, "the worker could not queue its periodic jobs; trying again");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll) => {}
+                changed = stopped.changed() => {
+                    if changed.is_err() || *stopped.borrow() {
+                        tracing::info!(worker = %self.id, "worker stopped");
+                        return;
+                    }
+                }
+            }
         }
         tracing::info!(worker = %self.id, "worker started");
         loop {

@@ -98,7 +98,9 @@ pub async fn list_follow_ups(
 /// By the order's coach or the provider's planners, while the order follows up. A new `due_on`
 /// calls its booked session off (if it is still to come) and the service books it again when the
 /// new date comes within the horizon; `skip: true` with a `reason` calls the session off and
-/// settles it (with every follow-up settled, the order closes). `If-Match` is honoured.
+/// settles it (with every follow-up settled, the order closes). Once its session has started
+/// or took place, it is neither moved nor skipped (409 `follow-up-session-started`,
+/// `follow-up-session-held`): record attendance and the outcome instead. `If-Match` is honoured.
 #[utoipa::path(
     tag = "follow-ups",
     security(("bearer" = ["coach", "provider_admin"])),
@@ -194,6 +196,7 @@ pub async fn get_policy(
     responses(
         (status = 200, description = "The policy", body = FollowUpPolicyView,
             headers(("ETag" = String, description = "the new version"))),
+        (status = 409, response = crate::api::problems::Conflict),
         (status = 412, response = crate::api::problems::PreconditionFailed),
     )
 )]

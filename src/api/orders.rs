@@ -187,7 +187,9 @@ pub struct AssignRequest {
 /// Assign a coach.
 ///
 /// The provider's planner sets (or changes) the coach; a submitted order becomes `accepted`.
-/// `GET /orders/{id}/coach-suggestions` ranks the candidates.
+/// `GET /orders/{id}/coach-suggestions` ranks the candidates. Changing the coach calls off the
+/// sessions planned with the previous one (for the provider: none counts); while the order is
+/// `following_up`, the service then books the follow-ups still to come with the new coach.
 #[utoipa::path(
     tag = "orders",
     security(("bearer" = ["provider_admin"])),
@@ -207,8 +209,9 @@ pub async fn assign(
     Json(body): Json<AssignRequest>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
+    let horizon = state.follow_up_horizon_days;
     respond::post(&state, caller.0, key, move |conn, now, caller| {
-        orders::assign(conn, now, caller, &id, &body.coach_id).map(|o| order_reply(&o))
+        orders::assign(conn, now, caller, &id, &body.coach_id, horizon).map(|o| order_reply(&o))
     })
     .await
 }

@@ -68,19 +68,46 @@ pub fn enqueue_once(conn: &mut DbConnection, job: &Job) -> QueryResult<bool> {
     .map(|n| n == 1)
 }
 
-/// Claims up to `limit` queued jobs due at `now` that no live lease holds, for `worker` until
-/// `lease_until`, counting the attempt. Each claimed job is the claimer's until its lease runs
-/// out, so two workers never run one job at once (short of a lease shorter than the job). Call
-/// in a write transaction.
+/// A parked job of `kind` and `key` queued again at `now` (a periodic job, which must not stay
+/// parked); false when there is none.
+pub fn revive(
+    conn: &mut DbConnection,
+    kind: &str,
+    key: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::kind.eq(kind))
+            .filter(jobs::dedupe_key.eq(key))
+            .filter(jobs::status.eq(PARKED)),
+    )
+    .set((
+        jobs::status.eq(QUEUED),
+        jobs::run_at.eq(now),
+        jobs::attempts.eq(0),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Claims up to `limit` queued jobs of `kinds` due at `now` that no live lease holds, for
+/// `worker` until `lease_until`, counting the attempt. Each claimed job is the claimer's until
+/// its lease runs out or it is queued anew ([`enqueue`]); every later step on it checks that it
+/// still is ([`take`], [`finish`]), so a worker that lost a job never completes it. Call in a
+/// write transaction.
 pub fn claim(
     conn: &mut DbConnection,
     worker: &str,
+    kinds: &[&str],
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Job>> {
     let due = jobs::table
         .filter(jobs::status.eq(QUEUED))
+        .filter(jobs::kind.eq_any(kinds))
         .filter(jobs::run_at.le(now))
         .filter(jobs::leased_until.is_null().or(jobs::leased_until.lt(now)))
         .order((jobs::run_at.asc(), jobs::id.asc()))
@@ -117,9 +144,49 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Job>> {
         .optional()
 }
 
-/// The job is done: in the transaction of its effects, so that both happen or neither.
-pub fn finish(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
+/// The query for one job held by a worker.
+type HeldBy<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<jobs::table, &'a str>,
+        diesel::dsl::Eq<jobs::leased_by, &'a str>,
+    >,
+    diesel::dsl::Eq<jobs::status, &'static str>,
+>;
+
+/// The queued job `id` while `worker` holds it: the filter of every step a worker takes on a
+/// job it claimed.
+fn held_by<'a>(id: &'a str, worker: &'a str) -> HeldBy<'a> {
+    jobs::table
+        .find(id)
+        .filter(jobs::leased_by.eq(worker))
+        .filter(jobs::status.eq(QUEUED))
+}
+
+/// `worker` starts on a job it claimed: its lease runs from `now` again. False when the job is
+/// no longer the worker's (the lease ran out and another took it, or it was queued anew). First
+/// in the job's transaction: on PostgreSQL the row stays locked until it commits.
+pub fn take(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held_by(id, worker))
+        .set((jobs::leased_until.eq(lease_until), jobs::updated_at.eq(now)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// The job is done: in the transaction of its effects, so that both happen or neither. False
+/// when it is no longer `worker`'s (its effects then roll back).
+pub fn finish(
+    conn: &mut DbConnection,
+    id: &str,
+    worker: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(held_by(id, worker))
         .set((
             jobs::status.eq(DONE),
             jobs::finished_at.eq(now),
@@ -128,17 +195,19 @@ pub fn finish(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> QueryRes
             jobs::updated_at.eq(now),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
 }
 
-/// A periodic job ran: it is queued again for its next run.
+/// A periodic job ran: it is queued again for its next run. False when it is no longer
+/// `worker`'s.
 pub fn reschedule(
     conn: &mut DbConnection,
     id: &str,
+    worker: &str,
     next_run: NaiveDateTime,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
+) -> QueryResult<bool> {
+    diesel::update(held_by(id, worker))
         .set((
             jobs::status.eq(QUEUED),
             jobs::run_at.eq(next_run),
@@ -149,18 +218,20 @@ pub fn reschedule(
             jobs::updated_at.eq(now),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
 }
 
 /// The job failed: tried again at `retry_at`, or, with `None`, parked for a person to look at.
+/// False when it is no longer `worker`'s (whoever has it now decides).
 pub fn fail(
     conn: &mut DbConnection,
     id: &str,
+    worker: &str,
     error: &str,
     retry_at: Option<NaiveDateTime>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(jobs::table.find(id))
+) -> QueryResult<bool> {
+    diesel::update(held_by(id, worker))
         .set((
             jobs::status.eq(if retry_at.is_some() { QUEUED } else { PARKED }),
             jobs::run_at.eq(retry_at.unwrap_or(now)),
@@ -170,15 +241,21 @@ pub fn fail(
             jobs::updated_at.eq(now),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
 }
 
-/// Gives claimed jobs back unstarted (a worker that stops): taken again at once, the attempt
-/// not counted.
-pub fn release(conn: &mut DbConnection, ids: &[String], now: NaiveDateTime) -> QueryResult<()> {
+/// Gives the jobs `worker` claimed and did not start back (a worker that stops): taken again at
+/// once, the attempt not counted.
+pub fn release(
+    conn: &mut DbConnection,
+    ids: &[String],
+    worker: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(
         jobs::table
             .filter(jobs::id.eq_any(ids))
+            .filter(jobs::leased_by.eq(worker))
             .filter(jobs::status.eq(QUEUED)),
     )
     .set((

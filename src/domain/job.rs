@@ -58,6 +58,35 @@ pub fn tries_again(attempt: u32, max_attempts: u32) -> bool {
     attempt < max_attempts
 }
 
+/// How a failed attempt goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Tried again after this wait.
+    RetryAfter(Duration),
+    /// Parked for a person: its attempts are spent, or another attempt cannot end otherwise.
+    Park,
+}
+
+/// What follows failed attempt number `attempt` of a job of `kind`. A periodic job is never
+/// parked (it has to run again): it is tried again after the wait, at the latest at its next
+/// period. A job that failed for a reason another attempt cannot mend (`mendable` false: what
+/// it works on is gone, or refuses) is parked at once; others wait ([`backoff`]) until their last
+/// attempt.
+pub fn after_failure(
+    kind: JobKind,
+    attempt: u32,
+    max_attempts: u32,
+    mendable: bool,
+    jitter: f64,
+) -> AfterFailure {
+    let wait = backoff(attempt, jitter);
+    match kind.period() {
+        Some(period) => AfterFailure::RetryAfter(wait.min(period)),
+        None if mendable && tries_again(attempt, max_attempts) => AfterFailure::RetryAfter(wait),
+        None => AfterFailure::Park,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,6 +111,40 @@ mod tests {
         assert!(tries_again(1, 10));
         assert!(tries_again(9, 10));
         assert!(!tries_again(10, 10));
+    }
+
+    #[test]
+    fn a_periodic_job_is_never_parked_and_waits_at_most_its_period() {
+        let period = JobKind::CheckAlliance.period().unwrap();
+        for attempt in [1, 9, 10, 50] {
+            for mendable in [true, false] {
+                let after = after_failure(JobKind::CheckAlliance, attempt, 10, mendable, 1.0);
+                let AfterFailure::RetryAfter(wait) = after else {
+                    panic!("parked after attempt {attempt}");
+                };
+                assert!(wait <= period);
+            }
+        }
+        assert_eq!(
+            after_failure(JobKind::CheckAlliance, 1, 10, true, 1.0),
+            AfterFailure::RetryAfter(Duration::seconds(30))
+        );
+    }
+
+    #[test]
+    fn a_failure_no_attempt_mends_parks_the_job_at_once() {
+        assert_eq!(
+            after_failure(JobKind::BookFollowUp, 1, 10, false, 0.5),
+            AfterFailure::Park
+        );
+        assert_eq!(
+            after_failure(JobKind::BookFollowUp, 1, 10, true, 1.0),
+            AfterFailure::RetryAfter(Duration::seconds(30))
+        );
+        assert_eq!(
+            after_failure(JobKind::BookFollowUp, 10, 10, true, 1.0),
+            AfterFailure::Park
+        );
     }
 
     #[test]

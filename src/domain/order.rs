@@ -365,7 +365,11 @@ impl OrderAction {
         match self {
             // "while nothing has started": before an intake is booked or held.
             Edit => matches!(status, Submitted | Accepted),
-            Assign => matches!(status, Submitted | Accepted | IntakeScheduled | Active),
+            // Another coach can take over while the follow-ups are still to come (002).
+            Assign => matches!(
+                status,
+                Submitted | Accepted | IntakeScheduled | Active | FollowingUp
+            ),
             // First contact is recorded once (004).
             RecordContact => status.awaits_contact() && !state.contacted,
             DraftIntake | CompleteIntake => matches!(status, Accepted | IntakeScheduled),

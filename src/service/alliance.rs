@@ -90,8 +90,9 @@ fn mark_at_risk(
 }
 
 /// The scheduled half of the check: every running order whose first regular session ended more
-/// than `days` ago without a rating is marked at risk, by the service itself. Returns how many.
-/// (The follow-up worker runs it; until then `trajectum admin check-alliance` does.)
+/// than `days` ago without a rating is marked at risk, by the service itself, each order in a
+/// transaction of its own (one that fails is logged and looked at again next time). Returns how
+/// many. The worker runs it each period; `trajectum admin check-alliance` runs it at once.
 #[tracing::instrument(skip_all)]
 pub fn flag_unrated(
     conn: &mut DbConnection,
@@ -118,8 +119,17 @@ pub fn flag_unrated(
             }
             mark_at_risk(conn, now, &system, order, &first.id, AllianceRisk::NoRating)?;
             Ok(true)
-        })?;
-        flagged += usize::from(marked);
+        });
+        match marked {
+            Ok(marked) => flagged += usize::from(marked),
+            // One order that cannot be marked now does not hold up the others: the next sweep
+            // looks at it again.
+            Err(error) => tracing::warn!(
+                order_id = %candidate.order_id,
+                error = %error,
+                "could not check the first session's rating"
+            ),
+        }
     }
     if flagged > 0 {
         tracing::info!(

@@ -103,6 +103,21 @@ impl ServiceError {
         )
     }
 
+    /// Whether another attempt at the same thing may end otherwise: not when what it works on is
+    /// gone or not the caller's, or a rule refuses it (a job of the worker's is then parked at
+    /// once rather than tried again).
+    pub fn another_attempt_may_mend(&self) -> bool {
+        !matches!(
+            self,
+            ServiceError::NotFound(_)
+                | ServiceError::Forbidden(_)
+                | ServiceError::Unauthorized(_)
+                | ServiceError::Refused { .. }
+                | ServiceError::Invalid(_)
+                | ServiceError::BadQuery(_)
+        )
+    }
+
     /// Whether this is a decision about the request (kept with an `Idempotency-Key`, replayed
     /// on a retry), rather than a failure to decide (which a retry may get past).
     pub fn is_decision(&self) -> bool {

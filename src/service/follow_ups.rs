@@ -243,6 +243,17 @@ pub fn book_due(
         sessions::may_book(&system, &visible, SessionKind::FollowUp)?;
         let tz: Tz = sessions::coach_zone(&coach.time_zone)?;
         let (from, to) = rules::search_window(follow_up.due_on, horizon_days, tz, now);
+        if to <= from {
+            // The horizon after the due date has passed (a worker long down): a planner books.
+            return flag(
+                conn,
+                now,
+                &system,
+                &visible.order,
+                follow_up,
+                FollowUpFlag::NoSlot,
+            );
+        }
         let slots = slots_of(
             conn,
             now,
@@ -422,6 +433,45 @@ pub(crate) fn session_called_off(
     Ok(())
 }
 
+/// Another coach took over the order while it is followed up: its planned sessions were called
+/// off with the previous coach, so every follow-up still to be held without a standing session
+/// (flagged ones too) waits for the service to book it with the new coach when it comes within
+/// the horizon.
+pub(crate) fn coach_changed(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    order: &Order,
+    horizon_days: u32,
+) -> ServiceResult<()> {
+    for follow_up in store::of_order(conn, &order.id)? {
+        if follow_up.status.settled() {
+            continue;
+        }
+        let standing = match follow_up.session_id.as_deref() {
+            Some(session_id) => session_store::find(conn, session_id)?
+                .is_some_and(|s| s.status != SessionStatus::Cancelled),
+            None => false,
+        };
+        if standing {
+            continue;
+        }
+        store::lock(conn, &follow_up.id)?;
+        let mut follow_up = follow_up;
+        follow_up.status = FollowUpStatus::Pending;
+        follow_up.flag = None;
+        follow_up.session_id = None;
+        let follow_up = save(conn, now, follow_up)?;
+        jobs::book_follow_up(
+            conn,
+            now,
+            &order.provider_id,
+            &follow_up.id,
+            rules::booking_time(follow_up.due_on, horizon_days, now),
+        )?;
+    }
+    Ok(())
+}
+
 // ----- Moved, skipped, and its outcome, by people -----
 
 /// A follow-up moved to another due date, or skipped with a reason.
@@ -467,8 +517,9 @@ fn settled(follow_up: &FollowUp) -> ServiceError {
     }
 }
 
-/// Calls off the follow-up's session if it is still to come, for the provider (it counts
-/// nowhere), leaving the follow-up without it.
+/// Leaves the follow-up without its session: one still to come is called off for the provider
+/// (it counts nowhere), one that did not take place is let go. One that has started or took
+/// place stays: what happened in it is recorded first (attendance, then the outcome).
 fn call_off_session(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
@@ -477,13 +528,31 @@ fn call_off_session(
     visible: &Visible,
     reason: &str,
 ) -> ServiceResult<()> {
-    let Some(session_id) = follow_up.session_id.take() else {
+    let Some(session_id) = follow_up.session_id.clone() else {
         return Ok(());
     };
     let Some(session) = session_store::find(conn, &session_id)? else {
+        follow_up.session_id = None;
         return Ok(());
     };
-    if session.status == SessionStatus::Planned && session.starts_at.and_utc() > now {
+    let started = session.starts_at.and_utc() <= now;
+    match session.status {
+        SessionStatus::Held => {
+            return Err(ServiceError::NotNow {
+                slug: "follow-up-session-held",
+                detail: "its session took place: record the follow-up's outcome instead".into(),
+            })
+        }
+        SessionStatus::Planned if started => {
+            return Err(ServiceError::NotNow {
+                slug: "follow-up-session-started",
+                detail: "its session has started: record whether it took place first".into(),
+            })
+        }
+        SessionStatus::NoShow | SessionStatus::Cancelled | SessionStatus::Planned => {}
+    }
+    follow_up.session_id = None;
+    if session.status == SessionStatus::Planned {
         sessions::call_off(
             conn,
             now,

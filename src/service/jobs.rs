@@ -60,13 +60,19 @@ pub fn book_follow_up(
     Ok(())
 }
 
+/// The one key of a periodic kind's job.
+const PERIODIC_KEY: &str = "periodic";
+
 /// Makes sure every periodic kind has its job queued (once across all instances: the kind's
 /// one key).
 pub fn schedule_periodic(conn: &mut DbConnection, now: DateTime<Utc>) -> ServiceResult<()> {
     for kind in JobKind::ALL {
         if kind.period().is_some() {
-            let job = new_job(kind, "periodic", None, serde_json::json!({}), now, now);
-            store::enqueue_once(conn, &job)?;
+            let job = new_job(kind, PERIODIC_KEY, None, serde_json::json!({}), now, now);
+            if !store::enqueue_once(conn, &job)? {
+                // A periodic job must run: one parked by an older version runs again.
+                store::revive(conn, kind.as_str(), PERIODIC_KEY, now.naive_utc())?;
+            }
         }
     }
     Ok(())

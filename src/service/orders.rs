@@ -165,6 +165,7 @@ pub fn assign(
     caller: &Principal,
     id: &str,
     coach_id: &str,
+    horizon_days: u32,
 ) -> ServiceResult<OrderView> {
     act_to(
         conn,
@@ -197,6 +198,9 @@ pub fn assign(
                 let intake_stands =
                     crate::db::sessions::has_standing(conn, &order.id, SessionKind::Intake)?;
                 to = order::after_reassignment(to, intake_stands);
+                if order.status == OrderStatus::FollowingUp {
+                    follow_ups::coach_changed(conn, now, order, horizon_days)?;
+                }
             }
             order.coach_id = Some(coach.id.clone());
             let event = if first {

@@ -197,21 +197,25 @@ pub struct TimelineEvent {
 
 impl TimelineEvent {
     /// A step of the order's timeline: `stored` read back as `event`, which left the order in
-    /// `to_status`.
+    /// `to_status`. An event this build cannot read (`None`) is shown without its details.
     pub fn build(
         stored: StoredEvent,
-        event: Event,
+        event: Option<Event>,
         to_status: OrderStatus,
         audience: Audience,
     ) -> Self {
         TimelineEvent {
+            event_type: event
+                .as_ref()
+                .map_or_else(|| stored.event_type.clone(), |e| e.name().to_string()),
             id: stored.id,
-            event_type: event.name().to_string(),
             from_status: stored.from_status,
             to_status,
             actor_role: stored.actor_role,
             occurred_at: stored.occurred_at.and_utc(),
-            data: audience.sees_event_details().then(|| event.data()),
+            data: event
+                .filter(|_| audience.sees_event_details())
+                .map(|e| e.data()),
         }
     }
 }

@@ -603,3 +603,230 @@ async fn a_job_that_keeps_failing_is_parked_for_the_planners(backend: Backend) {
 }
 
 api_test!(a_job_that_keeps_failing_is_parked_for_the_planners);
+
+/// The follow-up booked for `order` (its first), once the worker has run.
+async fn booked_follow_up(s: &Scene, order: &str) -> Value {
+    s.app.run_jobs().await;
+    let follow_up = follow_ups(s, order, &s.planner).await[0].clone();
+    assert_eq!(follow_up["status"], "scheduled", "{follow_up}");
+    follow_up
+}
+
+/// Once its session has started, a follow-up is neither moved nor skipped: what happened is
+/// recorded (attendance, then the outcome). A session the coachee did not come to is let go.
+async fn a_follow_up_whose_session_started_stays_where_it_is_002(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let (held, missed) = (s.active().await, s.active().await);
+    for order in [&held, &missed] {
+        s.complete(order, &json!({"follow_up_days": [14]})).await;
+    }
+    let (held_up, missed_up) = (
+        booked_follow_up(&s, &held).await,
+        booked_follow_up(&s, &missed).await,
+    );
+    let starts = |f: &Value| {
+        DateTime::parse_from_rfc3339(f["session"]["starts_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let later = starts(&held_up).max(starts(&missed_up));
+    move_to(&mut s, later + Duration::minutes(10)).await;
+    let path = |f: &Value| format!("/api/v1/follow-ups/{}", f["id"].as_str().unwrap());
+    let move_on = json!({"due_on": (later + Duration::days(30)).date_naive()});
+    let skip = json!({"skip": true, "reason": "the coachee asked"});
+    for change in [&move_on, &skip] {
+        let refused = s.app.patch_json(&path(&held_up), &s.anna, change).await;
+        let refused = assert_problem(refused, 409).await;
+        assert_eq!(
+            refused["type"],
+            "urn:trajectum:problem:follow-up-session-started"
+        );
+    }
+    let attendance = |f: &Value| {
+        format!(
+            "/api/v1/sessions/{}/attendance",
+            f["session"]["id"].as_str().unwrap()
+        )
+    };
+    let recorded = s
+        .app
+        .post_json(
+            &attendance(&held_up),
+            &s.anna,
+            &json!({"attendance": "held"}),
+        )
+        .await;
+    assert_eq!(recorded.status(), 200);
+    let refused = s.app.patch_json(&path(&held_up), &s.anna, &move_on).await;
+    let refused = assert_problem(refused, 409).await;
+    assert_eq!(
+        refused["type"],
+        "urn:trajectum:problem:follow-up-session-held"
+    );
+    assert_eq!(
+        follow_ups(&s, &held, &s.planner).await[0]["session"]["id"],
+        held_up["session"]["id"]
+    );
+
+    let recorded = s
+        .app
+        .post_json(
+            &attendance(&missed_up),
+            &s.anna,
+            &json!({"attendance": "no_show"}),
+        )
+        .await;
+    assert_eq!(recorded.status(), 200);
+    let moved = s.app.patch_json(&path(&missed_up), &s.anna, &move_on).await;
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["status"], "pending");
+    assert!(moved.get("session").is_none_or(Value::is_null), "{moved}");
+}
+
+/// Another coach takes over while the order follows up (Anna leaves): the session booked with
+/// Anna is called off, and the worker books the follow-up with Bram.
+async fn another_coach_takes_over_the_follow_ups_002(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    s.complete(&order, &json!({"follow_up_days": [14]})).await;
+    let with_anna = booked_follow_up(&s, &order).await;
+    let me: Value = s.app.get("/api/v1/me", &s.bram).await.json().await.unwrap();
+    let assigned = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/assign"),
+            &s.planner,
+            &json!({"coach_id": me["coach_id"]}),
+        )
+        .await;
+    assert_eq!(assigned.status(), 200);
+    let assigned: Value = assigned.json().await.unwrap();
+    assert_eq!(assigned["status"], "following_up");
+    let anna_session: Value = s
+        .app
+        .get(
+            &format!(
+                "/api/v1/sessions/{}",
+                with_anna["session"]["id"].as_str().unwrap()
+            ),
+            &s.planner,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(anna_session["status"], "cancelled");
+    let waiting = &follow_ups(&s, &order, &s.planner).await[0];
+    assert_eq!(waiting["status"], "pending");
+    let with_bram = booked_follow_up(&s, &order).await;
+    let session: Value = s
+        .app
+        .get(
+            &format!(
+                "/api/v1/sessions/{}",
+                with_bram["session"]["id"].as_str().unwrap()
+            ),
+            &s.bram,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["coach_id"], me["coach_id"]);
+    assert_eq!(session["status"], "planned");
+}
+
+/// A follow-up the worker comes to only after its horizon has passed (the worker was down) is
+/// flagged for a planner, not dropped and not an error.
+async fn a_follow_up_past_its_horizon_is_flagged_002(backend: Backend) {
+    let mut s = Scene::new(backend).await;
+    let order = s.active().await;
+    s.complete(&order, &json!({"follow_up_days": [14]})).await;
+    s.advance(Duration::days(60)).await;
+    s.app.run_jobs().await;
+    let follow_up = &follow_ups(&s, &order, &s.planner).await[0];
+    assert_eq!(
+        (follow_up["status"].as_str(), follow_up["flag"].as_str()),
+        (Some("flagged"), Some("no_slot"))
+    );
+}
+
+/// A job stays the worker's that claimed it only while its lease holds and nobody queued it
+/// anew: a worker that lost it can neither start nor finish it, and what it gives back is only
+/// its own.
+async fn a_worker_that_lost_its_job_completes_nothing(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    s.complete(&order, &json!({"follow_up_days": [14]})).await;
+    let now = s.app.now();
+    let (second_taken, first_taken, first_finished, requeued) = s
+        .app
+        .blocking(move |conn| {
+            use trajectum::db::jobs;
+            let kinds = ["follow_up.book"];
+            let t = |minutes: i64| (now + Duration::minutes(minutes)).naive_utc();
+            let claimed = jobs::claim(conn, "first", &kinds, t(0), t(1), 10)?;
+            assert_eq!(claimed.len(), 1);
+            let id = claimed[0].id.clone();
+            // Its lease runs out; the second worker claims and starts it.
+            assert_eq!(
+                jobs::claim(conn, "second", &kinds, t(2), t(3), 10)?.len(),
+                1
+            );
+            let second_taken = jobs::take(conn, &id, "second", t(2), t(3))?;
+            let first_taken = jobs::take(conn, &id, "first", t(2), t(3))?;
+            let first_finished = jobs::finish(conn, &id, "first", t(2))?;
+            jobs::release(conn, std::slice::from_ref(&id), "first", t(2))?;
+            // Queued anew (the follow-up moved): the second worker has lost it too.
+            let job = jobs::find(conn, &id)?.unwrap();
+            jobs::enqueue(conn, &job)?;
+            let requeued = !jobs::finish(conn, &id, "second", t(2))?;
+            Ok((second_taken, first_taken, first_finished, requeued))
+        })
+        .await;
+    assert!(second_taken);
+    assert!(!first_taken && !first_finished, "the first lost it");
+    assert!(requeued, "queued anew, it is no longer the second's");
+    // The worker runs it: booked once.
+    let booked = booked_follow_up(&s, &order).await;
+    assert!(booked["session"]["id"].is_string());
+}
+
+/// A periodic job found parked (by an older version) is queued again when a worker starts.
+async fn a_parked_periodic_job_runs_again(backend: Backend) {
+    let s = Scene::new(backend).await;
+    s.app.run_jobs().await;
+    s.app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::jobs;
+            let check = jobs::table.filter(jobs::kind.eq("alliance.check"));
+            diesel::update(check)
+                .set(jobs::status.eq("parked"))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await;
+    s.app.run_jobs().await;
+    let status: String = s
+        .app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::jobs;
+            Ok(jobs::table
+                .filter(jobs::kind.eq("alliance.check"))
+                .select(jobs::status)
+                .first(conn)?)
+        })
+        .await;
+    assert_eq!(status, "queued");
+}
+
+api_test!(
+    a_follow_up_whose_session_started_stays_where_it_is_002,
+    another_coach_takes_over_the_follow_ups_002,
+    a_follow_up_past_its_horizon_is_flagged_002,
+    a_worker_that_lost_its_job_completes_nothing,
+    a_parked_periodic_job_runs_again,
+);

@@ -63,7 +63,7 @@ fn allowed(state: &str) -> &'static [&'static str] {
         ],
         "declined" | "alternative_proposed" => &["cancel", "issue_coachee_link"],
         "completed" => &["issue_coachee_link"],
-        "following_up" => &["issue_coachee_link", "follow_up"],
+        "following_up" => &["assign", "issue_coachee_link", "follow_up"],
         _ => &[],
     }
 }

@@ -645,6 +645,7 @@ async fn completing_a_trajectory_needs_the_closing_review_000(backend: Backend) 
     assert_eq!(
         problem["allowed_actions"],
         json!([
+            "assign",
             "issue_coachee_link",
             "record_consent",
             "book_session",
