@@ -76,20 +76,16 @@ pub fn revive(
     key: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(
-        jobs::table
-            .filter(jobs::kind.eq(kind))
-            .filter(jobs::dedupe_key.eq(key))
-            .filter(jobs::status.eq(PARKED)),
-    )
-    .set((
-        jobs::status.eq(QUEUED),
-        jobs::run_at.eq(now),
-        jobs::attempts.eq(0),
-        jobs::updated_at.eq(now),
-    ))
-    .execute(conn)
-    .map(|n| n == 1)
+    let id: Option<String> = jobs::table
+        .filter(jobs::kind.eq(kind))
+        .filter(jobs::dedupe_key.eq(key))
+        .select(jobs::id)
+        .first(conn)
+        .optional()?;
+    match id {
+        Some(id) => retry(conn, &id, now),
+        None => Ok(false),
+    }
 }
 
 /// Claims up to `limit` queued jobs of `kinds` due at `now` that no live lease holds, for

@@ -457,19 +457,32 @@ pub(crate) fn coach_changed(
         }
         store::lock(conn, &follow_up.id)?;
         let mut follow_up = follow_up;
-        follow_up.status = FollowUpStatus::Pending;
-        follow_up.flag = None;
         follow_up.session_id = None;
-        let follow_up = save(conn, now, follow_up)?;
-        jobs::book_follow_up(
-            conn,
-            now,
-            &order.provider_id,
-            &follow_up.id,
-            rules::booking_time(follow_up.due_on, horizon_days, now),
-        )?;
+        await_booking(conn, now, &order.provider_id, follow_up, horizon_days)?;
     }
     Ok(())
+}
+
+/// `follow_up` waits for the service to book it (again): pending, unflagged, its booking queued
+/// for the horizon before its due date.
+fn await_booking(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    provider_id: &str,
+    mut follow_up: FollowUp,
+    horizon_days: u32,
+) -> ServiceResult<FollowUp> {
+    follow_up.status = FollowUpStatus::Pending;
+    follow_up.flag = None;
+    let follow_up = save(conn, now, follow_up)?;
+    jobs::book_follow_up(
+        conn,
+        now,
+        provider_id,
+        &follow_up.id,
+        rules::booking_time(follow_up.due_on, horizon_days, now),
+    )?;
+    Ok(follow_up)
 }
 
 // ----- Moved, skipped, and its outcome, by people -----
@@ -626,17 +639,9 @@ pub fn change(
                     &visible,
                     "the follow-up moved",
                 )?;
-                follow_up.status = FollowUpStatus::Pending;
-                follow_up.flag = None;
                 follow_up.due_on = due_on;
-                let follow_up = save(conn, now, follow_up)?;
-                jobs::book_follow_up(
-                    conn,
-                    now,
-                    &order.provider_id,
-                    &follow_up.id,
-                    rules::booking_time(due_on, horizon_days, now),
-                )?;
+                let follow_up =
+                    await_booking(conn, now, &order.provider_id, follow_up, horizon_days)?;
                 lifecycle::record(
                     conn,
                     now,

@@ -612,6 +612,14 @@ async fn booked_follow_up(s: &Scene, order: &str) -> Value {
     follow_up
 }
 
+/// The session of `follow_up`, as `token` reads it.
+async fn session_of(s: &Scene, follow_up: &Value, token: &str) -> Value {
+    let id = follow_up["session"]["id"].as_str().unwrap();
+    let response = s.app.get(&format!("/api/v1/sessions/{id}"), token).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 /// Once its session has started, a follow-up is neither moved nor skipped: what happened is
 /// recorded (attendance, then the outcome). A session the coachee did not come to is let go.
 async fn a_follow_up_whose_session_started_stays_where_it_is_002(backend: Backend) {
@@ -703,36 +711,14 @@ async fn another_coach_takes_over_the_follow_ups_002(backend: Backend) {
     assert_eq!(assigned.status(), 200);
     let assigned: Value = assigned.json().await.unwrap();
     assert_eq!(assigned["status"], "following_up");
-    let anna_session: Value = s
-        .app
-        .get(
-            &format!(
-                "/api/v1/sessions/{}",
-                with_anna["session"]["id"].as_str().unwrap()
-            ),
-            &s.planner,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(anna_session["status"], "cancelled");
+    assert_eq!(
+        session_of(&s, &with_anna, &s.planner).await["status"],
+        "cancelled"
+    );
     let waiting = &follow_ups(&s, &order, &s.planner).await[0];
     assert_eq!(waiting["status"], "pending");
     let with_bram = booked_follow_up(&s, &order).await;
-    let session: Value = s
-        .app
-        .get(
-            &format!(
-                "/api/v1/sessions/{}",
-                with_bram["session"]["id"].as_str().unwrap()
-            ),
-            &s.bram,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let session = session_of(&s, &with_bram, &s.bram).await;
     assert_eq!(session["coach_id"], me["coach_id"]);
     assert_eq!(session["status"], "planned");
 }
