@@ -273,7 +273,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 std::sync::Arc::new(SystemClock),
                 trajectum::worker::WorkerSettings::from_settings(&settings),
             );
-            let running = trajectum::worker::Running::start(worker, pool);
+            let keys = std::sync::Arc::new(trajectum::startup::load_notes_keys(&settings)?);
+            let running = trajectum::worker::Running::start(worker, pool, keys)?;
             stopped().await;
             tracing::info!("stopping the worker");
             running.stop().await;

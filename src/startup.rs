@@ -57,15 +57,19 @@ impl Application {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot bind {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
-        let worker = settings.worker.then(|| {
-            crate::worker::Running::start(
-                crate::worker::Worker::new(
-                    clock.clone(),
-                    crate::worker::WorkerSettings::from_settings(&settings),
-                ),
-                pool.clone(),
-            )
-        });
+        let worker = settings
+            .worker
+            .then(|| {
+                crate::worker::Running::start(
+                    crate::worker::Worker::new(
+                        clock.clone(),
+                        crate::worker::WorkerSettings::from_settings(&settings),
+                    ),
+                    pool.clone(),
+                    notes_key.clone(),
+                )
+            })
+            .transpose()?;
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             clock,
@@ -82,6 +86,7 @@ impl Application {
             body_limit: settings.body_limit_bytes,
             notes_key,
             follow_up_horizon_days: settings.follow_up_horizon_days,
+            webhooks: Arc::new(crate::delivery::WebhookSettings::from_settings(&settings)),
         });
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));

@@ -38,6 +38,8 @@ pub struct WorkerSettings {
     pub follow_up_horizon_days: u32,
     /// Days the coachee has to rate the first session (004).
     pub alliance_rating_days: u32,
+    /// How webhooks are delivered (`crate::delivery`).
+    pub webhooks: crate::delivery::WebhookSettings,
 }
 
 impl WorkerSettings {
@@ -50,6 +52,7 @@ impl WorkerSettings {
             ),
             follow_up_horizon_days: settings.follow_up_horizon_days,
             alliance_rating_days: settings.alliance_rating_days,
+            webhooks: crate::delivery::WebhookSettings::from_settings(settings),
         }
     }
 }
@@ -127,6 +130,7 @@ impl Worker {
         let now = self.clock.now();
         let lease_until = now + self.settings.lease;
         let claimed = db::write(conn, |conn| {
+            // Webhook deliveries are the deliverer's (`crate::delivery`).
             let kinds = JobKind::ALL.map(JobKind::as_str);
             store::claim(
                 conn,
@@ -288,6 +292,22 @@ impl Worker {
         Ok(())
     }
 
+    /// The worker's deliverer of webhooks, under the worker's name and lease.
+    pub fn deliverer(
+        &self,
+        pool: Pool,
+        keys: Arc<crate::vault::NotesKeys>,
+    ) -> anyhow::Result<crate::delivery::Deliverer> {
+        crate::delivery::Deliverer::new(
+            &self.id,
+            self.clock.clone(),
+            pool,
+            self.settings.webhooks.clone(),
+            keys,
+            self.settings.lease,
+        )
+    }
+
     /// Asks the worker to stop: it claims nothing more, and gives back what it has not started.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
@@ -361,24 +381,37 @@ impl Worker {
     }
 }
 
-/// A worker running in the background, and how to stop it.
+/// A worker running in the background, with its deliverer, and how to stop them.
 #[derive(Debug)]
 pub struct Running {
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
-    /// Starts `worker` on `pool` in the background (on the current runtime).
-    pub fn start(worker: Worker, pool: Pool) -> Running {
+    /// Starts `worker` on `pool` in the background (on the current runtime), and its deliverer
+    /// of webhooks, which opens their secrets with `keys`.
+    pub fn start(
+        worker: Worker,
+        pool: Pool,
+        keys: Arc<crate::vault::NotesKeys>,
+    ) -> anyhow::Result<Running> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = actix_web::rt::spawn(worker.run(pool, stopped));
-        Running { stop, task }
+        let deliverer = worker.deliverer(pool.clone(), keys)?;
+        let poll = worker.settings.poll;
+        let tasks = vec![
+            actix_web::rt::spawn(worker.run(pool, stopped.clone())),
+            actix_web::rt::spawn(deliverer.run(poll, stopped)),
+        ];
+        Ok(Running { stop, tasks })
     }
 
-    /// Stops the worker: the job it runs finishes, the ones it claimed and did not start go back.
+    /// Stops the worker: the job it runs finishes, the ones it claimed and did not start go back;
+    /// deliveries under way finish.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod coachee;
 pub mod coaches;
 pub mod conditional;
 pub mod docs;
+pub mod events;
 pub mod extract;
 pub mod follow_ups;
 pub mod groups;
@@ -28,6 +29,7 @@ pub mod routes;
 pub mod sessions;
 pub mod settings;
 pub mod spec;
+pub mod webhooks;
 
 pub use routes::RouteTable;
 
@@ -68,6 +70,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(follow_ups::get_policy)
                 .service(follow_ups::put_policy)
                 .service(jobs::list_jobs)
+                .service(events::event_feed)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::create_webhook)
                 .service(settings::get_settings)
                 .service(settings::put_settings)
                 .service(orders::get_order)
@@ -104,6 +109,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(follow_ups::change_follow_up)
                 .service(follow_ups::record_outcome)
                 .service(jobs::retry_job)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_secret)
+                .service(webhooks::ping)
+                .service(webhooks::list_deliveries)
+                .service(webhooks::redeliver)
                 .service(groups::get_group)
                 .service(groups::add_participant)
                 .service(groups::move_group)

@@ -132,6 +132,11 @@ role_set!(
     ContractParties => [Employer, ProviderAdmin]
 );
 role_set!(
+    /// Who manage their organisation's integrations (webhooks, the events feed): an employer's
+    /// HR users and systems, the provider's planners.
+    Subscribers => [Employer, ProviderAdmin]
+);
+role_set!(
     /// The coachee, with a link token.
     Coachees => [Coachee]
 );

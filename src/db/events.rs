@@ -14,6 +14,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{event_log, event_log_heads, events};
+use super::webhooks::Numbered;
 use super::{DbConnection, Json};
 use crate::domain::event::Event;
 use crate::domain::order::OrderStatus;
@@ -79,7 +80,13 @@ pub struct NewEvent<'a> {
 pub struct LogEntry {
     pub organisation_id: String,
     pub event_id: String,
+    pub event_type: &'static str,
+    pub occurred_at: NaiveDateTime,
 }
+
+/// Told when this process commits numbered events, so that a long poll of the events feed
+/// wakes at once (pollers in other processes see the head rows move within their poll).
+pub static COMMITTED: tokio::sync::Notify = tokio::sync::Notify::const_new();
 
 thread_local! {
     /// The log entries of the transactions open on this thread ([`crate::db::write`]), one frame
@@ -131,27 +138,39 @@ impl Drop for LogFrame {
 }
 
 /// Numbers `entries` in their organisations' logs, organisation by organisation in id order,
-/// each organisation's in the order they were appended.
+/// each organisation's in the order they were appended, and writes their webhook deliveries to
+/// the outbox (`db::webhooks::queue_deliveries`) while the head row is held.
 pub fn flush(conn: &mut DbConnection, entries: &[LogEntry]) -> QueryResult<()> {
     let mut organisations: Vec<&str> = entries.iter().map(|e| e.organisation_id.as_str()).collect();
     organisations.sort_unstable();
     organisations.dedup();
     for organisation in organisations {
-        let events: Vec<&str> = entries
+        let events: Vec<&LogEntry> = entries
             .iter()
             .filter(|e| e.organisation_id == organisation)
-            .map(|e| e.event_id.as_str())
             .collect();
         let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
         let last = bump_head(conn, organisation, count)?;
-        for (seq, event_id) in (last - count + 1..).zip(events) {
+        let numbered: Vec<Numbered<'_>> = (last - count + 1..)
+            .zip(&events)
+            .map(|(seq, e)| Numbered {
+                seq,
+                event_id: &e.event_id,
+                event_type: e.event_type,
+            })
+            .collect();
+        for n in &numbered {
             diesel::insert_into(event_log::table)
                 .values((
                     event_log::organisation_id.eq(organisation),
-                    event_log::seq.eq(seq),
-                    event_log::event_id.eq(event_id),
+                    event_log::seq.eq(n.seq),
+                    event_log::event_id.eq(n.event_id),
                 ))
                 .execute(conn)?;
+        }
+        let at = events.iter().map(|e| e.occurred_at).max();
+        if let Some(at) = at {
+            super::webhooks::queue_deliveries(conn, organisation, &numbered, at)?;
         }
     }
     Ok(())
@@ -217,6 +236,8 @@ pub fn append(conn: &mut DbConnection, new: &NewEvent<'_>) -> QueryResult<()> {
             LogEntry {
                 organisation_id: organisation.to_string(),
                 event_id: new.id.clone(),
+                event_type: new.event.name(),
+                occurred_at: new.occurred_at,
             },
         )?;
     }
@@ -273,14 +294,48 @@ pub fn log(
     after: i64,
     limit: i64,
 ) -> QueryResult<Vec<(i64, StoredEvent)>> {
-    event_log::table
+    log_of_types(conn, organisation_id, after, None, limit)
+}
+
+/// An organisation's log after number `after`, only events of `types` when given.
+pub fn log_of_types(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    after: i64,
+    types: Option<&[String]>,
+    limit: i64,
+) -> QueryResult<Vec<(i64, StoredEvent)>> {
+    let mut query = event_log::table
         .inner_join(events::table)
         .filter(event_log::organisation_id.eq(organisation_id))
         .filter(event_log::seq.gt(after))
         .order(event_log::seq.asc())
         .limit(limit)
         .select((event_log::seq, StoredEvent::as_select()))
-        .load(conn)
+        .into_boxed();
+    if let Some(types) = types {
+        query = query.filter(events::event_type.eq_any(types.to_vec()));
+    }
+    query.load(conn)
+}
+
+/// The event `id`.
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<StoredEvent>> {
+    events::table
+        .find(id)
+        .select(StoredEvent::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The number of the organisation's last event (0 before its first).
+pub fn head(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<i64> {
+    event_log_heads::table
+        .find(organisation_id)
+        .select(event_log_heads::last_seq)
+        .first(conn)
+        .optional()
+        .map(Option::unwrap_or_default)
 }
 
 #[cfg(test)]
@@ -296,6 +351,8 @@ mod tests {
                 .push(LogEntry {
                     organisation_id: "org".into(),
                     event_id: event_id.into(),
+                    event_type: "order.created",
+                    occurred_at: NaiveDateTime::default(),
                 })
         });
     }

@@ -17,6 +17,7 @@ pub mod schema;
 pub mod sessions;
 pub mod settings;
 pub mod types;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -269,8 +270,9 @@ where
     match f(conn) {
         Ok(value) => {
             // The event log's head rows last, just before the outermost commit.
-            let numbered = match frame.close() {
-                Some(entries) => events::flush(conn, &entries),
+            let entries = frame.close();
+            let numbered = match &entries {
+                Some(entries) => events::flush(conn, entries),
                 None => Ok(()),
             };
             if let Err(error) = numbered {
@@ -280,6 +282,9 @@ where
                 return Err(error.into());
             }
             Manager::commit_transaction(conn)?;
+            if entries.is_some_and(|e| !e.is_empty()) {
+                events::COMMITTED.notify_waiters();
+            }
             Ok(value)
         }
         Err(error) => {

@@ -399,5 +399,63 @@ diesel::allow_tables_to_appear_in_same_query!(
     session_notes,
     calendar_feeds,
     provider_settings,
-    session_groups
+    session_groups,
+    webhooks,
+    webhook_deliveries,
+    webhook_attempts
 );
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        organisation_id -> Text,
+        url -> Text,
+        description -> Text,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_until -> Nullable<Timestamp>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        disabled_detail -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_id -> Nullable<Text>,
+        event_type -> Text,
+        position -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        failing_since -> Nullable<Timestamp>,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> Text,
+        delivery_id -> Text,
+        attempted_at -> Timestamp,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        duration_ms -> Integer,
+        next_attempt_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));

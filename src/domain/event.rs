@@ -16,6 +16,7 @@ use crate::domain::alliance::AllianceRisk;
 use crate::domain::consent::ConsentKind;
 use crate::domain::follow_up::{FollowUpFlag, Results};
 use crate::domain::order::{ContactChannel, IntakeDecision};
+use crate::domain::principal::OrganisationKind;
 use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind};
 
 /// One step in an order's life, with its payload.
@@ -197,7 +198,83 @@ pub struct Unreadable {
     pub cause: String,
 }
 
+/// Which organisations are told of events of a type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Told {
+    /// The order's employer and provider.
+    Both,
+    /// The provider alone: its own changes, and how the coachee rates the relationship (004).
+    Provider,
+    /// The employer alone: its own settings.
+    Employer,
+}
+
+impl Told {
+    pub fn includes(self, kind: OrganisationKind) -> bool {
+        match self {
+            Told::Both => true,
+            Told::Provider => kind == OrganisationKind::Provider,
+            Told::Employer => kind == OrganisationKind::Employer,
+        }
+    }
+}
+
 impl Event {
+    /// Every event type, as [`Event::name`] gives them.
+    pub const TYPES: [&'static str; 33] = [
+        "order.created",
+        "order.updated",
+        "order.accepted",
+        "order.coach_changed",
+        "order.contacted",
+        "order.cancelled",
+        "order.extended",
+        "order.completed",
+        "intake.completed",
+        "plan.updated",
+        "coachee_link.issued",
+        "coachee_link.revoked",
+        "consent.given",
+        "consent.withdrawn",
+        "session.scheduled",
+        "session.rescheduled",
+        "session.cancelled",
+        "session.held",
+        "session.no_show",
+        "alliance.at_risk",
+        "follow_up.planned",
+        "follow_up.scheduled",
+        "follow_up.flagged",
+        "follow_up.moved",
+        "follow_up.skipped",
+        "follow_up.completed",
+        "order.closed",
+        "coach.added",
+        "coach.updated",
+        "coach.login_granted",
+        "availability.updated",
+        "provider_settings.updated",
+        "follow_up_policy.updated",
+    ];
+
+    /// Who is told of events of type `name` (their event logs, webhooks and feeds); `None` for
+    /// a name that is no event type.
+    pub fn audience_of_type(name: &str) -> Option<Told> {
+        if !Event::TYPES.contains(&name) {
+            return None;
+        }
+        Some(match name {
+            "alliance.at_risk"
+            | "coach.added"
+            | "coach.updated"
+            | "coach.login_granted"
+            | "availability.updated"
+            | "provider_settings.updated" => Told::Provider,
+            "follow_up_policy.updated" => Told::Employer,
+            _ => Told::Both,
+        })
+    }
+
     /// The event's type, e.g. `order.created`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -425,6 +502,31 @@ mod tests {
                 days: vec![90, 180],
             },
         ]
+    }
+
+    #[test]
+    fn every_event_type_is_listed_once_with_who_is_told_of_it() {
+        let events = every_event();
+        assert_eq!(events.len(), Event::TYPES.len());
+        for event in &events {
+            assert!(Event::TYPES.contains(&event.name()), "{}", event.name());
+            let told = Event::audience_of_type(event.name()).unwrap();
+            // The employer's log holds an order's event when it reaches the employer.
+            if !event.is_organisations() {
+                assert_eq!(
+                    told.includes(OrganisationKind::Employer),
+                    event.reaches_employer(),
+                    "{}",
+                    event.name()
+                );
+                assert!(told.includes(OrganisationKind::Provider));
+            }
+        }
+        let mut names: Vec<_> = Event::TYPES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Event::TYPES.len());
+        assert_eq!(Event::audience_of_type("order.teleported"), None);
     }
 
     #[test]

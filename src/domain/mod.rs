@@ -23,6 +23,7 @@ pub mod provider_settings;
 pub mod session;
 pub mod session_change;
 pub mod visibility;
+pub mod webhook;
 
 use serde::Serialize;
 use utoipa::ToSchema;

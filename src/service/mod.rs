@@ -27,5 +27,7 @@ pub mod plan;
 pub mod provider_settings;
 pub mod self_service;
 pub mod sessions;
+pub mod webhooks;
+pub mod feed;
 
 pub use error::{ServiceError, ServiceResult};

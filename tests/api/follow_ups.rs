@@ -334,6 +334,7 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
                     lease: Duration::seconds(60),
                     follow_up_horizon_days: 21,
                     alliance_rating_days: 7,
+                    webhooks: s.app.webhook_settings(),
                 },
             );
             let pool = s.app.pool.clone();

@@ -272,6 +272,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The app's clock: tests move it with [`TestApp::advance`].
     pub clock: Arc<TestClock>,
+    /// The settings it runs with.
+    pub settings: Settings,
 }
 
 impl TestApp {
@@ -286,6 +288,7 @@ impl TestApp {
                 lease: chrono::Duration::seconds(60),
                 follow_up_horizon_days: trajectum::domain::follow_up::DEFAULT_HORIZON_DAYS,
                 alliance_rating_days: 7,
+                webhooks: self.webhook_settings(),
             },
         );
         self.blocking(move |conn| {
@@ -293,6 +296,34 @@ impl TestApp {
             Ok(worker.run_due(conn)?)
         })
         .await
+    }
+
+    /// How the app sends webhooks.
+    pub fn webhook_settings(&self) -> trajectum::delivery::WebhookSettings {
+        trajectum::delivery::WebhookSettings::from_settings(&self.settings)
+    }
+
+    /// A deliverer of webhooks as the app's worker runs, named `name`.
+    pub fn deliverer(&self, name: &str) -> trajectum::delivery::Deliverer {
+        let keys = trajectum::startup::load_notes_keys(&self.settings).expect("notes key");
+        trajectum::delivery::Deliverer::new(
+            name,
+            self.clock.clone(),
+            self.pool.clone(),
+            self.webhook_settings(),
+            Arc::new(keys),
+            chrono::Duration::seconds(60),
+        )
+        .expect("deliverer")
+    }
+
+    /// Sends every webhook delivery due on the app's clock, as the worker would, until none is
+    /// due; how many subscription jobs ran.
+    pub async fn run_deliveries(&self) -> usize {
+        self.deliverer("test-deliverer")
+            .run_due()
+            .await
+            .expect("deliveries run")
     }
 
     /// Another instance of the service on this test's database and clock, with settings changed
@@ -325,7 +356,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     let mut settings = test_settings(&db);
     configure(&mut settings);
     let clock = Arc::new(TestClock::new());
-    let app = Application::build_with_clock(settings, clock.clone())
+    let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await
         .expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -337,6 +368,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         pool,
         db,
         clock,
+        settings,
     };
     let now = test_app.now();
     test_app
