@@ -145,7 +145,8 @@ impl Sender {
     /// Sends `outgoing`, signed with each of `secrets` at `timestamp` (seconds).
     pub async fn send(&self, outgoing: &Outgoing, secrets: &[String], timestamp: i64) -> Sent {
         let started = Instant::now();
-        let elapsed = |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+        let elapsed =
+            |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
         let failed = |error: String, started: Instant| Sent {
             status: None,
             error: Some(error),
@@ -175,7 +176,10 @@ impl Sender {
             .post(url)
             .header("content-type", "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &outgoing.delivery_id)
-            .header(standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
+            .header(
+                standardwebhooks::HEADER_WEBHOOK_TIMESTAMP,
+                timestamp.to_string(),
+            )
             .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
             .body(outgoing.body.clone());
         let mut response = match request.send().await {

@@ -54,14 +54,22 @@ impl EventFeedParams {
                 .parse::<i64>()
                 .ok()
                 .filter(|n| *n >= 0 && text.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| bad("after", "must be a next_cursor (an event's sequence)".into()))?,
+                .ok_or_else(|| {
+                    bad(
+                        "after",
+                        "must be a next_cursor (an event's sequence)".into(),
+                    )
+                })?,
         };
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(bad("limit", format!("must be between 1 and {MAX_LIMIT}")));
         }
         if self.wait.is_some_and(|w| w > MAX_WAIT_SECONDS) {
-            return Err(bad("wait", format!("must be 0 to {MAX_WAIT_SECONDS} seconds")));
+            return Err(bad(
+                "wait",
+                format!("must be 0 to {MAX_WAIT_SECONDS} seconds"),
+            ));
         }
         let types = match &self.types {
             None => None,

@@ -278,8 +278,10 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
     let deliveries = webhook_deliveries::table
         .filter(webhook_deliveries::webhook_id.eq(id))
         .select(webhook_deliveries::id);
-    diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)))
-        .execute(conn)?;
+    diesel::delete(
+        webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries)),
+    )
+    .execute(conn)?;
     diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::webhook_id.eq(id)))
         .execute(conn)?;
     drop_job(conn, id)?;

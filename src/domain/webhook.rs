@@ -59,7 +59,10 @@ pub fn check_event_types(
     for (i, name) in types.iter().enumerate() {
         let at = format!("{pointer}/{i}");
         if Event::audience_of_type(name).is_none() {
-            errors.push(FieldError::new(at, format!("{name:?} is not an event type")));
+            errors.push(FieldError::new(
+                at,
+                format!("{name:?} is not an event type"),
+            ));
         } else if !told_to(kind, name) {
             errors.push(FieldError::new(
                 at,
@@ -85,7 +88,9 @@ pub fn check_url(text: &str, allow_http: bool) -> Result<Url, String> {
         other => return Err(format!("must use https, not {other}")),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials: authenticate the deliveries by their signature".into());
+        return Err(
+            "must not carry credentials: authenticate the deliveries by their signature".into(),
+        );
     }
     if url.fragment().is_some() {
         return Err("must not have a fragment".into());
@@ -189,8 +194,7 @@ fn refuses_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("a unique-local (private) address")
     } else if ip.is_multicast() {
         Some("a multicast address")
-    } else if segments[0] == 0x2001 && segments[1] == 0x0db8 || segments[..4] == [0x100, 0, 0, 0]
-    {
+    } else if segments[0] == 0x2001 && segments[1] == 0x0db8 || segments[..4] == [0x100, 0, 0, 0] {
         Some("a documentation or discard address")
     } else {
         None
@@ -253,7 +257,9 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u32>() {
         return Some(Duration::seconds(i64::from(seconds)));
     }
-    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
     Some((at - now).max(Duration::zero()))
 }
 
@@ -262,7 +268,10 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// Where to send: `https`, to a public address (checked now and at every delivery).
-    #[schema(example = "https://hr.example.com/trajectum/webhooks", max_length = 2048)]
+    #[schema(
+        example = "https://hr.example.com/trajectum/webhooks",
+        max_length = 2048
+    )]
     pub url: String,
     /// The event types to send (API.md "Events"), those the organisation is told of.
     #[schema(example = json!(["order.accepted", "session.scheduled", "session.cancelled"]))]
@@ -301,7 +310,9 @@ pub fn check_description(text: &str, pointer: &str) -> Option<FieldError> {
 }
 
 /// Why a subscription was disabled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum DisabledReason {
     /// The receiver answered 410 Gone.
@@ -370,7 +381,12 @@ mod tests {
             let ip: IpAddr = refused.parse().unwrap();
             assert!(policy().refuses(ip).is_some(), "{refused} is let through");
         }
-        for public in ["93.184.215.14", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "93.184.215.14",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             let ip: IpAddr = public.parse().unwrap();
             assert_eq!(policy().refuses(ip), None, "{public} is refused");
         }
@@ -458,7 +474,9 @@ mod tests {
         assert_eq!(at_risk[0].pointer, "/e/0");
         assert!(check_event_types(provider, &["alliance.at_risk".into()], "/e").is_empty());
         assert!(!check_event_types(employer, &["coach.added".into()], "/e").is_empty());
-        assert!(!check_event_types(provider, &["follow_up_policy.updated".into()], "/e").is_empty());
+        assert!(
+            !check_event_types(provider, &["follow_up_policy.updated".into()], "/e").is_empty()
+        );
         assert!(!check_event_types(provider, &[], "/e").is_empty());
         let twice = ["order.created".to_string(), "order.created".to_string()];
         assert_eq!(check_event_types(provider, &twice, "/e")[0].pointer, "/e/1");

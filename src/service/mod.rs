@@ -12,6 +12,7 @@ pub mod coachee;
 pub mod coaches;
 pub mod coaching;
 pub mod error;
+pub mod feed;
 pub mod follow_ups;
 pub mod groups;
 pub mod idempotency;
@@ -28,6 +29,5 @@ pub mod provider_settings;
 pub mod self_service;
 pub mod sessions;
 pub mod webhooks;
-pub mod feed;
 
 pub use error::{ServiceError, ServiceResult};

@@ -12,8 +12,7 @@ use crate::db::{self, events, jobs, DbConnection, Json};
 use crate::delivery::Destination;
 use crate::domain::principal::{OrganisationKind, Principal};
 use crate::domain::webhook::{
-    self as rules, after_failure, answer, Answer, DisabledReason, NewWebhook, Retry,
-    WebhookChange,
+    self as rules, after_failure, answer, Answer, DisabledReason, NewWebhook, Retry, WebhookChange,
 };
 use crate::domain::FieldError;
 use crate::service::error::{ServiceError, ServiceResult};
@@ -395,7 +394,9 @@ fn body_of(
     let stored = events::find(conn, event_id)?
         .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("delivery of a missing event")))?;
     let organisation = db::identity::find_organisation(conn, &webhook.organisation_id)?
-        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("webhook of a missing organisation")))?;
+        .ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("webhook of a missing organisation"))
+        })?;
     let event = FeedEvent::build(delivery.position, stored, organisation.kind);
     serde_json::to_string(&event).map_err(|e| ServiceError::Internal(e.into()))
 }
@@ -475,7 +476,8 @@ pub fn record(
 ) -> ServiceResult<bool> {
     let at = now.naive_utc();
     db::write(conn, |conn| {
-        let Some(delivery) = store::find_delivery(conn, &outgoing.webhook_id, &outgoing.delivery_id)?
+        let Some(delivery) =
+            store::find_delivery(conn, &outgoing.webhook_id, &outgoing.delivery_id)?
         else {
             // The subscription was deleted meanwhile.
             return Ok(false);

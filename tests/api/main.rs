@@ -22,3 +22,4 @@ mod roles;
 mod scene;
 mod scheduling;
 mod tokens;
+mod webhooks;

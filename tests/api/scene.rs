@@ -28,7 +28,11 @@ pub fn long_text(prefix: &str) -> String {
 
 impl Scene {
     pub async fn new(backend: Backend) -> Scene {
-        let app = spawn_app(backend).await;
+        Scene::with(spawn_app(backend).await).await
+    }
+
+    /// The cast on `app` (one spawned with settings of its own).
+    pub async fn with(app: TestApp) -> Scene {
         let hr = app.hr_token().await;
         let planner = app.planner_token().await;
         let anna = app.coach_token(0).await;
