@@ -337,6 +337,9 @@ impl Deliverer {
             if *stopped.borrow() {
                 break;
             }
+            // Registered before the claim: a delivery queued in this process after it wakes the
+            // deliverer at once.
+            let queued = crate::db::webhooks::DELIVERIES_QUEUED.notified();
             let free = self.concurrency.saturating_sub(running.len());
             let claimed = if free > 0 {
                 match self.claim(free).await {
@@ -357,6 +360,7 @@ impl Deliverer {
             if idle || running.len() >= self.concurrency {
                 tokio::select! {
                     _ = running.join_next(), if !running.is_empty() => {}
+                    _ = queued => {}
                     _ = tokio::time::sleep(poll) => {}
                     changed = stopped.changed() => {
                         if changed.is_err() {

@@ -207,6 +207,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                     "the demo's credentials are public; seed them into PostgreSQL only with --force"
                 );
             }
+            let settings = with_local_webhooks(settings);
             let pool = connect_and_migrate(&settings).await?;
             let horizon = settings.follow_up_horizon_days;
             let seeded = blocking(move || {
@@ -431,7 +432,18 @@ fn administer(
             let outcome = trajectum::service::notes::reseal_all(conn, &keys)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("notes_resealed={}", outcome.resealed);
+            let secrets = trajectum::service::webhooks::reseal_secrets(conn, &keys)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("webhook_secrets_resealed={}", secrets.resealed);
             let mut problems = vec![];
+            if !secrets.unknown_key.is_empty() || !secrets.corrupt.is_empty() {
+                problems.push(format!(
+                    "the signing secrets of webhooks {} do not open under the configured keys: \
+                     add the key they were sealed with to TRAJECTUM_NOTES_PREVIOUS_KEYS, or \
+                     rotate their secrets",
+                    [secrets.unknown_key, secrets.corrupt].concat().join(", ")
+                ));
+            }
             if !outcome.unknown_key.is_empty() {
                 problems.push(format!(
                     "{} notes are sealed under a key that is not configured (sessions {}): add \
@@ -478,6 +490,16 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo sends webhooks to receivers on this machine over plain http, unless configured
+/// otherwise: to try them with a receiver of one's own. `serve` never does by default.
+fn with_local_webhooks(mut settings: Settings) -> Settings {
+    if !settings.webhook_allow_http && settings.webhook_allowed_networks.is_empty() {
+        settings.webhook_allow_http = true;
+        settings.webhook_allowed_networks = "127.0.0.0/8,::1/128".into();
+    }
+    settings
+}
+
 fn print_demo(settings: &Settings, seeded: bool) {
     let base = format!("http://{}:{}", settings.host, settings.port);
     println!(
@@ -487,6 +509,7 @@ fn print_demo(settings: &Settings, seeded: bool) {
          \n  planner   (password)            {} / {}\
          \n  coaches   (password)            {} , {} / {}\
          \n\nAPI docs:  {base}/docs/\
+         \nWebhooks:  {}\
          \nTry:\n  curl -s -u {}:{} -d grant_type=client_credentials {base}/api/v1/auth/token\n",
         if seeded { "Seeded" } else { "Using existing" },
         demo::CLIENT_ID,
@@ -498,6 +521,11 @@ fn print_demo(settings: &Settings, seeded: bool) {
         demo::COACH_EMAILS[0],
         demo::COACH_EMAILS[1],
         demo::COACH_PASSWORD,
+        if settings.webhook_allow_http {
+            "the demo also sends to http receivers on this machine (127.0.0.1); serve only to https on public addresses"
+        } else {
+            "https on public addresses only"
+        },
         demo::CLIENT_ID,
         demo::CLIENT_SECRET,
     );

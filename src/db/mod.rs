@@ -284,6 +284,7 @@ where
             Manager::commit_transaction(conn)?;
             if entries.is_some_and(|e| !e.is_empty()) {
                 events::COMMITTED.notify_waiters();
+                webhooks::tell_deliverer();
             }
             Ok(value)
         }

@@ -110,6 +110,22 @@ pub struct Numbered<'a> {
     pub event_type: &'a str,
 }
 
+thread_local! {
+    /// Whether this thread's transaction queued a delivery (told after it commits).
+    static QUEUED_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Told when this process commits a transaction that queued a delivery: the deliverer wakes at
+/// once rather than at its next poll.
+pub static DELIVERIES_QUEUED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// After a commit: tells the deliverer if the transaction queued a delivery.
+pub fn tell_deliverer() {
+    if QUEUED_HERE.with(|q| q.replace(false)) {
+        DELIVERIES_QUEUED.notify_waiters();
+    }
+}
+
 /// Writes the deliveries of `numbered` (the organisation's events numbered in this
 /// transaction) to the outbox of each enabled subscription that names their types, and wakes
 /// their jobs. Called by the one event writer, just before commit.
@@ -138,6 +154,7 @@ pub fn queue_deliveries(
             insert_delivery(conn, row)?;
         }
         wake(conn, &webhook_id, organisation_id, at)?;
+        QUEUED_HERE.with(|q| q.set(true));
     }
     Ok(())
 }
@@ -271,6 +288,26 @@ pub fn save(conn: &mut DbConnection, webhook: &Webhook, previous: i32) -> QueryR
     .set(webhook)
     .execute(conn)
     .map(|n| n == 1)
+}
+
+/// Every subscription's id.
+pub fn all_ids(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    webhooks::table
+        .order(webhooks::id.asc())
+        .select(webhooks::id)
+        .load(conn)
+}
+
+/// Stores the subscription's secrets sealed anew (no version change: nothing the organisation
+/// sees changed).
+pub fn save_secrets(conn: &mut DbConnection, webhook: &Webhook) -> QueryResult<bool> {
+    diesel::update(webhooks::table.find(&webhook.id))
+        .set((
+            webhooks::secret.eq(&webhook.secret),
+            webhooks::previous_secret.eq(&webhook.previous_secret),
+        ))
+        .execute(conn)
+        .map(|n| n == 1)
 }
 
 /// Deletes the subscription with its deliveries, their attempts and its job.

@@ -457,6 +457,46 @@ pub fn next_delivery(
     })
 }
 
+/// Seals every webhook's secrets sealed under a retired key again under the current one, with
+/// the notes (`trajectum admin reseal-notes`, after a key rotation).
+pub fn reseal_secrets(
+    conn: &mut DbConnection,
+    keys: &NotesKeys,
+) -> ServiceResult<crate::service::notes::Resealed> {
+    use crate::vault::VaultError;
+    let mut outcome = crate::service::notes::Resealed::default();
+    let ids = store::all_ids(conn)?;
+    for id in ids {
+        db::write(conn, |conn| {
+            let Some(mut webhook) = store::get(conn, &id)? else {
+                return Ok(());
+            };
+            let aad = sealed_for(&webhook.id);
+            let mut changed = false;
+            for sealed in
+                std::iter::once(&mut webhook.secret).chain(webhook.previous_secret.as_mut())
+            {
+                match keys.reseal(&aad, sealed) {
+                    Ok(Some(resealed)) => {
+                        *sealed = resealed;
+                        changed = true;
+                    }
+                    Ok(None) => {}
+                    Err(VaultError::UnknownKey(_)) => outcome.unknown_key.push(id.clone()),
+                    Err(VaultError::Corrupt) => outcome.corrupt.push(id.clone()),
+                }
+            }
+            if changed && store::save_secrets(conn, &webhook)? {
+                outcome.resealed += 1;
+            }
+            Ok::<_, ServiceError>(())
+        })?;
+    }
+    outcome.unknown_key.dedup();
+    outcome.corrupt.dedup();
+    Ok(outcome)
+}
+
 fn open(keys: &NotesKeys, webhook_id: &str, sealed: &str) -> ServiceResult<String> {
     keys.open(&sealed_for(webhook_id), sealed)
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("a webhook secret does not open: {e}")))
