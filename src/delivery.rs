@@ -276,6 +276,8 @@ impl Deliverer {
         lease: chrono::Duration,
     ) -> anyhow::Result<Deliverer> {
         let concurrency = settings.concurrency.max(1);
+        // A delivery's lease outlasts its request, however long the worker's lease is.
+        let lease = lease + chrono::Duration::from_std(settings.timeout)?;
         Ok(Deliverer {
             id: worker_id.to_string(),
             clock,

@@ -32,7 +32,8 @@ async fn every_operation_admits_exactly_the_roles_the_spec_names(backend: crate:
             assert!(!roles.is_empty(), "{method} {path} names its roles");
             let concrete = path
                 .replace("{id}", &uuid::Uuid::new_v4().to_string())
-                .replace("{task_id}", &uuid::Uuid::new_v4().to_string());
+                .replace("{task_id}", &uuid::Uuid::new_v4().to_string())
+                .replace("{delivery_id}", &uuid::Uuid::new_v4().to_string());
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             for role in ROLES {
                 let mut request = s.app.request(method.clone(), &concrete, Some(&token(role)));
@@ -61,10 +62,10 @@ async fn every_operation_admits_exactly_the_roles_the_spec_names(backend: crate:
             }
         }
     }
-    // 74 operations, of which token, revoke, set-password, live, ready and metrics are public.
+    // 84 operations, of which token, revoke, set-password, live, ready and metrics are public.
     assert_eq!(
         checked,
-        4 * 68,
+        4 * 78,
         "every secured operation was tried with every role"
     );
 }
