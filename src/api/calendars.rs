@@ -44,11 +44,20 @@ fn access(req: &HttpRequest, token: Option<String>, roles: &[Role]) -> ApiResult
         .ok_or(ApiError::Unauthenticated)
 }
 
-fn ics(body: String) -> HttpResponse {
-    HttpResponse::Ok()
+/// A feed: kept by the calendar app alone (it carries the reader's token in its URL) and asked
+/// again with `If-None-Match` (its `ETag`, `crate::api::conditional`), which is 304 while unchanged.
+fn ics(feed: crate::views::calendar::Feed) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response
         .content_type(CONTENT_TYPE)
-        .insert_header((header::CACHE_CONTROL, "private, no-store"))
-        .body(body)
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"));
+    if let Some(at) = feed.last_modified {
+        response.insert_header((
+            header::LAST_MODIFIED,
+            at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        ));
+    }
+    response.body(feed.text)
 }
 
 fn issued(feed: FeedIssued) -> HttpResponse {

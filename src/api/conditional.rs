@@ -4,7 +4,12 @@
 //! An `ETag` is `"<version>-<digest>"`: the version is what `If-Match` compares, so a change
 //! made against an old read is refused; the digest is of the body sent, so a representation
 //! that changes without a new version (a contact deadline passing, a coach renamed, a consent
-//! given) gets a new tag and a poller is never told "not modified" about it.
+//! given) gets a new tag and a poller is never told "not modified" about it. A read without a
+//! version of its own (a list, free slots, a calendar feed, the events feed) gets
+//! `"<digest>"`, so that polling it costs nothing while nothing changed.
+//!
+//! `If-None-Match` is `*` or a list of entity tags (RFC 9110 §8.8.3); anything else, an empty
+//! value included, is a 400 naming the header, as the spec says.
 
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -39,6 +44,35 @@ pub fn version_of(tag: &str) -> Option<i32> {
     version.parse().ok()
 }
 
+/// The entity tag of a representation without a version: a digest of its body.
+pub fn body_etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&digest[..8]))
+}
+
+/// Whether `value` is an `If-None-Match` RFC 9110 allows: `*`, or entity tags (`"…"` or
+/// `W/"…"`, of visible characters other than `"`) separated by commas.
+pub fn valid_if_none_match(value: &str) -> bool {
+    let value = value.trim();
+    if value == "*" {
+        return true;
+    }
+    !value.is_empty()
+        && value.split(',').all(|tag| {
+            let tag = tag.trim();
+            let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+            opaque.len() >= 2
+                && opaque.starts_with('"')
+                && opaque.ends_with('"')
+                && opaque[1..opaque.len() - 1]
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+        })
+}
+
+/// The pattern of [`valid_if_none_match`], for the spec.
+pub const IF_NONE_MATCH_PATTERN: &str = r#"^\s*(\*|(W/)?"[!#-~]*"(\s*,\s*(W/)?"[!#-~]*")*)\s*$"#;
+
 /// Whether `If-None-Match` (a list of tags, or `*`) names `current`, by the weak comparison
 /// RFC 9110 §13.1.2 prescribes: `W/` prefixes are ignored.
 fn none_match_names(if_none_match: &str, current: &str) -> bool {
@@ -61,14 +95,33 @@ pub async fn conditional_reads(
         req.head_mut().method = Method::GET;
     }
     let condition = match req.method() {
-        &Method::GET => req
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .map(String::from),
+        &Method::GET => match req.headers().get(header::IF_NONE_MATCH) {
+            None => None,
+            Some(value) => match value.to_str().ok().filter(|v| valid_if_none_match(v)) {
+                Some(value) => Some(value.to_string()),
+                None => {
+                    let refused = crate::error::ApiError::BadRequest {
+                        detail: "If-None-Match must be * or a list of entity tags, e.g. \"3-a1b2c3d4e5f60718\"".into(),
+                        errors: vec![crate::domain::FieldError::new(
+                            "If-None-Match",
+                            "is not * or a list of entity tags (RFC 9110 §13.1.2)",
+                        )],
+                    };
+                    let response = actix_web::ResponseError::error_response(&refused);
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+            },
+        },
         _ => None,
     };
-    let response = next.call(req).await?.map_into_boxed_body();
+    let tag_by_body = req.method() == Method::GET && req.path().starts_with("/api/v1/");
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    if tag_by_body
+        && response.status() == StatusCode::OK
+        && !response.headers().contains_key(header::ETAG)
+    {
+        response = with_body_etag(response).await?;
+    }
     let unchanged = condition.is_some_and(|condition| {
         response.status() == StatusCode::OK
             && response
@@ -88,6 +141,22 @@ pub async fn conditional_reads(
     Ok(ServiceResponse::new(request, not_modified.finish()).map_into_right_body())
 }
 
+/// `response` with the `ETag` of its body.
+async fn with_body_etag(
+    response: ServiceResponse<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("the body could not be read"))?;
+    let mut head = head.set_body(BoxBody::new(bytes.clone()));
+    if let Ok(tag) = header::HeaderValue::from_str(&body_etag(&bytes)) {
+        head.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(ServiceResponse::new(request, head))
+}
+
 /// The headers a 304 repeats from the 200 it stands for (RFC 9110 §15.4.5): all but those
 /// that describe the body it does not send.
 fn kept_on_304(
@@ -101,6 +170,32 @@ fn kept_on_304(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_none_match_is_a_star_or_a_list_of_entity_tags() {
+        for valid in [
+            "*",
+            "\"3-0123456789abcdef\"",
+            "W/\"3\"",
+            " \"a\" , W/\"b\"",
+            "\"\"",
+        ] {
+            assert!(valid_if_none_match(valid), "{valid:?}");
+        }
+        for invalid in [
+            "",
+            " ",
+            "3",
+            "\"3",
+            "abc",
+            "\"a\",",
+            "W/3",
+            "\"a\" \"b\"",
+            "**",
+        ] {
+            assert!(!valid_if_none_match(invalid), "{invalid:?}");
+        }
+    }
 
     #[test]
     fn a_tag_names_its_version_and_changes_with_the_body() {

@@ -121,7 +121,7 @@ pub fn coach_feed(
     now: DateTime<Utc>,
     access: FeedAccess,
     id: &str,
-) -> ServiceResult<String> {
+) -> ServiceResult<calendar::Feed> {
     let coach = match &access {
         FeedAccess::Caller(caller) => super::availability::planning_access(conn, caller, id)?,
         FeedAccess::Token(token) => {
@@ -153,7 +153,11 @@ pub fn coach_feed(
 
 /// The order's sessions as iCalendar: with a bearer token as its reader sees them; with the
 /// feed token as the coachee does (it is theirs).
-pub fn order_feed(conn: &mut DbConnection, access: FeedAccess, id: &str) -> ServiceResult<String> {
+pub fn order_feed(
+    conn: &mut DbConnection,
+    access: FeedAccess,
+    id: &str,
+) -> ServiceResult<calendar::Feed> {
     let (order_id, audience) = match &access {
         FeedAccess::Caller(caller) => {
             let visible = lifecycle::load(conn, caller, id)?;

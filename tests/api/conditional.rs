@@ -206,3 +206,171 @@ api_test!(
     head_answers_every_get_route_as_get_without_a_body,
     if_none_match_is_a_304_while_the_representation_is_unchanged,
 );
+
+/// Polling costs nothing while nothing changed (issue 18): a list, free slots, a calendar feed
+/// and the events feed carry an `ETag` (a feed its `Last-Modified` too) and answer a matching
+/// `If-None-Match` with 304; a change gives a new tag.
+async fn lists_slots_and_feeds_answer_304_while_unchanged(backend: Backend) {
+    let s = Scene::new(backend).await;
+    s.create(&minimal_order()).await;
+    let from = s.app.now() + chrono::Duration::days(1);
+    let to = from + chrono::Duration::days(7);
+    let slots = format!(
+        "/api/v1/coaches/{}/free-slots?from={}&to={}&duration=60",
+        s.anna_coach_id,
+        crate::scheduling::stamp(from),
+        crate::scheduling::stamp(to)
+    );
+    let calendar = format!("/api/v1/coaches/{}/calendar.ics", s.anna_coach_id);
+    for path in [
+        "/api/v1/orders?limit=50".to_string(),
+        "/api/v1/events".to_string(),
+        "/api/v1/coaches".to_string(),
+        slots,
+    ] {
+        let token = if path.contains("free-slots") {
+            s.planner.clone()
+        } else {
+            s.hr.clone()
+        };
+        let first = read(&s.app, &path, token.clone(), None).await.unwrap();
+        assert_eq!(first.status(), 200, "{path}");
+        let tag = etag(&first);
+        let again = read(&s.app, &path, token.clone(), Some(tag.clone()))
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(etag(&again), tag);
+    }
+    let order = s.active().await;
+    let book = |day: chrono::Weekday| {
+        let (s, order) = (&s, &order);
+        async move {
+            crate::scheduling::booked(
+                s,
+                order,
+                &crate::scheduling::video("regular", crate::scheduling::next(s, day, "10:00")),
+            )
+            .await
+        }
+    };
+    let empty = read(&s.app, &calendar, s.anna.clone(), None).await.unwrap();
+    assert!(
+        !empty.headers().contains_key("last-modified"),
+        "an empty feed"
+    );
+    book(chrono::Weekday::Tue).await;
+    let feed = read(&s.app, &calendar, s.anna.clone(), None).await.unwrap();
+    assert_eq!(feed.status(), 200);
+    let tag = etag(&feed);
+    let modified = feed.headers()["last-modified"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        chrono::DateTime::parse_from_rfc2822(&modified).is_ok(),
+        "an HTTP date: {modified}"
+    );
+    let unchanged = read(&s.app, &calendar, s.anna.clone(), Some(tag.clone()))
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+    book(chrono::Weekday::Wed).await;
+    let changed = read(&s.app, &calendar, s.anna.clone(), Some(tag.clone()))
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "a booking changes the feed");
+    assert_ne!(etag(&changed), tag);
+    let orders = read(&s.app, "/api/v1/orders?limit=50", s.hr.clone(), None)
+        .await
+        .unwrap();
+    assert_ne!(etag(&orders), "", "a list has a tag");
+}
+
+api_test!(lists_slots_and_feeds_answer_304_while_unchanged);
+
+/// `If-None-Match` is `*` or a list of entity tags, as the spec says: an empty or garbage one
+/// is a 400 naming the header, on a resource and on a list alike.
+async fn a_malformed_if_none_match_is_refused(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.create(&minimal_order()).await;
+    let resource = Scene::path(order["id"].as_str().unwrap(), "");
+    for path in [resource.as_str(), "/api/v1/orders"] {
+        for garbage in ["", "abc", "3", "\"3", "W/3", "\"a\" \"b\""] {
+            let response = read(&s.app, path, s.hr.clone(), Some(garbage.to_string()))
+                .await
+                .unwrap();
+            let problem = assert_problem(response, 400).await;
+            assert_eq!(
+                crate::helpers::first_pointer(&problem),
+                "If-None-Match",
+                "{path} {garbage:?}"
+            );
+        }
+    }
+}
+
+api_test!(a_malformed_if_none_match_is_refused);
+
+/// A group session is one event in its coach's calendar: when one of its places changes, its
+/// `SEQUENCE` rises and its `DTSTAMP` and `LAST-MODIFIED` move with it.
+async fn a_group_events_stamp_moves_with_its_sequence(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let orders = [s.active().await, s.active().await];
+    let at = crate::scheduling::next(&s, chrono::Weekday::Tue, "10:00");
+    let created: Value = s
+        .app
+        .post_json(
+            "/api/v1/session-groups",
+            &s.anna,
+            &json!({
+                "starts_at": crate::scheduling::stamp(at), "duration_minutes": 60, "format": "video",
+                "meeting_link": "https://meet.example/group", "capacity": 4, "order_ids": orders
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let calendar = format!("/api/v1/coaches/{}/calendar.ics", s.anna_coach_id);
+    let event = |token: String| {
+        let (calendar, app) = (calendar.clone(), &s.app);
+        async move {
+            let body = read(app, &calendar, token, None)
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let events = crate::scheduling::parse_ics(&body);
+            assert_eq!(events.len(), 1, "one event for the group");
+            events.into_iter().next().unwrap()
+        }
+    };
+    let before = event(s.anna.clone()).await;
+    assert_eq!(before["SEQUENCE"], "0");
+    s.app.advance(chrono::Duration::minutes(10));
+    let anna = s.app.coach_token(0).await;
+    let place = created["participants"][1]["session_id"]
+        .as_str()
+        .or_else(|| created["participants"][1]["id"].as_str())
+        .unwrap()
+        .to_string();
+    let cancelled = s
+        .app
+        .post_json(
+            &format!("/api/v1/sessions/{place}/cancel"),
+            &anna,
+            &json!({"requested_by": "coachee", "reason": "another appointment"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    let after = event(anna.clone()).await;
+    assert_eq!(after["SEQUENCE"], "1");
+    let now = crate::scheduling::ics_stamp(s.app.now());
+    assert_eq!(after["DTSTAMP"], now, "the stamp moved with the sequence");
+    assert_eq!(after["LAST-MODIFIED"], now);
+    assert_ne!(before["DTSTAMP"], after["DTSTAMP"]);
+}
+
+api_test!(a_group_events_stamp_moves_with_its_sequence);

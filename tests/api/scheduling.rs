@@ -1250,7 +1250,7 @@ async fn an_unrated_first_session_puts_the_order_at_risk_after_the_days_004(back
 
 /// The events of an iCalendar body, read with an independent parser (the `ical` crate): each as
 /// its properties by name.
-fn parse_ics(body: &str) -> Vec<std::collections::HashMap<String, String>> {
+pub(crate) fn parse_ics(body: &str) -> Vec<std::collections::HashMap<String, String>> {
     let mut calendars = ical::IcalParser::new(std::io::BufReader::new(body.as_bytes()));
     let calendar = calendars
         .next()
@@ -1275,7 +1275,7 @@ fn parse_ics(body: &str) -> Vec<std::collections::HashMap<String, String>> {
         .collect()
 }
 
-fn ics_stamp(at: DateTime<Utc>) -> String {
+pub(crate) fn ics_stamp(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
 }
 

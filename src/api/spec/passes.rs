@@ -202,8 +202,24 @@ pub(super) fn oauth2_alongside_bearer(doc: &mut Value) {
 
 const ETAG_DESCRIPTION: &str = "The version and a digest of this representation. Send it as `If-Match` to change the resource, as `If-None-Match` to ask whether it changed.";
 
-/// Every read that carries an `ETag` answers `If-None-Match` with 304 while it is unchanged.
+/// Every read that carries an `ETag` answers `If-None-Match` with 304 while it is unchanged;
+/// every read of the API carries one (`crate::api::conditional`), and a calendar feed its
+/// `Last-Modified`.
 pub(super) fn conditional_reads(doc: &mut Value) {
+    for (path, method, operation) in operations(doc) {
+        let ok = operation.pointer_mut("/responses/200");
+        if let (true, Some(ok)) = (method == "get" && path.starts_with("/api/v1/"), ok) {
+            if ok.get("headers").and_then(|h| h.get("ETag")).is_none() {
+                ok["headers"]["ETag"] = json!({});
+            }
+            if path.ends_with("calendar.ics") {
+                ok["headers"]["Last-Modified"] = json!({
+                    "description": "When the latest change to a session in the feed was made (an HTTP date); absent for an empty feed.",
+                    "schema": {"type": "string"},
+                });
+            }
+        }
+    }
     for (_, method, operation) in operations(doc) {
         let responses = operation
             .get_mut("responses")
@@ -229,7 +245,7 @@ pub(super) fn conditional_reads(doc: &mut Value) {
             "in": "header",
             "required": false,
             "description": "The `ETag` last read: while the representation is unchanged the answer is 304 without a body.",
-            "schema": {"type": "string", "minLength": 1},
+            "schema": {"type": "string", "pattern": crate::api::conditional::IF_NONE_MATCH_PATTERN},
         });
         match parameters {
             Some(parameters) => parameters.push(parameter),
