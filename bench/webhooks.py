@@ -207,7 +207,7 @@ def pending():
 
 def deliver():
     """Starts the workers and times them until no delivery is pending."""
-    total = int(psql("SELECT count(*) FROM webhook_deliveries")[0][0])
+    total = int(psql("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")[0][0])
     started = time.monotonic()
     workers = [subprocess.Popen([BIN, "worker"], env=env("true"), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL) for _ in range(WORKERS)]

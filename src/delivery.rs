@@ -342,6 +342,8 @@ impl Deliverer {
             // Registered before the claim: a delivery queued in this process after it wakes the
             // deliverer at once.
             let queued = crate::db::webhooks::DELIVERIES_QUEUED.notified();
+            tokio::pin!(queued);
+            queued.as_mut().enable();
             let free = self.concurrency.saturating_sub(running.len());
             let claimed = if free > 0 {
                 match self.claim(free).await {
@@ -362,7 +364,7 @@ impl Deliverer {
             if idle || running.len() >= self.concurrency {
                 tokio::select! {
                     _ = running.join_next(), if !running.is_empty() => {}
-                    _ = queued => {}
+                    _ = &mut queued => {}
                     _ = tokio::time::sleep(poll) => {}
                     changed = stopped.changed() => {
                         if changed.is_err() {

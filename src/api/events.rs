@@ -28,7 +28,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(250);
 #[into_params(parameter_in = Query)]
 pub struct EventFeedParams {
     /// The `next_cursor` of the previous page: the `sequence` of the last event seen (`0`, or
-    /// absent, for the beginning).
+    /// absent, for the beginning). One beyond the organisation's last event is a 400.
     #[param(pattern = "^[0-9]{1,18}$")]
     pub after: Option<String>,
     /// Only these event types, comma-separated (e.g. `session.scheduled,session.cancelled`).
@@ -123,6 +123,8 @@ pub async fn event_feed(
     let page = loop {
         // Registered before the look, so that a commit between the two is not missed.
         let committed = crate::db::events::COMMITTED.notified();
+        tokio::pin!(committed);
+        committed.as_mut().enable();
         let (caller, query) = (caller.0.clone(), query.clone());
         let page = respond::read(&state, move |conn, _| feed::page(conn, &caller, &query)).await?;
         let now = tokio::time::Instant::now();
@@ -130,7 +132,7 @@ pub async fn event_feed(
             break page;
         }
         tokio::select! {
-            _ = committed => {}
+            _ = &mut committed => {}
             _ = tokio::time::sleep(LOOK_AGAIN.min(deadline - now)) => {}
         }
     };

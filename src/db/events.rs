@@ -159,14 +159,30 @@ pub fn flush(conn: &mut DbConnection, entries: &[LogEntry]) -> QueryResult<()> {
                 event_type: e.event_type,
             })
             .collect();
-        for n in &numbered {
-            diesel::insert_into(event_log::table)
-                .values((
+        let rows: Vec<_> = numbered
+            .iter()
+            .map(|n| {
+                (
                     event_log::organisation_id.eq(organisation),
                     event_log::seq.eq(n.seq),
                     event_log::event_id.eq(n.event_id),
-                ))
-                .execute(conn)?;
+                )
+            })
+            .collect();
+        match conn {
+            // Under the head row every writer of the organisation waits for: one statement.
+            DbConnection::Postgres(c) => {
+                diesel::insert_into(event_log::table)
+                    .values(&rows)
+                    .execute(c)?;
+            }
+            DbConnection::Sqlite(c) => {
+                for row in &rows {
+                    diesel::insert_into(event_log::table)
+                        .values(row)
+                        .execute(c)?;
+                }
+            }
         }
         let at = events.iter().map(|e| e.occurred_at).max();
         if let Some(at) = at {

@@ -128,7 +128,9 @@ pub fn tell_deliverer() {
 
 /// Writes the deliveries of `numbered` (the organisation's events numbered in this
 /// transaction) to the outbox of each enabled subscription that names their types, and wakes
-/// their jobs. Called by the one event writer, just before commit.
+/// their jobs. Called by the one event writer, just before commit, under the organisation's
+/// head row: on PostgreSQL in two statements whatever the number of subscriptions (the rows,
+/// then the jobs, in subscription order), since every writer of the organisation waits for it.
 pub fn queue_deliveries(
     conn: &mut DbConnection,
     organisation_id: &str,
@@ -141,36 +143,51 @@ pub fn queue_deliveries(
         .order(webhooks::id.asc())
         .select((webhooks::id, webhooks::event_types))
         .load(conn)?;
+    let mut rows: Vec<Delivery> = vec![];
+    let mut woken: Vec<Job> = vec![];
     for (webhook_id, types) in subscriptions {
-        let rows: Vec<Delivery> = numbered
-            .iter()
-            .filter(|n| types.0.iter().any(|t| t == n.event_type))
-            .map(|n| Delivery::of_event(&webhook_id, Some(n.event_id), n.event_type, n.seq, at))
-            .collect();
-        if rows.is_empty() {
-            continue;
+        let before = rows.len();
+        rows.extend(
+            numbered
+                .iter()
+                .filter(|n| types.0.iter().any(|t| t == n.event_type))
+                .map(|n| {
+                    Delivery::of_event(&webhook_id, Some(n.event_id), n.event_type, n.seq, at)
+                }),
+        );
+        if rows.len() > before {
+            woken.push(delivery_job(&webhook_id, organisation_id, at));
         }
-        for row in &rows {
-            insert_delivery(conn, row)?;
-        }
-        wake(conn, &webhook_id, organisation_id, at)?;
-        QUEUED_HERE.with(|q| q.set(true));
     }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    match conn {
+        DbConnection::Postgres(c) => {
+            diesel::insert_into(webhook_deliveries::table)
+                .values(&rows)
+                .execute(c)?;
+            upsert_jobs!(c, &woken[..], at);
+        }
+        DbConnection::Sqlite(c) => {
+            // One writer at a time on SQLite: nobody waits for these statements.
+            for row in &rows {
+                diesel::insert_into(webhook_deliveries::table)
+                    .values(row)
+                    .execute(c)?;
+            }
+            for job in &woken {
+                upsert_jobs!(c, job, at);
+            }
+        }
+    }
+    QUEUED_HERE.with(|q| q.set(true));
     Ok(())
 }
 
-/// Queues the subscription's delivery job: at `at` when it was done; as it is when it is queued
-/// already (waiting out a failed delivery's backoff, or being run: its runner looks for more
-/// before it finishes). Always writes the job's row, so that on PostgreSQL a runner finishing
-/// the job at the same moment waits for this transaction and then sees its deliveries.
-pub fn wake(
-    conn: &mut DbConnection,
-    webhook_id: &str,
-    organisation_id: &str,
-    at: NaiveDateTime,
-) -> QueryResult<()> {
-    use diesel::dsl::case_when;
-    let job = Job {
+/// The job that delivers a subscription's outbox, due at `at`.
+fn delivery_job(webhook_id: &str, organisation_id: &str, at: NaiveDateTime) -> Job {
+    Job {
         id: crate::clock::new_id(),
         kind: DELIVER.to_string(),
         dedupe_key: webhook_id.to_string(),
@@ -186,22 +203,48 @@ pub fn wake(
         created_at: at,
         updated_at: at,
         finished_at: None,
-    };
-    crate::on_each_backend!(conn, |c| diesel::insert_into(jobs_table::table)
-        .values(&job)
-        .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
-        .do_update()
-        .set((
-            jobs_table::run_at.eq(case_when(
-                jobs_table::status.ne(QUEUED),
-                at.into_sql::<diesel::sql_types::Timestamp>(),
-            )
-            .otherwise(jobs_table::run_at)),
-            jobs_table::status.eq(QUEUED),
-            jobs_table::updated_at.eq(at),
-        ))
-        .execute(c))
-    .map(drop)
+    }
+}
+
+/// Inserts delivery jobs (one or many) on a backend's own connection, or queues each one that
+/// exists: at `at` when it was done, as it is when it is queued already (see [`wake`]).
+macro_rules! upsert_jobs {
+    ($c:expr, $jobs:expr, $at:expr) => {{
+        use diesel::dsl::case_when;
+        use diesel::upsert::excluded;
+        diesel::insert_into(jobs_table::table)
+            .values($jobs)
+            .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
+            .do_update()
+            .set((
+                jobs_table::run_at.eq(case_when(
+                    jobs_table::status.ne(QUEUED),
+                    excluded(jobs_table::run_at),
+                )
+                .otherwise(jobs_table::run_at)),
+                jobs_table::status.eq(QUEUED),
+                jobs_table::updated_at.eq($at),
+            ))
+            .execute($c)?;
+    }};
+}
+use upsert_jobs;
+
+/// Queues the subscription's delivery job: at `at` when it was done; as it is when it is queued
+/// already (waiting out a failed delivery's backoff, or being run: its runner looks for more
+/// before it finishes). Always writes the job's row, so that on PostgreSQL a runner finishing
+/// the job at the same moment waits for this transaction and then sees its deliveries.
+pub fn wake(
+    conn: &mut DbConnection,
+    webhook_id: &str,
+    organisation_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let job = delivery_job(webhook_id, organisation_id, at);
+    crate::on_each_backend!(conn, |c| {
+        upsert_jobs!(c, &job, at);
+        Ok(())
+    })
 }
 
 /// Removes the subscription's delivery job (a subscription deleted).

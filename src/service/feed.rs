@@ -5,6 +5,7 @@
 
 use crate::db::{events, identity, DbConnection};
 use crate::domain::principal::Principal;
+use crate::domain::FieldError;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::views::event::{EventPage, FeedEvent};
 
@@ -23,6 +24,16 @@ pub fn page(
 ) -> ServiceResult<EventPage> {
     let organisation = identity::find_organisation(conn, &caller.organisation_id)?
         .ok_or_else(|| ServiceError::NotFound("organisation".into()))?;
+    // A cursor this feed never gave (beyond its last event) is refused, not waited on.
+    if query.after > 0 {
+        let head = events::head(conn, &organisation.id)?;
+        if query.after > head {
+            return Err(ServiceError::BadQuery(vec![FieldError::new(
+                "after",
+                format!("is beyond the last event ({head}): pass a next_cursor this feed gave"),
+            )]));
+        }
+    }
     let mut rows = events::log_of_types(
         conn,
         &organisation.id,

@@ -1128,7 +1128,9 @@ async fn the_feed_pages_through_the_organisations_events(backend: Backend) {
         s.anna_coach_id.as_str()
     );
 
+    let beyond = format!("after={}", numbers.last().unwrap() + 1);
     for query in [
+        beyond.as_str(),
         "after=-1",
         "after=x",
         "limit=0",
