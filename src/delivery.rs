@@ -28,6 +28,8 @@ use crate::vault::NotesKeys;
 const RESPONSE_READ_LIMIT: usize = 64 * 1024;
 /// The most of a receiver's response body kept with the attempt.
 const RESPONSE_KEPT: usize = 1024;
+/// How often the deliverer queues again a job found done with deliveries pending.
+const SWEEP: Duration = Duration::from_secs(60);
 /// The most deliveries one run of a subscription's job sends before it lets others go first.
 const DELIVERIES_PER_RUN: usize = 50;
 
@@ -335,9 +337,21 @@ impl Deliverer {
     /// Claims and runs delivery jobs until stopped, up to `concurrency` at a time.
     pub async fn run(self, poll: Duration, mut stopped: tokio::sync::watch::Receiver<bool>) {
         let mut running = tokio::task::JoinSet::new();
+        let mut swept = tokio::time::Instant::now();
         loop {
             if *stopped.borrow() {
                 break;
+            }
+            if swept.elapsed() >= SWEEP {
+                swept = tokio::time::Instant::now();
+                let now = self.clock.now();
+                if let Err(error) = db::run(&self.pool, move |conn| {
+                    webhooks::requeue_stranded(conn, now)
+                })
+                .await
+                {
+                    tracing::warn!(error = %error, "the deliverer could not sweep its jobs");
+                }
             }
             // Registered before the claim: a delivery queued in this process after it wakes the
             // deliverer at once.

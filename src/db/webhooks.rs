@@ -128,9 +128,9 @@ pub fn tell_deliverer() {
 
 /// Writes the deliveries of `numbered` (the organisation's events numbered in this
 /// transaction) to the outbox of each enabled subscription that names their types, and wakes
-/// their jobs. Called by the one event writer, just before commit, under the organisation's
-/// head row: on PostgreSQL in two statements whatever the number of subscriptions (the rows,
-/// then the jobs, in subscription order), since every writer of the organisation waits for it.
+/// their jobs that are not queued. Called by the one event writer, just before commit, under
+/// the organisation's head row, which every writer of the organisation waits for: on
+/// PostgreSQL in the same few statements whatever the number of subscriptions.
 pub fn queue_deliveries(
     conn: &mut DbConnection,
     organisation_id: &str,
@@ -167,7 +167,11 @@ pub fn queue_deliveries(
             diesel::insert_into(webhook_deliveries::table)
                 .values(&rows)
                 .execute(c)?;
-            upsert_jobs!(c, &woken[..], at);
+            diesel::insert_into(jobs_table::table)
+                .values(&woken)
+                .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
+                .do_nothing()
+                .execute(c)?;
         }
         DbConnection::Sqlite(c) => {
             // One writer at a time on SQLite: nobody waits for these statements.
@@ -177,10 +181,30 @@ pub fn queue_deliveries(
                     .execute(c)?;
             }
             for job in &woken {
-                upsert_jobs!(c, job, at);
+                diesel::insert_into(jobs_table::table)
+                    .values(job)
+                    .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
+                    .do_nothing()
+                    .execute(c)?;
             }
         }
     }
+    // A job already queued is left alone (no row written, so writers do not queue on it): its
+    // runner finishes only after it has looked under the head row this transaction holds
+    // ([`lock_head`]), and so sees these deliveries.
+    let keys: Vec<&str> = woken.iter().map(|j| j.dedupe_key.as_str()).collect();
+    diesel::update(
+        jobs_table::table
+            .filter(jobs_table::kind.eq(DELIVER))
+            .filter(jobs_table::dedupe_key.eq_any(&keys))
+            .filter(jobs_table::status.ne(QUEUED)),
+    )
+    .set((
+        jobs_table::status.eq(QUEUED),
+        jobs_table::run_at.eq(at),
+        jobs_table::updated_at.eq(at),
+    ))
+    .execute(conn)?;
     QUEUED_HERE.with(|q| q.set(true));
     Ok(())
 }
@@ -206,30 +230,6 @@ fn delivery_job(webhook_id: &str, organisation_id: &str, at: NaiveDateTime) -> J
     }
 }
 
-/// Inserts delivery jobs (one or many) on a backend's own connection, or queues each one that
-/// exists: at `at` when it was done, as it is when it is queued already (see [`wake`]).
-macro_rules! upsert_jobs {
-    ($c:expr, $jobs:expr, $at:expr) => {{
-        use diesel::dsl::case_when;
-        use diesel::upsert::excluded;
-        diesel::insert_into(jobs_table::table)
-            .values($jobs)
-            .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
-            .do_update()
-            .set((
-                jobs_table::run_at.eq(case_when(
-                    jobs_table::status.ne(QUEUED),
-                    excluded(jobs_table::run_at),
-                )
-                .otherwise(jobs_table::run_at)),
-                jobs_table::status.eq(QUEUED),
-                jobs_table::updated_at.eq($at),
-            ))
-            .execute($c)?;
-    }};
-}
-use upsert_jobs;
-
 /// Queues the subscription's delivery job: at `at` when it was done; as it is when it is queued
 /// already (waiting out a failed delivery's backoff, or being run: its runner looks for more
 /// before it finishes). Always writes the job's row, so that on PostgreSQL a runner finishing
@@ -240,11 +240,70 @@ pub fn wake(
     organisation_id: &str,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
+    use diesel::dsl::case_when;
+    use diesel::upsert::excluded;
     let job = delivery_job(webhook_id, organisation_id, at);
-    crate::on_each_backend!(conn, |c| {
-        upsert_jobs!(c, &job, at);
-        Ok(())
-    })
+    crate::on_each_backend!(conn, |c| diesel::insert_into(jobs_table::table)
+        .values(&job)
+        .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
+        .do_update()
+        .set((
+            jobs_table::run_at.eq(case_when(
+                jobs_table::status.ne(QUEUED),
+                excluded(jobs_table::run_at),
+            )
+            .otherwise(jobs_table::run_at)),
+            jobs_table::status.eq(QUEUED),
+            jobs_table::updated_at.eq(at),
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+/// Holds the organisation's head row (shared) until the transaction ends: a runner that found
+/// no pending delivery looks again under it before it finishes its job, so a transaction that
+/// is writing deliveries for the organisation commits first and is seen (PostgreSQL; on
+/// SQLite the runner's transaction holds the database).
+pub fn lock_head(conn: &mut DbConnection, organisation_id: &str) -> QueryResult<()> {
+    use super::schema::event_log_heads;
+    if let DbConnection::Postgres(c) = conn {
+        event_log_heads::table
+            .find(organisation_id)
+            .select(event_log_heads::last_seq)
+            .for_share()
+            .first::<i64>(c)
+            .optional()?;
+    }
+    Ok(())
+}
+
+/// Queues the delivery jobs found done while their subscriptions have deliveries pending: a
+/// safety net, run by the deliverer now and then, for the first event of an organisation
+/// (before it has a head row to wait on) racing the end of its subscription's job.
+pub fn requeue_stranded(conn: &mut DbConnection, at: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        jobs_table::table
+            .filter(jobs_table::kind.eq(DELIVER))
+            .filter(jobs_table::status.ne(QUEUED))
+            .filter(
+                jobs_table::dedupe_key.eq_any(
+                    webhooks::table
+                        .filter(webhooks::enabled.eq(true))
+                        .select(webhooks::id),
+                ),
+            )
+            .filter(diesel::dsl::exists(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::webhook_id.eq(jobs_table::dedupe_key))
+                    .filter(webhook_deliveries::status.eq(PENDING)),
+            )),
+    )
+    .set((
+        jobs_table::status.eq(QUEUED),
+        jobs_table::run_at.eq(at),
+        jobs_table::updated_at.eq(at),
+    ))
+    .execute(conn)
 }
 
 /// Removes the subscription's delivery job (a subscription deleted).

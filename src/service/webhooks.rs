@@ -423,7 +423,15 @@ pub fn next_delivery(
         }
         let webhook = store::get(conn, webhook_id)?.filter(|w| w.enabled);
         let head = match &webhook {
-            Some(webhook) => store::head(conn, &webhook.id)?,
+            Some(webhook) => match store::head(conn, &webhook.id)? {
+                Some(head) => Some(head),
+                // About to finish: look again under the organisation's head row, after any
+                // transaction writing deliveries for it has committed.
+                None => {
+                    store::lock_head(conn, &webhook.organisation_id)?;
+                    store::head(conn, &webhook.id)?
+                }
+            },
             None => None,
         };
         let (webhook, delivery) = match (webhook, head) {
@@ -587,6 +595,15 @@ pub fn record(
             }
         }
     })
+}
+
+/// Queues the delivery jobs found done with deliveries pending (`db::webhooks::requeue_stranded`).
+pub fn requeue_stranded(conn: &mut DbConnection, now: DateTime<Utc>) -> ServiceResult<usize> {
+    let requeued = db::write(conn, |conn| store::requeue_stranded(conn, now.naive_utc()))?;
+    if requeued > 0 {
+        tracing::warn!(requeued, "delivery jobs found done with deliveries pending: queued again");
+    }
+    Ok(requeued)
 }
 
 /// A job that sent its share lets other subscriptions go first: queued again at once.

@@ -1356,3 +1356,64 @@ async fn a_long_poll_answers_when_an_event_is_committed(backend: Backend) {
 }
 
 api_test!(a_long_poll_answers_when_an_event_is_committed);
+
+/// Events committed while the deliverer finishes its jobs: a subscription's job that found
+/// nothing pending must not end while a transaction is writing a delivery for it. Eight writers
+/// in bursts against a deliverer that only wakes when told of a commit (its poll is longer than
+/// the test): every order's delivery arrives, once.
+async fn deliveries_racing_the_end_of_their_job_are_never_stranded(backend: Backend) {
+    let s = Scene::with(local_app(backend).await).await;
+    let receiver = Receiver::start().await;
+    subscribe(&s.app, &s.hr, &receiver.url, &["order.created"]).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let deliverer = s.app.deliverer("racing");
+    let running = actix_web::rt::spawn(deliverer.run(std::time::Duration::from_secs(120), stopped));
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 5;
+    for _ in 0..ROUNDS {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|_| {
+                let (app, hr, client) = (s.app.address.clone(), s.hr.clone(), s.app.client.clone());
+                actix_web::rt::spawn(async move {
+                    let response = client
+                        .post(format!("{app}/api/v1/orders"))
+                        .bearer_auth(&hr)
+                        .json(&minimal_order())
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 201);
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    }
+    let started = std::time::Instant::now();
+    while receiver.received().len() < WRITERS * ROUNDS {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "stranded: {} of {} delivered",
+            receiver.received().len(),
+            WRITERS * ROUNDS
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.send(true).unwrap();
+    running.await.unwrap();
+    let got = receiver.received();
+    let ids: std::collections::HashSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(got.len(), WRITERS * ROUNDS, "none twice");
+    assert_eq!(ids.len(), WRITERS * ROUNDS);
+    let sequences: Vec<i64> = got
+        .iter()
+        .map(|r| r.json()["sequence"].as_i64().unwrap())
+        .collect();
+    let mut sorted = sequences.clone();
+    sorted.sort_unstable();
+    assert_eq!(sequences, sorted, "in the log's order");
+}
+
+api_test!(deliveries_racing_the_end_of_their_job_are_never_stranded);
