@@ -601,7 +601,10 @@ pub fn record(
 pub fn requeue_stranded(conn: &mut DbConnection, now: DateTime<Utc>) -> ServiceResult<usize> {
     let requeued = db::write(conn, |conn| store::requeue_stranded(conn, now.naive_utc()))?;
     if requeued > 0 {
-        tracing::warn!(requeued, "delivery jobs found done with deliveries pending: queued again");
+        tracing::warn!(
+            requeued,
+            "delivery jobs found done with deliveries pending: queued again"
+        );
     }
     Ok(requeued)
 }

@@ -1369,7 +1369,7 @@ async fn deliveries_racing_the_end_of_their_job_are_never_stranded(backend: Back
     let deliverer = s.app.deliverer("racing");
     let running = actix_web::rt::spawn(deliverer.run(std::time::Duration::from_secs(120), stopped));
     const WRITERS: usize = 8;
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 20;
     for _ in 0..ROUNDS {
         let writers: Vec<_> = (0..WRITERS)
             .map(|_| {
@@ -1417,3 +1417,120 @@ async fn deliveries_racing_the_end_of_their_job_are_never_stranded(backend: Back
 }
 
 api_test!(deliveries_racing_the_end_of_their_job_are_never_stranded);
+
+/// The interleaving behind it, step by step: a transaction holds the organisation's head row
+/// and has written a delivery, not yet committed, when the subscription's job, with nothing
+/// pending that it can see, comes to finish. The job waits for that transaction and then sends
+/// its delivery; it does not end with the delivery stranded behind it.
+async fn a_job_about_to_finish_waits_for_the_deliveries_being_written(backend: Backend) {
+    use trajectum::db::webhooks as store;
+    let s = Scene::with(local_app(backend).await).await;
+    let receiver = Receiver::start().await;
+    let hook = subscribe(&s.app, &s.hr, &receiver.url, &["order.created"]).await;
+    let webhook_id = id_of(&hook);
+    s.create(&minimal_order()).await;
+    s.app.run_deliveries().await;
+    let event_id = feed(&s.app, &s.hr, "types=order.created").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ping = s
+        .app
+        .post_json(
+            &format!("/api/v1/webhooks/{webhook_id}/ping"),
+            &s.hr,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ping.status(), 202);
+    let now = s.app.now();
+    let lease_until = now + Duration::seconds(60);
+    let job = s
+        .app
+        .blocking(move |conn| {
+            use diesel::prelude::*;
+            let claimed = trajectum::db::write(conn, |conn| {
+                store::claim_jobs(conn, "racer", now.naive_utc(), lease_until.naive_utc(), 10)
+            })?;
+            // Nothing pending: the job has only to finish.
+            diesel::update(trajectum::db::schema::webhook_deliveries::table)
+                .set(trajectum::db::schema::webhook_deliveries::status.eq("delivered"))
+                .execute(conn)?;
+            Ok(claimed.into_iter().next().expect("the ping's job"))
+        })
+        .await;
+
+    let (written_tx, written_rx) = std::sync::mpsc::channel::<String>();
+    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
+    let pool = s.app.pool.clone();
+    let (writer_hook, writer_event) = (webhook_id.clone(), event_id.clone());
+    let writer = actix_web::rt::task::spawn_blocking(move || {
+        use diesel::prelude::*;
+        let mut conn = pool.get().unwrap();
+        trajectum::db::write(&mut conn, |conn| {
+            if let trajectum::db::DbConnection::Postgres(c) = conn {
+                use trajectum::db::schema::event_log_heads;
+                event_log_heads::table
+                    .find(trajectum::admin::demo::EMPLOYER_ID)
+                    .select(event_log_heads::last_seq)
+                    .for_update()
+                    .first::<i64>(c)?;
+            }
+            let delivery = store::Delivery::of_event(
+                &writer_hook,
+                Some(&writer_event),
+                "order.created",
+                1_000_000,
+                now.naive_utc(),
+            );
+            store::insert_delivery(conn, &delivery)?;
+            written_tx.send(delivery.id.clone()).unwrap();
+            commit_rx.recv().unwrap();
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap();
+    });
+    let written = written_rx.recv().unwrap();
+
+    let (pool, keys) = (
+        s.app.pool.clone(),
+        trajectum::startup::load_notes_keys(&s.app.settings).unwrap(),
+    );
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Option<String>>();
+    let runner = actix_web::rt::task::spawn_blocking(move || {
+        let mut conn = pool.get().unwrap();
+        let step = trajectum::service::webhooks::next_delivery(
+            &mut conn,
+            now,
+            lease_until,
+            &job.id,
+            "racer",
+            &webhook_id,
+            &keys,
+        )
+        .unwrap();
+        done_tx
+            .send(match step {
+                trajectum::service::webhooks::Step::Send { outgoing, .. } => {
+                    Some(outgoing.delivery_id)
+                }
+                trajectum::service::webhooks::Step::Finished => None,
+            })
+            .unwrap();
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        done_rx.try_recv().is_err(),
+        "the job waits for the transaction writing deliveries"
+    );
+    commit_tx.send(()).unwrap();
+    writer.await.unwrap();
+    runner.await.unwrap();
+    assert_eq!(
+        done_rx.recv().unwrap(),
+        Some(written),
+        "it sends the delivery written meanwhile"
+    );
+}
+
+api_test!(a_job_about_to_finish_waits_for_the_deliveries_being_written);
