@@ -137,15 +137,26 @@ pub fn queue_deliveries(
     numbered: &[Numbered<'_>],
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    let subscriptions: Vec<(String, Json<Vec<String>>)> = webhooks::table
+    // With each subscription, whether its job is queued already (as it is while deliveries
+    // flow): then it is not written at all.
+    let subscriptions: Vec<(String, Json<Vec<String>>, bool)> = webhooks::table
         .filter(webhooks::organisation_id.eq(organisation_id))
         .filter(webhooks::enabled.eq(true))
         .order(webhooks::id.asc())
-        .select((webhooks::id, webhooks::event_types))
+        .select((
+            webhooks::id,
+            webhooks::event_types,
+            diesel::dsl::exists(
+                jobs_table::table
+                    .filter(jobs_table::kind.eq(DELIVER))
+                    .filter(jobs_table::dedupe_key.eq(webhooks::id))
+                    .filter(jobs_table::status.eq(QUEUED)),
+            ),
+        ))
         .load(conn)?;
     let mut rows: Vec<Delivery> = vec![];
     let mut woken: Vec<Job> = vec![];
-    for (webhook_id, types) in subscriptions {
+    for (webhook_id, types, queued) in subscriptions {
         let before = rows.len();
         rows.extend(
             numbered
@@ -155,7 +166,7 @@ pub fn queue_deliveries(
                     Delivery::of_event(&webhook_id, Some(n.event_id), n.event_type, n.seq, at)
                 }),
         );
-        if rows.len() > before {
+        if rows.len() > before && !queued {
             woken.push(delivery_job(&webhook_id, organisation_id, at));
         }
     }
@@ -167,11 +178,13 @@ pub fn queue_deliveries(
             diesel::insert_into(webhook_deliveries::table)
                 .values(&rows)
                 .execute(c)?;
-            diesel::insert_into(jobs_table::table)
-                .values(&woken)
-                .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
-                .do_nothing()
-                .execute(c)?;
+            if !woken.is_empty() {
+                diesel::insert_into(jobs_table::table)
+                    .values(&woken)
+                    .on_conflict((jobs_table::kind, jobs_table::dedupe_key))
+                    .do_nothing()
+                    .execute(c)?;
+            }
         }
         DbConnection::Sqlite(c) => {
             // One writer at a time on SQLite: nobody waits for these statements.
@@ -189,10 +202,14 @@ pub fn queue_deliveries(
             }
         }
     }
-    // A job already queued is left alone (no row written, so writers do not queue on it): its
-    // runner finishes only after it has looked under the head row this transaction holds
-    // ([`lock_head`]), and so sees these deliveries.
+    // A job already queued is left alone (no row written, so writers do not queue on it, and
+    // no statement when all are): its runner finishes only after it has looked under the head
+    // row this transaction holds ([`lock_head`]), and so sees these deliveries.
     let keys: Vec<&str> = woken.iter().map(|j| j.dedupe_key.as_str()).collect();
+    if keys.is_empty() {
+        QUEUED_HERE.with(|q| q.set(true));
+        return Ok(());
+    }
     diesel::update(
         jobs_table::table
             .filter(jobs_table::kind.eq(DELIVER))
