@@ -122,15 +122,31 @@ impl reqwest::dns::Resolve for CheckedResolver {
     }
 }
 
-/// Sends signed webhook requests.
+/// Sends signed webhook requests. Its HTTP client (TLS roots, connection pool) is made at the
+/// first delivery: a process that never delivers keeps that memory.
 pub struct Sender {
-    client: reqwest::Client,
+    client: std::sync::OnceLock<reqwest::Client>,
     settings: WebhookSettings,
 }
 
 impl Sender {
     pub fn new(settings: WebhookSettings) -> anyhow::Result<Sender> {
-        let client = reqwest::Client::builder()
+        Ok(Sender {
+            client: std::sync::OnceLock::new(),
+            settings,
+        })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = Self::build(&self.settings).map_err(|e| format!("no HTTP client: {e}"))?;
+        Ok(self.client.get_or_init(|| client))
+    }
+
+    fn build(settings: &WebhookSettings) -> reqwest::Result<reqwest::Client> {
+        reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .timeout(settings.timeout)
@@ -140,8 +156,7 @@ impl Sender {
             .dns_resolver(Arc::new(CheckedResolver {
                 policy: settings.policy.clone(),
             }))
-            .build()?;
-        Ok(Sender { client, settings })
+            .build()
     }
 
     /// Sends `outgoing`, signed with each of `secrets` at `timestamp` (seconds).
@@ -173,8 +188,11 @@ impl Sender {
             Ok(signature) => signature,
             Err(error) => return failed(format!("cannot sign: {error}"), started),
         };
-        let request = self
-            .client
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(error) => return failed(error, started),
+        };
+        let request = client
             .post(url)
             .header("content-type", "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &outgoing.delivery_id)
