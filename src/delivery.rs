@@ -63,7 +63,8 @@ impl WebhookSettings {
 pub struct Destination(Url);
 
 impl Destination {
-    /// Checks `text` as a webhook URL now: the reason in a sentence when it is not one.
+    /// Checks `text` as a webhook URL now: the reason in a sentence when it is not one. A name
+    /// that does not resolve now is taken (each delivery checks it again).
     pub async fn check(text: &str, settings: &WebhookSettings) -> Result<Destination, String> {
         let url = crate::domain::webhook::check_url(text, settings.allow_http)?;
         resolve_checked(&url, &settings.policy).await?;
@@ -81,15 +82,14 @@ async fn resolve_checked(url: &Url, policy: &AddressPolicy) -> Result<Vec<Socket
     let addresses: Vec<SocketAddr> = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
         Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
-        Some(url::Host::Domain(name)) => tokio::net::lookup_host((name, port))
-            .await
-            .map_err(|_| format!("the host {name} does not resolve"))?
-            .collect(),
+        Some(url::Host::Domain(name)) => match tokio::net::lookup_host((name, port)).await {
+            Ok(addresses) => addresses.collect(),
+            // Not resolvable now (a name not yet published, a resolver down): nothing to check
+            // yet. Every delivery resolves and checks it again, and refuses what it finds then.
+            Err(_) => return Ok(vec![]),
+        },
         None => return Err("has no host".into()),
     };
-    if addresses.is_empty() {
-        return Err("the host resolves to no address".into());
-    }
     for address in &addresses {
         if let Some(reason) = policy.refuses(address.ip()) {
             return Err(format!(

@@ -270,11 +270,13 @@ pub struct NewWebhook {
     /// Where to send: `https`, to a public address (checked now and at every delivery).
     #[schema(
         example = "https://hr.example.com/trajectum/webhooks",
-        max_length = 2048
+        min_length = 10,
+        max_length = 2048,
+        pattern = "^https?://"
     )]
     pub url: String,
     /// The event types to send (API.md "Events"), those the organisation is told of.
-    #[schema(example = json!(["order.accepted", "session.scheduled", "session.cancelled"]))]
+    #[schema(example = json!(["order.accepted", "session.scheduled", "session.cancelled"]), min_items = 1)]
     pub event_types: Vec<String>,
     /// What it is for, for people.
     #[serde(default)]
@@ -286,8 +288,9 @@ pub struct NewWebhook {
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookChange {
-    #[schema(max_length = 2048)]
+    #[schema(min_length = 10, max_length = 2048, pattern = "^https?://")]
     pub url: Option<String>,
+    #[schema(min_items = 1)]
     pub event_types: Option<Vec<String>>,
     #[schema(max_length = 200)]
     pub description: Option<String>,

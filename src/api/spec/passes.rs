@@ -244,8 +244,8 @@ pub(super) fn conditional_reads(doc: &mut Value) {
             "name": "If-None-Match",
             "in": "header",
             "required": false,
-            "description": "The `ETag` last read: while the representation is unchanged the answer is 304 without a body.",
-            "schema": {"type": "string", "pattern": crate::api::conditional::IF_NONE_MATCH_PATTERN},
+            "description": "The `ETag` last read (or several, comma-separated, or `*`): while the representation is unchanged the answer is 304 without a body. A value that is not `*` or a list of entity tags names no tag: the full answer.",
+            "schema": {"type": "string"},
         });
         match parameters {
             Some(parameters) => parameters.push(parameter),
