@@ -243,17 +243,7 @@ async fn lists_slots_and_feeds_answer_304_while_unchanged(backend: Backend) {
         assert_eq!(etag(&again), tag);
     }
     let order = s.active().await;
-    let book = |day: chrono::Weekday| {
-        let (s, order) = (&s, &order);
-        async move {
-            crate::scheduling::booked(
-                s,
-                order,
-                &crate::scheduling::video("regular", crate::scheduling::next(s, day, "10:00")),
-            )
-            .await
-        }
-    };
+    let book = |day| crate::scheduling::booked_regular(&s, &order, day, "10:00");
     let empty = read(&s.app, &calendar, s.anna.clone(), None).await.unwrap();
     assert!(
         !empty.headers().contains_key("last-modified"),

@@ -47,6 +47,11 @@ pub(crate) async fn book(s: &Scene, order: &str, token: &str, body: &Value) -> r
         .await
 }
 
+/// A regular video session booked on `order` next `weekday` at `time` (Anna's clock).
+pub(crate) async fn booked_regular(s: &Scene, order: &str, weekday: Weekday, time: &str) -> Value {
+    booked(s, order, &video("regular", next(s, weekday, time))).await
+}
+
 pub(crate) async fn booked(s: &Scene, order: &str, body: &Value) -> Value {
     let response = book(s, order, &s.anna, body).await;
     assert_eq!(response.status(), 201, "book a session");

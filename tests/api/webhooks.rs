@@ -991,15 +991,8 @@ async fn no_confidential_content_leaves_the_service(backend: Backend) {
         )
         .await;
     assert_eq!(completed.status(), 200);
-    let session = crate::scheduling::booked(
-        &s,
-        &order,
-        &crate::scheduling::video(
-            "regular",
-            crate::scheduling::next(&s, chrono::Weekday::Tue, "10:00"),
-        ),
-    )
-    .await;
+    let session =
+        crate::scheduling::booked_regular(&s, &order, chrono::Weekday::Tue, "10:00").await;
     let session_id = id_of(&session);
     let notes = s
         .put(
@@ -1019,15 +1012,7 @@ async fn no_confidential_content_leaves_the_service(backend: Backend) {
         .await;
     assert_eq!(cancelled.status(), 200, "cancel");
     // The first session held and rated low: the relationship at risk, the provider's alone (004).
-    let first = crate::scheduling::booked(
-        &s,
-        &order,
-        &crate::scheduling::video(
-            "regular",
-            crate::scheduling::next(&s, chrono::Weekday::Wed, "10:00"),
-        ),
-    )
-    .await;
+    let first = crate::scheduling::booked_regular(&s, &order, chrono::Weekday::Wed, "10:00").await;
     let first_id = id_of(&first);
     let coachee = s.coachee_token(&order).await;
     s.advance(Duration::days(14)).await;
