@@ -13,7 +13,6 @@ use crate::domain::webhook::told_to;
 use crate::domain::FieldError;
 use crate::error::{ApiError, ApiResult};
 use crate::service::feed::{self, FeedQuery};
-use crate::service::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::state::AppState;
 use crate::views::event::EventPage;
 
@@ -61,10 +60,7 @@ impl EventFeedParams {
                     )
                 })?,
         };
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(bad("limit", format!("must be between 1 and {MAX_LIMIT}")));
-        }
+        let limit = crate::api::page(self.limit, None)?.limit;
         if self.wait.is_some_and(|w| w > MAX_WAIT_SECONDS) {
             return Err(bad(
                 "wait",

@@ -139,6 +139,18 @@ pub fn openapi() -> serde_json::Value {
     spec::document()
 }
 
+/// A plain page of a list: `?limit=` and `?cursor=`.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// What an unrouted request gets: 405 with `Allow` if the path exists, else 404.
 pub async fn unrouted(
     req: HttpRequest,

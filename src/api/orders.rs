@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::api::extract::{Json, OptionalJson, Query};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::respond::{self, Reply};
-use crate::api::{page, require_if_match};
+use crate::api::{page, require_if_match, PageParams};
 use crate::auth::extract::{
     Caller, Coaches, ContractParties, Employers, ProviderAdmins, ProviderStaff, Staff,
 };
@@ -334,17 +334,6 @@ pub async fn complete(
         orders::complete(conn, now, caller, &id, body, horizon).map(|o| order_reply(&o))
     })
     .await
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
 }
 
 /// An order's timeline.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::api::extract::{Json, Query};
 use crate::api::idempotency::IdempotencyKey;
 use crate::api::respond::{self, Reply};
-use crate::api::{if_match, page};
+use crate::api::{if_match, page, PageParams};
 use crate::auth::extract::{Caller, Subscribers};
 use crate::delivery::Destination;
 use crate::domain::webhook::{NewWebhook, WebhookChange};
@@ -76,22 +76,11 @@ pub async fn create_webhook(
         .json(created))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct WebhookListParams {
-    /// Page size, 1 to 200 (default 50).
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// List the organisation's webhooks.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = ["employer", "provider_admin"])),
-    params(WebhookListParams),
+    params(PageParams),
     responses(
         (status = 200, description = "A page of subscriptions, oldest first", body = WebhookPage),
     )
@@ -100,7 +89,7 @@ pub struct WebhookListParams {
 pub async fn list_webhooks(
     state: web::Data<AppState>,
     caller: Caller<Subscribers>,
-    Query(params): Query<WebhookListParams>,
+    Query(params): Query<PageParams>,
 ) -> ApiResult<web::Json<WebhookPage>> {
     let page = page(params.limit, params.cursor.as_deref())?;
     respond::read(&state, move |conn, now| {

@@ -45,6 +45,16 @@ impl StoredEvent {
     pub fn event(&self) -> Result<Event, crate::domain::event::Unreadable> {
         Event::from_stored(&self.event_type, self.data_version, self.data.0.clone())
     }
+
+    /// The typed event, or `None` (logged) for one this build cannot read, written by a newer
+    /// one: shown in its place without its details, never left out and never an error.
+    pub fn event_or_logged(&self) -> Option<Event> {
+        self.event()
+            .inspect_err(
+                |e| tracing::error!(event_id = %self.id, error = %e, "an unreadable stored event"),
+            )
+            .ok()
+    }
 }
 
 /// What an event is about, and so whose logs it goes to.

@@ -455,7 +455,9 @@ mod tests {
 
     #[test]
     fn retry_after_defers_the_next_attempt_up_to_six_hours() {
-        let now = Utc::now();
+        let now = DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let asked = after_failure(now, now, 1, Some(Duration::minutes(10)), 1.0);
         assert_eq!(asked, Retry::At(now + Duration::minutes(10)));
         let short = after_failure(now, now, 1, Some(Duration::seconds(1)), 1.0);

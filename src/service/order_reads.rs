@@ -165,14 +165,7 @@ pub fn timeline(
     let data = rows
         .into_iter()
         .map(|stored| {
-            // One event this build cannot read (written by a newer one) leaves no gap in the
-            // timeline: it is shown without its details, and logged.
-            let event = stored
-                .event()
-                .inspect_err(|e| {
-                    tracing::error!(event_id = %stored.id, error = %e, "an unreadable stored event")
-                })
-                .ok();
+            let event = stored.event_or_logged();
             let to = stored.to_status.ok_or_else(|| {
                 ServiceError::Internal(anyhow::anyhow!(
                     "an order's event {} has no status",

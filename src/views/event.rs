@@ -59,12 +59,7 @@ impl FeedEvent {
     /// `stored`, numbered `sequence` in the log of an organisation of `kind`. An event this
     /// build cannot read is sent without its details, and logged.
     pub fn build(sequence: i64, stored: StoredEvent, kind: OrganisationKind) -> FeedEvent {
-        let event = stored
-            .event()
-            .inspect_err(|e| {
-                tracing::error!(event_id = %stored.id, error = %e, "an unreadable stored event")
-            })
-            .ok();
+        let event = stored.event_or_logged();
         FeedEvent {
             sequence,
             event_type: event

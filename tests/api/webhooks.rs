@@ -219,6 +219,19 @@ async fn deliveries(app: &TestApp, token: &str, webhook: &str) -> Vec<Value> {
     page["data"].as_array().unwrap().clone()
 }
 
+/// Enables the subscription again; the subscription.
+async fn enable(app: &TestApp, token: &str, webhook: &str) -> Value {
+    let response = app
+        .patch_json(
+            &format!("/api/v1/webhooks/{webhook}"),
+            token,
+            &json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "enable");
+    response.json().await.unwrap()
+}
+
 async fn webhook(app: &TestApp, token: &str, webhook: &str) -> Value {
     app.get(&format!("/api/v1/webhooks/{webhook}"), token)
         .await
@@ -471,16 +484,7 @@ async fn gone_or_failing_for_a_day_disables_and_enabling_resumes(backend: Backen
         .await;
     crate::helpers::assert_problem(redeliver_disabled, 409).await;
 
-    let enabled = s
-        .app
-        .patch_json(
-            &format!("/api/v1/webhooks/{id}"),
-            &s.hr,
-            &json!({"enabled": true}),
-        )
-        .await;
-    assert_eq!(enabled.status(), 200);
-    let enabled: Value = enabled.json().await.unwrap();
+    let enabled = enable(&s.app, &s.hr, &id).await;
     assert_eq!(enabled["enabled"], true);
     assert!(enabled.get("disabled").is_none());
 
@@ -518,15 +522,7 @@ async fn gone_or_failing_for_a_day_disables_and_enabling_resumes(backend: Backen
 
     // Enabled again, with a receiver that works: a redelivery goes with the same id.
     receiver.otherwise(Answer::status(204));
-    let enabled = s
-        .app
-        .patch_json(
-            &format!("/api/v1/webhooks/{id}"),
-            &s.hr,
-            &json!({"enabled": true}),
-        )
-        .await;
-    assert_eq!(enabled.status(), 200);
+    enable(&s.app, &s.hr, &id).await;
     let failing_id = failed[0]["id"].as_str().unwrap().to_string();
     let redelivered = s
         .app

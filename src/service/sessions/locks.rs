@@ -1,6 +1,14 @@
 //! The lock order of every path that books, moves or calls off sessions: the coach's row, then
 //! the orders in id order, then the group's row; the event log's head rows come last, just before
-//! commit (`db::events`). Taken in one order, no two such transactions wait for each other.
+//! commit (`db::events`), in organisation id order, and after each head row the webhook
+//! delivery jobs of that organisation's subscriptions that are not queued (`db::webhooks`). Taken
+//! in one order, no two such transactions wait for each other.
+//!
+//! The webhook deliverer takes a subscription's job row, then (only when it is about to finish)
+//! its organisation's head row, shared (`db::webhooks::lock_head`). This is the other way round,
+//! but it cannot deadlock: a writer holding the head row only writes job rows that are not queued,
+//! and a job the deliverer holds is queued, so the writer skips it without waiting. Ping,
+//! redelivery and re-enabling write a job row and take no head row.
 
 use crate::db::sessions::{self as store, Session};
 use crate::db::{coaches, DbConnection};
