@@ -226,6 +226,8 @@ pub fn create_client(
         active: true,
         created_at: now,
         updated_at: now,
+        previous_secret_hash: None,
+        previous_secret_expires_at: None,
     };
     identity::insert_client(conn, &client)?;
     Ok((client, secret))

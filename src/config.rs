@@ -46,6 +46,8 @@ pub struct Settings {
     pub db_timeout_seconds: u64,
     pub login_max_failures: u32,
     pub login_lockout_seconds: u64,
+    /// How long this instance trusts that a token's subject still stands behind it.
+    pub access_recheck_seconds: u64,
     pub shutdown_timeout_seconds: u64,
     /// Days the coachee has to rate the first session before the order is at risk (004).
     pub alliance_rating_days: u32,
@@ -121,7 +123,8 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_DB_POOL_SIZE", "`10`, or twice the cores plus one where that is fewer", "database connections"),
     setting("TRAJECTUM_DB_TIMEOUT_SECONDS", "`5`", "how long a request may wait for the database (a free connection, or a lock another request holds: SQLite's busy wait, PostgreSQL's `lock_timeout`) before answering 503 with `Retry-After`"),
     setting("TRAJECTUM_LOGIN_MAX_FAILURES", "`5`", "failed logins per account or client before throttling"),
-    setting("TRAJECTUM_LOGIN_LOCKOUT_SECONDS", "`900`", "the throttle's window and lockout"),
+    setting("TRAJECTUM_LOGIN_LOCKOUT_SECONDS", "`900`", "the throttle's window and lockout (counted in the database: shared by every instance)"),
+    setting("TRAJECTUM_ACCESS_RECHECK_SECONDS", "`2`", "how long an instance trusts that a token's user, client or link is still enabled and unrevoked before asking the database again (`0`: every request); a change through the same instance takes effect at once"),
     setting("TRAJECTUM_SHUTDOWN_TIMEOUT_SECONDS", "`30`", "on SIGTERM, time given to in-flight requests"),
     setting("TRAJECTUM_ALLIANCE_RATING_DAYS", "`7`", "days the coachee has to rate the first session before the order is marked at risk (004); checked hourly by the worker, and by `trajectum admin check-alliance`"),
     setting("TRAJECTUM_NOTES_KEY", "generated on SQLite", "32 random bytes in base64 (`trajectum keygen`): seals coaches' session notes with AES-256-GCM; required with PostgreSQL"),
@@ -241,6 +244,7 @@ impl Default for Settings {
             db_timeout_seconds: 5,
             login_max_failures: 5,
             login_lockout_seconds: 900,
+            access_recheck_seconds: 2,
             shutdown_timeout_seconds: 30,
             alliance_rating_days: crate::domain::alliance::DEFAULT_RATING_DAYS,
             notes_key: None,

@@ -325,9 +325,7 @@ impl ApiError {
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));
             }
-            ApiError::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, "5"));
-            }
+            // Its Retry-After is the configured database wait, set by the outermost middleware.
             ApiError::InProgress => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
@@ -496,6 +494,11 @@ impl From<ServiceError> for ApiError {
                 extensions: Default::default(),
             },
             ServiceError::KeyInProgress => ApiError::InProgress,
+            ServiceError::TooManyAttempts {
+                retry_after_seconds,
+            } => ApiError::TooManyRequests {
+                retry_after_seconds,
+            },
             ServiceError::Unavailable(why) => ApiError::Unavailable(why),
             ServiceError::Internal(cause) => ApiError::Internal(cause),
         }

@@ -208,6 +208,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 );
             }
             let settings = with_local_webhooks(settings);
+            trajectum::startup::check_settings(&settings)?;
             let pool = connect_and_migrate(&settings).await?;
             let horizon = settings.follow_up_horizon_days;
             let seeded = blocking(move || {

@@ -56,6 +56,14 @@ pub async fn request_context(
     let scoped_id = id.clone();
     let response = REQUEST_ID
         .scope(scoped_id, async move {
+            // RFC 9110 allows one Authorization header: a request with two is not served as
+            // either, wherever it goes.
+            if let Err(error) = crate::auth::extract::authorization(req.headers()) {
+                let (req, _) = req.into_parts();
+                let response = error.response_for(REQUEST_ID.try_with(|id| id.clone()).ok());
+                return Ok(end_json_with_newline(ServiceResponse::new(req, response)));
+            }
+            crate::auth::extract::confirm_bearer(&req).await;
             // Handlers and the router answer errors as responses; an `Err` can only come from a
             // middleware inside this one, and there is none.
             next.call(req)
@@ -66,6 +74,17 @@ pub async fn request_context(
         .await;
     let mut response = response?;
     let status = response.status();
+    if status == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        // A busy database: come back after the time a request waits for it.
+        let wait = state.as_ref().map_or(5, |state| {
+            state.pool.wait().as_secs_f64().ceil().max(1.0) as u64
+        });
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+    }
     response.headers_mut().insert(
         X_REQUEST_ID,
         HeaderValue::from_str(&id).expect("validated request id"),
@@ -78,7 +97,14 @@ pub async fn request_context(
     }
     span.record("status", status.as_u16());
     span.in_scope(|| {
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Expected under load (a busy database, shutting down): not an error of the service.
+            tracing::warn!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "request not served now"
+            );
+        } else if status.is_server_error() {
             tracing::error!(
                 status = status.as_u16(),
                 elapsed_ms = elapsed.as_millis() as u64,

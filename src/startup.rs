@@ -18,10 +18,10 @@ use crate::api::idempotency::fingerprint;
 use crate::api::{self, spec, RouteTable};
 use crate::auth::grants::TokenIssuer;
 use crate::auth::jwt::{self, JwtKeys};
-use crate::auth::throttle::LoginThrottle;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, JwtAlgorithm, Settings};
 use crate::db::{self, Pool};
+use crate::domain::access::LoginThrottle;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::middleware::request_context;
@@ -29,6 +29,16 @@ use crate::private_file::write_private;
 use crate::state::AppState;
 use crate::vault::{NotesKey, NotesKeys};
 use secrecy::ExposeSecret;
+
+/// Checks what the settings name (values, signing keys, the notes key) before any database is
+/// touched: a start that would refuse refuses first (e.g. `demo --force` on PostgreSQL without a
+/// notes key neither migrates nor seeds).
+pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
+    settings.validate()?;
+    load_keys(settings)?;
+    load_notes_keys(settings)?;
+    Ok(())
+}
 
 pub struct Application {
     port: u16,
@@ -79,6 +89,9 @@ impl Application {
                     settings.login_max_failures,
                     Duration::from_secs(settings.login_lockout_seconds),
                 ),
+                confirmed: crate::auth::confirmed::ConfirmedTokens::new(Duration::from_secs(
+                    settings.access_recheck_seconds,
+                )),
                 access_ttl: chrono::Duration::seconds(settings.access_token_ttl_seconds),
                 refresh_ttl: chrono::Duration::seconds(settings.refresh_token_ttl_seconds),
             }),

@@ -98,9 +98,7 @@ fn client_credentials(
     req: &HttpRequest,
     form: &TokenRequest,
 ) -> ApiResult<Option<ClientCredentials>> {
-    let basic = req
-        .headers()
-        .get(header::AUTHORIZATION)
+    let basic = crate::auth::extract::authorization(req.headers())?
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Basic ")

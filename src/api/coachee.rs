@@ -21,13 +21,14 @@ use crate::error::ApiResult;
 use crate::service::self_service::{self, OwnBooking, OwnCancellation, OwnMove};
 use crate::service::{alliance, coachee};
 use crate::state::AppState;
-use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents};
+use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents, LinksRevoked};
 use crate::views::session::{FreeSlots, SessionView};
 
 /// Give the coachee a link.
 ///
 /// Issues a bearer token with role `coachee` that opens only this order's coachee endpoints,
-/// for a limited time; revocable with `DELETE /orders/{id}/coachee-link`. Only the assigned
+/// for a limited time; revocable with `DELETE /orders/{id}/coachee-link`. An order has one live
+/// link: a new one replaces the earlier (`replaced_links` says how many stopped working). Only the assigned
 /// coach issues it and hands it to the coachee: whoever holds it speaks as the coachee (gives
 /// consent, reads the plan), so the employer never does. Not remembered under an
 /// `Idempotency-Key`: the token is shown once.
@@ -54,6 +55,9 @@ pub async fn issue_link(
         coachee::issue_link(conn, now, &caller, &id, body, &issuer)
     })
     .await?;
+    if issued.replaced_links > 0 {
+        state.issuer.confirmed.forget_all();
+    }
     Ok(HttpResponse::Created()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(issued))
@@ -61,14 +65,16 @@ pub async fn issue_link(
 
 /// Revoke the coachee's links.
 ///
-/// Every link issued for this order stops working at once, and so does the order's calendar
-/// feed token (it is the coachee's). By the coach or the provider's planner.
+/// Every link issued for this order stops working at once (the coachee's token is refused on
+/// its next request), and so does the order's calendar feed token (it is the coachee's). The
+/// answer says what was ended; revoking again ends nothing and says so. By the coach or the
+/// provider's planner. A new link can be issued afterwards.
 #[utoipa::path(
     tag = "coachee",
     security(("bearer" = ["coach", "provider_admin"])),
     params(("id" = Uuid, Path, description = "The order's id")),
     responses(
-        (status = 204, description = "Revoked"),
+        (status = 200, description = "What was revoked", body = LinksRevoked),
     )
 )]
 #[delete("/orders/{id}/coachee-link")]
@@ -78,11 +84,14 @@ pub async fn revoke_links(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
-    respond::call(&state, move |conn, now| {
+    let revoked = respond::call(&state, move |conn, now| {
         coachee::revoke_links(conn, now, &caller, &id)
     })
     .await?;
-    Ok(HttpResponse::NoContent().finish())
+    state.issuer.confirmed.forget_all();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(revoked))
 }
 
 /// The coachee's trajectory.

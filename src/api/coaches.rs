@@ -126,7 +126,10 @@ pub async fn get_coach(
 /// The provider's admins change any of their coaches; a coach changes their own profile (not
 /// `active`). Send `If-Match` with the `ETag` you read to avoid overwriting someone else's change.
 /// A new email must be no other coach's (409 `coach-email-taken`); a coach's login follows their
-/// email, so it must be no other login's either (409 `email-has-login`).
+/// email, so it must be no other login's either (409 `email-has-login`). A coach set
+/// `active: false` can no longer sign in, and their tokens stop working at once; a coach who still
+/// has open orders (accepted, intake scheduled, active, following up) is refused with 409
+/// `coach-has-open-orders` naming them: a planner assigns each to another coach first.
 #[utoipa::path(
     tag = "coaches",
     security(("bearer" = ["coach", "provider_admin"])),
@@ -152,10 +155,15 @@ pub async fn update_coach(
 ) -> ApiResult<HttpResponse> {
     let expected = if_match(&req)?.version();
     let id = id.to_string();
+    let ends_access = changes.active == Some(false);
     let coach = respond::call(&state, move |conn, now| {
         coaches::change(conn, now, &caller, &id, expected, changes)
     })
     .await?;
+    if ends_access {
+        // The coach's live tokens stop working on their next request here.
+        state.issuer.confirmed.forget_all();
+    }
     Ok(coach_reply(Reply::ok(&coach), &coach).into())
 }
 

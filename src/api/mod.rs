@@ -4,6 +4,7 @@
 //! spec. The same spec drives the 405 answer: a path that exists with other methods gets
 //! `405` and `Allow`, an unknown path `404`.
 
+pub mod accounts;
 pub mod auth;
 pub mod availability;
 pub mod calendars;
@@ -55,6 +56,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::revoke)
                 .service(auth::me)
                 .service(auth::set_password)
+                .service(accounts::list_users)
+                .service(accounts::list_clients)
                 .service(sessions::list_sessions)
                 .service(groups::create_group)
                 .service(coaches::list_coaches)
@@ -127,6 +130,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(calendars::order_calendar)
                 .service(calendars::issue_coach_feed)
                 .service(calendars::issue_order_feed)
+                .service(accounts::change_user)
+                .service(accounts::change_client)
+                .service(accounts::rotate_client_secret)
                 .service(coaches::get_coach)
                 .service(coaches::update_coach)
                 .service(coaches::grant_login)

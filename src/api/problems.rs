@@ -156,7 +156,7 @@ pub struct Unprocessable(ProblemDocument);
 
 #[derive(ToResponse)]
 #[response(
-    description = "Too many failed attempts; retry after the given seconds",
+    description = "Too many failed sign-ins for this account or client (counted by every instance together); retry after the given seconds",
     content_type = "application/problem+json",
     headers(("Retry-After" = u64, description = "seconds to wait"))
 )]
@@ -166,7 +166,7 @@ pub struct TooManyRequests(ProblemDocument);
 #[response(
     description = "The database is unavailable or busy; retry later",
     content_type = "application/problem+json",
-    headers(("Retry-After" = u64, description = "seconds to wait"))
+    headers(("Retry-After" = u64, description = "seconds to wait: the service's database wait (`TRAJECTUM_DB_TIMEOUT_SECONDS`)"))
 )]
 pub struct Unavailable(ProblemDocument);
 

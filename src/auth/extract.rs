@@ -3,23 +3,48 @@
 //! A handler that takes `Caller<ProviderStaff>` runs only for a valid access token whose role is
 //! in `ProviderStaff`; it gets the [`Principal`]. No token is a 401, a bad token a 401 with
 //! `error="invalid_token"`, a role outside the set a 403 (it reveals nothing about resources).
+//! A token is valid when its signature and claims are, and when the database still stands
+//! behind its subject (`service::access::confirm`, kept briefly: [`ConfirmedTokens`]), which
+//! the outermost middleware asks before routing ([`confirm_bearer`]).
+//!
+//! [`ConfirmedTokens`]: crate::auth::confirmed::ConfirmedTokens
 
 use std::future::{ready, Ready};
 use std::marker::PhantomData;
 use std::ops::Deref;
 
+use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::http::header;
-use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::jwt::TokenType;
+use crate::db;
 use crate::domain::principal::{Principal, Role};
 use crate::error::ApiError;
+use crate::service::access::{self, Presented};
+use crate::service::error::ServiceError;
 use crate::state::AppState;
+
+/// The one `Authorization` header of a request, if any: RFC 9110 §11.6.2 allows one, and a
+/// request with two is refused (400) wherever credentials are read, never served as either.
+pub fn authorization(
+    headers: &header::HeaderMap,
+) -> Result<Option<&header::HeaderValue>, ApiError> {
+    let mut values = headers.get_all(header::AUTHORIZATION);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::invalid_field(
+            "Authorization",
+            "is sent more than once; send one",
+        ));
+    }
+    Ok(first)
+}
 
 /// The bearer token of a request: `None` without an Authorization header, an error when the
 /// header is not `Bearer <token>` (the scheme in any case, RFC 9110 §11.1).
 pub fn bearer_token(headers: &header::HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let Some(value) = authorization(headers)? else {
         return Ok(None);
     };
     let value = value
@@ -33,7 +58,63 @@ pub fn bearer_token(headers: &header::HeaderMap) -> Result<Option<&str>, ApiErro
     }
 }
 
-/// The caller of a request with a bearer token (401 without one or with a bad one).
+/// What the database said of a request's bearer token, found before any extractor runs
+/// ([`confirm_bearer`]).
+#[derive(Debug, Clone)]
+enum Confirmation {
+    Holds,
+    Lapsed(&'static str),
+    Unavailable(String),
+    Failed(String),
+}
+
+/// Asks whether the subject of the request's bearer token still stands behind it (or finds
+/// that it was confirmed a moment ago), and notes the answer on the request for
+/// [`authenticate`]. The outermost middleware calls it before routing, so the extractors stay
+/// synchronous: a refused token is a 401 before any other part of the request is looked at.
+/// A request without a bearer token, or with one that does not verify, is left to the extractor.
+pub async fn confirm_bearer(req: &ServiceRequest) {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return;
+    };
+    let Ok(Some(token)) = bearer_token(req.headers()) else {
+        return;
+    };
+    let now = state.clock.now();
+    let Ok(claims) = state.issuer.keys.verify(token, TokenType::Access, now) else {
+        return;
+    };
+    let confirmation = if state.issuer.confirmed.holds(token) {
+        Confirmation::Holds
+    } else {
+        let token = token.to_string();
+        let asked = db::read(&state.pool, move |conn| {
+            access::confirm(
+                conn,
+                now,
+                &Presented {
+                    principal: &claims.principal(),
+                    jti: &claims.jti,
+                    family: claims.fam.as_deref(),
+                },
+            )
+        })
+        .await;
+        match asked {
+            Ok(()) => {
+                state.issuer.confirmed.remember(&token);
+                Confirmation::Holds
+            }
+            Err(ServiceError::Unauthorized(reason)) => Confirmation::Lapsed(reason),
+            Err(ServiceError::Unavailable(why)) => Confirmation::Unavailable(why),
+            Err(other) => Confirmation::Failed(format!("{other:#}")),
+        }
+    };
+    req.extensions_mut().insert(confirmation);
+}
+
+/// The caller of a request with a bearer token (401 without one, with a bad one, or with one
+/// whose subject no longer stands behind it).
 pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
@@ -44,6 +125,21 @@ pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .keys
         .verify(token, TokenType::Access, state.clock.now())
         .map_err(|e| ApiError::InvalidToken(e.reason()))?;
+    match req.extensions().get::<Confirmation>() {
+        Some(Confirmation::Holds) => {}
+        Some(Confirmation::Lapsed(reason)) => return Err(ApiError::InvalidToken(reason)),
+        Some(Confirmation::Unavailable(why)) => return Err(ApiError::Unavailable(why.clone())),
+        Some(Confirmation::Failed(why)) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "cannot confirm a token: {why}"
+            )))
+        }
+        None => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "a token reached a handler unconfirmed"
+            )))
+        }
+    }
     let principal = claims.principal();
     tracing::Span::current().record("role", principal.role.as_str());
     Ok(principal)
@@ -135,6 +231,11 @@ role_set!(
     /// Who manage their organisation's integrations (webhooks, the events feed): an employer's
     /// HR users and systems, the provider's planners.
     Subscribers => [Employer, ProviderAdmin]
+);
+role_set!(
+    /// Who manage their organisation's logins and API clients: an employer's HR users and
+    /// systems, the provider's planners.
+    AccountManagers => [Employer, ProviderAdmin]
 );
 role_set!(
     /// The coachee, with a link token.

@@ -14,18 +14,21 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::auth::jwt::{Claims, JwtKeys, TokenType};
 use crate::auth::secrets;
-use crate::auth::throttle::LoginThrottle;
 use crate::clock::new_id;
-use crate::db::identity::{self, RefreshToken};
+use crate::db::identity::{self, ApiClient, RefreshToken};
 use crate::db::{self, DbConnection, Pool};
+use crate::domain::access::{may_sign_in, LoginThrottle};
 use crate::domain::principal::{Role, SubjectType};
 use crate::error::ApiError;
+use crate::service::access::{self, ThrottleKey};
 
 /// Everything needed to issue tokens; shared by all workers.
 #[derive(Debug)]
 pub struct TokenIssuer {
     pub keys: Arc<JwtKeys>,
     pub throttle: LoginThrottle,
+    /// Tokens the database confirmed a moment ago; forgotten when access ends here.
+    pub confirmed: crate::auth::confirmed::ConfirmedTokens,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
 }
@@ -122,16 +125,16 @@ impl TokenIssuer {
         subject: Subject<'_>,
         family: Option<String>,
     ) -> Result<IssuedTokens, ApiError> {
-        let access = self.keys.sign(&self.claims(
-            &subject,
-            TokenType::Access,
-            now,
-            now + self.access_ttl,
-        ))?;
-        let refresh_token = match subject.subject_type {
-            SubjectType::Client | SubjectType::Link | SubjectType::Service => None,
-            SubjectType::User => {
-                let family = family.unwrap_or_else(new_id);
+        // A person's tokens name their login session: revoking it ends the access token too.
+        let family =
+            (subject.subject_type == SubjectType::User).then(|| family.unwrap_or_else(new_id));
+        let access = self.keys.sign(&Claims {
+            fam: family.clone(),
+            ..self.claims(&subject, TokenType::Access, now, now + self.access_ttl)
+        })?;
+        let refresh_token = match family {
+            None => None,
+            Some(family) => {
                 let expires = now + self.refresh_ttl;
                 let claims = Claims {
                     fam: Some(family.clone()),
@@ -160,29 +163,21 @@ impl TokenIssuer {
         })
     }
 
-    fn throttled(&self, key: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
-        self.throttle
-            .attempt(key, now)
-            .map_err(|retry_after_seconds| ApiError::TooManyRequests {
-                retry_after_seconds,
-            })
-    }
-
     pub fn client_credentials(
         &self,
         conn: &mut DbConnection,
         now: DateTime<Utc>,
         credentials: &ClientCredentials,
     ) -> Result<IssuedTokens, ApiError> {
-        let key = format!("client:{}", credentials.client_id);
-        self.throttled(&key, now)?;
+        let key = ThrottleKey::client(&credentials.client_id);
+        access::admit_sign_in(conn, &self.throttle, &key, now)?;
         let client = identity::find_client_by_client_id(conn, &credentials.client_id)?
             .filter(|c| c.active)
-            .filter(|c| secrets::verify_client_secret(&credentials.client_secret, &c.secret_hash));
+            .filter(|c| secret_opens(c, &credentials.client_secret, now));
+        access::record_sign_in(conn, &self.throttle, &key, now, client.is_some())?;
         let Some(client) = client else {
             return Err(invalid_client());
         };
-        self.throttle.record_success(&key);
         db::write(conn, |conn| {
             self.issue(
                 conn,
@@ -207,27 +202,36 @@ impl TokenIssuer {
         username: &str,
         password: &str,
     ) -> Result<IssuedTokens, ApiError> {
-        let key = format!("account:{}", username.to_lowercase());
-        self.throttled(&key, now)?;
+        let key = ThrottleKey::account(username);
         let email = username.to_string();
+        let throttle = self.throttle;
+        let admitted = key.clone();
         let user = db::run(pool, move |conn| {
-            Ok::<_, ApiError>(identity::find_user_by_email(conn, &email)?)
+            access::admit_sign_in(conn, &throttle, &admitted, now)?;
+            let Some(user) = identity::find_user_by_email(conn, &email)? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let coach_active = crate::db::coaches::find_by_user(conn, &user.id)?.map(|c| c.active);
+            Ok(Some((user, coach_active)))
         })
         .await?;
         let password = password.to_string();
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let stored = user.as_ref().map(|(u, _)| u.password_hash.clone());
         let verified = crate::telemetry::spawn_blocking_in_span(move || {
             secrets::verify_password(&password, stored.as_deref())
         })
         .await
         .map_err(|_| ApiError::Internal(anyhow::anyhow!("password check panicked")))?;
         let user = match user {
-            Some(user) if verified && user.active => user,
-            _ => return Err(invalid_grant("the email or password is wrong")),
+            Some((user, coach_active)) if verified && may_sign_in(user.active, coach_active) => {
+                Some(user)
+            }
+            _ => None,
         };
-        self.throttle.record_success(&key);
         let issuer = Arc::clone(self);
         db::run(pool, move |conn| {
+            access::record_sign_in(conn, &issuer.throttle, &key, now, user.is_some())?;
+            let user = user.ok_or_else(|| invalid_grant("the email or password is wrong"))?;
             db::write(conn, |conn| {
                 issuer.issue(
                     conn,
@@ -277,7 +281,13 @@ impl TokenIssuer {
                 }
                 return Ok(Outcome::Dead);
             }
-            let user = identity::find_user(conn, &stored.user_id)?.filter(|u| u.active);
+            let user = match identity::find_user(conn, &stored.user_id)? {
+                Some(user) => {
+                    let coach = crate::db::coaches::find_by_user(conn, &user.id)?;
+                    may_sign_in(user.active, coach.map(|c| c.active)).then_some(user)
+                }
+                None => None,
+            };
             let Some(user) = user else {
                 return Ok(Outcome::Dead);
             };
@@ -306,29 +316,46 @@ impl TokenIssuer {
         }
     }
 
-    /// RFC 7009: revoking a refresh token ends its whole session. An invalid or unknown token is
-    /// not an error (the client's goal is met). Access tokens are short-lived and cannot be
-    /// revoked individually: `unsupported_token_type`.
+    /// RFC 7009: revoking a refresh token ends its whole session, with every access token issued
+    /// in it; revoking an access token ends that token (and nothing else). An invalid or unknown
+    /// token is not an error (the client's goal is met).
     pub fn revoke(
         &self,
         conn: &mut DbConnection,
         now: DateTime<Utc>,
         token: &str,
     ) -> Result<(), ApiError> {
-        if self.keys.verify(token, TokenType::Access, now).is_ok() {
-            return Err(ApiError::oauth(
-                StatusCode::BAD_REQUEST,
-                "unsupported_token_type",
-                "access tokens cannot be revoked; they expire on their own. Revoke the refresh token",
-            ));
+        if let Ok(claims) = self.keys.verify(token, TokenType::Access, now) {
+            let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
+            // Kept past `exp` by the verifier's leeway, so the token is refused until it lapses.
+            let expires_at = expires_at + Duration::seconds(self.keys.leeway_seconds() as i64);
+            access::revoke_token(conn, now, &claims.jti, expires_at)?;
+            self.confirmed.forget_all();
+            return Ok(());
         }
         if let Ok(claims) = self.keys.verify(token, TokenType::Refresh, now) {
             if let Some(family) = claims.fam {
                 db::write(conn, |conn| {
                     identity::revoke_refresh_family(conn, &family, now.naive_utc())
                 })?;
+                self.confirmed.forget_all();
             }
         }
         Ok(())
     }
+}
+
+/// Whether `secret` is the client's secret, or its previous one during the overlap after a
+/// rotation.
+fn secret_opens(client: &ApiClient, secret: &str, now: DateTime<Utc>) -> bool {
+    let previous_opens = match (
+        &client.previous_secret_hash,
+        client.previous_secret_expires_at,
+    ) {
+        (Some(hash), Some(until)) => {
+            until > now.naive_utc() && secrets::verify_client_secret(secret, hash)
+        }
+        _ => false,
+    };
+    secrets::verify_client_secret(secret, &client.secret_hash) || previous_opens
 }

@@ -117,7 +117,8 @@ pub struct JwtKeys {
     /// Tokens whose signature, key, issuer and audience were checked, with their claims: a
     /// client sends the same token for many requests, and checking it again gives the same
     /// answer. The time window and type are checked on every use; nothing here can go stale
-    /// (an access token is not revoked, and the keys change only with a restart).
+    /// (the keys change only with a restart). Whether the token's subject still stands behind
+    /// it is asked of the database (`crate::auth::extract`), not here.
     verified: Mutex<HashMap<String, Claims>>,
 }
 
@@ -281,6 +282,11 @@ impl JwtKeys {
 
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// The clock skew allowed on `exp` and `nbf`.
+    pub fn leeway_seconds(&self) -> u64 {
+        self.leeway
     }
 
     pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {

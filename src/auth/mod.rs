@@ -3,8 +3,8 @@
 //!
 //! [`Principal`]: crate::domain::principal::Principal
 
+pub mod confirmed;
 pub mod extract;
 pub mod grants;
 pub mod jwt;
 pub mod secrets;
-pub mod throttle;

@@ -45,6 +45,9 @@ pub struct ApiClient {
     pub active: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The secret before the last rotation, working until `previous_secret_expires_at`.
+    pub previous_secret_hash: Option<String>,
+    pub previous_secret_expires_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -127,6 +130,12 @@ pub fn clear_password(
             users::updated_at.eq(now),
         ))
         .execute(conn)?;
+    end_sessions(conn, user_id, now)
+}
+
+/// Ends every login session of `user_id`: each refresh token it holds is revoked, and with it
+/// every access token issued in that session.
+pub fn end_sessions(conn: &mut DbConnection, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
@@ -135,6 +144,38 @@ pub fn clear_password(
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)
     .map(drop)
+}
+
+/// A page of an organisation's logins, by id.
+pub fn list_users(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<User>> {
+    let mut query = users::table
+        .filter(users::organisation_id.eq(organisation_id))
+        .order(users::id.asc())
+        .limit(limit)
+        .select(User::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(users::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}
+
+/// Enables or disables a login.
+pub fn set_user_active(
+    conn: &mut DbConnection,
+    user_id: &str,
+    active: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((users::active.eq(active), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn set_user_email(
@@ -228,6 +269,39 @@ pub fn find_client_by_client_id(
         .select(ApiClient::as_select())
         .first(conn)
         .optional()
+}
+
+/// A page of an organisation's API clients, by id.
+pub fn list_clients(
+    conn: &mut DbConnection,
+    organisation_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<ApiClient>> {
+    let mut query = api_clients::table
+        .filter(api_clients::organisation_id.eq(organisation_id))
+        .order(api_clients::id.asc())
+        .limit(limit)
+        .select(ApiClient::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(api_clients::id.gt(after.to_string()));
+    }
+    query.load(conn)
+}
+
+/// Saves a client's `active`, secrets and `updated_at`.
+pub fn save_client(conn: &mut DbConnection, client: &ApiClient) -> QueryResult<()> {
+    diesel::update(api_clients::table.find(&client.id))
+        .set((
+            api_clients::active.eq(client.active),
+            api_clients::secret_hash.eq(&client.secret_hash),
+            api_clients::previous_secret_hash.eq(&client.previous_secret_hash),
+            api_clients::previous_secret_expires_at.eq(client.previous_secret_expires_at),
+            api_clients::updated_at.eq(client.updated_at),
+        ))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn insert_refresh_token(conn: &mut DbConnection, token: &RefreshToken) -> QueryResult<()> {

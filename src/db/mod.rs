@@ -1,6 +1,7 @@
 //! The database: one connection type over PostgreSQL and SQLite, its pool, its migrations, and
 //! the query functions (one module per table family). Nothing here knows about HTTP.
 
+pub mod access;
 pub mod calendars;
 pub mod coaches;
 pub mod coaching;
@@ -70,6 +71,14 @@ pub struct Pool {
     wait: Duration,
     /// SQLite: reads run on the calling thread ([`read`]).
     in_process: bool,
+}
+
+impl Pool {
+    /// How long a request waits for a connection or a lock before it answers 503: also how
+    /// long a client is asked to wait before trying again (`Retry-After`).
+    pub fn wait(&self) -> Duration {
+        self.wait
+    }
 }
 
 impl std::fmt::Debug for Pool {

@@ -420,6 +420,16 @@ pub fn list(
     })
 }
 
+/// The orders in `coach_id`'s hands that another coach can take over (oldest first).
+pub fn awaiting_coach(conn: &mut DbConnection, coach_id: &str) -> QueryResult<Vec<String>> {
+    orders::table
+        .filter(orders::coach_id.eq(coach_id))
+        .filter(orders::status.eq_any(statuses(OrderStatus::awaits_its_coach)))
+        .order((orders::created_at.asc(), orders::id.asc()))
+        .select(orders::id)
+        .load(conn)
+}
+
 /// How many trajectories each of `coach_ids` carries now (assigned and not finished).
 pub fn load_of(conn: &mut DbConnection, coach_ids: &[String]) -> QueryResult<Vec<(String, i64)>> {
     orders::table

@@ -38,6 +38,8 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        previous_secret_hash -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
     }
 }
 
@@ -402,7 +404,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     session_groups,
     webhooks,
     webhook_deliveries,
-    webhook_attempts
+    webhook_attempts,
+    revoked_tokens,
+    login_failures
 );
 
 diesel::table! {
@@ -459,3 +463,18 @@ diesel::table! {
 
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+
+diesel::table! {
+    revoked_tokens (jti) {
+        jti -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (key_hash) {
+        key_hash -> Text,
+        failures -> Integer,
+        first_at -> Timestamp,
+    }
+}

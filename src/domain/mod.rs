@@ -1,6 +1,7 @@
 //! The rules of the domain, free of I/O: no diesel, no actix. Each rule that comes from
 //! `shared/DOMAIN.md` names its source text.
 
+pub mod access;
 pub mod alliance;
 pub mod availability;
 pub mod closing;

@@ -156,6 +156,19 @@ impl OrderStatus {
         )
     }
 
+    /// Whether the order is in its coach's hands and a planner can hand it to another (the
+    /// states `Assign` allows, once assigned): a coach who leaves is first unassigned from these,
+    /// by a planner's decision, never silently (000: the coaching relationship rests on trust).
+    pub fn awaits_its_coach(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Accepted
+                | OrderStatus::IntakeScheduled
+                | OrderStatus::Active
+                | OrderStatus::FollowingUp
+        )
+    }
+
     /// Whether first contact with the coachee is still pending work (004).
     pub fn awaits_contact(self) -> bool {
         matches!(

@@ -22,7 +22,7 @@ use crate::domain::session::SessionKind;
 use crate::service::coaching;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle::{self, Visible};
-use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents};
+use crate::views::coachee::{CoacheeLinkIssued, CoacheeOrder, Consents, LinksRevoked};
 use crate::views::session::SessionView;
 
 /// The assigned coach issues a link for the coachee; the token is returned only now.
@@ -39,6 +39,14 @@ pub fn issue_link(
         let visible = lifecycle::load_for_update(conn, caller, id)?;
         lifecycle::check(caller, &visible, OrderAction::IssueCoacheeLink, None)?;
         let expires_at = request.expires_at(now)?;
+        // One live link per order: the new one replaces any earlier one.
+        let replaced = links::revoke_all(conn, &visible.order.id, now.naive_utc())?;
+        if replaced > 0 {
+            let event = Event::CoacheeLinksRevoked {
+                links: replaced as u32,
+            };
+            lifecycle::record(conn, now, caller, &visible.order, event)?;
+        }
         let link = CoacheeLink {
             id: new_id(),
             order_id: visible.order.id.clone(),
@@ -69,23 +77,24 @@ pub fn issue_link(
             link_id: link.id,
             token,
             expires_at,
+            replaced_links: replaced as u32,
         })
     })
 }
 
-/// Every link of the order stops working at once.
+/// Every link of the order stops working at once, and so does the order's calendar feed.
 #[tracing::instrument(skip_all, fields(order_id = %id))]
 pub fn revoke_links(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     caller: &Principal,
     id: &str,
-) -> ServiceResult<()> {
+) -> ServiceResult<LinksRevoked> {
     db::write(conn, |conn| {
         let visible = lifecycle::load_for_update(conn, caller, id)?;
         let revoked = links::revoke_all(conn, &visible.order.id, now.naive_utc())?;
         // The order's calendar feed is the coachee's too.
-        crate::db::calendars::revoke(
+        let feeds = crate::db::calendars::revoke(
             conn,
             &crate::db::calendars::FeedOwner::Order(visible.order.id.clone()),
             now.naive_utc(),
@@ -96,7 +105,10 @@ pub fn revoke_links(
             };
             lifecycle::record(conn, now, caller, &visible.order, event)?;
         }
-        Ok(())
+        Ok(LinksRevoked {
+            revoked_links: revoked as u32,
+            calendar_feed_revoked: feeds > 0,
+        })
     })
 }
 

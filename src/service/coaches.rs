@@ -231,6 +231,21 @@ pub fn change(
             record.time_zone = v;
         }
         if let Some(v) = changes.active {
+            if before.active && !v {
+                let open = crate::db::orders::awaiting_coach(conn, &record.id)?;
+                if !open.is_empty() {
+                    return Err(ServiceError::NotNow {
+                        slug: "coach-has-open-orders",
+                        detail: format!(
+                            "the coach still has {} open orders ({}); a planner assigns each to \
+                             another coach (POST /api/v1/orders/{{id}}/assign) before the coach \
+                             is deactivated",
+                            open.len(),
+                            open.join(", ")
+                        ),
+                    });
+                }
+            }
             record.active = v;
         }
         record.version += 1;

@@ -72,6 +72,9 @@ pub enum ServiceError {
     /// A request with this `Idempotency-Key` is still being served.
     #[error("a request with this idempotency key is in progress")]
     KeyInProgress,
+    /// Too many failed sign-ins for this account or client: wait this many seconds.
+    #[error("too many failed attempts; retry after {retry_after_seconds} seconds")]
+    TooManyAttempts { retry_after_seconds: u64 },
     /// The database cannot serve now; retrying later can succeed.
     #[error("unavailable: {0}")]
     Unavailable(String),

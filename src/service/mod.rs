@@ -4,6 +4,8 @@
 //! [`ServiceError`]. The HTTP handlers, the command line and the worker all call these; nothing
 //! here knows about HTTP.
 
+pub mod access;
+pub mod accounts;
 pub mod alliance;
 pub mod availability;
 pub mod calendars;

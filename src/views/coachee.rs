@@ -17,6 +17,19 @@ pub struct CoacheeLinkIssued {
     /// A bearer token with role `coachee` for this order only.
     pub token: String,
     pub expires_at: DateTime<Utc>,
+    /// Earlier links of this order that stopped working now: an order has one live link, the
+    /// newest (a coachee given a new one, because the old was lost or seen by someone else,
+    /// should not leave the old one working).
+    pub replaced_links: u32,
+}
+
+/// What revoking an order's coachee links ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinksRevoked {
+    /// Live links that stopped working now (0 when there was none).
+    pub revoked_links: u32,
+    /// Whether the order's calendar feed token, the coachee's too, stopped working now.
+    pub calendar_feed_revoked: bool,
 }
 
 /// A consent as recorded.

@@ -33,3 +33,58 @@ pub struct Me {
     #[schema(format = Uuid)]
     pub coach_id: Option<String>,
 }
+
+/// A person's login in the caller's organisation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserAccount {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// Whether the login may sign in; a disabled login's tokens stop working at once.
+    pub active: bool,
+    /// For a coach's login: their coach profile (deactivating it also stops the login).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub coach_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserAccountPage {
+    pub data: Vec<UserAccount>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// An HR system's (or planning system's) API client in the caller's organisation. Its secret
+/// is never shown again after it is made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiClientView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// What it authenticates with (`client_id` of the `client_credentials` grant).
+    pub client_id: String,
+    pub name: String,
+    pub role: Role,
+    /// Whether it may get tokens; a disabled client's tokens stop working at once.
+    pub active: bool,
+    /// After a rotation: until when the previous secret still works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_secret_expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiClientPage {
+    pub data: Vec<ApiClientView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A client's new secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedClientSecret {
+    pub client: ApiClientView,
+    /// The new secret: store it now, it is not shown again.
+    pub client_secret: String,
+}

@@ -4,7 +4,7 @@ use serde_json::Value;
 use trajectum::admin::demo;
 
 use crate::api_test;
-use crate::helpers::{assert_problem, spawn_app, Backend};
+use crate::helpers::{assert_problem, spawn_app, Backend, TestApp};
 
 async fn an_hr_system_gets_a_token_with_client_credentials(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -183,10 +183,21 @@ async fn a_refresh_token_rotates_and_its_reuse_revokes_the_family(backend: Backe
     assert_eq!(fresh.status(), 200);
 }
 
+async fn revoke(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/revoke"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn revoking_a_refresh_token_ends_the_session(backend: Backend) {
     let app = spawn_app(backend).await;
     let login = app.login(demo::HR_EMAIL, demo::HR_PASSWORD).await;
     let refresh = login["refresh_token"].as_str().unwrap();
+    let access = login["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/me", access).await.status(), 200);
     let response = app
         .client
         .post(app.url("/api/v1/auth/revoke"))
@@ -199,27 +210,27 @@ async fn revoking_a_refresh_token_ends_the_session(backend: Backend) {
         .token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh)])
         .await;
     assert_eq!(assert_problem(after, 400).await["error"], "invalid_grant");
-
-    // Unknown tokens are not an error (RFC 7009 §2.2); access tokens are not revocable.
-    let unknown = app
-        .client
-        .post(app.url("/api/v1/auth/revoke"))
-        .form(&[("token", "nonsense")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unknown.status(), 200);
-    let access = app
-        .client
-        .post(app.url("/api/v1/auth/revoke"))
-        .form(&[("token", login["access_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        assert_problem(access, 400).await["error"],
-        "unsupported_token_type"
+    // The session's access token ends with it, on its next request.
+    let refused = assert_problem(app.get("/api/v1/me", access).await, 401).await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("session"),
+        "{refused}"
     );
+
+    // Unknown tokens are not an error (RFC 7009 §2.2).
+    assert_eq!(revoke(&app, "nonsense").await.status(), 200);
+}
+
+async fn revoking_an_access_token_ends_that_token_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let revoked = app.client_token().await;
+    let other = app.client_token().await;
+    assert_eq!(app.get("/api/v1/me", &revoked).await.status(), 200);
+    assert_eq!(revoke(&app, &revoked).await.status(), 200);
+    assert_problem(app.get("/api/v1/me", &revoked).await, 401).await;
+    assert_eq!(app.get("/api/v1/me", &other).await.status(), 200);
+    // Revoking it again is no error.
+    assert_eq!(revoke(&app, &revoked).await.status(), 200);
 }
 
 async fn failed_logins_are_throttled_per_account(backend: Backend) {
@@ -323,6 +334,7 @@ api_test!(
     token_requests_are_checked,
     a_refresh_token_rotates_and_its_reuse_revokes_the_family,
     revoking_a_refresh_token_ends_the_session,
+    revoking_an_access_token_ends_that_token_only,
     failed_logins_are_throttled_per_account,
     failed_client_authentications_are_throttled_per_client,
 );

@@ -337,6 +337,8 @@ async fn a_group_events_stamp_moves_with_its_sequence(backend: Backend) {
     let before = event(s.anna.clone()).await;
     assert_eq!(before["SEQUENCE"], "0");
     s.app.advance(chrono::Duration::minutes(10));
+    // Stopped, so that the stamp read back is the change's, not a second later's.
+    s.app.clock.set(s.app.now());
     let anna = s.app.coach_token(0).await;
     let place = created["participants"][1]["session_id"]
         .as_str()

@@ -4,6 +4,7 @@
 mod conformance;
 mod helpers;
 
+mod access;
 mod auth;
 mod binary;
 mod coaches;

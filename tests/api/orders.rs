@@ -1107,7 +1107,9 @@ async fn the_coachee_gives_and_withdraws_consent_through_a_link(backend: Backend
         .send()
         .await
         .unwrap();
-    assert_eq!(revoke.status(), 204);
+    assert_eq!(revoke.status(), 200);
+    let revoked: Value = revoke.json().await.unwrap();
+    assert_eq!(revoked["revoked_links"], 1, "{revoked}");
     assert_problem(s.app.get("/api/v1/coachee/order", &token).await, 401).await;
 }
 

@@ -1,0 +1,99 @@
+//! Tokens whose subject the database confirmed a moment ago.
+//!
+//! Every request's token is checked against the database (`service::access::confirm`): its
+//! subject exists, is enabled, has the organisation and role the token names, and neither the
+//! token nor its login session was revoked. A client sends the same token for many requests, so
+//! a confirmation is kept for `TRAJECTUM_ACCESS_RECHECK_SECONDS` (0: ask on every request).
+//! A change through this instance that ends access (disabling, revoking) forgets every
+//! confirmation at once; another instance's change is seen within that many seconds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// Confirmations are kept by the digest of the whole token, not by its `jti`: a claim is only
+/// what the token says, and two tokens naming one `jti` are two tokens.
+type TokenDigest = [u8; 32];
+
+fn digest(token: &str) -> TokenDigest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+#[derive(Debug)]
+pub struct ConfirmedTokens {
+    keep_for: Duration,
+    confirmed: Mutex<HashMap<TokenDigest, Instant>>,
+}
+
+/// How many confirmations are kept before the set starts afresh.
+const KEPT: usize = 4096;
+
+impl ConfirmedTokens {
+    pub fn new(keep_for: Duration) -> Self {
+        Self {
+            keep_for,
+            confirmed: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `token` was confirmed within the time a confirmation is kept.
+    pub fn holds(&self, token: &str) -> bool {
+        if self.keep_for.is_zero() {
+            return false;
+        }
+        let key = digest(token);
+        self.confirmed
+            .lock()
+            .ok()
+            .and_then(|confirmed| confirmed.get(&key).copied())
+            .is_some_and(|at| at.elapsed() < self.keep_for)
+    }
+
+    pub fn remember(&self, token: &str) {
+        if self.keep_for.is_zero() {
+            return;
+        }
+        if let Ok(mut confirmed) = self.confirmed.lock() {
+            if confirmed.len() >= KEPT {
+                let keep_for = self.keep_for;
+                confirmed.retain(|_, at| at.elapsed() < keep_for);
+                if confirmed.len() >= KEPT {
+                    confirmed.clear();
+                }
+            }
+            confirmed.insert(digest(token), Instant::now());
+        }
+    }
+
+    /// Forgets every confirmation: the next request of each token asks the database again.
+    pub fn forget_all(&self) {
+        if let Ok(mut confirmed) = self.confirmed.lock() {
+            confirmed.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_confirmation_holds_until_forgotten() {
+        let tokens = ConfirmedTokens::new(Duration::from_secs(60));
+        assert!(!tokens.holds("a"));
+        tokens.remember("a");
+        assert!(tokens.holds("a"));
+        assert!(!tokens.holds("b"));
+        tokens.forget_all();
+        assert!(!tokens.holds("a"));
+    }
+
+    #[test]
+    fn with_no_time_to_keep_nothing_is_kept() {
+        let tokens = ConfirmedTokens::new(Duration::ZERO);
+        tokens.remember("a");
+        assert!(!tokens.holds("a"));
+    }
+}

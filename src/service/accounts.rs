@@ -1,0 +1,192 @@
+//! An organisation's own logins and API clients: listing them, disabling and enabling them, and
+//! rotating a client's secret with an overlap. For an employer's HR users and systems and the
+//! provider's planners, each in their own organisation (another organisation's is a 404).
+//!
+//! Disabling ends access at once: a disabled login or client cannot get a token, and the tokens
+//! it holds are refused on their next request (`service::access::confirm`). A person's login
+//! sessions also end, so enabling the login again needs a new sign-in.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::auth::secrets;
+use crate::db::identity::{self, ApiClient, User};
+use crate::db::{self, coaches, DbConnection};
+use crate::domain::access::CLIENT_SECRET_OVERLAP_HOURS;
+use crate::domain::principal::{Principal, SubjectType};
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::pagination::PageRequest;
+use crate::views::identity::{
+    ApiClientPage, ApiClientView, RotatedClientSecret, UserAccount, UserAccountPage,
+};
+
+fn no_user() -> ServiceError {
+    ServiceError::NotFound("no such user in your organisation".into())
+}
+
+fn no_client() -> ServiceError {
+    ServiceError::NotFound("no such API client in your organisation".into())
+}
+
+fn own_access() -> ServiceError {
+    ServiceError::NotNow {
+        slug: "own-access",
+        detail: "you cannot disable the login or client you are calling with; another one of \
+                 your organisation can"
+            .into(),
+    }
+}
+
+fn account(conn: &mut DbConnection, user: User) -> ServiceResult<UserAccount> {
+    let coach_id = coaches::find_by_user(conn, &user.id)?.map(|c| c.id);
+    Ok(UserAccount {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+        active: user.active,
+        coach_id,
+    })
+}
+
+fn client_view(client: &ApiClient, now: DateTime<Utc>) -> ApiClientView {
+    ApiClientView {
+        id: client.id.clone(),
+        client_id: client.client_id.clone(),
+        name: client.name.clone(),
+        role: client.role,
+        active: client.active,
+        previous_secret_expires_at: client
+            .previous_secret_expires_at
+            .map(|at| at.and_utc())
+            .filter(|at| *at > now),
+    }
+}
+
+fn own_user(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<User> {
+    identity::find_user(conn, id)?
+        .filter(|u| u.organisation_id == caller.organisation_id)
+        .ok_or_else(no_user)
+}
+
+fn own_client(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<ApiClient> {
+    identity::find_client(conn, id)?
+        .filter(|c| c.organisation_id == caller.organisation_id)
+        .ok_or_else(no_client)
+}
+
+pub fn list_users(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    page: PageRequest,
+) -> ServiceResult<UserAccountPage> {
+    let rows = identity::list_users(
+        conn,
+        &caller.organisation_id,
+        page.after.as_deref(),
+        page.fetch(),
+    )?;
+    let (rows, next_cursor) = page.finish(rows, |u| &u.id);
+    let data = rows
+        .into_iter()
+        .map(|user| account(conn, user))
+        .collect::<ServiceResult<_>>()?;
+    Ok(UserAccountPage { data, next_cursor })
+}
+
+/// Enables or disables a login of the caller's organisation; disabling ends its sessions.
+#[tracing::instrument(skip_all, fields(user_id = %id, active))]
+pub fn set_user_active(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    active: bool,
+) -> ServiceResult<UserAccount> {
+    db::write(conn, |conn| {
+        let mut user = own_user(conn, caller, id)?;
+        if !active && caller.subject_type == SubjectType::User && caller.subject == user.id {
+            return Err(own_access());
+        }
+        if user.active != active {
+            identity::set_user_active(conn, &user.id, active, now.naive_utc())?;
+            if !active {
+                identity::end_sessions(conn, &user.id, now.naive_utc())?;
+            }
+            tracing::info!("login {}", if active { "enabled" } else { "disabled" });
+        }
+        user.active = active;
+        account(conn, user)
+    })
+}
+
+pub fn list_clients(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    page: PageRequest,
+) -> ServiceResult<ApiClientPage> {
+    let rows = identity::list_clients(
+        conn,
+        &caller.organisation_id,
+        page.after.as_deref(),
+        page.fetch(),
+    )?;
+    let (rows, next_cursor) = page.finish(rows, |c| &c.id);
+    Ok(ApiClientPage {
+        data: rows.iter().map(|c| client_view(c, now)).collect(),
+        next_cursor,
+    })
+}
+
+/// Enables or disables an API client of the caller's organisation.
+#[tracing::instrument(skip_all, fields(client = %id, active))]
+pub fn set_client_active(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    active: bool,
+) -> ServiceResult<ApiClientView> {
+    db::write(conn, |conn| {
+        let mut client = own_client(conn, caller, id)?;
+        if !active && caller.subject_type == SubjectType::Client && caller.subject == client.id {
+            return Err(own_access());
+        }
+        if client.active != active {
+            client.active = active;
+            client.updated_at = now.naive_utc();
+            identity::save_client(conn, &client)?;
+            tracing::info!("API client {}", if active { "enabled" } else { "disabled" });
+        }
+        Ok(client_view(&client, now))
+    })
+}
+
+/// A new secret for an API client; the one it replaces keeps working for
+/// [`CLIENT_SECRET_OVERLAP_HOURS`], so the HR system can switch without an outage. A secret
+/// replaced earlier stops working now. The client itself may rotate its own secret.
+#[tracing::instrument(skip_all, fields(client = %id))]
+pub fn rotate_client_secret(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+) -> ServiceResult<RotatedClientSecret> {
+    db::write(conn, |conn| {
+        let mut client = own_client(conn, caller, id)?;
+        let secret = secrets::generate_client_secret();
+        let until = now + Duration::hours(CLIENT_SECRET_OVERLAP_HOURS);
+        client.previous_secret_hash = Some(std::mem::replace(
+            &mut client.secret_hash,
+            secrets::hash_client_secret(&secret),
+        ));
+        client.previous_secret_expires_at = Some(until.naive_utc());
+        client.updated_at = now.naive_utc();
+        identity::save_client(conn, &client)?;
+        tracing::info!("API client secret rotated");
+        Ok(RotatedClientSecret {
+            client: client_view(&client, now),
+            client_secret: secret,
+        })
+    })
+}

@@ -1,0 +1,435 @@
+//! Access that ends when it should (issue 19 §4), tried as an attacker would: a coach who left,
+//! a disabled login or client, a revoked token, a forged `sub` or `org`, two `Authorization`
+//! headers, a replaced coachee link, and the throttle counting failures only, across instances.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use trajectum::admin::demo;
+
+use crate::api_test;
+use crate::helpers::{assert_problem, spawn_app, spawn_app_with, Backend, TestApp, OTHER_PASSWORD};
+use crate::scene::Scene;
+use crate::tokens::{signed, stored_claims, with};
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let response = app.get("/api/v1/me", token).await;
+    assert_eq!(response.status(), 200, "/me");
+    response.json().await.unwrap()
+}
+
+async fn password_grant(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.token_request(&[
+        ("grant_type", "password"),
+        ("username", email),
+        ("password", password),
+    ])
+    .await
+}
+
+async fn client_grant(app: &TestApp, secret: &str) -> reqwest::Response {
+    app.token_request(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", demo::CLIENT_ID),
+        ("client_secret", secret),
+    ])
+    .await
+}
+
+fn problem_type_ends_with(problem: &Value, slug: &str) {
+    assert!(
+        problem["type"].as_str().unwrap_or("").ends_with(slug),
+        "expected {slug}: {problem}"
+    );
+}
+
+/// DOMAIN.md "Who may see what" (000): the coaching relationship rests on trust, so a coach who
+/// leaves does not keep reading intakes, and their orders go to another coach by a planner's
+/// decision, never silently.
+async fn a_coach_who_leaves_is_unassigned_by_a_planner_then_locked_out(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.accepted().await;
+    let coach = format!("/api/v1/coaches/{}", s.anna_coach_id);
+    let refused = s
+        .app
+        .patch_json(&coach, &s.planner, &json!({"active": false}))
+        .await;
+    let problem = assert_problem(refused, 409).await;
+    problem_type_ends_with(&problem, "coach-has-open-orders");
+    assert!(
+        problem["detail"].as_str().unwrap().contains(&order),
+        "{problem}"
+    );
+    assert_eq!(
+        s.app
+            .get(&Scene::path(&order, "/intake"), &s.anna)
+            .await
+            .status(),
+        200,
+        "nothing changed: Anna still coaches"
+    );
+
+    let bram_coach_id = me(&s.app, &s.bram).await["coach_id"].clone();
+    let reassigned = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/assign"),
+            &s.planner,
+            &json!({"coach_id": bram_coach_id}),
+        )
+        .await;
+    assert_eq!(reassigned.status(), 200);
+    let deactivated = s
+        .app
+        .patch_json(&coach, &s.planner, &json!({"active": false}))
+        .await;
+    assert_eq!(deactivated.status(), 200);
+
+    // Her live token is refused on its next request, and she cannot sign in again.
+    assert_problem(s.app.get("/api/v1/me", &s.anna).await, 401).await;
+    let login = password_grant(&s.app, demo::COACH_EMAILS[0], demo::COACH_PASSWORD).await;
+    assert_eq!(assert_problem(login, 400).await["error"], "invalid_grant");
+
+    // Active again (she came back): she signs in.
+    let back = s
+        .app
+        .patch_json(&coach, &s.planner, &json!({"active": true}))
+        .await;
+    assert_eq!(back.status(), 200);
+    let login = password_grant(&s.app, demo::COACH_EMAILS[0], demo::COACH_PASSWORD).await;
+    assert_eq!(login.status(), 200);
+}
+
+async fn a_disabled_login_is_refused_on_its_next_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let session = app.login(demo::HR_EMAIL, demo::HR_PASSWORD).await;
+    let hr = session["access_token"].as_str().unwrap().to_string();
+    let system = app.client_token().await;
+    let users: Value = app
+        .get("/api/v1/users", &system)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hr_user = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == demo::HR_EMAIL)
+        .expect("the HR user is listed")
+        .clone();
+    assert_eq!(hr_user["active"], true);
+    let path = format!("/api/v1/users/{}", hr_user["id"].as_str().unwrap());
+
+    // No one disables the login they call with.
+    let own = app.patch_json(&path, &hr, &json!({"active": false})).await;
+    problem_type_ends_with(&assert_problem(own, 409).await, "own-access");
+
+    let disabled = app
+        .patch_json(&path, &system, &json!({"active": false}))
+        .await;
+    assert_eq!(disabled.status(), 200);
+    let disabled: Value = disabled.json().await.unwrap();
+    assert_eq!(disabled["active"], false);
+    assert_problem(app.get("/api/v1/me", &hr).await, 401).await;
+    let refresh = app
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", session["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(assert_problem(refresh, 400).await["error"], "invalid_grant");
+    let login = password_grant(&app, demo::HR_EMAIL, demo::HR_PASSWORD).await;
+    assert_eq!(assert_problem(login, 400).await["error"], "invalid_grant");
+
+    let enabled = app
+        .patch_json(&path, &system, &json!({"active": true}))
+        .await;
+    assert_eq!(enabled.status(), 200);
+    assert_eq!(
+        password_grant(&app, demo::HR_EMAIL, demo::HR_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+
+    // Another organisation's login is not there to be disabled.
+    let other = app.seed_other_tenant().await;
+    let other_hr = app.access_token(&other.hr_email, OTHER_PASSWORD).await;
+    let other_id = me(&app, &other_hr).await["subject_id"].clone();
+    let foreign = app
+        .patch_json(
+            &format!("/api/v1/users/{}", other_id.as_str().unwrap()),
+            &system,
+            &json!({"active": false}),
+        )
+        .await;
+    assert_problem(foreign, 404).await;
+    assert_eq!(app.get("/api/v1/me", &other_hr).await.status(), 200);
+}
+
+async fn a_disabled_client_is_refused_on_its_next_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let system = app.client_token().await;
+    let hr = app.hr_token().await;
+    let clients: Value = app.get("/api/v1/clients", &hr).await.json().await.unwrap();
+    let client = clients["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == demo::CLIENT_ID)
+        .expect("the HR system is listed")
+        .clone();
+    let path = format!("/api/v1/clients/{}", client["id"].as_str().unwrap());
+    let own = app
+        .patch_json(&path, &system, &json!({"active": false}))
+        .await;
+    problem_type_ends_with(&assert_problem(own, 409).await, "own-access");
+
+    let disabled = app.patch_json(&path, &hr, &json!({"active": false})).await;
+    assert_eq!(disabled.status(), 200);
+    assert_problem(app.get("/api/v1/orders", &system).await, 401).await;
+    let grant = client_grant(&app, demo::CLIENT_SECRET).await;
+    assert_eq!(assert_problem(grant, 401).await["error"], "invalid_client");
+
+    let enabled = app.patch_json(&path, &hr, &json!({"active": true})).await;
+    assert_eq!(enabled.status(), 200);
+    assert_eq!(client_grant(&app, demo::CLIENT_SECRET).await.status(), 200);
+}
+
+async fn a_client_secret_rotates_with_a_day_of_overlap(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let system = app.client_token().await;
+    let id = me(&app, &system).await["subject_id"].clone();
+    let rotated = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/clients/{}/rotate-secret", id.as_str().unwrap()),
+            Some(&system),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    assert_eq!(rotated.headers()["cache-control"], "no-store");
+    let rotated: Value = rotated.json().await.unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap().to_string();
+    assert!(rotated["client"]["previous_secret_expires_at"].is_string());
+
+    // Both work during the overlap.
+    assert_eq!(client_grant(&app, demo::CLIENT_SECRET).await.status(), 200);
+    assert_eq!(client_grant(&app, &new_secret).await.status(), 200);
+    // After a day only the new one does.
+    app.advance(chrono::Duration::hours(25));
+    let old = client_grant(&app, demo::CLIENT_SECRET).await;
+    assert_eq!(assert_problem(old, 401).await["error"], "invalid_client");
+    assert_eq!(client_grant(&app, &new_secret).await.status(), 200);
+}
+
+/// With the signing key alone, a token for a subject that does not exist, or for another
+/// organisation or role than its subject's, gets nothing (defence in depth).
+async fn forged_subjects_organisations_and_roles_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let honest = stored_claims(&app).await;
+    assert_eq!(
+        app.get("/api/v1/orders", &signed(&honest)).await.status(),
+        200
+    );
+    let forgeries = [
+        (
+            "a client that does not exist",
+            with(
+                honest.clone(),
+                "sub",
+                json!(uuid::Uuid::new_v4().to_string()),
+            ),
+        ),
+        (
+            "another organisation",
+            with(honest.clone(), "org", json!(demo::PROVIDER_ID)),
+        ),
+        (
+            "another role",
+            with(honest.clone(), "role", json!("provider_admin")),
+        ),
+        (
+            "a user, not a client",
+            with(honest.clone(), "sub_type", json!("user")),
+        ),
+    ];
+    for (what, claims) in forgeries {
+        let token = signed(&claims);
+        let created = app
+            .post_json("/api/v1/orders", &token, &crate::scene::minimal_order())
+            .await;
+        assert_eq!(created.status(), 401, "{what}");
+        assert_problem(app.get("/api/v1/orders", &token).await, 401).await;
+    }
+    // A forged org naming another employer reads none of its orders.
+    let other = app.seed_other_tenant().await;
+    let other_hr = app.access_token(&other.hr_email, OTHER_PASSWORD).await;
+    let other_org = me(&app, &other_hr).await["organisation"]["id"].clone();
+    let token = signed(&with(honest, "org", other_org));
+    assert_problem(app.get("/api/v1/orders", &token).await, 401).await;
+}
+
+/// RFC 9110 §11.6.2: one `Authorization` header. Two are not served as the first.
+async fn two_authorization_headers_are_a_400(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let planner = app.planner_token().await;
+    let hr = app.hr_token().await;
+    for path in ["/api/v1/orders", "/api/v1/me", "/health/live"] {
+        let response = app
+            .client
+            .request(Method::GET, app.url(path))
+            .header("authorization", format!("Bearer {planner}"))
+            .header("authorization", format!("Bearer {hr}"))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 400).await;
+        assert_eq!(problem["errors"][0]["pointer"], "Authorization", "{path}");
+    }
+    let token = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .basic_auth(demo::CLIENT_ID, Some(demo::CLIENT_SECRET))
+        .header("authorization", format!("Bearer {hr}"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(token, 400).await;
+}
+
+/// An order has one live coachee link: a new one replaces the old, which stops at once.
+async fn a_new_coachee_link_replaces_the_old(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let order = s.active().await;
+    let first = s.coachee_token(&order).await;
+    assert_eq!(
+        s.app.get("/api/v1/coachee/order", &first).await.status(),
+        200
+    );
+    let issued = s
+        .app
+        .post_json(&Scene::path(&order, "/coachee-link"), &s.anna, &json!({}))
+        .await;
+    assert_eq!(issued.status(), 201);
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["replaced_links"], 1);
+    let second = issued["token"].as_str().unwrap();
+    assert_problem(s.app.get("/api/v1/coachee/order", &first).await, 401).await;
+    assert_eq!(
+        s.app.get("/api/v1/coachee/order", second).await.status(),
+        200
+    );
+}
+
+/// The throttle counts failures, not attempts in flight: a burst of correct sign-ins for one
+/// account all succeed.
+async fn parallel_correct_logins_are_not_throttled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let logins = (0..12).map(|_| password_grant(&app, demo::HR_EMAIL, demo::HR_PASSWORD));
+    let statuses: Vec<u16> = futures_util::future::join_all(logins)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(statuses, vec![200; 12]);
+}
+
+/// Issue 19 §6: two instances on one database are one service. The throttle's failures and a
+/// disabling through one instance hold on the other.
+async fn two_instances_share_the_throttle_and_disabling(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.login_max_failures = 3;
+        s.access_recheck_seconds = 0;
+    })
+    .await;
+    let other = app
+        .another_instance(|s| {
+            s.login_max_failures = 3;
+            s.access_recheck_seconds = 0;
+        })
+        .await;
+    let wrong = |address: String| {
+        let client = app.client.clone();
+        async move {
+            client
+                .post(format!("{address}/api/v1/auth/token"))
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", demo::HR_EMAIL),
+                    ("password", "not-the-password"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // Two failures here, one there: the account is locked on both.
+    assert_eq!(wrong(app.address.clone()).await, 400);
+    assert_eq!(wrong(other.clone()).await, 400);
+    assert_eq!(wrong(app.address.clone()).await, 400);
+    assert_eq!(wrong(other.clone()).await, 429);
+    assert_eq!(wrong(app.address.clone()).await, 429);
+
+    // A client disabled through the second instance is refused by the first.
+    let system = app.client_token().await;
+    let id = me(&app, &system).await["subject_id"].clone();
+    assert_eq!(app.get("/api/v1/orders", &system).await.status(), 200);
+    let employer_user = second_hr_login(&app).await;
+    let disabled = app
+        .client
+        .request(
+            Method::PATCH,
+            format!("{other}/api/v1/clients/{}", id.as_str().unwrap()),
+        )
+        .bearer_auth(&employer_user)
+        .json(&json!({"active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), 200);
+    assert_problem(app.get("/api/v1/orders", &system).await, 401).await;
+}
+
+/// A second HR user of the demo employer (the demo HR user is locked out by the test above).
+async fn second_hr_login(app: &TestApp) -> String {
+    let now = app.now();
+    app.blocking(move |conn| {
+        trajectum::admin::create_user(
+            conn,
+            now,
+            trajectum::admin::NewUser {
+                id: None,
+                organisation_id: demo::EMPLOYER_ID,
+                email: "second-hr@acme.example",
+                name: "Second HR",
+                role: trajectum::domain::principal::Role::Employer,
+                password: OTHER_PASSWORD,
+                specialisms: vec![],
+                languages: vec![],
+                time_zone: None,
+            },
+        )
+        .map(drop)
+    })
+    .await;
+    app.access_token("second-hr@acme.example", OTHER_PASSWORD)
+        .await
+}
+
+api_test!(
+    a_coach_who_leaves_is_unassigned_by_a_planner_then_locked_out,
+    a_disabled_login_is_refused_on_its_next_request,
+    a_disabled_client_is_refused_on_its_next_request,
+    a_client_secret_rotates_with_a_day_of_overlap,
+    forged_subjects_organisations_and_roles_are_refused,
+    two_authorization_headers_are_a_400,
+    a_new_coachee_link_replaces_the_old,
+    parallel_correct_logins_are_not_throttled,
+    two_instances_share_the_throttle_and_disabling,
+);
