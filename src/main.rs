@@ -74,7 +74,7 @@ enum Command {
     /// Print every setting's value in effect and where it came from (default, config file or
     /// environment); secrets show only whether they are set.
     Settings,
-    /// Create organisations, users and API clients.
+    /// Create organisations, users and API clients; disable and enable logins and clients.
     #[command(subcommand)]
     Admin(AdminCommand),
 }
@@ -97,12 +97,42 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
     },
+    /// Disable a login or an API client: it can no longer sign in or get a token, and the tokens
+    /// it holds are refused on their next request (within TRAJECTUM_ACCESS_RECHECK_SECONDS of
+    /// a running service). A login's sessions end. For a coach who leaves, deactivate their coach
+    /// profile through the API instead, once a planner has reassigned their orders.
+    Disable(Named),
+    /// Enable a disabled login or API client again.
+    Enable(Named),
     /// After a notes key rotation: seal every note that is sealed under a key of
     /// TRAJECTUM_NOTES_PREVIOUS_KEYS again under TRAJECTUM_NOTES_KEY; prints how many.
     ResealNotes,
     /// Run the first-session check now (004): mark running orders whose first regular session
     /// was not rated within TRAJECTUM_ALLIANCE_RATING_DAYS at risk; prints how many.
     CheckAlliance,
+}
+
+/// One login (by email) or one API client (by client id).
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct Named {
+    /// The login's email.
+    #[arg(long)]
+    email: Option<String>,
+    /// The API client's client id.
+    #[arg(long)]
+    client_id: Option<String>,
+}
+
+impl Named {
+    fn target(self) -> trajectum::service::accounts::Named {
+        use trajectum::service::accounts::Named as Target;
+        match (self.email, self.client_id) {
+            (Some(email), _) => Target::Login(email),
+            (None, Some(client_id)) => Target::Client(client_id),
+            (None, None) => unreachable!("clap requires one of --email and --client-id"),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -427,6 +457,22 @@ fn administer(
             println!("setup_token={token}");
             println!("expires_at={}", expires_at.to_rfc3339());
             eprintln!("Hand the token to the person only: it sets their password once.");
+        }
+        AdminCommand::Disable(named) => {
+            let id = trajectum::service::accounts::operator_set_active(
+                conn,
+                now,
+                &named.target(),
+                false,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("disabled={id}");
+        }
+        AdminCommand::Enable(named) => {
+            let id =
+                trajectum::service::accounts::operator_set_active(conn, now, &named.target(), true)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("enabled={id}");
         }
         AdminCommand::ResealNotes => {
             let keys = trajectum::startup::load_notes_keys(settings)?;

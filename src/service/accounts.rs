@@ -190,3 +190,45 @@ pub fn rotate_client_secret(
         })
     })
 }
+
+/// A login or API client as the operator names it (`trajectum admin disable|enable`).
+#[derive(Debug, Clone)]
+pub enum Named {
+    /// A person's login, by email.
+    Login(String),
+    /// An API client, by its `client_id`.
+    Client(String),
+}
+
+/// The operator disables or enables a login or API client of any organisation; returns its id.
+/// As through the API, disabling a login ends its sessions.
+pub fn operator_set_active(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    named: &Named,
+    active: bool,
+) -> ServiceResult<String> {
+    db::write(conn, |conn| match named {
+        Named::Login(email) => {
+            let user = identity::find_user_by_email(conn, email.trim())?
+                .ok_or_else(|| ServiceError::NotFound(format!("no login has the email {email}")))?;
+            identity::set_user_active(conn, &user.id, active, now.naive_utc())?;
+            if !active {
+                identity::end_sessions(conn, &user.id, now.naive_utc())?;
+            }
+            tracing::info!(user_id = %user.id, active, "login changed by the operator");
+            Ok(user.id)
+        }
+        Named::Client(client_id) => {
+            let mut client =
+                identity::find_client_by_client_id(conn, client_id)?.ok_or_else(|| {
+                    ServiceError::NotFound(format!("no API client has the client_id {client_id}"))
+                })?;
+            client.active = active;
+            client.updated_at = now.naive_utc();
+            identity::save_client(conn, &client)?;
+            tracing::info!(client = %client.id, active, "API client changed by the operator");
+            Ok(client.id)
+        }
+    })
+}

@@ -549,4 +549,87 @@ async fn postgres_without_a_notes_key_refuses_to_start(backend: Backend) {
     assert!(stderr.contains("TRAJECTUM_NOTES_KEY"), "{stderr}");
 }
 
-api_test!(postgres_only: postgres_without_a_notes_key_refuses_to_start);
+/// `demo --force` on PostgreSQL without a notes key refuses before it migrates or seeds: the
+/// database is left as it was (empty).
+async fn demo_without_a_notes_key_touches_no_database(backend: Backend) {
+    use diesel::prelude::*;
+    let db = TestDb::new(backend);
+    let output = trajectum(&db)
+        .env_remove("TRAJECTUM_NOTES_KEY")
+        .args(["demo", "--force"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TRAJECTUM_NOTES_KEY"), "{stderr}");
+    let mut conn = diesel::PgConnection::establish(db.url()).unwrap();
+    let tables: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public')",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(tables, 0, "no migration ran, nothing was seeded");
+}
+
+/// The operator disables an API client and a login (`admin disable`), and a running service
+/// refuses their tokens and sign-ins; `admin enable` lets them back.
+async fn the_operator_disables_and_enables_logins_and_clients(backend: Backend) {
+    use trajectum::admin::demo;
+    let app = crate::helpers::spawn_app_with(backend, |s| s.access_recheck_seconds = 0).await;
+    let system = app.client_token().await;
+    let hr = app.hr_token().await;
+    run(
+        &app.db,
+        &["admin", "disable", "--client-id", demo::CLIENT_ID],
+        &[],
+    );
+    run(
+        &app.db,
+        &["admin", "disable", "--email", demo::HR_EMAIL],
+        &[],
+    );
+    crate::helpers::assert_problem(app.get("/api/v1/orders", &system).await, 401).await;
+    crate::helpers::assert_problem(app.get("/api/v1/orders", &hr).await, 401).await;
+    let grant = app
+        .token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", demo::CLIENT_ID),
+            ("client_secret", demo::CLIENT_SECRET),
+        ])
+        .await;
+    crate::helpers::assert_problem(grant, 401).await;
+    let refused = run_refused(
+        &app.db,
+        &["admin", "disable", "--email", "nobody@acme.example"],
+        &[],
+    );
+    assert!(refused.contains("no login has the email"), "{refused}");
+    run(
+        &app.db,
+        &["admin", "enable", "--client-id", demo::CLIENT_ID],
+        &[],
+    );
+    run(
+        &app.db,
+        &["admin", "enable", "--email", demo::HR_EMAIL],
+        &[],
+    );
+    assert_eq!(
+        app.get("/api/v1/orders", &app.client_token().await)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get("/api/v1/orders", &app.hr_token().await)
+            .await
+            .status(),
+        200
+    );
+}
+
+api_test!(
+    postgres_only: postgres_without_a_notes_key_refuses_to_start,
+    demo_without_a_notes_key_touches_no_database,
+);
+api_test!(the_operator_disables_and_enables_logins_and_clients);
