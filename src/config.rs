@@ -121,7 +121,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_CORS_ALLOWED_ORIGINS", "empty (none)", "comma-separated origins for browser front ends"),
     setting("TRAJECTUM_BODY_LIMIT_BYTES", "`262144`", "largest request body (413 above it)"),
     setting("TRAJECTUM_DB_POOL_SIZE", "`10`, or twice the cores plus one where that is fewer", "database connections"),
-    setting("TRAJECTUM_DB_TIMEOUT_SECONDS", "`5`", "how long a request may wait for the database (a free connection, or a lock another request holds: SQLite's busy wait, PostgreSQL's `lock_timeout`) before answering 503 with `Retry-After`"),
+    setting("TRAJECTUM_DB_TIMEOUT_SECONDS", "`5`", "how long a request may wait for the database (a free connection, or a lock another request holds: SQLite's busy wait, PostgreSQL's `lock_timeout`) before answering 503 with `Retry-After` of as many seconds; a 503 is logged as a warning (a busy database is not an error of the service)"),
     setting("TRAJECTUM_LOGIN_MAX_FAILURES", "`5`", "failed logins per account or client before throttling"),
     setting("TRAJECTUM_LOGIN_LOCKOUT_SECONDS", "`900`", "the throttle's window and lockout (counted in the database: shared by every instance)"),
     setting("TRAJECTUM_ACCESS_RECHECK_SECONDS", "`2`", "how long an instance trusts that a token's user, client or link is still enabled and unrevoked before asking the database again (`0`: every request); a change through the same instance takes effect at once"),
