@@ -72,6 +72,8 @@ pub struct Settings {
     pub webhook_allowed_networks: String,
     /// Subscriptions a worker delivers to at once.
     pub webhook_concurrency: u32,
+    /// Counts below this are withheld from outcome reports.
+    pub report_min_count: u32,
 }
 
 /// One setting as people read about it: its environment variable, its default and what it means
@@ -138,6 +140,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_WEBHOOK_ALLOW_HTTP", "`false`", "take plain `http` webhook URLs: for development only"),
     setting("TRAJECTUM_WEBHOOK_ALLOWED_NETWORKS", "none", "private networks webhooks may go to, comma-separated CIDRs (an on-premise HR system, e.g. `10.20.0.0/16`); loopback, link-local, private and metadata addresses are refused otherwise"),
     setting("TRAJECTUM_WEBHOOK_CONCURRENCY", "`8`", "subscriptions a worker delivers to at once: one slow receiver holds up only its own"),
+    setting("TRAJECTUM_REPORT_MIN_COUNT", "`5`", "outcome reports withhold counts from 1 to below this (2 to 100), and as many others as keep them from being derived"),
     setting("TRAJECTUM_NEW_PASSWORD", "none", "password for `admin create-user`"),
 ];
 
@@ -258,6 +261,7 @@ impl Default for Settings {
             webhook_allow_http: false,
             webhook_allowed_networks: String::new(),
             webhook_concurrency: 8,
+            report_min_count: crate::domain::report::DEFAULT_MIN_COUNT,
         }
     }
 }
@@ -585,6 +589,9 @@ impl Settings {
         }
         if self.webhook_concurrency == 0 || self.webhook_concurrency > 256 {
             bail!("TRAJECTUM_WEBHOOK_CONCURRENCY must be 1 to 256");
+        }
+        if !(2..=100).contains(&self.report_min_count) {
+            bail!("TRAJECTUM_REPORT_MIN_COUNT must be 2 to 100");
         }
         crate::domain::webhook::AddressPolicy::parse(&self.webhook_allowed_networks)
             .map_err(|e| anyhow::anyhow!("TRAJECTUM_WEBHOOK_ALLOWED_NETWORKS: {e}"))?;

@@ -99,6 +99,7 @@ impl Application {
             body_limit: settings.body_limit_bytes,
             notes_key,
             follow_up_horizon_days: settings.follow_up_horizon_days,
+            report_min_count: settings.report_min_count,
             webhooks: Arc::new(crate::delivery::WebhookSettings::from_settings(&settings)),
         });
         let spec = api::openapi();

@@ -17,6 +17,8 @@ pub struct AppState {
     pub notes_key: std::sync::Arc<crate::vault::NotesKeys>,
     /// Days before its due date a follow-up is booked (`TRAJECTUM_FOLLOW_UP_HORIZON_DAYS`).
     pub follow_up_horizon_days: u32,
+    /// Outcome reports withhold counts below this (`TRAJECTUM_REPORT_MIN_COUNT`).
+    pub report_min_count: u32,
     /// Where webhooks may go (`TRAJECTUM_WEBHOOK_*`).
     pub webhooks: std::sync::Arc<crate::delivery::WebhookSettings>,
 }

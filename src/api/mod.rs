@@ -25,6 +25,7 @@ pub mod orders;
 pub mod parse;
 pub mod plan;
 pub mod problems;
+pub mod reports;
 pub mod respond;
 pub mod routes;
 pub mod sessions;
@@ -74,6 +75,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(follow_ups::put_policy)
                 .service(jobs::list_jobs)
                 .service(events::event_feed)
+                .service(reports::outcomes)
                 .service(webhooks::list_webhooks)
                 .service(webhooks::create_webhook)
                 .service(settings::get_settings)

@@ -14,6 +14,7 @@ pub mod limit;
 pub mod links;
 pub mod migrations;
 pub mod orders;
+pub mod reports;
 pub mod schema;
 pub mod sessions;
 pub mod settings;

@@ -30,6 +30,13 @@ pub enum TrajectoryKind {
 }
 
 impl TrajectoryKind {
+    pub const ALL: [TrajectoryKind; 4] = [
+        TrajectoryKind::JobCoaching,
+        TrajectoryKind::Curative,
+        TrajectoryKind::Preventive,
+        TrajectoryKind::Reintegration,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             TrajectoryKind::JobCoaching => "job_coaching",

@@ -28,6 +28,7 @@ pub mod orders;
 pub mod pagination;
 pub mod plan;
 pub mod provider_settings;
+pub mod reports;
 pub mod self_service;
 pub mod sessions;
 pub mod webhooks;

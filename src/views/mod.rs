@@ -11,6 +11,7 @@ pub mod follow_up;
 pub mod identity;
 pub mod job;
 pub mod order;
+pub mod report;
 pub mod session;
 pub mod time;
 pub mod webhook;

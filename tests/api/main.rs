@@ -19,6 +19,7 @@ mod operating;
 mod operations;
 mod orders;
 mod privacy;
+mod reports;
 mod roles;
 mod scene;
 mod scheduling;

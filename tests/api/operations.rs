@@ -270,6 +270,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "GET /api/v1/orders/{id}/sessions",
             "GET /api/v1/orders/{id}/timeline",
             "GET /api/v1/provider-settings",
+            "GET /api/v1/reports/outcomes",
             "GET /api/v1/session-groups/{id}",
             "GET /api/v1/sessions",
             "GET /api/v1/sessions/{id}",

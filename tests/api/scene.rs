@@ -103,6 +103,13 @@ impl Scene {
     /// Walks an accepted order through plan and intake to `active`.
     pub async fn active(&self) -> String {
         let id = self.accepted().await;
+        self.start(&id).await;
+        id
+    }
+
+    /// Walks the accepted order `id` through plan and intake to `active`.
+    pub async fn start(&self, id: &str) {
+        let id = id.to_string();
         assert_eq!(
             self.put(&Self::path(&id, "/plan"), &self.anna, &Self::good_plan())
                 .await
@@ -124,7 +131,6 @@ impl Scene {
             .post_json(&Self::path(&id, "/intake/complete"), &self.anna, &json!({}))
             .await;
         assert_eq!(response.status(), 200, "complete intake");
-        id
     }
 
     pub async fn order(&self, id: &str, token: &str) -> Value {

@@ -58,6 +58,7 @@ use passes::*;
         (name = "coachee", description = "The coachee's own link, view and consents"),
         (name = "provider", description = "The provider's settings"),
         (name = "jobs", description = "Work the service does on its own, and the jobs that failed"),
+        (name = "reports", description = "Outcomes in aggregate for HR (002, 004), small counts withheld"),
         (name = "webhooks", description = "Events as they happen: signed webhooks (Standard Webhooks) and the events feed for systems that poll"),
         (name = "operations", description = "Health and metrics"),
     )
