@@ -54,6 +54,8 @@ pub async fn request_context(
     );
     let started = Instant::now();
     let scoped_id = id.clone();
+    let action = format!("{method} {route}");
+    let resource = resource_id(route, req.path());
     let response = REQUEST_ID
         .scope(scoped_id, async move {
             // RFC 9110 allows one Authorization header: a request with two is not served as
@@ -63,10 +65,17 @@ pub async fn request_context(
                 let response = error.response_for(REQUEST_ID.try_with(|id| id.clone()).ok());
                 return Ok(end_json_with_newline(ServiceResponse::new(req, response)));
             }
-            crate::auth::extract::confirm_bearer(&req).await;
+            let caller = crate::auth::extract::confirm_bearer(&req).await;
+            let audit = crate::api::respond::AuditFacts {
+                caller,
+                action,
+                resource_id: resource,
+                request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
+            };
             // Handlers and the router answer errors as responses; an `Err` can only come from a
             // middleware inside this one, and there is none.
-            next.call(req)
+            crate::api::respond::AUDIT
+                .scope(audit, next.call(req))
                 .await
                 .map(|response| end_json_with_newline(as_problem(response.map_into_boxed_body())))
         })
@@ -119,6 +128,16 @@ pub async fn request_context(
         }
     });
     Ok(response)
+}
+
+/// The value of the `{id}` segment of `path` under the route `template`, if it has one.
+fn resource_id(template: &str, path: &str) -> Option<String> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| *t == "{id}")
+        .map(|(_, value)| value.to_string())
+        .filter(|value| value.len() <= 64)
 }
 
 /// Ends a JSON body with a newline, so a shell prompt after `curl` starts on a line of its own.

@@ -20,8 +20,9 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::SharedClock;
 use crate::db::jobs::{self as store, Job};
-use crate::db::{self, DbConnection, Pool};
+use crate::db::{self, audit, DbConnection, Pool};
 use crate::domain::job::{after_failure, AfterFailure, JobKind};
+use crate::domain::principal::Principal;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::{alliance, follow_ups, jobs};
 
@@ -186,17 +187,30 @@ impl Worker {
             // would be given back untouched.
             return Ok(Ran::Lost);
         };
+        // The service itself is the actor the audit trail records, as a person would be.
+        let actor = job
+            .organisation_id
+            .as_deref()
+            .map(|organisation| audit::Actor {
+                principal: Principal::system(organisation),
+                action: format!("job {}", job.kind),
+                resource_id: Some(job.id.clone()),
+                request_id: None,
+                at: now.naive_utc(),
+            });
         let attempted = match kind.period() {
-            None => db::write(conn, |conn| -> Result<(), Stopped> {
-                self.take(conn, now, &job)?;
-                self.effects(conn, now, kind, &job)?;
-                if !store::finish(conn, &job.id, &self.id, now.naive_utc())? {
-                    return Err(Stopped::Lost);
-                }
-                Ok(())
+            None => audit::armed(actor, || {
+                db::write(conn, |conn| -> Result<(), Stopped> {
+                    self.take(conn, now, &job)?;
+                    self.effects(conn, now, kind, &job)?;
+                    if !store::finish(conn, &job.id, &self.id, now.naive_utc())? {
+                        return Err(Stopped::Lost);
+                    }
+                    Ok(())
+                })
             }),
             Some(period) => db::write(conn, |conn| self.take(conn, now, &job))
-                .and_then(|()| Ok(self.effects(conn, now, kind, &job)?))
+                .and_then(|()| Ok(audit::armed(actor, || self.effects(conn, now, kind, &job))?))
                 .and_then(|()| {
                     let next_run = (now + period).naive_utc();
                     db::write(conn, |conn| {

@@ -35,7 +35,8 @@ pub async fn get_intake(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
-    let view = respond::read(&state, move |conn, _| intake::get(conn, &caller, &id)).await?;
+    let view =
+        respond::read_confidential(&state, move |conn, _| intake::get(conn, &caller, &id)).await?;
     Ok(Reply::ok(&view).etag(view.version).into())
 }
 

@@ -5,6 +5,7 @@
 //! `405` and `Allow`, an unknown path `404`.
 
 pub mod accounts;
+pub mod audit;
 pub mod auth;
 pub mod availability;
 pub mod calendars;
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::set_password)
                 .service(accounts::list_users)
                 .service(accounts::list_clients)
+                .service(audit::audit_trail)
                 .service(sessions::list_sessions)
                 .service(groups::create_group)
                 .service(coaches::list_coaches)

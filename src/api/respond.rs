@@ -13,9 +13,10 @@ use serde::Serialize;
 use crate::api::conditional;
 use crate::api::idempotency::{IdempotencyKey, REPLAYED};
 use crate::db::idempotency::StoredResponse;
-use crate::db::{self, DbConnection};
+use crate::db::{self, audit, DbConnection};
 use crate::domain::principal::Principal;
 use crate::error::{ApiError, ApiResult, REQUEST_ID};
+use crate::service::error::ServiceError;
 use crate::service::idempotency::{self, KeyedRequest, Served};
 use crate::service::ServiceResult;
 use crate::state::AppState;
@@ -149,16 +150,74 @@ impl From<Reply> for HttpResponse {
     }
 }
 
-/// Runs a use case on the blocking pool with a pooled connection and the clock's time.
+tokio::task_local! {
+    /// What the audit trail records of the request being served (set by the outermost
+    /// middleware).
+    pub static AUDIT: AuditFacts;
+}
+
+/// Who makes the request and what it is about, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct AuditFacts {
+    /// The caller, when their token holds.
+    pub caller: Option<Principal>,
+    /// `METHOD /route/{template}`.
+    pub action: String,
+    /// The route's `{id}`.
+    pub resource_id: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// The actor the audit trail records for the request being served, at `now`.
+fn actor(now: DateTime<Utc>) -> Option<audit::Actor> {
+    AUDIT
+        .try_with(|facts| {
+            facts.caller.clone().map(|principal| audit::Actor {
+                principal,
+                action: facts.action.clone(),
+                resource_id: facts.resource_id.clone(),
+                request_id: facts.request_id.clone(),
+                at: now.naive_utc(),
+            })
+        })
+        .ok()
+        .flatten()
+}
+
+/// Runs a use case on the blocking pool with a pooled connection and the clock's time. What it
+/// changes is recorded in the audit trail, in the change's transaction.
 pub async fn call<T, F>(state: &AppState, use_case: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection, DateTime<Utc>) -> ServiceResult<T> + Send + 'static,
 {
     let now = state.clock.now();
-    db::run(&state.pool, move |conn| use_case(conn, now))
-        .await
-        .map_err(ApiError::from)
+    let actor = actor(now);
+    db::run(&state.pool, move |conn| {
+        audit::armed(actor, || use_case(conn, now))
+    })
+    .await
+    .map_err(ApiError::from)
+}
+
+/// Runs a use case that reads confidential content (an intake, a plan, notes), and records the
+/// read in the audit trail.
+pub async fn read_confidential<T, F>(state: &AppState, use_case: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, DateTime<Utc>) -> ServiceResult<T> + Send + 'static,
+{
+    let now = state.clock.now();
+    let actor = actor(now);
+    db::run(&state.pool, move |conn| {
+        let value = use_case(conn, now)?;
+        if let Some(actor) = &actor {
+            db::write(conn, |conn| audit::insert(conn, actor, audit::Kind::Read))?;
+        }
+        Ok::<_, ServiceError>(value)
+    })
+    .await
+    .map_err(ApiError::from)
 }
 
 /// Runs a use case that only reads, as [`db::read`] runs it (on SQLite without a thread hop).
@@ -197,12 +256,15 @@ where
         fingerprint: keyed.fingerprint,
     };
     let request_id = REQUEST_ID.try_with(|id| id.clone()).ok();
-    let served = call(state, move |conn, now| {
+    let now = state.clock.now();
+    let actor = actor(now);
+    let served = db::run(&state.pool, move |conn| {
         idempotency::once(
             conn,
             now,
             &request,
-            |conn| use_case(conn, now, &caller).map(|reply| reply.stored()),
+            // Only the use case is armed: the key's own bookkeeping is no change to record.
+            |conn| audit::armed(actor, || use_case(conn, now, &caller)).map(|reply| reply.stored()),
             |error| {
                 if error.is_decision() {
                     Ok(Reply::error(&ApiError::from(error), request_id).stored())
@@ -212,7 +274,8 @@ where
             },
         )
     })
-    .await?;
+    .await
+    .map_err(ApiError::from)?;
     Ok(match served {
         Served::Fresh(stored) => Reply::from_stored(&stored).into(),
         Served::Replayed(stored) => Reply::from_stored(&stored).header(REPLAYED, "true").into(),

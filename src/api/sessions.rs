@@ -296,7 +296,9 @@ pub async fn get_notes(
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
     let key = state.notes_key.clone();
-    let view = respond::read(&state, move |conn, _| notes::get(conn, &caller, &key, &id)).await?;
+    let view =
+        respond::read_confidential(&state, move |conn, _| notes::get(conn, &caller, &key, &id))
+            .await?;
     Ok(Reply::ok(&view).etag(view.version).into())
 }
 

@@ -73,17 +73,17 @@ enum Confirmation {
 /// [`authenticate`]. The outermost middleware calls it before routing, so the extractors stay
 /// synchronous: a refused token is a 401 before any other part of the request is looked at.
 /// A request without a bearer token, or with one that does not verify, is left to the extractor.
-pub async fn confirm_bearer(req: &ServiceRequest) {
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return;
-    };
-    let Ok(Some(token)) = bearer_token(req.headers()) else {
-        return;
-    };
+/// Returns the caller when the token holds.
+pub async fn confirm_bearer(req: &ServiceRequest) -> Option<Principal> {
+    let state = req.app_data::<web::Data<AppState>>().cloned()?;
+    let token = bearer_token(req.headers()).ok().flatten()?;
     let now = state.clock.now();
-    let Ok(claims) = state.issuer.keys.verify(token, TokenType::Access, now) else {
-        return;
-    };
+    let claims = state
+        .issuer
+        .keys
+        .verify(token, TokenType::Access, now)
+        .ok()?;
+    let principal = claims.principal();
     let confirmation = if state.issuer.confirmed.holds(token) {
         Confirmation::Holds
     } else {
@@ -110,7 +110,9 @@ pub async fn confirm_bearer(req: &ServiceRequest) {
             Err(other) => Confirmation::Failed(format!("{other:#}")),
         }
     };
+    let holds = matches!(confirmation, Confirmation::Holds);
     req.extensions_mut().insert(confirmation);
+    holds.then_some(principal)
 }
 
 /// The caller of a request with a bearer token (401 without one, with a bad one, or with one

@@ -2,6 +2,7 @@
 //! the query functions (one module per table family). Nothing here knows about HTTP.
 
 pub mod access;
+pub mod audit;
 pub mod calendars;
 pub mod coaches;
 pub mod coaching;
@@ -277,7 +278,11 @@ where
         }
         DbConnection::Postgres(_) => Manager::begin_transaction(conn)?,
     }
-    match f(conn) {
+    match f(conn).and_then(|value| {
+        // The audit entry of the change this transaction commits (when a use case is armed).
+        audit::write_if_armed(conn)?;
+        Ok(value)
+    }) {
         Ok(value) => {
             // The event log's head rows last, just before the outermost commit.
             let entries = frame.close();

@@ -406,7 +406,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     webhook_attempts,
     revoked_tokens,
-    login_failures
+    login_failures,
+    audit_log
 );
 
 diesel::table! {
@@ -476,5 +477,20 @@ diesel::table! {
         key_hash -> Text,
         failures -> Integer,
         first_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        organisation_id -> Text,
+        at -> Timestamp,
+        request_id -> Nullable<Text>,
+        actor_role -> Text,
+        actor_type -> Text,
+        actor_id -> Text,
+        action -> Text,
+        resource_id -> Nullable<Text>,
+        kind -> Text,
     }
 }

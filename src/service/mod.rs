@@ -7,6 +7,7 @@
 pub mod access;
 pub mod accounts;
 pub mod alliance;
+pub mod audit;
 pub mod availability;
 pub mod calendars;
 pub mod closing;

@@ -2,6 +2,7 @@
 //! (`domain::visibility`, `domain::coach`). Use cases return these; handlers serialise them. No
 //! queries here: the use cases load what a view needs.
 
+pub mod audit;
 pub mod calendar;
 pub mod coach;
 pub mod coachee;

@@ -5,6 +5,7 @@ mod conformance;
 mod helpers;
 
 mod access;
+mod audit;
 mod auth;
 mod binary;
 mod coaches;

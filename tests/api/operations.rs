@@ -246,6 +246,7 @@ fn the_spec_documents_every_route_with_its_errors() {
         [
             "DELETE /api/v1/orders/{id}/coachee-link",
             "DELETE /api/v1/webhooks/{id}",
+            "GET /api/v1/audit",
             "GET /api/v1/clients",
             "GET /api/v1/coachee/free-slots",
             "GET /api/v1/coachee/order",

@@ -19,3 +19,30 @@ CREATE TABLE login_failures (
 -- A client secret rotation keeps the previous secret working for an overlap.
 ALTER TABLE api_clients ADD COLUMN previous_secret_hash TEXT;
 ALTER TABLE api_clients ADD COLUMN previous_secret_expires_at TIMESTAMP;
+
+-- The audit trail (issue 19 §2): who did what, when, under which request; for every change and
+-- every read of confidential content. It holds ids, never content. `organisation_id` is whose
+-- trail it is: the actor's organisation, or for a coachee the provider of their order.
+CREATE TABLE audit_log (
+    id              TEXT PRIMARY KEY,
+    organisation_id TEXT NOT NULL,
+    at              TIMESTAMP NOT NULL,
+    request_id      TEXT,
+    actor_role      TEXT NOT NULL,
+    actor_type      TEXT NOT NULL,
+    actor_id        TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    resource_id     TEXT,
+    kind            TEXT NOT NULL CHECK (kind IN ('change', 'read'))
+);
+CREATE INDEX audit_log_organisation_idx ON audit_log (organisation_id, id);
+
+-- Append-only: an entry is never changed or removed.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;

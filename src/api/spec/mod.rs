@@ -46,7 +46,7 @@ use passes::*;
     )),
     tags(
         (name = "auth", description = "Tokens (OAuth 2.0) and the caller"),
-        (name = "access", description = "Your organisation's logins and API clients: disable, enable, rotate a client's secret"),
+        (name = "access", description = "Your organisation's logins and API clients (disable, enable, rotate a client's secret) and its audit trail"),
         (name = "coaches", description = "The provider's coaches"),
         (name = "orders", description = "Commissioned trajectories and their lifecycle"),
         (name = "intake", description = "The intake and whether the trajectory may start (confidential)"),

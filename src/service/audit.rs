@@ -1,0 +1,39 @@
+//! Reading the audit trail (`GET /audit`): the provider's planners read their organisation's
+//! (its people's and clients' changes and reads, its coachees', and the service's own on its
+//! behalf); an employer's HR users and systems read their own users' and clients' entries.
+
+use crate::db::audit::{self as store, Filter};
+use crate::db::DbConnection;
+use crate::domain::principal::{Principal, Role};
+use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::pagination::PageRequest;
+use crate::views::audit::{AuditEntry, AuditPage};
+
+pub fn list(
+    conn: &mut DbConnection,
+    caller: &Principal,
+    mut filter: Filter,
+    page: PageRequest,
+) -> ServiceResult<AuditPage> {
+    match caller.role {
+        Role::ProviderAdmin => {}
+        Role::Employer => filter.actor_types = Some(vec!["user", "client"]),
+        _ => {
+            return Err(ServiceError::Forbidden(
+                "the audit trail is for the provider's planners and the employer's HR".into(),
+            ))
+        }
+    }
+    let rows = store::list(
+        conn,
+        &caller.organisation_id,
+        &filter,
+        page.after.as_deref(),
+        page.fetch(),
+    )?;
+    let (rows, next_cursor) = page.finish(rows, |e| &e.id);
+    Ok(AuditPage {
+        data: rows.into_iter().map(AuditEntry::from).collect(),
+        next_cursor,
+    })
+}
