@@ -25,6 +25,7 @@ pub mod operations;
 pub mod orders;
 pub mod parse;
 pub mod plan;
+pub mod privacy;
 pub mod problems;
 pub mod reports;
 pub mod respond;
@@ -90,6 +91,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(orders::extend)
                 .service(orders::complete)
                 .service(orders::timeline)
+                .service(privacy::erase)
                 .service(orders::coach_suggestions)
                 .service(intake::get_intake)
                 .service(intake::put_intake)

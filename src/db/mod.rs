@@ -15,6 +15,7 @@ pub mod limit;
 pub mod links;
 pub mod migrations;
 pub mod orders;
+pub mod personal_data;
 pub mod reports;
 pub mod schema;
 pub mod sessions;

@@ -407,7 +407,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     revoked_tokens,
     login_failures,
-    audit_log
+    audit_log,
+    erasures
 );
 
 diesel::table! {
@@ -492,5 +493,13 @@ diesel::table! {
         action -> Text,
         resource_id -> Nullable<Text>,
         kind -> Text,
+    }
+}
+
+diesel::table! {
+    erasures (order_id) {
+        order_id -> Text,
+        erased_at -> Timestamp,
+        erased_by -> Text,
     }
 }

@@ -28,6 +28,7 @@ pub mod order_reads;
 pub mod orders;
 pub mod pagination;
 pub mod plan;
+pub mod privacy;
 pub mod provider_settings;
 pub mod reports;
 pub mod self_service;

@@ -12,6 +12,7 @@ pub mod follow_up;
 pub mod identity;
 pub mod job;
 pub mod order;
+pub mod privacy;
 pub mod report;
 pub mod session;
 pub mod time;

@@ -11,6 +11,7 @@ mod binary;
 mod coaches;
 mod conditional;
 mod conventions;
+mod erasure;
 mod events;
 mod follow_ups;
 mod groups;

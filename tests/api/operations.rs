@@ -313,6 +313,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "POST /api/v1/orders/{id}/coachee-link",
             "POST /api/v1/orders/{id}/complete",
             "POST /api/v1/orders/{id}/contact",
+            "POST /api/v1/orders/{id}/erase",
             "POST /api/v1/orders/{id}/extend",
             "POST /api/v1/orders/{id}/intake/complete",
             "POST /api/v1/orders/{id}/intake/validate",

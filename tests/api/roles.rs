@@ -62,10 +62,10 @@ async fn every_operation_admits_exactly_the_roles_the_spec_names(backend: crate:
             }
         }
     }
-    // 91 operations, of which token, revoke, set-password, live, ready and metrics are public.
+    // 92 operations, of which token, revoke, set-password, live, ready and metrics are public.
     assert_eq!(
         checked,
-        4 * 85,
+        4 * 86,
         "every secured operation was tried with every role"
     );
 }

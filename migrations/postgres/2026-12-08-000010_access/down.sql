@@ -1,3 +1,4 @@
+DROP TABLE erasures;
 DROP TRIGGER audit_log_append_only ON audit_log;
 DROP FUNCTION audit_log_append_only();
 DROP TABLE audit_log;

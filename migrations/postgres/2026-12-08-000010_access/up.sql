@@ -45,3 +45,11 @@ END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+
+-- Orders whose coachee's personal data was erased (issue 19 §1): when, and by whom (a planner's
+-- user id, or `trajectum` for the automatic erasure after close).
+CREATE TABLE erasures (
+    order_id  TEXT PRIMARY KEY REFERENCES orders (id),
+    erased_at TIMESTAMP NOT NULL,
+    erased_by TEXT NOT NULL
+);

@@ -1,3 +1,4 @@
+DROP TABLE erasures;
 DROP TRIGGER audit_log_no_delete;
 DROP TRIGGER audit_log_no_update;
 DROP TABLE audit_log;

@@ -46,3 +46,11 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- Orders whose coachee's personal data was erased (issue 19 §1): when, and by whom (a planner's
+-- user id, or `trajectum` for the automatic erasure after close).
+CREATE TABLE erasures (
+    order_id  TEXT PRIMARY KEY REFERENCES orders (id),
+    erased_at TIMESTAMP NOT NULL,
+    erased_by TEXT NOT NULL
+);

@@ -1,0 +1,263 @@
+//! The map of personal data and erasure (issue 19 §1; DOMAIN.md "Who may see what": personal
+//! data under the GDPR, erasable when the trajectory is over).
+
+use chrono::Weekday;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use serde_json::{json, Value};
+use trajectum::db::personal_data;
+
+use crate::api_test;
+use crate::helpers::{assert_problem, Backend, TestApp};
+use crate::scene::{long_text, Scene};
+
+/// The database holds exactly the columns the map classifies: a table or column added without a
+/// decision about its personal data fails here.
+async fn every_column_of_the_database_is_in_the_map(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let mut found = s
+        .app
+        .blocking(|conn| Ok(personal_data::columns_in_database(conn)?))
+        .await;
+    found.sort();
+    let mut mapped: Vec<(String, String)> = personal_data::MAP
+        .iter()
+        .map(|c| (c.table.to_string(), c.column.to_string()))
+        .collect();
+    mapped.sort();
+    let unmapped: Vec<_> = found.iter().filter(|c| !mapped.contains(c)).collect();
+    let gone: Vec<_> = mapped.iter().filter(|c| !found.contains(c)).collect();
+    assert!(
+        unmapped.is_empty(),
+        "columns without a classification: {unmapped:?}"
+    );
+    assert!(
+        gone.is_empty(),
+        "mapped columns the database lacks: {gone:?}"
+    );
+}
+
+/// Where `marker` is stored: every (table, column) whose value contains it.
+async fn stored_in(app: &TestApp, marker: &str) -> Vec<String> {
+    let marker = marker.to_string();
+    app.blocking(move |conn| {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut places = vec![];
+        for (table, column) in personal_data::columns_in_database(conn)? {
+            let sql = format!(
+                "SELECT count(*) AS n FROM {table} WHERE CAST({column} AS TEXT) LIKE '%{marker}%'"
+            );
+            let count: Count = match conn {
+                trajectum::db::DbConnection::Postgres(c) => diesel::sql_query(sql).get_result(c)?,
+                trajectum::db::DbConnection::Sqlite(c) => diesel::sql_query(sql).get_result(c)?,
+            };
+            if count.n > 0 {
+                places.push(format!("{table}.{column}"));
+            }
+        }
+        Ok(places)
+    })
+    .await
+}
+
+/// A unique marker in every personal field the API takes, then erasure: the marker is in no
+/// table and no answer, while the order, its events and the figures the reports need stay.
+async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let marker = format!("mrk{}", uuid::Uuid::new_v4().simple());
+    let created = s
+        .app
+        .post_keyed(
+            "/api/v1/orders",
+            &s.hr,
+            &format!("key-{marker}"),
+            &json!({
+                "coachee": {"name": format!("Sam {marker}"), "email": format!("{marker}@acme.example")},
+                "external_ref": format!("ref-{marker}"),
+                "job_title": format!("engineer {marker}"),
+                "department": format!("dept {marker}"),
+                "employee_ref": format!("emp-{marker}"),
+                "reason": format!("the reason {marker}"),
+                "hoped_goals": format!("the goals {marker}"),
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let created: Value = created.json().await.unwrap();
+    let order = created["id"].as_str().unwrap().to_string();
+    let assigned = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/assign"),
+            &s.planner,
+            &json!({"coach_id": s.anna_coach_id}),
+        )
+        .await;
+    assert_eq!(assigned.status(), 200);
+    let mut plan = Scene::good_plan();
+    plan["development_points"][0]["description"] = json!(format!("develop {marker}"));
+    assert_eq!(
+        s.put(&Scene::path(&order, "/plan"), &s.anna, &plan)
+            .await
+            .status(),
+        200
+    );
+    let mut intake = Scene::start_intake();
+    intake["private_note"] = json!(format!("private {marker}"));
+    intake["reason_note"] = json!(format!("reason note {marker}"));
+    assert_eq!(
+        s.put(&Scene::path(&order, "/intake"), &s.anna, &intake)
+            .await
+            .status(),
+        200
+    );
+    let completed = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/intake/complete"),
+            &s.anna,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(completed.status(), 200);
+    let coachee = s.coachee_token(&order).await;
+    let extended = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/extend"),
+            &s.anna,
+            &json!({"additional_sessions": 2, "substantiation": long_text(&marker), "alternative_considered": format!("group {marker}")}),
+        )
+        .await;
+    assert_eq!(extended.status(), 200, "{}", extended.text().await.unwrap());
+    let session = crate::scheduling::booked_regular(&s, &order, Weekday::Tue, "10:00").await;
+    let session = session["id"].as_str().unwrap().to_string();
+    let notes = s
+        .put(
+            &format!("/api/v1/sessions/{session}/notes"),
+            &s.anna,
+            &json!({"text": format!("notes {marker}")}),
+        )
+        .await;
+    assert_eq!(notes.status(), 200);
+    let other = crate::scheduling::booked_regular(&s, &order, Weekday::Wed, "10:00").await;
+    let cancelled = s
+        .app
+        .post_json(
+            &format!("/api/v1/sessions/{}/cancel", other["id"].as_str().unwrap()),
+            &s.anna,
+            &json!({"requested_by": "coachee", "reason": format!("away {marker}")}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+
+    // Not before the trajectory is over.
+    let early = s
+        .app
+        .post_json(&Scene::path(&order, "/erase"), &s.planner, &json!({}))
+        .await;
+    let problem = assert_problem(early, 409).await;
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("order-not-finished"),
+        "{problem}"
+    );
+    let cancel = s
+        .app
+        .post_json(
+            &Scene::path(&order, "/cancel"),
+            &s.hr,
+            &json!({"reason": format!("left {marker}")}),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200);
+    let before = stored_in(&s.app, &marker).await;
+    for place in [
+        "orders.coachee_name",
+        "orders.details",
+        "orders.external_ref",
+        "plans.plan",
+        "intakes.draft",
+        "order_extensions.substantiation",
+        "sessions.cancel_reason",
+        "idempotency_keys.response_body",
+    ] {
+        assert!(before.contains(&place.to_string()), "{place} in {before:?}");
+    }
+
+    // The employer may not erase; the planner does.
+    assert_problem(
+        s.app
+            .post_json(&Scene::path(&order, "/erase"), &s.hr, &json!({}))
+            .await,
+        403,
+    )
+    .await;
+    let erased = s
+        .app
+        .post_json(&Scene::path(&order, "/erase"), &s.planner, &json!({}))
+        .await;
+    assert_eq!(erased.status(), 200);
+    let erased: Value = erased.json().await.unwrap();
+    assert_eq!(erased["order_id"], order.as_str());
+
+    assert_eq!(stored_in(&s.app, &marker).await, Vec::<String>::new());
+    let notes_left = s
+        .app
+        .blocking(move |conn| {
+            use trajectum::db::schema::session_notes::dsl as n;
+            Ok(n::session_notes
+                .filter(n::session_id.eq(session))
+                .count()
+                .get_result::<i64>(conn)?)
+        })
+        .await;
+    assert_eq!(notes_left, 0, "the sealed notes are gone");
+    for (path, token) in [
+        (Scene::path(&order, ""), &s.planner),
+        (Scene::path(&order, ""), &s.hr),
+        (Scene::path(&order, "/timeline"), &s.planner),
+        (Scene::path(&order, "/sessions"), &s.planner),
+        ("/api/v1/events".to_string(), &s.planner),
+        ("/api/v1/events".to_string(), &s.hr),
+        ("/api/v1/audit?limit=200".to_string(), &s.planner),
+    ] {
+        let response = s.app.get(&path, token).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains(&marker), "{path}: {body}");
+    }
+    let seen: Value = s
+        .app
+        .get(&Scene::path(&order, ""), &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["status"], "cancelled",
+        "the order stays, for the reports"
+    );
+    // The coachee's link is gone with the rest.
+    assert_problem(s.app.get("/api/v1/coachee/order", &coachee).await, 401).await;
+    // Erasing again answers the first erasure.
+    let again: Value = s
+        .app
+        .post_json(&Scene::path(&order, "/erase"), &s.planner, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["erased_at"], erased["erased_at"]);
+}
+
+api_test!(
+    every_column_of_the_database_is_in_the_map,
+    erasure_leaves_no_trace_of_the_coachee,
+);
