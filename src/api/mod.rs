@@ -92,6 +92,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(orders::complete)
                 .service(orders::timeline)
                 .service(privacy::erase)
+                .service(privacy::export)
                 .service(orders::coach_suggestions)
                 .service(intake::get_intake)
                 .service(intake::put_intake)

@@ -240,6 +240,10 @@ role_set!(
     AccountManagers => [Employer, ProviderAdmin]
 );
 role_set!(
+    /// Who get a coachee's data export: the provider's planners, and the coachee.
+    Exporters => [ProviderAdmin, Coachee]
+);
+role_set!(
     /// The coachee, with a link token.
     Coachees => [Coachee]
 );

@@ -475,6 +475,98 @@ pub fn erase_order(conn: &mut DbConnection, order_id: &str) -> QueryResult<()> {
     Ok(())
 }
 
+/// The tables an order's export reads, in this order: everything held about its coachee. Not
+/// the technical copies (remembered `Idempotency-Key` answers, webhook receivers' answers) and
+/// never a secret column.
+const EXPORTED: &[&str] = &[
+    "orders",
+    "consents",
+    "intakes",
+    "plans",
+    "order_extensions",
+    "sessions",
+    "session_notes",
+    "closing_reviews",
+    "follow_ups",
+    "coachee_links",
+    "events",
+];
+
+/// An order's rows of one exported table, each a JSON object of its columns (minus secrets;
+/// a column whose text is a JSON document is embedded as one).
+pub type ExportedRows = Vec<serde_json::Map<String, serde_json::Value>>;
+
+/// Everything held about the coachee of order `order_id`, table by table, as the map lists the
+/// columns.
+pub fn export_order(
+    conn: &mut DbConnection,
+    order_id: &str,
+) -> QueryResult<Vec<(&'static str, ExportedRows)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        row: String,
+    }
+    let mut tables = vec![];
+    for table in EXPORTED {
+        let columns: Vec<&str> = MAP
+            .iter()
+            .filter(|c| c.table == *table && c.holds != Holds::Secret)
+            .map(|c| c.column)
+            .collect();
+        let scope = if *table == "events" {
+            "order_id = {order}"
+        } else {
+            rows_of_order(table).expect("an exported table is an order's")
+        };
+        let pairs = |cast: &str| {
+            columns
+                .iter()
+                .map(|c| format!("'{c}', {c}{cast}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let rows: Vec<Row> = match conn {
+            DbConnection::Postgres(c) => diesel::sql_query(format!(
+                "SELECT json_build_object({})::text AS row FROM {table} WHERE {}",
+                pairs(""),
+                scope.replace("{order}", "$1")
+            ))
+            .bind::<Text, _>(order_id)
+            .load(c)?,
+            DbConnection::Sqlite(c) => diesel::sql_query(format!(
+                "SELECT json_object({}) AS row FROM {table} WHERE {}",
+                pairs(""),
+                scope.replace("{order}", "?")
+            ))
+            .bind::<Text, _>(order_id)
+            .load(c)?,
+        };
+        let rows = rows
+            .into_iter()
+            .filter_map(|r| match serde_json::from_str(&r.row) {
+                Ok(serde_json::Value::Object(mut object)) => {
+                    for value in object.values_mut() {
+                        if let Some(text) = value.as_str() {
+                            if let Ok(
+                                inner
+                                @ (serde_json::Value::Object(_) | serde_json::Value::Array(_)),
+                            ) = serde_json::from_str(text)
+                            {
+                                *value = inner;
+                            }
+                        }
+                    }
+                    Some(object)
+                }
+                _ => None,
+            })
+            .collect();
+        tables.push((*table, rows));
+    }
+    Ok(tables)
+}
+
 /// The tables and columns the database has, to hold it to the map.
 pub fn columns_in_database(conn: &mut DbConnection) -> QueryResult<Vec<(String, String)>> {
     #[derive(QueryableByName)]

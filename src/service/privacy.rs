@@ -12,7 +12,8 @@ use crate::domain::order::OrderStatus;
 use crate::domain::principal::{Principal, Role};
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle;
-use crate::views::privacy::Erasure;
+use crate::vault::NotesKeys;
+use crate::views::privacy::{Erasure, Export};
 
 /// Whether an order's data may be erased: once it is over, closed or cancelled.
 pub fn may_erase(status: OrderStatus) -> bool {
@@ -75,5 +76,84 @@ pub fn erase(
             erased_at: now,
             erased_by: caller.subject.clone(),
         })
+    })
+}
+
+/// Everything held about the coachee of order `id` as one document (GDPR art. 15 and 20), for
+/// the provider's planner (to answer a request) and for the coachee with their link. The
+/// coach's notes are the coachee's personal data, written about them: their own export holds
+/// them, opened with the notes key; the planner's does not, for planners never read notes.
+pub fn export(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    keys: &NotesKeys,
+) -> ServiceResult<Export> {
+    let notes_included = match caller.role {
+        Role::Coachee if caller.order_id.as_deref() == Some(id) => true,
+        Role::ProviderAdmin => {
+            lifecycle::load(conn, caller, id)?;
+            false
+        }
+        Role::Coachee => return Err(ServiceError::NotFound("no such order".into())),
+        _ => {
+            return Err(ServiceError::Forbidden(
+                "an export is for the provider's planners and the coachee".into(),
+            ))
+        }
+    };
+    let mut data = serde_json::Map::new();
+    for (table, mut rows) in personal_data::export_order(conn, id)? {
+        for row in &mut rows {
+            match table {
+                "session_notes" => {
+                    let sealed = row.remove("sealed");
+                    if notes_included {
+                        let session = row
+                            .get("session_id")
+                            .and_then(|v| v.as_str())
+                            .unwrap_or_default()
+                            .to_string();
+                        let text = sealed
+                            .as_ref()
+                            .and_then(|v| v.as_str())
+                            .map(|sealed| keys.open(&session, sealed))
+                            .transpose()
+                            .map_err(|e| ServiceError::Internal(anyhow::anyhow!("{e}")))?;
+                        row.insert(
+                            "text".into(),
+                            text.map_or(serde_json::Value::Null, Into::into),
+                        );
+                    }
+                }
+                "intakes" if !notes_included => {
+                    if let Some(draft) = row.get_mut("draft").and_then(|d| d.as_object_mut()) {
+                        draft.remove("private_note");
+                    }
+                }
+                _ => {}
+            }
+        }
+        if table == "session_notes" && !notes_included {
+            continue;
+        }
+        data.insert(
+            table.to_string(),
+            serde_json::Value::Array(rows.into_iter().map(serde_json::Value::Object).collect()),
+        );
+    }
+    if data
+        .get("orders")
+        .and_then(|o| o.as_array())
+        .is_none_or(|o| o.is_empty())
+    {
+        return Err(ServiceError::NotFound("no such order".into()));
+    }
+    Ok(Export {
+        order_id: id.to_string(),
+        exported_at: now,
+        notes_included,
+        data,
     })
 }

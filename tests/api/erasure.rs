@@ -155,6 +155,57 @@ async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
         .await;
     assert_eq!(cancelled.status(), 200);
 
+    // The export: everything held about the coachee, the coach's notes in their own only.
+    let export = |token: String| {
+        let (app, path) = (&s.app, Scene::path(&order, "/export"));
+        async move {
+            let response = app.get(&path, &token).await;
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let planners = export(s.planner.clone()).await;
+    assert_eq!(planners["notes_included"], false);
+    assert!(planners["data"].get("session_notes").is_none());
+    let text = planners.to_string();
+    for part in [
+        format!("Sam {marker}"),
+        format!("{marker}@acme.example"),
+        format!("develop {marker}"),
+        format!("away {marker}"),
+    ] {
+        assert!(text.contains(&part), "{part} in the planner's export");
+    }
+    assert!(
+        !text.contains(&format!("private {marker}")),
+        "no private note for the planner"
+    );
+    assert!(
+        !text.contains(&format!("notes {marker}")),
+        "no notes for the planner"
+    );
+    let own = export(coachee.clone()).await;
+    assert_eq!(own["notes_included"], true);
+    assert_eq!(
+        own["data"]["session_notes"][0]["text"],
+        format!("notes {marker}")
+    );
+    assert_eq!(
+        own["data"]["intakes"][0]["draft"]["private_note"],
+        format!("private {marker}")
+    );
+    assert!(own["data"]["consents"].is_array());
+    assert!(!own["data"]["events"].as_array().unwrap().is_empty());
+    assert_problem(s.app.get(&Scene::path(&order, "/export"), &s.hr).await, 403).await;
+    let elsewhere = s.accepted().await;
+    assert_problem(
+        s.app
+            .get(&Scene::path(&elsewhere, "/export"), &coachee)
+            .await,
+        404,
+    )
+    .await;
+
     // Not before the trajectory is over.
     let early = s
         .app
@@ -227,6 +278,7 @@ async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
         ("/api/v1/events".to_string(), &s.planner),
         ("/api/v1/events".to_string(), &s.hr),
         ("/api/v1/audit?limit=200".to_string(), &s.planner),
+        (Scene::path(&order, "/export"), &s.planner),
     ] {
         let response = s.app.get(&path, token).await;
         assert_eq!(response.status(), 200, "{path}");

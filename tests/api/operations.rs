@@ -265,6 +265,7 @@ fn the_spec_documents_every_route_with_its_errors() {
             "GET /api/v1/orders/{id}/calendar.ics",
             "GET /api/v1/orders/{id}/closing-review",
             "GET /api/v1/orders/{id}/coach-suggestions",
+            "GET /api/v1/orders/{id}/export",
             "GET /api/v1/orders/{id}/follow-ups",
             "GET /api/v1/orders/{id}/intake",
             "GET /api/v1/orders/{id}/plan",

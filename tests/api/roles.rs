@@ -62,10 +62,10 @@ async fn every_operation_admits_exactly_the_roles_the_spec_names(backend: crate:
             }
         }
     }
-    // 92 operations, of which token, revoke, set-password, live, ready and metrics are public.
+    // 93 operations, of which token, revoke, set-password, live, ready and metrics are public.
     assert_eq!(
         checked,
-        4 * 86,
+        4 * 87,
         "every secured operation was tried with every role"
     );
 }
