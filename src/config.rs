@@ -74,6 +74,8 @@ pub struct Settings {
     pub webhook_concurrency: u32,
     /// Counts below this are withheld from outcome reports.
     pub report_min_count: u32,
+    /// Months after an order closed that its coachee's personal data is erased (0: never).
+    pub erase_after_months: u32,
 }
 
 /// One setting as people read about it: its environment variable, its default and what it means
@@ -140,6 +142,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_WEBHOOK_ALLOW_HTTP", "`false`", "take plain `http` webhook URLs: for development only"),
     setting("TRAJECTUM_WEBHOOK_ALLOWED_NETWORKS", "none", "private networks webhooks may go to, comma-separated CIDRs (an on-premise HR system, e.g. `10.20.0.0/16`); loopback, link-local, private and metadata addresses are refused otherwise"),
     setting("TRAJECTUM_WEBHOOK_CONCURRENCY", "`8`", "subscriptions a worker delivers to at once: one slow receiver holds up only its own"),
+    setting("TRAJECTUM_ERASE_AFTER_MONTHS", "`24`", "months after an order was closed or cancelled that the worker erases its coachee's personal data (as `POST /orders/{id}/erase` does); `0`: never automatically"),
     setting("TRAJECTUM_REPORT_MIN_COUNT", "`5`", "outcome reports withhold counts from 1 to below this (2 to 100), and as many others as keep them from being derived"),
     setting("TRAJECTUM_NEW_PASSWORD", "none", "password for `admin create-user`"),
 ];
@@ -262,6 +265,7 @@ impl Default for Settings {
             webhook_allowed_networks: String::new(),
             webhook_concurrency: 8,
             report_min_count: crate::domain::report::DEFAULT_MIN_COUNT,
+            erase_after_months: 24,
         }
     }
 }
@@ -589,6 +593,9 @@ impl Settings {
         }
         if self.webhook_concurrency == 0 || self.webhook_concurrency > 256 {
             bail!("TRAJECTUM_WEBHOOK_CONCURRENCY must be 1 to 256");
+        }
+        if self.erase_after_months > 1200 {
+            bail!("TRAJECTUM_ERASE_AFTER_MONTHS must be 0 to 1200");
         }
         if !(2..=100).contains(&self.report_min_count) {
             bail!("TRAJECTUM_REPORT_MIN_COUNT must be 2 to 100");

@@ -24,7 +24,7 @@ use crate::db::{self, audit, DbConnection, Pool};
 use crate::domain::job::{after_failure, AfterFailure, JobKind};
 use crate::domain::principal::Principal;
 use crate::service::error::{ServiceError, ServiceResult};
-use crate::service::{alliance, follow_ups, jobs};
+use crate::service::{alliance, follow_ups, jobs, privacy};
 
 /// How a worker works.
 #[derive(Debug, Clone)]
@@ -39,6 +39,8 @@ pub struct WorkerSettings {
     pub follow_up_horizon_days: u32,
     /// Days the coachee has to rate the first session (004).
     pub alliance_rating_days: u32,
+    /// Months after its order closed that a coachee's personal data is erased (0: never).
+    pub erase_after_months: u32,
     /// How webhooks are delivered (`crate::delivery`).
     pub webhooks: crate::delivery::WebhookSettings,
 }
@@ -53,6 +55,7 @@ impl WorkerSettings {
             ),
             follow_up_horizon_days: settings.follow_up_horizon_days,
             alliance_rating_days: settings.alliance_rating_days,
+            erase_after_months: settings.erase_after_months,
             webhooks: crate::delivery::WebhookSettings::from_settings(settings),
         }
     }
@@ -301,6 +304,9 @@ impl Worker {
             }
             JobKind::CheckAlliance => {
                 alliance::flag_unrated(conn, now, self.settings.alliance_rating_days)?;
+            }
+            JobKind::EraseClosed => {
+                privacy::erase_closed(conn, now, self.settings.erase_after_months)?;
             }
         }
         Ok(())

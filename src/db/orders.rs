@@ -420,6 +420,24 @@ pub fn list(
     })
 }
 
+/// Orders closed or cancelled (their last change) before `cutoff` whose data is not erased yet,
+/// with their provider, oldest first.
+pub fn finished_unerased_before(
+    conn: &mut DbConnection,
+    cutoff: NaiveDateTime,
+) -> QueryResult<Vec<(String, String)>> {
+    use super::schema::erasures;
+    orders::table
+        .filter(orders::status.eq_any([OrderStatus::Closed, OrderStatus::Cancelled]))
+        .filter(orders::updated_at.le(cutoff))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            erasures::table.filter(erasures::order_id.eq(orders::id)),
+        )))
+        .order(orders::updated_at.asc())
+        .select((orders::id, orders::provider_id))
+        .load(conn)
+}
+
 /// The orders in `coach_id`'s hands that another coach can take over (oldest first).
 pub fn awaiting_coach(conn: &mut DbConnection, coach_id: &str) -> QueryResult<Vec<String>> {
     orders::table

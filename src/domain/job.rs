@@ -18,15 +18,23 @@ pub enum JobKind {
     BookFollowUp,
     /// The first-session check (004), once a period.
     CheckAlliance,
+    /// Erasure of coachees' personal data a configured time after their order closed, once a
+    /// period.
+    EraseClosed,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 2] = [JobKind::BookFollowUp, JobKind::CheckAlliance];
+    pub const ALL: [JobKind; 3] = [
+        JobKind::BookFollowUp,
+        JobKind::CheckAlliance,
+        JobKind::EraseClosed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::BookFollowUp => "follow_up.book",
             JobKind::CheckAlliance => "alliance.check",
+            JobKind::EraseClosed => "privacy.erase_closed",
         }
     }
 
@@ -39,6 +47,7 @@ impl JobKind {
         match self {
             JobKind::BookFollowUp => None,
             JobKind::CheckAlliance => Some(Duration::hours(1)),
+            JobKind::EraseClosed => Some(Duration::hours(6)),
         }
     }
 }

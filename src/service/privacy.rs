@@ -157,3 +157,42 @@ pub fn export(
         data,
     })
 }
+
+/// The worker's sweep: erases the data of every order closed or cancelled `months` or more ago
+/// (its last change), as a planner would, one order per transaction; `months` 0 erases nothing.
+/// Returns how many were erased.
+pub fn erase_closed(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    months: u32,
+) -> ServiceResult<usize> {
+    if months == 0 {
+        return Ok(0);
+    }
+    let Some(cutoff) = now.checked_sub_months(chrono::Months::new(months)) else {
+        return Ok(0);
+    };
+    let due = crate::db::orders::finished_unerased_before(conn, cutoff.naive_utc())?;
+    let mut erased = 0;
+    for (order_id, provider_id) in due {
+        // The service acts for the provider, through the same use case as a planner.
+        let system = Principal::system(&provider_id);
+        let actor = crate::db::audit::Actor {
+            principal: system.clone(),
+            action: format!("erase after {months} months"),
+            resource_id: Some(order_id.clone()),
+            request_id: None,
+            at: now.naive_utc(),
+        };
+        match crate::db::audit::armed(Some(actor), || erase(conn, now, &system, &order_id)) {
+            Ok(_) => erased += 1,
+            Err(error) => {
+                tracing::warn!(order_id = %order_id, error = %error, "could not erase an order's data now")
+            }
+        }
+    }
+    if erased > 0 {
+        tracing::info!(erased, "personal data erased after close");
+    }
+    Ok(erased)
+}

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::db::jobs::Job;
 
 /// Work the service does on its own: booking a follow-up (`follow_up.book`), the first-session
-/// check (`alliance.check`).
+/// check (`alliance.check`), erasing coachees' data a time after close (`privacy.erase_closed`).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     #[schema(format = Uuid)]

@@ -309,7 +309,82 @@ async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
     assert_eq!(again["erased_at"], erased["erased_at"]);
 }
 
+/// The worker erases an order's data `TRAJECTUM_ERASE_AFTER_MONTHS` after it closed, not before,
+/// through the same use case as a planner.
+async fn the_worker_erases_a_time_after_close(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let cancel = |order: String| {
+        let s = &s;
+        async move {
+            let response = s
+                .app
+                .post_json(
+                    &Scene::path(&order, "/cancel"),
+                    &s.hr,
+                    &json!({"reason": "no longer needed"}),
+                )
+                .await;
+            assert_eq!(response.status(), 200);
+        }
+    };
+    let old = s
+        .create(&json!({"coachee": {"name": "Old Timer", "email": "old@acme.example"}}))
+        .await;
+    let old = old["id"].as_str().unwrap().to_string();
+    cancel(old.clone()).await;
+    s.app.advance(chrono::Duration::days(30 * 23));
+    let hr = s.app.hr_token().await;
+    let recent = s
+        .app
+        .post_json(
+            "/api/v1/orders",
+            &hr,
+            &json!({"coachee": {"name": "New Comer", "email": "new@acme.example"}}),
+        )
+        .await;
+    let recent: Value = recent.json().await.unwrap();
+    let recent = recent["id"].as_str().unwrap().to_string();
+    let cancelled = s
+        .app
+        .post_json(
+            &Scene::path(&recent, "/cancel"),
+            &hr,
+            &json!({"reason": "no longer needed"}),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    s.app.run_jobs().await;
+    assert_eq!(
+        stored_in(&s.app, "Old Timer").await.len(),
+        1,
+        "not yet: 23 months"
+    );
+    s.app.advance(chrono::Duration::days(60));
+    s.app.run_jobs().await;
+    assert_eq!(
+        stored_in(&s.app, "Old Timer").await,
+        Vec::<String>::new(),
+        "erased after 24 months"
+    );
+    assert_eq!(
+        stored_in(&s.app, "New Comer").await,
+        vec!["orders.coachee_name".to_string()]
+    );
+    let erased_by = s
+        .app
+        .blocking(move |conn| {
+            use trajectum::db::schema::erasures::dsl as e;
+            Ok(e::erasures
+                .filter(e::order_id.eq(old))
+                .select(e::erased_by)
+                .first::<String>(conn)?)
+        })
+        .await;
+    assert_eq!(erased_by, "trajectum");
+}
+
 api_test!(
+    the_worker_erases_a_time_after_close,
     every_column_of_the_database_is_in_the_map,
     erasure_leaves_no_trace_of_the_coachee,
 );

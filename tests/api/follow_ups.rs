@@ -334,6 +334,7 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
                     lease: Duration::seconds(60),
                     follow_up_horizon_days: 21,
                     alliance_rating_days: 7,
+                    erase_after_months: 24,
                     webhooks: s.app.webhook_settings(),
                 },
             );
@@ -530,8 +531,8 @@ async fn a_job_that_keeps_failing_is_parked_for_the_planners(backend: Backend) {
         .await;
     assert_eq!(
         s.app.run_jobs().await,
-        2,
-        "the broken job, and the periodic check"
+        3,
+        "the broken job, and the periodic check and erasure"
     );
     let metrics = || {
         let s = &s;

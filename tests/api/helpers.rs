@@ -288,6 +288,7 @@ impl TestApp {
                 lease: chrono::Duration::seconds(60),
                 follow_up_horizon_days: trajectum::domain::follow_up::DEFAULT_HORIZON_DAYS,
                 alliance_rating_days: 7,
+                erase_after_months: self.settings.erase_after_months,
                 webhooks: self.webhook_settings(),
             },
         );
