@@ -41,6 +41,8 @@ pub struct WorkerSettings {
     pub alliance_rating_days: u32,
     /// Months after its order closed that a coachee's personal data is erased (0: never).
     pub erase_after_months: u32,
+    /// How long a failed sign-in counts (the throttle's window): older ones are forgotten.
+    pub login_window: chrono::Duration,
     /// How webhooks are delivered (`crate::delivery`).
     pub webhooks: crate::delivery::WebhookSettings,
 }
@@ -56,6 +58,9 @@ impl WorkerSettings {
             follow_up_horizon_days: settings.follow_up_horizon_days,
             alliance_rating_days: settings.alliance_rating_days,
             erase_after_months: settings.erase_after_months,
+            login_window: chrono::Duration::seconds(
+                i64::try_from(settings.login_lockout_seconds).unwrap_or(i64::MAX / 1000),
+            ),
             webhooks: crate::delivery::WebhookSettings::from_settings(settings),
         }
     }
@@ -307,6 +312,14 @@ impl Worker {
             }
             JobKind::EraseClosed => {
                 privacy::erase_closed(conn, now, self.settings.erase_after_months)?;
+                // What is no longer needed goes too: lapsed sign-in failures (digests of
+                // accounts) and revocations of tokens that have expired.
+                let since = now
+                    .checked_sub_signed(self.settings.login_window)
+                    .unwrap_or(now);
+                db::write(conn, |conn| {
+                    db::access::sweep_lapsed(conn, since.naive_utc(), now.naive_utc())
+                })?;
             }
         }
         Ok(())

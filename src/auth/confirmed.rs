@@ -8,6 +8,7 @@
 //! confirmation at once; another instance's change is seen within that many seconds.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,14 @@ fn digest(token: &str) -> TokenDigest {
 pub struct ConfirmedTokens {
     keep_for: Duration,
     confirmed: Mutex<HashMap<TokenDigest, Instant>>,
+    /// Moves on with every [`ConfirmedTokens::forget_all`]: a confirmation asked of the database
+    /// before it is not kept after it (the answer may predate the change that ended access).
+    generation: AtomicU64,
 }
+
+/// When a confirmation was asked for ([`ConfirmedTokens::asking`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Asked(u64);
 
 /// How many confirmations are kept before the set starts afresh.
 const KEPT: usize = 4096;
@@ -35,7 +43,13 @@ impl ConfirmedTokens {
         Self {
             keep_for,
             confirmed: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Notes the moment before the database is asked, for [`ConfirmedTokens::remember`].
+    pub fn asking(&self) -> Asked {
+        Asked(self.generation.load(Ordering::SeqCst))
     }
 
     /// Whether `token` was confirmed within the time a confirmation is kept.
@@ -51,11 +65,17 @@ impl ConfirmedTokens {
             .is_some_and(|at| at.elapsed() < self.keep_for)
     }
 
-    pub fn remember(&self, token: &str) {
+    /// Keeps the database's confirmation of `token`, asked at `asked`, unless access was ended
+    /// here since.
+    pub fn remember(&self, token: &str, asked: Asked) {
         if self.keep_for.is_zero() {
             return;
         }
         if let Ok(mut confirmed) = self.confirmed.lock() {
+            // Under the lock `forget_all` takes too: no confirmation slips in after a clearing.
+            if self.generation.load(Ordering::SeqCst) != asked.0 {
+                return;
+            }
             if confirmed.len() >= KEPT {
                 let keep_for = self.keep_for;
                 confirmed.retain(|_, at| at.elapsed() < keep_for);
@@ -70,6 +90,7 @@ impl ConfirmedTokens {
     /// Forgets every confirmation: the next request of each token asks the database again.
     pub fn forget_all(&self) {
         if let Ok(mut confirmed) = self.confirmed.lock() {
+            self.generation.fetch_add(1, Ordering::SeqCst);
             confirmed.clear();
         }
     }
@@ -83,7 +104,7 @@ mod tests {
     fn a_confirmation_holds_until_forgotten() {
         let tokens = ConfirmedTokens::new(Duration::from_secs(60));
         assert!(!tokens.holds("a"));
-        tokens.remember("a");
+        tokens.remember("a", tokens.asking());
         assert!(tokens.holds("a"));
         assert!(!tokens.holds("b"));
         tokens.forget_all();
@@ -91,9 +112,18 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_asked_before_access_ended_is_not_kept() {
+        let tokens = ConfirmedTokens::new(Duration::from_secs(60));
+        let asked = tokens.asking();
+        tokens.forget_all();
+        tokens.remember("a", asked);
+        assert!(!tokens.holds("a"));
+    }
+
+    #[test]
     fn with_no_time_to_keep_nothing_is_kept() {
         let tokens = ConfirmedTokens::new(Duration::ZERO);
-        tokens.remember("a");
+        tokens.remember("a", tokens.asking());
         assert!(!tokens.holds("a"));
     }
 }

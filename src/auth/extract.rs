@@ -62,7 +62,8 @@ pub fn bearer_token(headers: &header::HeaderMap) -> Result<Option<&str>, ApiErro
 /// ([`confirm_bearer`]).
 #[derive(Debug, Clone)]
 enum Confirmation {
-    Holds,
+    /// The token verified and its subject stands behind it: the caller.
+    Holds(Principal),
     Lapsed(&'static str),
     Unavailable(String),
     Failed(String),
@@ -85,32 +86,34 @@ pub async fn confirm_bearer(req: &ServiceRequest) -> Option<Principal> {
         .ok()?;
     let principal = claims.principal();
     let confirmation = if state.issuer.confirmed.holds(token) {
-        Confirmation::Holds
+        Confirmation::Holds(principal.clone())
     } else {
         let token = token.to_string();
-        let asked = db::read(&state.pool, move |conn| {
+        let asked = state.issuer.confirmed.asking();
+        let subject = principal.clone();
+        let answer = db::read(&state.pool, move |conn| {
             access::confirm(
                 conn,
                 now,
                 &Presented {
-                    principal: &claims.principal(),
+                    principal: &subject,
                     jti: &claims.jti,
                     family: claims.fam.as_deref(),
                 },
             )
         })
         .await;
-        match asked {
+        match answer {
             Ok(()) => {
-                state.issuer.confirmed.remember(&token);
-                Confirmation::Holds
+                state.issuer.confirmed.remember(&token, asked);
+                Confirmation::Holds(principal.clone())
             }
             Err(ServiceError::Unauthorized(reason)) => Confirmation::Lapsed(reason),
             Err(ServiceError::Unavailable(why)) => Confirmation::Unavailable(why),
             Err(other) => Confirmation::Failed(format!("{other:#}")),
         }
     };
-    let holds = matches!(confirmation, Confirmation::Holds);
+    let holds = matches!(confirmation, Confirmation::Holds(_));
     req.extensions_mut().insert(confirmation);
     holds.then_some(principal)
 }
@@ -118,17 +121,12 @@ pub async fn confirm_bearer(req: &ServiceRequest) -> Option<Principal> {
 /// The caller of a request with a bearer token (401 without one, with a bad one, or with one
 /// whose subject no longer stands behind it).
 pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;
-    let token = bearer_token(req.headers())?.ok_or(ApiError::Unauthenticated)?;
-    let claims = state
-        .issuer
-        .keys
-        .verify(token, TokenType::Access, state.clock.now())
-        .map_err(|e| ApiError::InvalidToken(e.reason()))?;
+    // Verified and asked about before routing: the answer found then.
     match req.extensions().get::<Confirmation>() {
-        Some(Confirmation::Holds) => {}
+        Some(Confirmation::Holds(principal)) => {
+            tracing::Span::current().record("role", principal.role.as_str());
+            return Ok(principal.clone());
+        }
         Some(Confirmation::Lapsed(reason)) => return Err(ApiError::InvalidToken(reason)),
         Some(Confirmation::Unavailable(why)) => return Err(ApiError::Unavailable(why.clone())),
         Some(Confirmation::Failed(why)) => {
@@ -136,15 +134,21 @@ pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
                 "cannot confirm a token: {why}"
             )))
         }
-        None => {
-            return Err(ApiError::Internal(anyhow::anyhow!(
-                "a token reached a handler unconfirmed"
-            )))
-        }
+        None => {}
     }
-    let principal = claims.principal();
-    tracing::Span::current().record("role", principal.role.as_str());
-    Ok(principal)
+    // No answer: no token, or one that does not verify; say why.
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("app state missing")))?;
+    let token = bearer_token(req.headers())?.ok_or(ApiError::Unauthenticated)?;
+    state
+        .issuer
+        .keys
+        .verify(token, TokenType::Access, state.clock.now())
+        .map_err(|e| ApiError::InvalidToken(e.reason()))?;
+    Err(ApiError::Internal(anyhow::anyhow!(
+        "a token reached a handler unconfirmed"
+    )))
 }
 
 impl FromRequest for Principal {

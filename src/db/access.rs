@@ -138,15 +138,22 @@ pub fn failures_since(
 }
 
 /// Counts one failure for `key_hash`: a count whose window began at or before `since` starts
-/// over at `now`. One statement per step, so concurrent failures all count.
+/// over at `now`. One statement per step, so concurrent failures all count. Lapsed counts of
+/// other keys are left to [`sweep_lapsed`].
 pub fn count_failure(
     conn: &mut DbConnection,
     key_hash: &str,
     since: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::delete(login_failures::table.filter(login_failures::first_at.le(since)))
-        .execute(conn)?;
+    // Only this key's own count that has lapsed: a global sweep here would make every failed
+    // sign-in scan (and on PostgreSQL lock) the others' rows.
+    diesel::delete(
+        login_failures::table
+            .find(key_hash)
+            .filter(login_failures::first_at.le(since)),
+    )
+    .execute(conn)?;
     crate::on_each_backend!(conn, |c| diesel::insert_into(login_failures::table)
         .values((
             login_failures::key_hash.eq(key_hash),
@@ -165,4 +172,18 @@ pub fn clear_failures(conn: &mut DbConnection, key_hash: &str) -> QueryResult<()
     diesel::delete(login_failures::table.find(key_hash))
         .execute(conn)
         .map(drop)
+}
+
+/// Forgets lapsed sign-in failures (their window began at or before `since`) and revocations of
+/// tokens that have expired by `now` (the worker, now and then).
+pub fn sweep_lapsed(
+    conn: &mut DbConnection,
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let failures = diesel::delete(login_failures::table.filter(login_failures::first_at.le(since)))
+        .execute(conn)?;
+    let revoked = diesel::delete(revoked_tokens::table.filter(revoked_tokens::expires_at.lt(now)))
+        .execute(conn)?;
+    Ok(failures + revoked)
 }

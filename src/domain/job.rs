@@ -18,8 +18,8 @@ pub enum JobKind {
     BookFollowUp,
     /// The first-session check (004), once a period.
     CheckAlliance,
-    /// Erasure of coachees' personal data a configured time after their order closed, once a
-    /// period.
+    /// Erasure of coachees' personal data a configured time after their order closed, and of
+    /// lapsed sign-in failures and token revocations, once a period.
     EraseClosed,
 }
 

@@ -219,14 +219,25 @@ pub fn outcome_breakdowns(
     if population > 0 && population < u64::from(min_count) {
         budget = budget.hidden_whole();
     }
+    let decisions = Breakdown::of("intake_decisions", &decisions, min_count);
+    let mut alliance = Breakdown::of("started_orders_by_alliance", &alliance, min_count);
+    // Its population is the `start` count: where that is withheld, so is this breakdown's total
+    // (and all of it), or it would give the withheld count away.
+    if decisions
+        .cells
+        .iter()
+        .any(|c| c.category == "start" && c.suppressed)
+    {
+        alliance = alliance.hidden_whole();
+    }
     vec![
         Breakdown::of("orders_by_kind", &kinds, min_count),
         Breakdown::of("orders_by_status", &statuses, min_count),
         Breakdown::of("first_contact", &contact, min_count),
-        Breakdown::of("intake_decisions", &decisions, min_count),
+        decisions,
         Breakdown::of("sessions", &session_outcomes, min_count),
         budget,
-        Breakdown::of("started_orders_by_alliance", &alliance, min_count),
+        alliance,
         Breakdown::of("follow_up_results", &follow_ups, min_count),
     ]
 }
@@ -237,6 +248,57 @@ mod tests {
 
     fn shown(b: &Breakdown) -> Vec<Option<u64>> {
         b.cells.iter().map(|c| c.count).collect()
+    }
+
+    fn started(n: usize, decision: IntakeDecision) -> Vec<OrderFacts> {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 1, 5)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        (0..n)
+            .map(|_| OrderFacts {
+                kind: None,
+                status: OrderStatus::Active,
+                contact_due_at: at,
+                contacted_at: None,
+                intake_decision: Some(decision),
+                session_budget: 8,
+                sessions_used: 0,
+                alliance_risk: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_withheld_start_count_is_not_given_away_by_the_alliance_total() {
+        // start 7, decline 2, alternative 10: start and decline are withheld together, and the
+        // alliance breakdown (whose total is the start count) with them.
+        let orders = [
+            started(7, IntakeDecision::Start),
+            started(2, IntakeDecision::Decline),
+            started(10, IntakeDecision::Alternative),
+        ]
+        .concat();
+        let report = outcome_breakdowns(&orders, &[], &[], 5);
+        let named = |name: &str| report.iter().find(|b| b.name == name).unwrap();
+        let decisions = named("intake_decisions");
+        assert!(decisions
+            .cells
+            .iter()
+            .any(|c| c.category == "start" && c.suppressed));
+        assert_eq!(named("started_orders_by_alliance").total, None);
+        // With enough started and declined, both show.
+        let orders = [
+            started(7, IntakeDecision::Start),
+            started(6, IntakeDecision::Decline),
+        ]
+        .concat();
+        let report = outcome_breakdowns(&orders, &[], &[], 5);
+        let alliance = report
+            .iter()
+            .find(|b| b.name == "started_orders_by_alliance")
+            .unwrap();
+        assert_eq!(alliance.total, Some(7));
     }
 
     #[test]

@@ -36,6 +36,17 @@ fn own_access() -> ServiceError {
     }
 }
 
+/// A coach's login stops only once their open orders went to other coaches.
+fn coach_may_leave(conn: &mut DbConnection, user_id: &str) -> ServiceResult<()> {
+    match coaches::find_by_user(conn, user_id)? {
+        Some(coach) => {
+            coaches::lock(conn, &coach.id)?;
+            crate::service::coaches::may_leave(conn, &coach.id)
+        }
+        None => Ok(()),
+    }
+}
+
 fn account(conn: &mut DbConnection, user: User) -> ServiceResult<UserAccount> {
     let coach_id = coaches::find_by_user(conn, &user.id)?.map(|c| c.id);
     Ok(UserAccount {
@@ -106,6 +117,9 @@ pub fn set_user_active(
         let mut user = own_user(conn, caller, id)?;
         if !active && caller.subject_type == SubjectType::User && caller.subject == user.id {
             return Err(own_access());
+        }
+        if !active {
+            coach_may_leave(conn, &user.id)?;
         }
         if user.active != active {
             identity::set_user_active(conn, &user.id, active, now.naive_utc())?;
@@ -212,6 +226,9 @@ pub fn operator_set_active(
         Named::Login(email) => {
             let user = identity::find_user_by_email(conn, email.trim())?
                 .ok_or_else(|| ServiceError::NotFound(format!("no login has the email {email}")))?;
+            if !active {
+                coach_may_leave(conn, &user.id)?;
+            }
             identity::set_user_active(conn, &user.id, active, now.naive_utc())?;
             if !active {
                 identity::end_sessions(conn, &user.id, now.naive_utc())?;

@@ -175,6 +175,25 @@ pub fn get(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResu
     Ok(Coach::build(&record, visibility))
 }
 
+/// Whether coach `coach_id` may stop working (deactivated, or their login disabled): only once
+/// no open order is in their hands. Each is a planner's decision to hand to another coach (000:
+/// the coaching relationship rests on trust; it is not handed on silently).
+pub fn may_leave(conn: &mut DbConnection, coach_id: &str) -> ServiceResult<()> {
+    let open = crate::db::orders::awaiting_coach(conn, coach_id)?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    Err(ServiceError::NotNow {
+        slug: "coach-has-open-orders",
+        detail: format!(
+            "the coach still has {} open orders ({}); a planner assigns each to another coach \
+             (POST /api/v1/orders/{{id}}/assign) before the coach stops",
+            open.len(),
+            open.join(", ")
+        ),
+    })
+}
+
 /// The provider's admins change any of their coaches; a coach their own profile (not `active`).
 #[tracing::instrument(skip_all, fields(coach_id = %id))]
 pub fn change(
@@ -188,6 +207,8 @@ pub fn change(
     changes.validate()?;
     db::write(conn, |conn| {
         let provider = callers_provider(conn, caller)?;
+        // Locked, so that an order assigned to the coach meanwhile is seen below (or waits).
+        store::lock(conn, id)?;
         let mut record = store::find(conn, id)?.ok_or_else(not_found)?;
         let access = access(&record, provider.as_deref());
         if rules::visibility(caller, access).is_none() {
@@ -232,19 +253,7 @@ pub fn change(
         }
         if let Some(v) = changes.active {
             if before.active && !v {
-                let open = crate::db::orders::awaiting_coach(conn, &record.id)?;
-                if !open.is_empty() {
-                    return Err(ServiceError::NotNow {
-                        slug: "coach-has-open-orders",
-                        detail: format!(
-                            "the coach still has {} open orders ({}); a planner assigns each to \
-                             another coach (POST /api/v1/orders/{{id}}/assign) before the coach \
-                             is deactivated",
-                            open.len(),
-                            open.join(", ")
-                        ),
-                    });
-                }
+                may_leave(conn, &record.id)?;
             }
             record.active = v;
         }

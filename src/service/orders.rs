@@ -174,6 +174,11 @@ pub fn assign(
         id,
         OrderAction::Assign,
         |conn, order, to| {
+            // Locked, so that a planner deactivating the coach meanwhile either sees this order
+            // (and refuses) or is seen here as inactive. (The order's own coach already sees it.)
+            if order.coach_id.as_deref() != Some(coach_id) {
+                coaches::lock(conn, coach_id)?;
+            }
             let coach = coaches::find(conn, coach_id)?
                 .filter(|c| c.can_take_orders_of(&order.provider_id))
                 .ok_or_else(|| {

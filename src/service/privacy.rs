@@ -82,7 +82,8 @@ pub fn erase(
 /// Everything held about the coachee of order `id` as one document (GDPR art. 15 and 20), for
 /// the provider's planner (to answer a request) and for the coachee with their link. The
 /// coach's notes are the coachee's personal data, written about them: their own export holds
-/// them, opened with the notes key; the planner's does not, for planners never read notes.
+/// them, opened with the notes key; the planner's does not, for planners never read notes, nor
+/// the closing review (the coach's and the coachee's).
 pub fn export(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
@@ -135,7 +136,8 @@ pub fn export(
                 _ => {}
             }
         }
-        if table == "session_notes" && !notes_included {
+        // The notes and the closing review are the coach's and the coachee's alone (000).
+        if matches!(table, "session_notes" | "closing_reviews") && !notes_included {
             continue;
         }
         data.insert(

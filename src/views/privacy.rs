@@ -22,8 +22,9 @@ pub struct Export {
     #[schema(format = Uuid)]
     pub order_id: String,
     pub exported_at: DateTime<Utc>,
-    /// Whether the coach's notes (a session's notes, the intake's private note) are in it:
-    /// in the coachee's own export, not in the planner's (planners never read them).
+    /// Whether the coach's notes (a session's notes, the intake's private note) and the closing
+    /// review are in it: in the coachee's own export, not in the planner's (planners never read
+    /// them).
     pub notes_included: bool,
     /// `orders`, `consents`, `intakes`, `plans`, `order_extensions`, `sessions`,
     /// `session_notes`, `closing_reviews`, `follow_ups`, `coachee_links`, `events`.

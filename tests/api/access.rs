@@ -68,6 +68,21 @@ async fn a_coach_who_leaves_is_unassigned_by_a_planner_then_locked_out(backend: 
         "nothing changed: Anna still coaches"
     );
 
+    // Nor is her login disabled around that rule.
+    let anna_user = me(&s.app, &s.anna).await["subject_id"].clone();
+    let login_off = s
+        .app
+        .patch_json(
+            &format!("/api/v1/users/{}", anna_user.as_str().unwrap()),
+            &s.planner,
+            &json!({"active": false}),
+        )
+        .await;
+    problem_type_ends_with(
+        &assert_problem(login_off, 409).await,
+        "coach-has-open-orders",
+    );
+
     let bram_coach_id = me(&s.app, &s.bram).await["coach_id"].clone();
     let reassigned = s
         .app

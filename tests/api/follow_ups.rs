@@ -335,6 +335,7 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
                     follow_up_horizon_days: 21,
                     alliance_rating_days: 7,
                     erase_after_months: 24,
+                    login_window: Duration::seconds(900),
                     webhooks: s.app.webhook_settings(),
                 },
             );

@@ -289,6 +289,7 @@ impl TestApp {
                 follow_up_horizon_days: trajectum::domain::follow_up::DEFAULT_HORIZON_DAYS,
                 alliance_rating_days: 7,
                 erase_after_months: self.settings.erase_after_months,
+                login_window: chrono::Duration::seconds(900),
                 webhooks: self.webhook_settings(),
             },
         );
