@@ -105,7 +105,10 @@ mod tests {
         assert!(tokens.holds("a"));
         assert!(!tokens.holds("b"));
         tokens.remember("h.p.sig", tokens.asking());
-        assert!(tokens.holds("h.other.sig"), "by the signature, which only the key makes");
+        assert!(
+            tokens.holds("h.other.sig"),
+            "by the signature, which only the key makes"
+        );
         assert!(!tokens.holds("h.p.other"));
         tokens.forget_all();
         assert!(!tokens.holds("a"));
