@@ -228,6 +228,7 @@ pub fn create_client(
         updated_at: now,
         previous_secret_hash: None,
         previous_secret_expires_at: None,
+        tokens_not_before: None,
     };
     identity::insert_client(conn, &client)?;
     Ok((client, secret))

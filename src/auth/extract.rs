@@ -99,6 +99,7 @@ pub async fn confirm_bearer(req: &ServiceRequest) -> Option<Principal> {
                     principal: &subject,
                     jti: &claims.jti,
                     family: claims.fam.as_deref(),
+                    issued_at: chrono::DateTime::from_timestamp(claims.iat, 0).unwrap_or(now),
                 },
             )
         })

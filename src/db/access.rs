@@ -13,12 +13,13 @@ use crate::domain::access::Standing;
 use crate::domain::principal::{Role, SubjectType};
 
 /// The standing of a token's subject; `family` is a person's login session, when the token
-/// names one.
+/// names one, and `issued_at` when the token was issued.
 pub fn standing(
     conn: &mut DbConnection,
     subject_type: SubjectType,
     subject: &str,
     family: Option<&str>,
+    issued_at: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<Standing> {
     Ok(match subject_type {
@@ -60,16 +61,20 @@ pub fn standing(
                 api_clients::organisation_id,
                 api_clients::role,
                 api_clients::active,
+                api_clients::tokens_not_before,
             ))
-            .first::<(String, Role, bool)>(conn)
+            .first::<(String, Role, bool, Option<NaiveDateTime>)>(conn)
             .optional()?
-            .map_or(Standing::Unknown, |(organisation_id, role, active)| {
-                Standing::Client {
+            .map_or(
+                Standing::Unknown,
+                |(organisation_id, role, active, not_before)| Standing::Client {
                     organisation_id,
                     role,
                     active,
-                }
-            }),
+                    // `iat` has whole seconds: a token of the disabling's own second is let be.
+                    issued_before_disabling: not_before.is_some_and(|at| issued_at < at),
+                },
+            ),
         SubjectType::Link => coachee_links::table
             .inner_join(orders::table.on(orders::id.eq(coachee_links::order_id)))
             .filter(coachee_links::id.eq(subject))

@@ -48,6 +48,8 @@ pub struct ApiClient {
     /// The secret before the last rotation, working until `previous_secret_expires_at`.
     pub previous_secret_hash: Option<String>,
     pub previous_secret_expires_at: Option<NaiveDateTime>,
+    /// Tokens issued before this are refused (set when the client is disabled).
+    pub tokens_not_before: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -298,6 +300,7 @@ pub fn save_client(conn: &mut DbConnection, client: &ApiClient) -> QueryResult<(
             api_clients::secret_hash.eq(&client.secret_hash),
             api_clients::previous_secret_hash.eq(&client.previous_secret_hash),
             api_clients::previous_secret_expires_at.eq(client.previous_secret_expires_at),
+            api_clients::tokens_not_before.eq(client.tokens_not_before),
             api_clients::updated_at.eq(client.updated_at),
         ))
         .execute(conn)

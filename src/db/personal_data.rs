@@ -114,6 +114,7 @@ pub const MAP: &[Column] = &[
     col("api_clients", "updated_at", Facts, Keep),
     col("api_clients", "previous_secret_hash", Secret, Keep),
     col("api_clients", "previous_secret_expires_at", Facts, Keep),
+    col("api_clients", "tokens_not_before", Facts, Keep),
     col("refresh_tokens", "id", Facts, Keep),
     col("refresh_tokens", "family_id", Facts, Keep),
     col("refresh_tokens", "user_id", Facts, Keep),

@@ -40,6 +40,7 @@ diesel::table! {
         updated_at -> Timestamp,
         previous_secret_hash -> Nullable<Text>,
         previous_secret_expires_at -> Nullable<Timestamp>,
+        tokens_not_before -> Nullable<Timestamp>,
     }
 }
 

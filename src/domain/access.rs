@@ -32,6 +32,9 @@ pub enum Standing {
         organisation_id: String,
         role: Role,
         active: bool,
+        /// The token was issued before the client was last disabled: enabling it again does
+        /// not bring such tokens back.
+        issued_before_disabling: bool,
     },
     /// A coachee link: the employer and order it was issued for.
     Link {
@@ -100,10 +103,14 @@ pub fn check(principal: &Principal, standing: &Standing, token_revoked: bool) ->
                 organisation_id,
                 role,
                 active,
+                issued_before_disabling,
             },
         ) => {
             if !active {
                 return Err(Lapse::Disabled);
+            }
+            if *issued_before_disabling {
+                return Err(Lapse::TokenRevoked);
             }
             (organisation_id, *role)
         }
@@ -226,6 +233,7 @@ mod tests {
             organisation_id: "acme".into(),
             role: Role::Employer,
             active: true,
+            issued_before_disabling: false,
         };
         let honest = principal(SubjectType::Client, Role::Employer, "acme");
         assert_eq!(check(&honest, &client, false), Ok(()));
@@ -251,16 +259,26 @@ mod tests {
     #[test]
     fn a_revoked_token_or_a_disabled_client_is_refused() {
         let honest = principal(SubjectType::Client, Role::Employer, "acme");
-        let client = |active| Standing::Client {
+        let client = |active, issued_before_disabling| Standing::Client {
             organisation_id: "acme".into(),
             role: Role::Employer,
             active,
+            issued_before_disabling,
         };
-        assert_eq!(check(&honest, &client(false), false), Err(Lapse::Disabled));
         assert_eq!(
-            check(&honest, &client(true), true),
+            check(&honest, &client(false, false), false),
+            Err(Lapse::Disabled)
+        );
+        assert_eq!(
+            check(&honest, &client(true, false), true),
             Err(Lapse::TokenRevoked)
         );
+        // Enabled again: a token from before the disabling stays refused.
+        assert_eq!(
+            check(&honest, &client(true, true), false),
+            Err(Lapse::TokenRevoked)
+        );
+        assert_eq!(check(&honest, &client(true, false), false), Ok(()));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct Presented<'a> {
     pub jti: &'a str,
     /// A person's login session (refresh-token family), when the token names one.
     pub family: Option<&'a str>,
+    /// When the token was issued (`iat`).
+    pub issued_at: DateTime<Utc>,
 }
 
 /// Refuses a token whose subject no longer stands behind it: unknown, disabled, of another
@@ -31,6 +33,7 @@ pub fn confirm(
         principal.subject_type,
         &principal.subject,
         presented.family,
+        presented.issued_at.naive_utc(),
         now.naive_utc(),
     )?;
     let revoked = store::is_revoked(conn, presented.jti)?;

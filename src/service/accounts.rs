@@ -36,6 +36,13 @@ fn own_access() -> ServiceError {
     }
 }
 
+/// `at` without its fraction of a second, as a token's `iat` is.
+fn whole_second(at: DateTime<Utc>) -> chrono::NaiveDateTime {
+    chrono::DateTime::from_timestamp(at.timestamp(), 0)
+        .unwrap_or(at)
+        .naive_utc()
+}
+
 /// A coach's login stops only once their open orders went to other coaches.
 fn coach_may_leave(conn: &mut DbConnection, user_id: &str) -> ServiceResult<()> {
     match coaches::find_by_user(conn, user_id)? {
@@ -168,6 +175,9 @@ pub fn set_client_active(
         }
         if client.active != active {
             client.active = active;
+            if !active {
+                client.tokens_not_before = Some(whole_second(now));
+            }
             client.updated_at = now.naive_utc();
             identity::save_client(conn, &client)?;
             tracing::info!("API client {}", if active { "enabled" } else { "disabled" });
@@ -241,6 +251,9 @@ pub fn operator_set_active(
                 identity::find_client_by_client_id(conn, client_id)?.ok_or_else(|| {
                     ServiceError::NotFound(format!("no API client has the client_id {client_id}"))
                 })?;
+            if client.active && !active {
+                client.tokens_not_before = Some(whole_second(now));
+            }
             client.active = active;
             client.updated_at = now.naive_utc();
             identity::save_client(conn, &client)?;

@@ -200,6 +200,8 @@ async fn a_disabled_client_is_refused_on_its_next_request(backend: Backend) {
         .await;
     problem_type_ends_with(&assert_problem(own, 409).await, "own-access");
 
+    // A token's `iat` has whole seconds: the disabling comes in a later second than the token.
+    app.advance(chrono::Duration::seconds(2));
     let disabled = app.patch_json(&path, &hr, &json!({"active": false})).await;
     assert_eq!(disabled.status(), 200);
     assert_problem(app.get("/api/v1/orders", &system).await, 401).await;
@@ -208,7 +210,13 @@ async fn a_disabled_client_is_refused_on_its_next_request(backend: Backend) {
 
     let enabled = app.patch_json(&path, &hr, &json!({"active": true})).await;
     assert_eq!(enabled.status(), 200);
-    assert_eq!(client_grant(&app, demo::CLIENT_SECRET).await.status(), 200);
+    // Enabled again, it gets new tokens; the one from before the disabling stays refused.
+    assert_problem(app.get("/api/v1/orders", &system).await, 401).await;
+    let fresh = client_grant(&app, demo::CLIENT_SECRET).await;
+    assert_eq!(fresh.status(), 200);
+    let fresh: Value = fresh.json().await.unwrap();
+    let fresh = fresh["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/orders", fresh).await.status(), 200);
 }
 
 async fn a_client_secret_rotates_with_a_day_of_overlap(backend: Backend) {

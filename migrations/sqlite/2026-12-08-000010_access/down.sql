@@ -2,6 +2,7 @@ DROP TABLE erasures;
 DROP TRIGGER audit_log_no_delete;
 DROP TRIGGER audit_log_no_update;
 DROP TABLE audit_log;
+ALTER TABLE api_clients DROP COLUMN tokens_not_before;
 ALTER TABLE api_clients DROP COLUMN previous_secret_expires_at;
 ALTER TABLE api_clients DROP COLUMN previous_secret_hash;
 DROP TABLE login_failures;

@@ -19,6 +19,9 @@ CREATE TABLE login_failures (
 -- A client secret rotation keeps the previous secret working for an overlap.
 ALTER TABLE api_clients ADD COLUMN previous_secret_hash TEXT;
 ALTER TABLE api_clients ADD COLUMN previous_secret_expires_at TIMESTAMP;
+-- Tokens issued before this instant are refused: set when the client is disabled, so that
+-- enabling it again does not bring its old tokens back.
+ALTER TABLE api_clients ADD COLUMN tokens_not_before TIMESTAMP;
 
 -- The audit trail (issue 19 §2): who did what, when, under which request; for every change and
 -- every read of confidential content. It holds ids, never content. `organisation_id` is whose
