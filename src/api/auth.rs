@@ -213,24 +213,25 @@ pub async fn token(
 /// A revocation request (RFC 7009).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevokeRequest {
-    /// The refresh token to revoke.
+    /// The refresh or access token to revoke.
     pub token: Option<String>,
     /// `refresh_token` or `access_token`; a hint only.
     pub token_type_hint: Option<String>,
 }
 
-/// Revoke a refresh token.
+/// Revoke a token.
 ///
-/// Ends the login session the refresh token belongs to: it and every token rotated from it stop
-/// working. An unknown or already invalid token is not an error (RFC 7009 §2.2). Access tokens
-/// are short-lived and expire on their own (`unsupported_token_type`).
+/// A refresh token: ends the login session it belongs to, so that it, every token rotated from
+/// it and every access token issued in that session stop working (on their next request). An
+/// access token: ends that token. An unknown or already invalid token is not an error (RFC 7009
+/// §2.2).
 #[utoipa::path(
     tag = "auth",
     security(()),
     request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke"),
-        (status = 400, description = "OAuth error (`invalid_request`, `unsupported_token_type`)", body = crate::api::problems::ProblemDocument, content_type = "application/problem+json"),
+        (status = 400, description = "OAuth error (`invalid_request`)", body = crate::api::problems::ProblemDocument, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/revoke")]
