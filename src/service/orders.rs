@@ -181,6 +181,17 @@ pub fn assign(
             }
             let coach = coaches::find(conn, coach_id)?
                 .filter(|c| c.can_take_orders_of(&order.provider_id))
+                // A coach whose login is disabled cannot take the order up either.
+                .map(|c| -> ServiceResult<Option<_>> {
+                    let login = c.user_id.as_deref().map(|u| identity::find_user(conn, u));
+                    let signs_in = match login {
+                        Some(found) => found?.is_some_and(|user| user.active),
+                        None => false,
+                    };
+                    Ok(signs_in.then_some(c))
+                })
+                .transpose()?
+                .flatten()
                 .ok_or_else(|| {
                     ServiceError::invalid(
                         "/coach_id",

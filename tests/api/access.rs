@@ -167,6 +167,31 @@ async fn a_disabled_login_is_refused_on_its_next_request(backend: Backend) {
         200
     );
 
+    // A coach whose login is disabled (and who holds no open order) is not assigned new ones.
+    let planner = app.planner_token().await;
+    let bram = app.coach_token(1).await;
+    let bram_me = me(&app, &bram).await;
+    let bram_login = format!("/api/v1/users/{}", bram_me["subject_id"].as_str().unwrap());
+    let off = app
+        .patch_json(&bram_login, &planner, &json!({"active": false}))
+        .await;
+    assert_eq!(off.status(), 200);
+    let order: Value = app
+        .post_json("/api/v1/orders", &system, &crate::scene::minimal_order())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assign = app
+        .post_json(
+            &format!("/api/v1/orders/{}/assign", order["id"].as_str().unwrap()),
+            &planner,
+            &json!({"coach_id": bram_me["coach_id"]}),
+        )
+        .await;
+    let problem = assert_problem(assign, 422).await;
+    assert_eq!(problem["errors"][0]["pointer"], "/coach_id", "{problem}");
+
     // Another organisation's login is not there to be disabled.
     let other = app.seed_other_tenant().await;
     let other_hr = app.access_token(&other.hr_email, OTHER_PASSWORD).await;
