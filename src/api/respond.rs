@@ -212,7 +212,7 @@ where
     db::run(&state.pool, move |conn| {
         let value = use_case(conn, now)?;
         if let Some(actor) = &actor {
-            db::write(conn, |conn| audit::insert(conn, actor, audit::Kind::Read))?;
+            crate::service::audit::record_read(conn, actor)?;
         }
         Ok::<_, ServiceError>(value)
     })

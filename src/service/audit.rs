@@ -2,7 +2,8 @@
 //! (its people's and clients' changes and reads, its coachees', and the service's own on its
 //! behalf); an employer's HR users and systems read their own users' and clients' entries.
 
-use crate::db::audit::{self as store, Filter};
+use crate::db;
+use crate::db::audit::{self as store, Actor, Filter, Kind};
 use crate::db::DbConnection;
 use crate::domain::principal::{Principal, Role};
 use crate::service::error::{ServiceError, ServiceResult};
@@ -36,4 +37,10 @@ pub fn list(
         data: rows.into_iter().map(AuditEntry::from).collect(),
         next_cursor,
     })
+}
+
+/// Records that `actor` read confidential content (an intake, a plan, notes, an export).
+pub fn record_read(conn: &mut DbConnection, actor: &Actor) -> ServiceResult<()> {
+    db::write(conn, |conn| store::insert(conn, actor, Kind::Read))?;
+    Ok(())
 }

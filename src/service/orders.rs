@@ -167,6 +167,23 @@ pub fn assign(
     coach_id: &str,
     horizon_days: u32,
 ) -> ServiceResult<OrderView> {
+    // The lock order: the coach first, then the order (`act_to`). Locked, so that a planner
+    // deactivating the coach meanwhile either sees this order (and refuses) or is seen here as
+    // inactive.
+    db::write(conn, |conn| {
+        coaches::lock(conn, coach_id)?;
+        assign_locked(conn, now, caller, id, coach_id, horizon_days)
+    })
+}
+
+fn assign_locked(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    id: &str,
+    coach_id: &str,
+    horizon_days: u32,
+) -> ServiceResult<OrderView> {
     act_to(
         conn,
         now,
@@ -174,11 +191,6 @@ pub fn assign(
         id,
         OrderAction::Assign,
         |conn, order, to| {
-            // Locked, so that a planner deactivating the coach meanwhile either sees this order
-            // (and refuses) or is seen here as inactive. (The order's own coach already sees it.)
-            if order.coach_id.as_deref() != Some(coach_id) {
-                coaches::lock(conn, coach_id)?;
-            }
             let coach = coaches::find(conn, coach_id)?
                 .filter(|c| c.can_take_orders_of(&order.provider_id))
                 // A coach whose login is disabled cannot take the order up either.

@@ -470,7 +470,78 @@ async fn second_hr_login(app: &TestApp) -> String {
         .await
 }
 
+/// STYLE.md 16, the race of a coach's leaving against an order's assignment: deactivating a
+/// coach and assigning them an order, fired at once, never both succeed (no inactive coach left
+/// holding an open order); both lock the coach first.
+async fn deactivating_a_coach_and_assigning_them_an_order_at_once_never_both_succeed(
+    backend: Backend,
+) {
+    let s = Scene::new(backend).await;
+    for round in 0..6 {
+        let email = format!("racer{round}@coachwise.example");
+        let now = s.app.now();
+        let coach_id = s
+            .app
+            .blocking(move |conn| {
+                let created = trajectum::admin::create_user(
+                    conn,
+                    now,
+                    trajectum::admin::NewUser {
+                        id: None,
+                        organisation_id: demo::PROVIDER_ID,
+                        email: &email,
+                        name: "Race Coach",
+                        role: trajectum::domain::principal::Role::Coach,
+                        password: OTHER_PASSWORD,
+                        specialisms: vec![],
+                        languages: vec!["nl".into()],
+                        time_zone: None,
+                    },
+                )?;
+                Ok(created.coach.expect("a coach profile").id)
+            })
+            .await;
+        let order = s.create(&crate::scene::minimal_order()).await;
+        let order = order["id"].as_str().unwrap().to_string();
+        let (coach_path, order_path) = (
+            format!("/api/v1/coaches/{coach_id}"),
+            Scene::path(&order, "/assign"),
+        );
+        let (off, to) = (json!({"active": false}), json!({"coach_id": coach_id}));
+        let deactivate = s.app.patch_json(&coach_path, &s.planner, &off);
+        let assign = s.app.post_json(&order_path, &s.planner, &to);
+        let (deactivated, assigned) = tokio::join!(deactivate, assign);
+        let outcome = (deactivated.status().as_u16(), assigned.status().as_u16());
+        assert!(
+            outcome == (200, 422) || outcome == (409, 200),
+            "round {round}: deactivation {} and assignment {}",
+            outcome.0,
+            outcome.1
+        );
+    }
+}
+
+/// The sign-in throttle under concurrent failures: every failure counts (none lost to a race),
+/// so after more wrong guesses than the limit, fired at once, the account is locked.
+async fn concurrent_failed_logins_all_count(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.login_max_failures = 5).await;
+    let guesses = (0..10).map(|_| password_grant(&app, demo::HR_EMAIL, "not-the-password"));
+    let statuses: Vec<u16> = futures_util::future::join_all(guesses)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| [400, 429].contains(s)),
+        "{statuses:?}"
+    );
+    let correct = password_grant(&app, demo::HR_EMAIL, demo::HR_PASSWORD).await;
+    assert_eq!(correct.status(), 429, "at least five failures were counted");
+}
+
 api_test!(
+    deactivating_a_coach_and_assigning_them_an_order_at_once_never_both_succeed,
+    concurrent_failed_logins_all_count,
     a_coach_who_leaves_is_unassigned_by_a_planner_then_locked_out,
     a_disabled_login_is_refused_on_its_next_request,
     a_disabled_client_is_refused_on_its_next_request,
