@@ -170,7 +170,10 @@ def start_demo(binary, database_url, extra_args, port, log_filter="info"):
     env = {**os.environ, "DATABASE_URL": database_url, "TRAJECTUM_PORT": str(port),
            "TRAJECTUM_JWT_SECRET": SECRET, "TRAJECTUM_NOTES_KEY": NOTES_KEY,
            "TRAJECTUM_LOG_FORMAT": "json", "TRAJECTUM_LOG_FILTER": log_filter,
-           "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600"}
+           "TRAJECTUM_ACCESS_TOKEN_TTL_SECONDS": "3600",
+           # The rate limit counts every request, as it does in production, but the load
+           # generator's one token must not be refused (older binaries ignore the setting).
+           "TRAJECTUM_RATE_LIMIT": "1000000000"}
     server = subprocess.Popen([binary, "demo", *extra_args], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     for _ in range(200):

@@ -76,6 +76,11 @@ pub struct Settings {
     pub report_min_count: u32,
     /// Months after an order closed that its coachee's personal data is erased (0: never).
     pub erase_after_months: u32,
+    /// Requests each caller may make per window (0: no limit).
+    pub rate_limit: u32,
+    pub rate_limit_window_seconds: u32,
+    /// How often an instance adds its count of a caller's requests to the database's.
+    pub rate_limit_share_milliseconds: u64,
 }
 
 /// One setting as people read about it: its environment variable, its default and what it means
@@ -144,6 +149,9 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_WEBHOOK_CONCURRENCY", "`8`", "subscriptions a worker delivers to at once: one slow receiver holds up only its own"),
     setting("TRAJECTUM_ERASE_AFTER_MONTHS", "`24`", "months after an order was closed or cancelled that the worker erases its coachee's personal data (as `POST /orders/{id}/erase` does); `0`: never automatically"),
     setting("TRAJECTUM_REPORT_MIN_COUNT", "`5`", "outcome reports withhold counts from 1 to below this (2 to 100), and as many others as keep them from being derived"),
+    setting("TRAJECTUM_RATE_LIMIT", "`1200`", "requests each caller (user, API client, coachee link) may make per window, shared by every instance (`RateLimit-Policy` and `RateLimit` on each answer, 429 with `Retry-After` beyond it); `0`: no limit"),
+    setting("TRAJECTUM_RATE_LIMIT_WINDOW_SECONDS", "`60`", "the rate limit's window (1 to 86400); windows are aligned to the clock, so every instance counts the same one"),
+    setting("TRAJECTUM_RATE_LIMIT_SHARE_MILLISECONDS", "`1000`", "how often an instance adds its count of a caller's requests to the database's and reads every instance's sum (one write per caller per interval); between shares a caller may get up to what the other instances served it in one interval beyond the quota; `0`: on every request, exact"),
     setting("TRAJECTUM_NEW_PASSWORD", "none", "password for `admin create-user`"),
 ];
 
@@ -266,6 +274,9 @@ impl Default for Settings {
             webhook_concurrency: 8,
             report_min_count: crate::domain::report::DEFAULT_MIN_COUNT,
             erase_after_months: 24,
+            rate_limit: 1200,
+            rate_limit_window_seconds: 60,
+            rate_limit_share_milliseconds: 1000,
         }
     }
 }
@@ -599,6 +610,14 @@ impl Settings {
         }
         if !(2..=100).contains(&self.report_min_count) {
             bail!("TRAJECTUM_REPORT_MIN_COUNT must be 2 to 100");
+        }
+        if !(1..=crate::domain::rate_limit::LONGEST_WINDOW_SECONDS)
+            .contains(&self.rate_limit_window_seconds)
+        {
+            bail!("TRAJECTUM_RATE_LIMIT_WINDOW_SECONDS must be 1 to 86400");
+        }
+        if self.rate_limit_share_milliseconds > 60_000 {
+            bail!("TRAJECTUM_RATE_LIMIT_SHARE_MILLISECONDS must be 0 to 60000");
         }
         crate::domain::webhook::AddressPolicy::parse(&self.webhook_allowed_networks)
             .map_err(|e| anyhow::anyhow!("TRAJECTUM_WEBHOOK_ALLOWED_NETWORKS: {e}"))?;

@@ -87,6 +87,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     TooManyRequests { retry_after_seconds: u64 },
+    /// The caller's quota of requests for the rate limit's window is used up.
+    #[error("rate limited")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     /// An OAuth 2.0 token endpoint error (RFC 6749 §5.2): rendered as a problem that also carries
@@ -178,6 +181,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::TooManyRequests { .. } => "too-many-requests",
+            ApiError::RateLimited { .. } => "rate-limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::OAuth { .. } => "oauth",
             ApiError::Rule(rule) => rule.slug,
@@ -211,6 +215,11 @@ impl ApiError {
             ApiError::TooManyRequests {
                 retry_after_seconds,
             } => format!("too many attempts; retry after {retry_after_seconds} seconds"),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => format!(
+                "this caller's quota of requests is used up (`RateLimit-Policy`); retry after {retry_after_seconds} seconds"
+            ),
             ApiError::OAuth { description, .. } => description.clone(),
             ApiError::Internal(_) => {
                 "something went wrong on our side; quote the request id when reporting it".into()
@@ -282,7 +291,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::OAuth { status, .. } => *status,
             ApiError::Rule(rule) => rule.status,
@@ -321,6 +332,9 @@ impl ApiError {
                 response.insert_header((header::ALLOW, allow.join(", ")));
             }
             ApiError::TooManyRequests {
+                retry_after_seconds,
+            }
+            | ApiError::RateLimited {
                 retry_after_seconds,
             } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_seconds.to_string()));

@@ -16,6 +16,7 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod private_file;
+pub mod rate_limit;
 pub mod server;
 pub mod service;
 pub mod startup;

@@ -12,10 +12,14 @@ use actix_web::{web, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 use crate::api::routes::{RouteTable, UNMATCHED};
+use crate::domain::principal::Principal;
+use crate::domain::rate_limit::{Policy, Verdict};
 use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
 use crate::state::AppState;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
 /// A client's request id is echoed when it is short and plain; otherwise we make our own, so a
 /// hostile header cannot inject into logs.
@@ -56,6 +60,7 @@ pub async fn request_context(
     let scoped_id = id.clone();
     let action = format!("{method} {route}");
     let resource = resource_id(route, req.path());
+    let limiting = state.clone();
     let response = REQUEST_ID
         .scope(scoped_id, async move {
             // RFC 9110 allows one Authorization header: a request with two is not served as
@@ -66,6 +71,19 @@ pub async fn request_context(
                 return Ok(end_json_with_newline(ServiceResponse::new(req, response)));
             }
             let caller = crate::auth::extract::confirm_bearer(&req).await;
+            let limit = match (&caller, &limiting) {
+                (Some(principal), Some(state)) => rate_limit(state, principal).await,
+                _ => None,
+            };
+            if let Some((_, Verdict::Refused { resets_in })) = limit {
+                let (req, _) = req.into_parts();
+                let error = ApiError::RateLimited {
+                    retry_after_seconds: u64::from(resets_in),
+                };
+                let mut response = error.response_for(REQUEST_ID.try_with(|id| id.clone()).ok());
+                advertise(&mut response, limit);
+                return Ok(end_json_with_newline(ServiceResponse::new(req, response)));
+            }
             let audit = crate::api::respond::AuditFacts {
                 caller,
                 action,
@@ -77,7 +95,12 @@ pub async fn request_context(
             crate::api::respond::AUDIT
                 .scope(audit, next.call(req))
                 .await
-                .map(|response| end_json_with_newline(as_problem(response.map_into_boxed_body())))
+                .map(|response| {
+                    let mut response =
+                        end_json_with_newline(as_problem(response.map_into_boxed_body()));
+                    advertise(response.response_mut(), limit);
+                    response
+                })
         })
         .instrument(span.clone())
         .await;
@@ -128,6 +151,28 @@ pub async fn request_context(
         }
     });
     Ok(response)
+}
+
+/// The rate limit's verdict on one more request of `caller`, when there is a limit.
+async fn rate_limit(state: &AppState, caller: &Principal) -> Option<(Policy, Verdict)> {
+    let limiter = state.rate_limiter.as_ref()?;
+    let verdict = limiter.admit(&state.pool, caller, state.clock.now()).await;
+    Some((limiter.policy(), verdict))
+}
+
+/// The rate limit's fields (IETF httpapi draft) on an answer to a caller it counts.
+fn advertise(response: &mut HttpResponse, limit: Option<(Policy, Verdict)>) {
+    let Some((policy, verdict)) = limit else {
+        return;
+    };
+    for (name, value) in [
+        (RATELIMIT_POLICY, policy.policy_field()),
+        (RATELIMIT, verdict.field()),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
 }
 
 /// The value of the `{id}` segment of `path` under the route `template`, if it has one.

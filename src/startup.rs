@@ -101,6 +101,16 @@ impl Application {
             follow_up_horizon_days: settings.follow_up_horizon_days,
             report_min_count: settings.report_min_count,
             webhooks: Arc::new(crate::delivery::WebhookSettings::from_settings(&settings)),
+            rate_limiter: crate::domain::rate_limit::Policy::new(
+                settings.rate_limit,
+                settings.rate_limit_window_seconds,
+            )
+            .map(|policy| {
+                crate::rate_limit::RateLimiter::new(
+                    policy,
+                    Duration::from_millis(settings.rate_limit_share_milliseconds),
+                )
+            }),
         });
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));
@@ -119,7 +129,14 @@ impl Application {
                     .allowed_header("idempotency-key")
                     .expose_headers(["idempotent-replayed"])
                     .allowed_header("x-request-id")
-                    .expose_headers(["etag", "location", "x-request-id", "retry-after"])
+                    .expose_headers([
+                        "etag",
+                        "location",
+                        "x-request-id",
+                        "retry-after",
+                        "ratelimit",
+                        "ratelimit-policy",
+                    ])
                     .max_age(3600);
                 for origin in &origins {
                     cors = cors.allowed_origin(origin);

@@ -21,4 +21,6 @@ pub struct AppState {
     pub report_min_count: u32,
     /// Where webhooks may go (`TRAJECTUM_WEBHOOK_*`).
     pub webhooks: std::sync::Arc<crate::delivery::WebhookSettings>,
+    /// The per-caller request rate limit (`TRAJECTUM_RATE_LIMIT*`), if there is one.
+    pub rate_limiter: Option<crate::rate_limit::RateLimiter>,
 }

@@ -23,6 +23,7 @@ use crate::db::jobs::{self as store, Job};
 use crate::db::{self, audit, DbConnection, Pool};
 use crate::domain::job::{after_failure, AfterFailure, JobKind};
 use crate::domain::principal::Principal;
+use crate::domain::rate_limit;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::{alliance, follow_ups, jobs, privacy};
 
@@ -313,12 +314,15 @@ impl Worker {
             JobKind::EraseClosed => {
                 privacy::erase_closed(conn, now, self.settings.erase_after_months)?;
                 // What is no longer needed goes too: lapsed sign-in failures (digests of
-                // accounts) and revocations of tokens that have expired.
+                // accounts), revocations of tokens that have expired, and the rate limit's
+                // counts of windows that ended (whatever their length).
                 let since = now
                     .checked_sub_signed(self.settings.login_window)
                     .unwrap_or(now);
+                let ended = now.timestamp() - i64::from(rate_limit::LONGEST_WINDOW_SECONDS);
                 db::write(conn, |conn| {
-                    db::access::sweep_lapsed(conn, since.naive_utc(), now.naive_utc())
+                    db::access::sweep_lapsed(conn, since.naive_utc(), now.naive_utc())?;
+                    db::rate_limits::sweep_before(conn, ended)
                 })?;
             }
         }

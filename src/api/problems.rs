@@ -164,6 +164,18 @@ pub struct TooManyRequests(ProblemDocument);
 
 #[derive(ToResponse)]
 #[response(
+    description = "This caller's quota of requests for the rate limit's window is used up (`urn:trajectum:problem:rate-limited`); retry after the given seconds. Each user, API client and coachee link has its own quota, counted by every instance of the service together",
+    content_type = "application/problem+json",
+    headers(
+        ("Retry-After" = u64, description = "seconds until the window resets"),
+        ("RateLimit-Policy" = String, description = "the quota and its window in seconds (IETF httpapi draft), e.g. `\"default\";q=1200;w=60`"),
+        ("RateLimit" = String, description = "what is left of the quota and the seconds until it is whole again, e.g. `\"default\";r=0;t=42`"),
+    )
+)]
+pub struct RateLimited(ProblemDocument);
+
+#[derive(ToResponse)]
+#[response(
     description = "The database is unavailable or busy; retry later",
     content_type = "application/problem+json",
     headers(("Retry-After" = u64, description = "seconds to wait: the service's database wait (`TRAJECTUM_DB_TIMEOUT_SECONDS`)"))

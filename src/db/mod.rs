@@ -16,6 +16,7 @@ pub mod links;
 pub mod migrations;
 pub mod orders;
 pub mod personal_data;
+pub mod rate_limits;
 pub mod reports;
 pub mod schema;
 pub mod sessions;

@@ -409,7 +409,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_tokens,
     login_failures,
     audit_log,
-    erasures
+    erasures,
+    request_counts
 );
 
 diesel::table! {
@@ -502,5 +503,13 @@ diesel::table! {
         order_id -> Text,
         erased_at -> Timestamp,
         erased_by -> Text,
+    }
+}
+
+diesel::table! {
+    request_counts (caller, window_start) {
+        caller -> Text,
+        window_start -> BigInt,
+        requests -> BigInt,
     }
 }

@@ -21,6 +21,7 @@ pub mod order;
 pub mod plan;
 pub mod principal;
 pub mod provider_settings;
+pub mod rate_limit;
 pub mod report;
 pub mod session;
 pub mod session_change;

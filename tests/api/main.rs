@@ -16,6 +16,7 @@ mod events;
 mod follow_ups;
 mod groups;
 mod lifecycle;
+mod limits;
 mod migrations;
 mod operating;
 mod operations;

@@ -123,3 +123,70 @@ impl Modify for IdempotentPosts {
         }
     }
 }
+
+/// Documents the rate limit (`crate::rate_limit`) on every operation a bearer token calls: its
+/// fields on each success, and the 429 beyond the quota.
+pub(super) struct RateLimitedOperations;
+
+impl Modify for RateLimitedOperations {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::header::HeaderBuilder;
+        use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
+
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let bearer = serde_json::to_value(&operation.security)
+                    .ok()
+                    .and_then(|v| v.as_array().cloned())
+                    .is_some_and(|requirements| {
+                        requirements
+                            .iter()
+                            .any(|r| r.as_object().is_some_and(|o| o.contains_key("bearer")))
+                    });
+                if !bearer {
+                    continue;
+                }
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if !(status.starts_with('2') || status.starts_with('3')) {
+                        continue;
+                    }
+                    for (name, description) in [
+                        (
+                            "RateLimit-Policy",
+                            "the caller's quota of requests and its window in seconds (IETF httpapi draft), e.g. `\"default\";q=1200;w=60`",
+                        ),
+                        (
+                            "RateLimit",
+                            "what is left of the quota and the seconds until it is whole again, e.g. `\"default\";r=1187;t=42`",
+                        ),
+                    ] {
+                        response.headers.insert(
+                            name.into(),
+                            HeaderBuilder::new()
+                                .schema(ObjectBuilder::new().schema_type(Type::String))
+                                .description(Some(description))
+                                .build(),
+                        );
+                    }
+                }
+                operation
+                    .responses
+                    .responses
+                    .entry("429".into())
+                    .or_insert_with(|| Ref::from_response_name("RateLimited").into());
+            }
+        }
+    }
+}

@@ -16,14 +16,14 @@ use crate::domain::event::Event;
 mod conventions;
 mod passes;
 
-use conventions::{IdempotentPosts, StandardResponses};
+use conventions::{IdempotentPosts, RateLimitedOperations, StandardResponses};
 use passes::*;
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Trajectum API",
-        description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457), one `Problem` schema for all. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404. Every `GET` also answers `HEAD`. A resource with an `ETag` answers `If-None-Match` with `304 Not Modified` while unchanged, and changes with `If-Match` (412 when it changed since). Every response carries `X-Request-Id` (yours, when you send a plain one of up to 128 characters).\n\nAuthentication: an access token from `POST /api/v1/auth/token`, as `Authorization: Bearer`. HR systems use the `client_credentials` grant (client id and secret by HTTP Basic, or `client_id` and `client_secret` in the form); people use `password`, and `refresh_token` to renew.",
+        description = "Commission and run job-coaching trajectories: orders, coach match, intake, plan, sessions and follow-ups.\n\nErrors are `application/problem+json` (RFC 9457), one `Problem` schema for all. Lists use keyset pagination (`limit`, `cursor`, `next_cursor`). Another organisation's resource is a 404. Every `GET` also answers `HEAD`. A resource with an `ETag` answers `If-None-Match` with `304 Not Modified` while unchanged, and changes with `If-Match` (412 when it changed since). Every response carries `X-Request-Id` (yours, when you send a plain one of up to 128 characters).\n\nAuthentication: an access token from `POST /api/v1/auth/token`, as `Authorization: Bearer`. HR systems use the `client_credentials` grant (client id and secret by HTTP Basic, or `client_id` and `client_secret` in the form); people use `password`, and `refresh_token` to renew.\n\nRate limit: each user, API client and coachee link may make a quota of requests per window, counted by every instance together. Every answer to a bearer token says the quota in `RateLimit-Policy` (e.g. `\"default\";q=1200;w=60`) and what is left in `RateLimit` (e.g. `\"default\";r=1187;t=42`: 1187 more in the next 42 seconds), as the IETF httpapi draft \"RateLimit header fields for HTTP\" has them; beyond the quota the answer is 429 `urn:trajectum:problem:rate-limited` with `Retry-After`.",
         license(name = "Proprietary", identifier = "LicenseRef-Proprietary")
     ),
     servers(
@@ -42,6 +42,7 @@ use passes::*;
         problems::UnsupportedMediaType,
         problems::Unprocessable,
         problems::TooManyRequests,
+        problems::RateLimited,
         problems::Unavailable,
     )),
     tags(
@@ -101,6 +102,7 @@ pub fn document() -> Value {
     let mut spec = spec;
     StandardResponses.modify(&mut spec);
     IdempotentPosts.modify(&mut spec);
+    RateLimitedOperations.modify(&mut spec);
     let mut doc = serde_json::to_value(spec).expect("the spec serialises");
     merge_flattened_objects(&mut doc);
     typed_timeline_events(&mut doc);
