@@ -374,6 +374,14 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(what) => ApiError::NotFound(what),
             ServiceError::Forbidden(why) => ApiError::Forbidden(why),
             ServiceError::Unauthorized(why) => ApiError::InvalidToken(why),
+            ServiceError::InvalidGrant(why) => {
+                ApiError::oauth(StatusCode::BAD_REQUEST, "invalid_grant", why)
+            }
+            ServiceError::InvalidClient => ApiError::oauth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            ),
             ServiceError::Refused {
                 action,
                 status,

@@ -16,7 +16,7 @@ use utoipa_actix_web::AppExt;
 use crate::api::conditional::conditional_reads;
 use crate::api::idempotency::fingerprint;
 use crate::api::{self, spec, RouteTable};
-use crate::auth::grants::TokenIssuer;
+use crate::auth::issuer::TokenIssuer;
 use crate::auth::jwt::{self, JwtKeys};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{DatabaseUrl, JwtAlgorithm, Settings};

@@ -1,7 +1,7 @@
 //! What every request handler shares: the database pool, the clock, the token issuer, metrics,
 //! limits.
 
-use crate::auth::grants::TokenIssuer;
+use crate::auth::issuer::TokenIssuer;
 use crate::clock::SharedClock;
 use crate::db::Pool;
 use crate::metrics::Metrics;

@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 use crate::api::extract::{Form, Json};
 use crate::api::respond;
 use crate::auth::extract::{Caller, Staff};
-use crate::auth::grants::{ClientCredentials, IssuedTokens};
-use crate::db;
+use crate::auth::issuer::IssuedTokens;
+use crate::auth::secrets;
 use crate::domain::principal::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::service::identity::{self, PasswordSetup};
+use crate::service::sign_in::{self, ClientCredentials};
 use crate::state::AppState;
 use crate::views::identity::Me;
 
@@ -170,9 +171,7 @@ pub async fn token(
 ) -> ApiResult<HttpResponse> {
     let client = client_credentials(&req, &form)?;
     let grant = required(&form.grant_type, "grant_type")?.to_string();
-    let now = state.clock.now();
-    let state = state.into_inner();
-    let pool = state.pool.clone();
+    let issuer = state.issuer.clone();
     let tokens = match grant.as_str() {
         "client_credentials" => {
             let client = client.ok_or_else(|| {
@@ -182,19 +181,37 @@ pub async fn token(
                     "client_credentials needs the client's id and secret",
                 )
             })?;
-            db::run(&pool, move |conn| {
-                state.issuer.client_credentials(conn, now, &client)
+            respond::call(&state, move |conn, now| {
+                sign_in::client_credentials(conn, &issuer, now, &client)
             })
             .await?
         }
         "password" => {
             let username = required(&form.username, "username")?.to_string();
             let password = required(&form.password, "password")?.to_string();
-            state.issuer.password(&pool, now, &username, &password).await?
+            let finding = issuer.clone();
+            let account = respond::call(&state, move |conn, now| {
+                sign_in::find_account(conn, &finding, now, &username)
+            })
+            .await?;
+            // Slow on purpose: checked on a blocking thread, with no connection held.
+            let stored = account.password_hash().map(String::from);
+            let verified = crate::telemetry::spawn_blocking_in_span(move || {
+                secrets::verify_password(&password, stored.as_deref())
+            })
+            .await
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("password check panicked")))?;
+            respond::call(&state, move |conn, now| {
+                sign_in::sign_in_with_password(conn, &issuer, now, account, verified)
+            })
+            .await?
         }
         "refresh_token" => {
             let refresh = required(&form.refresh_token, "refresh_token")?.to_string();
-            db::run(&pool, move |conn| state.issuer.refresh(conn, now, &refresh)).await?
+            respond::call(&state, move |conn, now| {
+                sign_in::refresh(conn, &issuer, now, &refresh)
+            })
+            .await?
         }
         other => {
             return Err(ApiError::oauth(
@@ -240,13 +257,14 @@ pub async fn revoke(
     Form(form): Form<RevokeRequest>,
 ) -> ApiResult<HttpResponse> {
     let presented = required(&form.token, "token")?.to_string();
-    let now = state.clock.now();
-    let state = state.into_inner();
-    let pool = state.pool.clone();
-    db::run(&pool, move |conn| {
-        state.issuer.revoke(conn, now, &presented)
+    let issuer = state.issuer.clone();
+    let revoked = respond::call(&state, move |conn, now| {
+        sign_in::revoke(conn, &issuer, now, &presented)
     })
     .await?;
+    if revoked {
+        state.issuer.confirmed.forget_all();
+    }
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())

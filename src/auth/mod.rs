@@ -1,10 +1,10 @@
-//! Authentication: signing keys and JWTs, passwords and client secrets, the login throttle, the
-//! token endpoint's grants, and the extractor that turns a bearer token into a [`Principal`].
+//! Authentication: signing keys and JWTs, the token issuer, passwords and client secrets, and
+//! the extractor that turns a bearer token into a [`Principal`].
 //!
 //! [`Principal`]: crate::domain::principal::Principal
 
 pub mod confirmed;
 pub mod extract;
-pub mod grants;
+pub mod issuer;
 pub mod jwt;
 pub mod secrets;

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::auth::grants::TokenIssuer;
+use crate::auth::issuer::TokenIssuer;
 use crate::clock::new_id;
 use crate::db::coaching::{self as store, Consent};
 use crate::db::links::{self, CoacheeLink};

@@ -72,6 +72,13 @@ pub enum ServiceError {
     /// A request with this `Idempotency-Key` is still being served.
     #[error("a request with this idempotency key is in progress")]
     KeyInProgress,
+    /// OAuth's `invalid_grant` (RFC 6749 §5.2): the credentials or refresh token do not sign
+    /// anyone in; says why, as far as it may.
+    #[error("invalid grant: {0}")]
+    InvalidGrant(String),
+    /// OAuth's `invalid_client`: the API client's authentication failed.
+    #[error("client authentication failed")]
+    InvalidClient,
     /// Too many failed sign-ins for this account or client: wait this many seconds.
     #[error("too many failed attempts; retry after {retry_after_seconds} seconds")]
     TooManyAttempts { retry_after_seconds: u64 },
@@ -115,6 +122,8 @@ impl ServiceError {
             ServiceError::NotFound(_)
                 | ServiceError::Forbidden(_)
                 | ServiceError::Unauthorized(_)
+                | ServiceError::InvalidGrant(_)
+                | ServiceError::InvalidClient
                 | ServiceError::Refused { .. }
                 | ServiceError::Invalid(_)
                 | ServiceError::BadQuery(_)

@@ -33,6 +33,7 @@ pub mod provider_settings;
 pub mod reports;
 pub mod self_service;
 pub mod sessions;
+pub mod sign_in;
 pub mod webhooks;
 
 pub use error::{ServiceError, ServiceResult};
