@@ -19,6 +19,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::jwt::TokenType;
 use crate::db;
+use crate::domain::permission::Group;
 use crate::domain::principal::{Principal, Role};
 use crate::error::ApiError;
 use crate::service::access::{self, Presented};
@@ -161,7 +162,7 @@ impl FromRequest for Principal {
     }
 }
 
-/// A set of roles allowed on a route.
+/// A set of roles allowed on a route (a [`Group`] of `domain::permission`).
 pub trait RoleSet {
     const ROLES: &'static [Role];
 }
@@ -199,56 +200,29 @@ impl<R: RoleSet> FromRequest for Caller<R> {
     }
 }
 
+/// A role set of `domain::permission`, as an extractor's type parameter.
 macro_rules! role_set {
-    ($(#[$doc:meta])* $name:ident => [$($role:ident),+]) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone)]
-        pub struct $name;
-        impl RoleSet for $name {
-            const ROLES: &'static [Role] = &[$(Role::$role),+];
-        }
+    ($($name:ident),+ $(,)?) => {
+        $(
+            #[doc = concat!("The roles of [`Group::", stringify!($name), "`].")]
+            #[derive(Debug, Clone)]
+            pub struct $name;
+            impl RoleSet for $name {
+                const ROLES: &'static [Role] = Group::$name.roles();
+            }
+        )+
     };
 }
 
 role_set!(
-    /// Anyone with an organisation account: HR, coaches, planners.
-    Staff => [Employer, Coach, ProviderAdmin]
-);
-role_set!(
-    /// The provider's planners.
-    ProviderAdmins => [ProviderAdmin]
-);
-role_set!(
-    /// HR users and HR systems.
-    Employers => [Employer]
-);
-role_set!(
-    /// The provider's people: planners and coaches.
-    ProviderStaff => [ProviderAdmin, Coach]
-);
-role_set!(
-    /// Coaches.
-    Coaches => [Coach]
-);
-role_set!(
-    /// The parties to the order's contract: the employer and the provider's planners.
-    ContractParties => [Employer, ProviderAdmin]
-);
-role_set!(
-    /// Who manage their organisation's integrations (webhooks, the events feed): an employer's
-    /// HR users and systems, the provider's planners.
-    Subscribers => [Employer, ProviderAdmin]
-);
-role_set!(
-    /// Who manage their organisation's logins and API clients: an employer's HR users and
-    /// systems, the provider's planners.
-    AccountManagers => [Employer, ProviderAdmin]
-);
-role_set!(
-    /// Who get a coachee's data export: the provider's planners, and the coachee.
-    Exporters => [ProviderAdmin, Coachee]
-);
-role_set!(
-    /// The coachee, with a link token.
-    Coachees => [Coachee]
+    Staff,
+    ProviderAdmins,
+    Employers,
+    ProviderStaff,
+    Coaches,
+    ContractParties,
+    Subscribers,
+    AccountManagers,
+    Exporters,
+    Coachees,
 );

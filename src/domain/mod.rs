@@ -18,6 +18,7 @@ pub mod intake;
 pub mod job;
 pub mod matching;
 pub mod order;
+pub mod permission;
 pub mod plan;
 pub mod principal;
 pub mod provider_settings;

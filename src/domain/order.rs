@@ -351,30 +351,10 @@ impl OrderAction {
         }
     }
 
-    /// The roles that may take this action at all (the state decides whether it is allowed now).
-    /// A coach acts only on orders assigned to them, which the caller checks.
+    /// The roles that may take this action at all (`domain::permission`, where every
+    /// permission is); the state decides whether it is allowed now.
     pub fn roles(self) -> &'static [Role] {
-        use OrderAction::*;
-        match self {
-            Edit => &[Role::Employer],
-            Assign => &[Role::ProviderAdmin],
-            RecordContact => &[Role::ProviderAdmin, Role::Coach],
-            DraftIntake | CompleteIntake | UpdatePlan => &[Role::Coach],
-            // The coach substantiates an extension (002) and reviews the pitfalls with the
-            // coachee before completing (000): both are the coach's professional acts.
-            Extend | Complete => &[Role::Coach],
-            Cancel => &[Role::Employer, Role::ProviderAdmin],
-            // Only the coach: whoever holds the link speaks as the coachee, so the employer never
-            // does (DOMAIN.md: consent is the coachee's own).
-            IssueCoacheeLink => &[Role::Coach],
-            RecordConsent => &[Role::Coachee],
-            // The service itself books the follow-ups it schedules (which kinds each role
-            // books: `domain::session_change::may_book`).
-            BookSession => &[Role::Coach, Role::ProviderAdmin, Role::System],
-            ReviewClosing => &[Role::Coach],
-            // The service itself books follow-ups and flags those it cannot book.
-            FollowUp => &[Role::Coach, Role::ProviderAdmin, Role::System],
-        }
+        crate::domain::permission::order_action(self)
     }
 
     /// Whether this action is allowed in `state`.

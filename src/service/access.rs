@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{self, access as store, DbConnection};
 use crate::domain::access::{self, LoginThrottle};
+use crate::domain::permission::Act;
 use crate::domain::principal::Principal;
 use crate::service::error::{ServiceError, ServiceResult};
 
@@ -112,4 +113,13 @@ pub fn record_sign_in(
         }
     })?;
     Ok(())
+}
+
+/// Refuses (403) a caller whose role may not take `act` (`domain::permission`).
+pub fn require(caller: &Principal, act: Act) -> ServiceResult<()> {
+    if act.allows(caller.role) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(act.refusal().into()))
+    }
 }

@@ -7,7 +7,8 @@ use crate::clock::new_id;
 use crate::db::jobs::{self as store, Job};
 use crate::db::{self, DbConnection, Json};
 use crate::domain::job::{JobKind, DEFAULT_MAX_ATTEMPTS};
-use crate::domain::principal::{Principal, Role};
+use crate::domain::permission::Act;
+use crate::domain::principal::Principal;
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::pagination::PageRequest;
 use crate::views::job::{JobPage, JobView};
@@ -79,11 +80,7 @@ pub fn schedule_periodic(conn: &mut DbConnection, now: DateTime<Utc>) -> Service
 }
 
 fn admins_only(caller: &Principal) -> ServiceResult<()> {
-    if caller.role != Role::ProviderAdmin {
-        return Err(ServiceError::Forbidden(
-            "the provider's planners see its jobs".into(),
-        ));
-    }
+    crate::service::access::require(caller, Act::SeeJobs)?;
     Ok(())
 }
 

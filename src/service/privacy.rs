@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::db::schema::erasures;
 use crate::db::{self, personal_data, DbConnection, Stamp};
 use crate::domain::order::OrderStatus;
+use crate::domain::permission::Act;
 use crate::domain::principal::{Principal, Role};
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::lifecycle;
@@ -44,11 +45,7 @@ pub fn erase(
 ) -> ServiceResult<Erasure> {
     db::write(conn, |conn| {
         let visible = lifecycle::load_for_update(conn, caller, id)?;
-        if caller.role != Role::ProviderAdmin && caller.role != Role::System {
-            return Err(ServiceError::Forbidden(
-                "erasure is the provider's planners' to do".into(),
-            ));
-        }
+        crate::service::access::require(caller, Act::EraseCoacheeData)?;
         if let Some(done) = recorded(conn, &visible.order.id)? {
             return Ok(done);
         }

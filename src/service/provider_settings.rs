@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 
 use crate::db::settings::{self as store, SettingsRecord};
 use crate::db::{self, DbConnection};
-use crate::domain::principal::{Principal, Role};
+use crate::domain::permission::Act;
+use crate::domain::principal::Principal;
 use crate::domain::provider_settings::ProviderSettings;
-use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::error::ServiceResult;
 use crate::service::lifecycle::{check_version, lost_race};
 
 /// A provider's settings with their version (0 before the first save).
@@ -40,12 +41,7 @@ fn view(record: Option<SettingsRecord>) -> SettingsView {
 }
 
 fn provider_staff(caller: &Principal) -> ServiceResult<()> {
-    match caller.role {
-        Role::ProviderAdmin | Role::Coach => Ok(()),
-        _ => Err(ServiceError::Forbidden(
-            "a provider's settings are its staff's".into(),
-        )),
-    }
+    crate::service::access::require(caller, Act::ReadProviderSettings)
 }
 
 /// The caller's provider's settings.
@@ -63,11 +59,7 @@ pub fn replace(
     expected_version: Option<i32>,
     settings: ProviderSettings,
 ) -> ServiceResult<SettingsView> {
-    if caller.role != Role::ProviderAdmin {
-        return Err(ServiceError::Forbidden(
-            "the provider's planners change its settings".into(),
-        ));
-    }
+    crate::service::access::require(caller, Act::ChangeProviderSettings)?;
     settings.validate()?;
     db::write(conn, |conn| {
         let current = store::find(conn, &caller.organisation_id)?.map_or(0, |r| r.version);

@@ -17,6 +17,7 @@ use crate::domain::follow_up::{
     self as rules, FollowUpFlag, FollowUpPolicy, FollowUpStatus, Results,
 };
 use crate::domain::order::{OrderAction, OrderStatus};
+use crate::domain::permission::Act;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::session::{CancelledFor, MeetingFormat, NewSession, SessionKind, SessionStatus};
 use crate::domain::visibility::Audience;

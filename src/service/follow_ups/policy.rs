@@ -3,11 +3,7 @@
 use super::*;
 
 fn employers_only(caller: &Principal) -> ServiceResult<()> {
-    if caller.role != Role::Employer {
-        return Err(ServiceError::Forbidden(
-            "an employer sets when its orders are followed up".into(),
-        ));
-    }
+    crate::service::access::require(caller, Act::SetFollowUpPolicy)?;
     Ok(())
 }
 

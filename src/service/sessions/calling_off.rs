@@ -8,6 +8,7 @@ use crate::db::orders::Order;
 use crate::db::sessions::{self as store, Session};
 use crate::db::{self, DbConnection};
 use crate::domain::order::OrderStatus;
+use crate::domain::permission::Act;
 use crate::domain::principal::{Principal, Role};
 use crate::domain::session::{CancelledFor, SessionKind};
 use crate::domain::session_change::{self, CallOff, Change};
@@ -55,11 +56,7 @@ pub fn cancel(
     let reason = cancel_reason(&cancellation.reason)?;
     db::write(conn, |conn| {
         let (session, visible) = load_for_update(conn, caller, id)?;
-        if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
-            return Err(ServiceError::Forbidden(
-                "the coach or the provider's planners cancel sessions".into(),
-            ));
-        }
+        crate::service::access::require(caller, Act::ChangeSession)?;
         let order = visible.order.clone();
         let follows_up = session.kind == SessionKind::FollowUp;
         let session_id = session.id.clone();

@@ -6,10 +6,11 @@ use crate::db::sessions::Session;
 use crate::db::{self, sessions as store, DbConnection};
 use crate::domain::availability::Span;
 use crate::domain::event::Event;
-use crate::domain::principal::{Principal, Role};
+use crate::domain::permission::Act;
+use crate::domain::principal::Principal;
 use crate::domain::session::{self as rules, NewSession, SessionRefusal};
 use crate::domain::session_change;
-use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::error::ServiceResult;
 use crate::service::lifecycle::{self, Visible};
 use crate::views::session::SessionView;
 
@@ -49,11 +50,7 @@ pub fn reschedule(
 ) -> ServiceResult<SessionView> {
     db::write(conn, |conn| {
         let (session, visible) = load_for_update(conn, caller, id)?;
-        if !matches!(caller.role, Role::Coach | Role::ProviderAdmin) {
-            return Err(ServiceError::Forbidden(
-                "the coach or the provider's planners reschedule sessions".into(),
-            ));
-        }
+        crate::service::access::require(caller, Act::ChangeSession)?;
         move_session(
             conn,
             now,
