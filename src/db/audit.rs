@@ -59,6 +59,11 @@ pub fn write_if_armed(conn: &mut DbConnection) -> QueryResult<()> {
     insert(conn, &actor, Kind::Change)
 }
 
+/// Takes the armed actor away, so that no change entry is written for it.
+pub fn disarm() -> Option<Actor> {
+    ARMED.with(|armed| armed.borrow_mut().take())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Change,

@@ -75,6 +75,8 @@ pub enum Act {
     ChangeProviderSettings,
     /// Erase an order's coachee data: a planner, or the service itself after the retention.
     EraseCoacheeData,
+    /// Read the organisation's audit trail.
+    ReadAuditTrail,
     /// An action on an order.
     Order(OrderAction),
 }
@@ -88,6 +90,7 @@ impl Act {
             Act::ChangeSession => &[Coach, ProviderAdmin],
             Act::ReadProviderSettings => Group::ProviderStaff.roles(),
             Act::EraseCoacheeData => &[ProviderAdmin, System],
+            Act::ReadAuditTrail => Group::AccountManagers.roles(),
             Act::Order(action) => order_action(action),
         }
     }
@@ -107,6 +110,9 @@ impl Act {
             Act::ReadProviderSettings => "a provider's settings are its staff's",
             Act::ChangeProviderSettings => "the provider's planners change its settings",
             Act::EraseCoacheeData => "erasure is the provider's planners' to do",
+            Act::ReadAuditTrail => {
+                "the audit trail is for the provider's planners and the employer's HR"
+            }
             Act::Order(_) => "this role does not take this action on an order",
         }
     }
@@ -174,6 +180,7 @@ mod tests {
             Act::ReadProviderSettings,
             Act::ChangeProviderSettings,
             Act::EraseCoacheeData,
+            Act::ReadAuditTrail,
         ]);
         let by_the_service: Vec<Act> = acts.filter(|act| act.allows(Role::System)).collect();
         assert_eq!(

@@ -5,8 +5,9 @@
 use crate::db;
 use crate::db::audit::{self as store, Actor, Filter, Kind};
 use crate::db::DbConnection;
+use crate::domain::permission::Act;
 use crate::domain::principal::{Principal, Role};
-use crate::service::error::{ServiceError, ServiceResult};
+use crate::service::error::ServiceResult;
 use crate::service::pagination::PageRequest;
 use crate::views::audit::{AuditEntry, AuditPage};
 
@@ -16,14 +17,10 @@ pub fn list(
     mut filter: Filter,
     page: PageRequest,
 ) -> ServiceResult<AuditPage> {
-    match caller.role {
-        Role::ProviderAdmin => {}
-        Role::Employer => filter.actor_types = Some(vec!["user", "client"]),
-        _ => {
-            return Err(ServiceError::Forbidden(
-                "the audit trail is for the provider's planners and the employer's HR".into(),
-            ))
-        }
+    crate::service::access::require(caller, Act::ReadAuditTrail)?;
+    // An employer reads its own people's and systems' entries; the provider its whole trail.
+    if caller.role == Role::Employer {
+        filter.actor_types = Some(vec!["user", "client"]);
     }
     let rows = store::list(
         conn,
@@ -43,4 +40,14 @@ pub fn list(
 pub fn record_read(conn: &mut DbConnection, actor: &Actor) -> ServiceResult<()> {
     db::write(conn, |conn| store::insert(conn, actor, Kind::Read))?;
     Ok(())
+}
+
+/// Records that the running use case read confidential content, as the actor it runs for (when
+/// it runs for one): for a use case that reads it to answer something else, e.g. what completing
+/// the intake would find. Its entry is a read; the use case then records no change.
+pub fn record_armed_read(conn: &mut DbConnection) -> ServiceResult<()> {
+    match store::disarm() {
+        Some(actor) => record_read(conn, &actor),
+        None => Ok(()),
+    }
 }

@@ -91,6 +91,7 @@ pub fn validate(
     coach_only(&visible)?;
     let (review, _) = load(conn, &visible.order.id)?;
     let findings = review.findings();
+    crate::service::audit::record_armed_read(conn)?;
     Ok(ValidationReport {
         can_complete: !has_errors(&findings),
         findings,

@@ -113,6 +113,7 @@ pub fn validate(
     }
     let (draft, _) = coaching::load_intake(conn, &visible.order.id)?;
     let findings = findings(conn, now, &visible, &draft)?;
+    crate::service::audit::record_armed_read(conn)?;
     Ok(ValidationReport {
         can_complete: !rules::has_errors(&findings),
         findings,

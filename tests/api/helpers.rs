@@ -183,9 +183,23 @@ pub fn test_settings(db: &TestDb) -> Settings {
     }
 }
 
-/// An HTTP client whose every response is checked against the spec (`conformance`).
+/// An HTTP client whose every response is checked against the spec (`conformance`), and whose
+/// exchanges are kept for the audit check ([`TestApp`]'s `Drop`).
 #[derive(Clone)]
-pub struct Client(reqwest::Client);
+pub struct Client(reqwest::Client, Exchanges);
+
+/// What was asked and answered, for the audit check.
+#[derive(Debug, Clone)]
+pub struct Exchanged {
+    pub method: Method,
+    pub path: String,
+    pub status: u16,
+    pub request_id: String,
+    /// The stored answer to an earlier request with the same `Idempotency-Key`.
+    pub replayed: bool,
+}
+
+pub type Exchanges = Arc<std::sync::Mutex<Vec<Exchanged>>>;
 
 impl Client {
     fn new() -> Client {
@@ -194,11 +208,17 @@ impl Client {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            Exchanges::default(),
         )
     }
 
     pub fn request(&self, method: Method, url: impl reqwest::IntoUrl) -> Request {
-        Request(self.0.request(method, url))
+        Request(self.0.request(method, url), self.1.clone())
+    }
+
+    /// Every exchange so far.
+    pub fn exchanges(&self) -> Vec<Exchanged> {
+        self.1.lock().unwrap().clone()
     }
 
     pub fn get(&self, url: impl reqwest::IntoUrl) -> Request {
@@ -211,31 +231,31 @@ impl Client {
 }
 
 /// A request being built, as reqwest's, whose response is checked against the spec.
-pub struct Request(reqwest::RequestBuilder);
+pub struct Request(reqwest::RequestBuilder, Exchanges);
 
 impl Request {
     pub fn header(self, name: &str, value: impl AsRef<str>) -> Request {
-        Request(self.0.header(name, value.as_ref()))
+        Request(self.0.header(name, value.as_ref()), self.1)
     }
 
     pub fn bearer_auth(self, token: impl std::fmt::Display) -> Request {
-        Request(self.0.bearer_auth(token))
+        Request(self.0.bearer_auth(token), self.1)
     }
 
     pub fn basic_auth(self, user: &str, password: Option<&str>) -> Request {
-        Request(self.0.basic_auth(user, password))
+        Request(self.0.basic_auth(user, password), self.1)
     }
 
     pub fn json<T: serde::Serialize + ?Sized>(self, body: &T) -> Request {
-        Request(self.0.json(body))
+        Request(self.0.json(body), self.1)
     }
 
     pub fn form<T: serde::Serialize + ?Sized>(self, form: &T) -> Request {
-        Request(self.0.form(form))
+        Request(self.0.form(form), self.1)
     }
 
     pub fn body(self, body: impl Into<reqwest::Body>) -> Request {
-        Request(self.0.body(body))
+        Request(self.0.body(body), self.1)
     }
 
     /// Sends the request; panics when the response does not conform to the spec.
@@ -248,6 +268,15 @@ impl Request {
         let status = response.status();
         let version = response.version();
         let headers = response.headers().clone();
+        if let Some(request_id) = headers.get("x-request-id").and_then(|v| v.to_str().ok()) {
+            self.1.lock().unwrap().push(Exchanged {
+                method: method.clone(),
+                path: path.clone(),
+                status: status.as_u16(),
+                request_id: request_id.to_string(),
+                replayed: headers.contains_key("idempotent-replayed"),
+            });
+        }
         let body = response.bytes().await?;
         let exchange = crate::conformance::Exchange {
             method: &method,
@@ -277,6 +306,99 @@ pub struct TestApp {
     pub clock: Arc<TestClock>,
     /// The settings it runs with.
     pub settings: Settings,
+}
+
+/// Issue 19 "Done when": every change and every read of confidential content in the API suite
+/// leaves exactly one audit entry, and every other request none. Checked for every test's every
+/// request when its app goes (unless the test failed already).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let wrong = audit_mismatches(&self.pool, &self.client.exchanges());
+        assert!(
+            wrong.is_empty(),
+            "requests whose audit entries are not as many as expected (README \"The audit trail\"):\n{}",
+            wrong.join("\n")
+        );
+    }
+}
+
+/// How many audit entries a request leaves: one for a change it made (a success of POST, PUT,
+/// PATCH or DELETE, not the replayed answer of an `Idempotency-Key`, not a sign-in, not a
+/// series' preview), one for a read of confidential content (an intake, a plan, a closing
+/// review, a session's notes, an export, by GET or HEAD, and what completing an intake or a
+/// closing review would find), none otherwise.
+fn audit_entries_expected(exchange: &Exchanged) -> i64 {
+    let path = exchange.path.as_str();
+    if !(200..300).contains(&exchange.status) || !path.starts_with("/api/v1/") {
+        return 0;
+    }
+    let segments: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
+    let confidential = matches!(
+        segments.as_slice(),
+        ["orders", _, "intake" | "plan" | "closing-review" | "export"] | ["sessions", _, "notes"]
+    );
+    let no_change = matches!(segments.as_slice(), ["auth", ..])
+        || (matches!(segments.as_slice(), ["orders", _, "sessions", "series"])
+            && exchange.status == 200);
+    match exchange.method {
+        Method::GET | Method::HEAD => i64::from(confidential),
+        _ if exchange.replayed => 0,
+        Method::POST => i64::from(!no_change),
+        Method::PUT | Method::PATCH | Method::DELETE => 1,
+        _ => 0,
+    }
+}
+
+/// The requests whose audit entries are not as many as [`audit_entries_expected`] says.
+fn audit_mismatches(pool: &Pool, exchanges: &[Exchanged]) -> Vec<String> {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    #[derive(diesel::QueryableByName)]
+    struct Entries {
+        #[diesel(sql_type = Nullable<Text>)]
+        request_id: Option<String>,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    if exchanges.is_empty() {
+        return vec![];
+    }
+    let Ok(mut conn) = pool.get() else {
+        return vec![];
+    };
+    let sql = "SELECT request_id, count(*) AS n FROM audit_log GROUP BY request_id";
+    let rows: Result<Vec<Entries>, _> = match &mut *conn {
+        trajectum::db::DbConnection::Postgres(c) => diesel::sql_query(sql).load(c),
+        trajectum::db::DbConnection::Sqlite(c) => diesel::sql_query(sql).load(c),
+    };
+    // Only a test that took the database away (readiness) cannot read it.
+    let Ok(rows) = rows else {
+        return vec![];
+    };
+    let found: std::collections::HashMap<String, i64> = rows
+        .into_iter()
+        .filter_map(|row| Some((row.request_id?, row.n)))
+        .collect();
+    // A request id sent by the test itself may name several requests: their entries add up.
+    let mut expected: std::collections::BTreeMap<&str, (i64, Vec<String>)> = Default::default();
+    for exchange in exchanges {
+        let (sum, requests) = expected.entry(exchange.request_id.as_str()).or_default();
+        *sum += audit_entries_expected(exchange);
+        requests.push(format!(
+            "{} {} answered {}",
+            exchange.method, exchange.path, exchange.status
+        ));
+    }
+    expected
+        .into_iter()
+        .filter_map(|(request_id, (sum, requests))| {
+            let entries = found.get(request_id).copied().unwrap_or(0);
+            (entries != sum)
+                .then(|| format!("{}: {entries} entries, {sum} expected", requests.join(", ")))
+        })
+        .collect()
 }
 
 impl TestApp {
