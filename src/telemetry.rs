@@ -16,19 +16,33 @@ use crate::config::LogFormat;
 /// refused request as a warning instead. A filter that names `actix_http` itself decides.
 const QUIET_PARSER: &str = "actix_http::h1::dispatcher=off";
 
-/// Installs the global subscriber; a second call (tests) is ignored.
+/// Installs the global subscriber, writing to stderr; a second call (tests) is ignored.
 pub fn init(format: LogFormat, filter: &str) {
+    // Colours only for a person at a terminal: in a file or a log collector they are noise.
+    init_with_writer(
+        format,
+        filter,
+        std::io::stderr().is_terminal(),
+        std::io::stderr,
+    );
+}
+
+/// Installs the global subscriber, writing to `writer` (the API suite keeps the lines to search
+/// them for personal data); a second call is ignored.
+pub fn init_with_writer<W>(format: LogFormat, filter: &str, ansi: bool, writer: W)
+where
+    W: for<'writer> tracing_subscriber::fmt::MakeWriter<'writer> + Send + Sync + 'static,
+{
     let filter = if filter.contains("actix_http") {
         filter.to_string()
     } else {
         format!("{filter},{QUIET_PARSER}")
     };
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a person at a terminal: in a file or a log collector they are noise.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -6,6 +6,8 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use serde_json::{json, Value};
 use trajectum::db::personal_data;
+use trajectum::domain::event::Event;
+use trajectum::domain::principal::OrganisationKind;
 
 use crate::api_test;
 use crate::helpers::{assert_problem, Backend, TestApp};
@@ -64,11 +66,27 @@ async fn stored_in(app: &TestApp, marker: &str) -> Vec<String> {
     .await
 }
 
-/// A unique marker in every personal field the API takes, then erasure: the marker is in no
-/// table and no answer, while the order, its events and the figures the reports need stay.
+/// A unique marker in every personal field the API takes, through the worker, webhooks and the
+/// feed, then erasure: the marker is in no table and no answer, was in no webhook payload and no
+/// log line, while the order, its events and the figures the reports need stay.
 async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
-    let s = Scene::new(backend).await;
+    let s = Scene::with(crate::webhooks::local_app(backend).await).await;
     let marker = format!("mrk{}", uuid::Uuid::new_v4().simple());
+    // Both organisations hear of everything, by webhook.
+    let receivers = [
+        crate::webhooks::Receiver::start().await,
+        crate::webhooks::Receiver::start().await,
+    ];
+    for (receiver, token, kind) in [
+        (&receivers[0], &s.hr, OrganisationKind::Employer),
+        (&receivers[1], &s.planner, OrganisationKind::Provider),
+    ] {
+        let types: Vec<&str> = Event::TYPES
+            .into_iter()
+            .filter(|t| trajectum::domain::webhook::told_to(kind, t))
+            .collect();
+        crate::webhooks::subscribe(&s.app, token, &receiver.url, &types).await;
+    }
     let created = s
         .app
         .post_keyed(
@@ -228,6 +246,9 @@ async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
         )
         .await;
     assert_eq!(cancel.status(), 200);
+    // The worker's rounds (the first-session check) and every webhook sent.
+    s.app.run_jobs().await;
+    assert!(s.app.run_deliveries().await > 0);
     let before = stored_in(&s.app, &marker).await;
     for place in [
         "orders.coachee_name",
@@ -307,6 +328,24 @@ async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(again["erased_at"], erased["erased_at"]);
+
+    // Nothing that left the service carried it: webhook payloads and log lines.
+    s.app.run_jobs().await;
+    s.app.run_deliveries().await;
+    for receiver in &receivers {
+        let received = receiver.received();
+        assert!(received.len() > 5, "{} deliveries", received.len());
+        for delivery in received {
+            assert!(!delivery.body.contains(&marker), "{}", delivery.body);
+        }
+    }
+    let logged = crate::helpers::logged();
+    assert!(
+        logged.contains(&order),
+        "the log is kept (it names the order)"
+    );
+    let lines: Vec<&str> = logged.lines().filter(|l| l.contains(&marker)).collect();
+    assert!(lines.is_empty(), "logged: {lines:#?}");
 }
 
 /// The worker erases an order's data `TRAJECTUM_ERASE_AFTER_MONTHS` after it closed, not before,

@@ -467,6 +467,27 @@ impl TestApp {
     }
 }
 
+/// Every log line of the apps this test process ran (unless `TEST_LOG` sends them to stderr).
+static LOG_LINES: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogLines;
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        LOG_LINES.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the apps of this test process logged so far.
+pub fn logged() -> String {
+    String::from_utf8_lossy(&LOG_LINES.lock().unwrap()).into_owned()
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
@@ -477,6 +498,15 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     LOGS.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
             trajectum::telemetry::init(trajectum::config::LogFormat::Pretty, "debug");
+        } else {
+            // Kept, as a log collector keeps them, for tests to search ([`logged`]); the
+            // service's own lines down to debug.
+            trajectum::telemetry::init_with_writer(
+                trajectum::config::LogFormat::Json,
+                "info,trajectum=debug",
+                false,
+                || LogLines,
+            );
         }
     });
     let db = TestDb::new(backend);
