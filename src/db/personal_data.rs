@@ -546,11 +546,30 @@ pub fn export_order(
             .bind::<Text, _>(order_id)
             .load(c)?,
         };
+        let kinds = column_kinds(conn, table)?;
         let rows = rows
             .into_iter()
             .filter_map(|r| match serde_json::from_str(&r.row) {
                 Ok(serde_json::Value::Object(mut object)) => {
-                    for value in object.values_mut() {
+                    for (column, value) in object.iter_mut() {
+                        // The same document from either backend: booleans as booleans (SQLite
+                        // has 0 and 1), instants as the API writes them (RFC 3339 in UTC).
+                        match kinds.get(column.as_str()) {
+                            Some(ColumnKind::Boolean) => {
+                                if let Some(number) = value.as_i64() {
+                                    *value = serde_json::Value::Bool(number != 0);
+                                }
+                                continue;
+                            }
+                            Some(ColumnKind::Timestamp) => {
+                                if let Some(at) = value.as_str().and_then(stored_instant) {
+                                    *value = serde_json::to_value(at.and_utc())
+                                        .unwrap_or(serde_json::Value::Null);
+                                }
+                                continue;
+                            }
+                            None => {}
+                        }
                         if let Some(text) = value.as_str() {
                             if let Ok(
                                 inner
@@ -569,6 +588,61 @@ pub fn export_order(
         tables.push((*table, rows));
     }
     Ok(tables)
+}
+
+/// What a column's values are, where the backends write them differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnKind {
+    Boolean,
+    Timestamp,
+}
+
+/// The boolean and timestamp columns of `table`, by their declared types.
+fn column_kinds(
+    conn: &mut DbConnection,
+    table: &str,
+) -> QueryResult<std::collections::HashMap<String, ColumnKind>> {
+    #[derive(QueryableByName)]
+    struct Declared {
+        #[diesel(sql_type = Text)]
+        column_name: String,
+        #[diesel(sql_type = Text)]
+        declared: String,
+    }
+    let declared: Vec<Declared> = match conn {
+        DbConnection::Postgres(c) => diesel::sql_query(
+            "SELECT column_name::text AS column_name, data_type::text AS declared              FROM information_schema.columns              WHERE table_schema = current_schema() AND table_name = $1",
+        )
+        .bind::<Text, _>(table)
+        .load(c)?,
+        DbConnection::Sqlite(c) => diesel::sql_query(
+            "SELECT name AS column_name, type AS declared FROM pragma_table_info(?)",
+        )
+        .bind::<Text, _>(table)
+        .load(c)?,
+    };
+    Ok(declared
+        .into_iter()
+        .filter_map(|d| {
+            let declared = d.declared.to_ascii_lowercase();
+            let kind = if declared == "boolean" {
+                ColumnKind::Boolean
+            } else if declared.starts_with("timestamp") {
+                ColumnKind::Timestamp
+            } else {
+                return None;
+            };
+            Some((d.column_name, kind))
+        })
+        .collect())
+}
+
+/// An instant as a backend's JSON writes a `TIMESTAMP` column (`T` or a space between date and
+/// time, a fraction or none).
+fn stored_instant(text: &str) -> Option<chrono::NaiveDateTime> {
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .into_iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
 }
 
 /// The tables and columns the database has, to hold it to the map.

@@ -213,6 +213,26 @@ async fn erasure_leaves_no_trace_of_the_coachee(backend: Backend) {
         format!("private {marker}")
     );
     assert!(own["data"]["consents"].is_array());
+    // One document whichever the backend: booleans are booleans, instants RFC 3339 in UTC.
+    let sessions = own["data"]["sessions"].as_array().unwrap();
+    assert!(!sessions.is_empty());
+    for session in sessions {
+        assert!(session["outside_hours"].is_boolean(), "{session}");
+        assert!(session["counts_against_budget"].is_boolean(), "{session}");
+    }
+    for (table, rows) in own["data"].as_object().unwrap() {
+        for row in rows.as_array().into_iter().flatten() {
+            for (column, value) in row.as_object().into_iter().flatten() {
+                if column.ends_with("_at") && !value.is_null() {
+                    let text = value.as_str().unwrap_or_default();
+                    assert!(
+                        chrono::DateTime::parse_from_rfc3339(text).is_ok() && text.ends_with('Z'),
+                        "{table}.{column}: {value}"
+                    );
+                }
+            }
+        }
+    }
     assert!(!own["data"]["events"].as_array().unwrap().is_empty());
     assert_problem(s.app.get(&Scene::path(&order, "/export"), &s.hr).await, 403).await;
     let elsewhere = s.accepted().await;
