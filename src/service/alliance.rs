@@ -118,6 +118,16 @@ pub fn flag_unrated(
                 return Ok(false);
             }
             mark_at_risk(conn, now, &system, order, &first.id, AllianceRisk::NoRating)?;
+            // In the provider's audit trail, as the service's own change, with the mark: a
+            // sweep that changes nothing records nothing.
+            let actor = crate::db::audit::Actor {
+                principal: system.clone(),
+                action: "first-session check: marked at risk".into(),
+                resource_id: Some(order.id.clone()),
+                request_id: None,
+                at: now.naive_utc(),
+            };
+            crate::db::audit::insert(conn, &actor, crate::db::audit::Kind::Change)?;
             Ok(true)
         });
         match marked {

@@ -28,10 +28,12 @@ pub struct AuditEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     pub actor: AuditActor,
-    /// The operation: `METHOD /api/v1/route/{id}`, or `job KIND` for the worker.
+    /// The operation: `METHOD /api/v1/route/{id}`; for the service's own work `job KIND` (a job of
+    /// the worker's), `erase after N months` or `first-session check: marked at risk`.
     #[schema(example = "PATCH /api/v1/orders/{id}")]
     pub action: String,
-    /// The `{id}` the operation names (the job's id for the worker).
+    /// The `{id}` the operation names (the job's id for a job, the order's for an erasure or a
+    /// mark).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<String>,
     /// `change`, or `read` (of confidential content: an intake, a plan, notes, a closing review).

@@ -1251,6 +1251,24 @@ async fn an_unrated_first_session_puts_the_order_at_risk_after_the_days_004(back
         .find(|e| e["type"] == "alliance.at_risk")
         .unwrap();
     assert_eq!(risk["actor_role"], "system");
+    // In the provider's audit trail once, as the service's change: the sweeps that marked
+    // nothing recorded nothing.
+    let trail: Value = s
+        .app
+        .get("/api/v1/audit?limit=200", &s.planner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let marks: Vec<&Value> = trail["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "first-session check: marked at risk")
+        .collect();
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(marks[0]["resource_id"], unrated.as_str());
+    assert_eq!(marks[0]["actor"]["role"], "system");
 }
 
 /// The events of an iCalendar body, read with an independent parser (the `ical` crate): each as
