@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::{get, patch, post, web, HttpResponse};
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::api::extract::{Json, Query};
@@ -141,17 +141,29 @@ pub async fn change_client(
     Ok(web::Json(client))
 }
 
+/// How long the secret a rotation replaces keeps working.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RotateParams {
+    /// Hours the replaced secret keeps working, 0 to 24 (default 24); 0 for a secret that leaked.
+    #[param(minimum = 0, maximum = 24, example = 0)]
+    pub overlap_hours: Option<u32>,
+}
+
 /// Rotate an API client's secret.
 ///
 /// Returns a new secret, shown once. The previous one keeps working for 24 hours
-/// (`previous_secret_expires_at`), so the HR system can switch without an outage; a secret
-/// replaced before that stops working now. An HR system may rotate its own secret. Tokens
+/// (`previous_secret_expires_at`), so the HR system can switch without an outage, or for
+/// `overlap_hours`; with `overlap_hours=0` it stops working now, as a secret that leaked must
+/// (and so does one an earlier rotation left working). A secret replaced before that stops
+/// working now. An HR system may rotate its own secret. Tokens
 /// already issued keep working until they expire. Not remembered under an `Idempotency-Key`:
 /// the answer is a credential.
 #[utoipa::path(
     tag = "access",
     security(("bearer" = ["employer", "provider_admin"])),
-    params(("id" = Uuid, Path, description = "The client's id (not its `client_id`)")),
+    params(("id" = Uuid, Path, description = "The client's id (not its `client_id`)"), RotateParams),
     responses(
         (status = 200, description = "The new secret", body = RotatedClientSecret),
     )
@@ -161,10 +173,11 @@ pub async fn rotate_client_secret(
     state: web::Data<AppState>,
     caller: Caller<AccountManagers>,
     id: web::Path<Uuid>,
+    Query(params): Query<RotateParams>,
 ) -> ApiResult<HttpResponse> {
     let id = id.to_string();
     let rotated = respond::call(&state, move |conn, now| {
-        accounts::rotate_client_secret(conn, now, &caller, &id)
+        accounts::rotate_client_secret(conn, now, &caller, &id, params.overlap_hours)
     })
     .await?;
     Ok(HttpResponse::Ok()

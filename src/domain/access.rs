@@ -11,9 +11,23 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::principal::{Principal, Role, SubjectType};
 
-/// How long an API client's previous secret keeps working after a rotation: a day for the HR
-/// system to switch over without an outage.
-pub const CLIENT_SECRET_OVERLAP_HOURS: i64 = 24;
+/// How long an API client's previous secret keeps working after a rotation unless the rotation
+/// says otherwise: a day for the HR system to switch over without an outage. It is also the
+/// longest overlap a rotation may ask for.
+pub const CLIENT_SECRET_OVERLAP_HOURS: u32 = 24;
+
+/// The overlap a rotation asks for (`overlap_hours`): 0 (a secret that leaked stops working at
+/// once) up to [`CLIENT_SECRET_OVERLAP_HOURS`]; none asked, the whole day.
+pub fn secret_overlap(hours: Option<u32>) -> Result<u32, crate::domain::FieldError> {
+    match hours {
+        None => Ok(CLIENT_SECRET_OVERLAP_HOURS),
+        Some(hours) if hours <= CLIENT_SECRET_OVERLAP_HOURS => Ok(hours),
+        Some(_) => Err(crate::domain::FieldError::new(
+            "overlap_hours",
+            format!("must be 0 to {CLIENT_SECRET_OVERLAP_HOURS}"),
+        )),
+    }
+}
 
 /// What the database says now of a token's subject.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +199,17 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rotation_overlaps_a_day_or_less_and_none_for_a_leak() {
+        assert_eq!(secret_overlap(None), Ok(24));
+        assert_eq!(secret_overlap(Some(0)), Ok(0));
+        assert_eq!(secret_overlap(Some(24)), Ok(24));
+        assert_eq!(
+            secret_overlap(Some(25)).unwrap_err().pointer,
+            "overlap_hours"
+        );
+    }
 
     fn principal(subject_type: SubjectType, role: Role, org: &str) -> Principal {
         Principal {

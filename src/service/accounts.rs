@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::auth::secrets;
 use crate::db::identity::{self, ApiClient, User};
 use crate::db::{self, coaches, DbConnection};
-use crate::domain::access::CLIENT_SECRET_OVERLAP_HOURS;
+use crate::domain::access::secret_overlap;
 use crate::domain::principal::{Principal, SubjectType};
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::pagination::PageRequest;
@@ -186,8 +186,9 @@ pub fn set_client_active(
     })
 }
 
-/// A new secret for an API client; the one it replaces keeps working for
-/// [`CLIENT_SECRET_OVERLAP_HOURS`], so the HR system can switch without an outage. A secret
+/// A new secret for an API client; the one it replaces keeps working for `overlap_hours` (a day
+/// unless asked otherwise: `domain::access::secret_overlap`), so the HR system can switch
+/// without an outage; with 0 it stops working now, as a secret that leaked must. A secret
 /// replaced earlier stops working now. The client itself may rotate its own secret.
 #[tracing::instrument(skip_all, fields(client = %id))]
 pub fn rotate_client_secret(
@@ -195,16 +196,24 @@ pub fn rotate_client_secret(
     now: DateTime<Utc>,
     caller: &Principal,
     id: &str,
+    overlap_hours: Option<u32>,
 ) -> ServiceResult<RotatedClientSecret> {
+    let overlap = secret_overlap(overlap_hours).map_err(|e| ServiceError::BadQuery(vec![e]))?;
     db::write(conn, |conn| {
         let mut client = own_client(conn, caller, id)?;
         let secret = secrets::generate_client_secret();
-        let until = now + Duration::hours(CLIENT_SECRET_OVERLAP_HOURS);
-        client.previous_secret_hash = Some(std::mem::replace(
+        let previous = std::mem::replace(
             &mut client.secret_hash,
             secrets::hash_client_secret(&secret),
-        ));
-        client.previous_secret_expires_at = Some(until.naive_utc());
+        );
+        if overlap == 0 {
+            client.previous_secret_hash = None;
+            client.previous_secret_expires_at = None;
+        } else {
+            let until = now + Duration::hours(i64::from(overlap));
+            client.previous_secret_hash = Some(previous);
+            client.previous_secret_expires_at = Some(until.naive_utc());
+        }
         client.updated_at = now.naive_utc();
         identity::save_client(conn, &client)?;
         tracing::info!("API client secret rotated");

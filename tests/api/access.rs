@@ -273,6 +273,50 @@ async fn a_client_secret_rotates_with_a_day_of_overlap(backend: Backend) {
     assert_eq!(client_grant(&app, &new_secret).await.status(), 200);
 }
 
+/// A secret that leaked stops working at once: a rotation with `overlap_hours=0` keeps no
+/// previous secret, not even one an earlier rotation left working.
+async fn a_leaked_client_secret_ends_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let system = app.client_token().await;
+    let id = me(&app, &system).await["subject_id"].clone();
+    let rotate = |query: &'static str| {
+        let (app, system) = (&app, system.clone());
+        let path = format!(
+            "/api/v1/clients/{}/rotate-secret{query}",
+            id.as_str().unwrap()
+        );
+        async move {
+            app.request(Method::POST, &path, Some(&system))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let first = rotate("").await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let first_secret = first["client_secret"].as_str().unwrap().to_string();
+    let leaked = rotate("?overlap_hours=0").await;
+    assert_eq!(leaked.status(), 200);
+    let leaked: Value = leaked.json().await.unwrap();
+    assert!(leaked["client"]["previous_secret_expires_at"].is_null());
+    let current = leaked["client_secret"].as_str().unwrap().to_string();
+    for gone in [demo::CLIENT_SECRET, first_secret.as_str()] {
+        let refused = client_grant(&app, gone).await;
+        assert_eq!(
+            assert_problem(refused, 401).await["error"],
+            "invalid_client"
+        );
+    }
+    assert_eq!(client_grant(&app, &current).await.status(), 200);
+
+    let too_long = rotate("?overlap_hours=25").await;
+    let problem = assert_problem(too_long, 400).await;
+    assert_eq!(problem["errors"][0]["pointer"], "overlap_hours");
+    // Refused before anything changed: the current secret still works.
+    assert_eq!(client_grant(&app, &current).await.status(), 200);
+}
+
 /// With the signing key alone, a token for a subject that does not exist, or for another
 /// organisation or role than its subject's, gets nothing (defence in depth).
 async fn forged_subjects_organisations_and_roles_are_refused(backend: Backend) {
@@ -546,6 +590,7 @@ api_test!(
     a_disabled_login_is_refused_on_its_next_request,
     a_disabled_client_is_refused_on_its_next_request,
     a_client_secret_rotates_with_a_day_of_overlap,
+    a_leaked_client_secret_ends_at_once,
     forged_subjects_organisations_and_roles_are_refused,
     two_authorization_headers_are_a_400,
     a_new_coachee_link_replaces_the_old,
