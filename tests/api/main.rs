@@ -15,6 +15,7 @@ mod erasure;
 mod events;
 mod follow_ups;
 mod groups;
+mod instances;
 mod lifecycle;
 mod limits;
 mod migrations;
