@@ -61,6 +61,11 @@ pub async fn request_context(
     let action = format!("{method} {route}");
     let resource = resource_id(route, req.path());
     let limiting = state.clone();
+    // Counted where a bearer token is what the operation takes: a token sent along to a health
+    // probe or the spec does not make it a caller's request.
+    let counted = routes
+        .as_ref()
+        .is_some_and(|routes| routes.takes_bearer(&method, req.path()));
     let response = REQUEST_ID
         .scope(scoped_id, async move {
             // RFC 9110 allows one Authorization header: a request with two is not served as
@@ -72,7 +77,7 @@ pub async fn request_context(
             }
             let caller = crate::auth::extract::confirm_bearer(&req).await;
             let limit = match (&caller, &limiting) {
-                (Some(principal), Some(state)) => rate_limit(state, principal).await,
+                (Some(principal), Some(state)) if counted => rate_limit(state, principal).await,
                 _ => None,
             };
             if let Some((_, Verdict::Refused { resets_in })) = limit {

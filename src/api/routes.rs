@@ -1,6 +1,7 @@
 //! The routes of the spec, looked up by path without the router: which methods a path allows
-//! (to tell a wrong method, 405, from an unknown path, 404) and which route template it falls
-//! under (the label of its log line and metrics).
+//! (to tell a wrong method, 405, from an unknown path, 404), which route template it falls
+//! under (the label of its log line and metrics), and whether it takes a bearer token (what the
+//! rate limit counts).
 //!
 //! A template is matched segment by segment: a `{name}` segment takes any one non-empty
 //! segment, any other segment only itself. Where two templates match (`/coaches/suggestions`
@@ -17,6 +18,8 @@ struct Route {
     template: String,
     segments: Vec<Segment>,
     methods: Vec<String>,
+    /// The methods whose operation takes a bearer token (`security` names `bearer`).
+    bearer: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -42,6 +45,7 @@ impl Route {
             template: template.to_string(),
             segments,
             methods,
+            bearer: vec![],
         }
     }
 
@@ -88,11 +92,28 @@ impl RouteTable {
                     })
                     .map(|k| k.to_ascii_uppercase())
                     .collect();
+                let mut bearer: Vec<String> = methods
+                    .iter()
+                    .filter(|method| {
+                        item[method.to_ascii_lowercase()]["security"]
+                            .as_array()
+                            .is_some_and(|requirements| {
+                                requirements.iter().any(|r| r.get("bearer").is_some())
+                            })
+                    })
+                    .cloned()
+                    .collect();
                 // Every GET route answers HEAD too (`conditional::conditional_reads`).
                 if let Some(get) = methods.iter().position(|m| m == "GET") {
                     methods.insert(get + 1, "HEAD".into());
+                    if bearer.iter().any(|m| m == "GET") {
+                        bearer.push("HEAD".into());
+                    }
                 }
-                Route::new(path, methods)
+                Route {
+                    bearer,
+                    ..Route::new(path, methods)
+                }
             })
             .collect();
         let undocumented = UNDOCUMENTED
@@ -125,6 +146,12 @@ impl RouteTable {
         Self::best(&self.documented, path).map(|route| route.methods.as_slice())
     }
 
+    /// Whether `method path` is an operation that takes a bearer token.
+    pub fn takes_bearer(&self, method: &str, path: &str) -> bool {
+        Self::best(&self.documented, path)
+            .is_some_and(|route| route.bearer.iter().any(|m| m == method))
+    }
+
     /// The route template `path` falls under (`/api/v1/orders/{id}`), or [`UNMATCHED`].
     pub fn template(&self, path: &str) -> &str {
         Self::best(&self.documented, path)
@@ -144,6 +171,25 @@ mod tests {
             "/api/v1/coaches/suggestions": {"post": {}},
             "/api/v1/orders/{id}/plan/tasks/{task_id}": {"patch": {}},
         }}))
+    }
+
+    #[test]
+    fn operations_that_take_a_bearer_token_are_known() {
+        let routes = RouteTable::from_spec(&serde_json::json!({"paths": {
+            "/health/live": {"get": {"security": []}},
+            "/api/v1/orders": {
+                "get": {"security": [{"bearer": ["employer"]}, {"oauth2": []}]},
+                "post": {"security": [{"bearer": ["employer"]}]},
+            },
+            "/api/v1/orders/{id}/calendar.ics": {"get": {"security": [{"calendar_feed": []}]}},
+        }}));
+        assert!(routes.takes_bearer("GET", "/api/v1/orders"));
+        assert!(routes.takes_bearer("HEAD", "/api/v1/orders"));
+        assert!(routes.takes_bearer("POST", "/api/v1/orders"));
+        assert!(!routes.takes_bearer("GET", "/health/live"));
+        assert!(!routes.takes_bearer("GET", "/api/v1/orders/o-1/calendar.ics"));
+        assert!(!routes.takes_bearer("DELETE", "/api/v1/orders"));
+        assert!(!routes.takes_bearer("GET", "/nowhere"));
     }
 
     #[test]

@@ -56,6 +56,12 @@ async fn a_caller_gets_its_quota_then_a_429_until_the_window_resets(backend: Bac
     assert_eq!(field(&refused, "ratelimit-policy"), "\"default\";q=3;w=60");
     let problem = assert_problem(refused, 429).await;
     assert_eq!(problem["type"], "urn:trajectum:problem:rate-limited");
+    // A token sent along to what takes none is not a caller's request.
+    for path in ["/health/live", "/health/ready", "/api/v1/openapi.json"] {
+        let response = app.get(path, &hr).await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert!(response.headers().get("ratelimit").is_none(), "{path}");
+    }
 
     // Each caller has a quota of its own; a sign-in is not a request of a caller.
     let response = app.get("/api/v1/orders", &planner).await;
