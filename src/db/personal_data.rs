@@ -16,11 +16,12 @@
 //!   review, a session's sealed notes, the consents' record, the coachee's links and calendar
 //!   feed, and every remembered `Idempotency-Key` answer that names the order (it holds the
 //!   coachee's name, email and phone, and the request's hash).
-//! - **Notes are deleted, not their key discarded.** They are sealed with one service-wide key;
-//!   per-order keys would let an erasure also reach copies in backups (discard the key, and every
-//!   copy is unreadable), which deleting the row does not: backups hold sealed notes until they
-//!   age out under the backup retention. That is the known gap; per-order keys are the way to
-//!   close it.
+//! - **Notes are deleted, not their key discarded.** They are sealed with one service-wide key.
+//!   Per-order keys would reach copies in backups only if the keys lived outside the database
+//!   and its backups; kept in this database, every backup holds an order's key beside its sealed
+//!   notes, and discarding the live key erases no more than deleting the notes. The backup
+//!   retention bounds the copies, and the service-wide key is kept apart from the backups, so a
+//!   backup alone opens no notes.
 //! - Staff (HR users, planners, coaches) are not erased with an order: their data lives as long
 //!   as their account. Secrets are stored as digests or sealed.
 
