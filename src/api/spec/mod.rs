@@ -113,6 +113,7 @@ pub fn document() -> Value {
     conditional_reads(&mut doc);
     request_ids_on_responses(&mut doc);
     rules_the_schema_can_carry(&mut doc);
+    shared_headers(&mut doc);
     doc
 }
 
