@@ -12,7 +12,6 @@ use actix_web::{web, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 use crate::api::routes::{RouteTable, UNMATCHED};
-use crate::domain::principal::Principal;
 use crate::domain::rate_limit::{Policy, Verdict};
 use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
 use crate::state::AppState;
@@ -60,10 +59,7 @@ pub async fn request_context(
     let scoped_id = id.clone();
     let action = format!("{method} {route}");
     let resource = resource_id(route, req.path());
-    let limiting = state.clone();
-    // Counted where a bearer token is what the operation takes: a token sent along to a health
-    // probe or the spec does not make it a caller's request.
-    let counted = routes
+    let takes_bearer = routes
         .as_ref()
         .is_some_and(|routes| routes.takes_bearer(&method, req.path()));
     let response = REQUEST_ID
@@ -76,21 +72,10 @@ pub async fn request_context(
                 return Ok(end_json_with_newline(ServiceResponse::new(req, response)));
             }
             let caller = crate::auth::extract::confirm_bearer(&req).await;
-            let limit = match (&caller, &limiting) {
-                (Some(principal), Some(state)) if counted => rate_limit(state, principal).await,
-                _ => None,
-            };
-            if let Some((_, Verdict::Refused { resets_in })) = limit {
-                let (req, _) = req.into_parts();
-                let error = ApiError::RateLimited {
-                    retry_after_seconds: u64::from(resets_in),
-                };
-                let mut response = error.response_for(REQUEST_ID.try_with(|id| id.clone()).ok());
-                advertise(&mut response, limit);
-                return Ok(end_json_with_newline(ServiceResponse::new(req, response)));
-            }
             let audit = crate::api::respond::AuditFacts {
-                caller,
+                // The actor of what an operation that takes a token does: a token sent along
+                // to a sign-in makes its holder no actor of it.
+                caller: caller.filter(|_| takes_bearer),
                 action,
                 resource_id: resource,
                 request_id: REQUEST_ID.try_with(|id| id.clone()).ok(),
@@ -100,12 +85,7 @@ pub async fn request_context(
             crate::api::respond::AUDIT
                 .scope(audit, next.call(req))
                 .await
-                .map(|response| {
-                    let mut response =
-                        end_json_with_newline(as_problem(response.map_into_boxed_body()));
-                    advertise(response.response_mut(), limit);
-                    response
-                })
+                .map(|response| end_json_with_newline(as_problem(response.map_into_boxed_body())))
         })
         .instrument(span.clone())
         .await;
@@ -158,11 +138,43 @@ pub async fn request_context(
     Ok(response)
 }
 
-/// The rate limit's verdict on one more request of `caller`, when there is a limit.
-async fn rate_limit(state: &AppState, caller: &Principal) -> Option<(Policy, Verdict)> {
-    let limiter = state.rate_limiter.as_ref()?;
-    let verdict = limiter.admit(&state.pool, caller, state.clock.now()).await;
-    Some((limiter.policy(), verdict))
+/// The per-caller rate limit (`crate::rate_limit`), inside CORS so that a browser can read its
+/// 429 and fields. It counts the requests of a caller whose token the outermost middleware
+/// confirmed, to operations that take a bearer token: a token sent along to a health probe, the
+/// spec or a sign-in does not make it a caller's request.
+pub async fn rate_limited(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let limit = match (
+        req.app_data::<web::Data<AppState>>(),
+        req.app_data::<web::Data<RouteTable>>(),
+        crate::auth::extract::confirmed_caller(req.request()),
+    ) {
+        (Some(state), Some(routes), Some(caller))
+            if routes.takes_bearer(req.method().as_str(), req.path()) =>
+        {
+            match state.rate_limiter.as_ref() {
+                Some(limiter) => {
+                    let verdict = limiter.admit(&state.pool, &caller, state.clock.now()).await;
+                    Some((limiter.policy(), verdict))
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    if let Some((_, Verdict::Refused { resets_in })) = limit {
+        let error = ApiError::RateLimited {
+            retry_after_seconds: u64::from(resets_in),
+        };
+        let mut response = error.error_response();
+        advertise(&mut response, limit);
+        return Ok(req.into_response(response));
+    }
+    let mut response = next.call(req).await?.map_into_boxed_body();
+    advertise(response.response_mut(), limit);
+    Ok(response)
 }
 
 /// The rate limit's fields (IETF httpapi draft) on an answer to a caller it counts.

@@ -12,7 +12,7 @@
 //! service, it is no reason to refuse one.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -83,23 +83,36 @@ impl RateLimiter {
     }
 
     /// The verdict on one more request of `principal` at `now`, counting it when it is served.
-    pub async fn admit(&self, pool: &Pool, principal: &Principal, now: DateTime<Utc>) -> Verdict {
+    pub async fn admit(
+        self: &Arc<Self>,
+        pool: &Pool,
+        principal: &Principal,
+        now: DateTime<Utc>,
+    ) -> Verdict {
         let caller = caller(principal);
         let window = self.policy.window(now);
         let share = match self.count_here(&caller, window) {
             Ok(verdict) => return verdict,
             Err(share) => share,
         };
-        let requests = i64::try_from(share.requests).unwrap_or(i64::MAX);
-        let key = caller.clone();
-        let sum = db::run(pool, move |conn| -> Result<i64, ServiceError> {
-            if share.first {
-                db::rate_limits::forget_before(conn, &key, window.start)?;
-            }
-            Ok(db::rate_limits::add(conn, &key, window.start, requests)?)
-        })
-        .await;
-        self.shared(&caller, window, share.requests, sum)
+        // The share runs as a task of its own: a request dropped while it waits (its client
+        // went away) still leaves the count's bookkeeping done.
+        let (limiter, pool, requests) = (Arc::clone(self), pool.clone(), share.requests);
+        let sharing = actix_web::rt::spawn(async move {
+            let key = caller.clone();
+            let added = i64::try_from(share.requests).unwrap_or(i64::MAX);
+            let sum = db::run(&pool, move |conn| -> Result<i64, ServiceError> {
+                if share.first {
+                    db::rate_limits::forget_before(conn, &key, window.start)?;
+                }
+                Ok(db::rate_limits::add(conn, &key, window.start, added)?)
+            })
+            .await;
+            limiter.shared(&caller, window, requests, sum)
+        });
+        sharing
+            .await
+            .unwrap_or_else(|_| self.policy.verdict(0, window))
     }
 
     /// Decides here when no share is due (`Ok`), or takes what is to be shared (`Err`).
@@ -113,8 +126,12 @@ impl RateLimiter {
         let count = counts
             .entry(caller.to_string())
             .or_insert_with(|| Count::new(window.start));
-        if count.window_start != window.start {
+        if window.start > count.window_start {
             *count = Count::new(window.start);
+        } else if window.start < count.window_start {
+            // Its clock was read just before another request's began the next window: it
+            // belongs to a window that is over, and is not counted in the new one.
+            return Ok(self.policy.verdict(0, window));
         }
         // Sharing on every request, the database's sum decides; what is in flight may be in
         // the sum already, so only the sum last read is known to be used.

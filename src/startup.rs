@@ -106,10 +106,10 @@ impl Application {
                 settings.rate_limit_window_seconds,
             )
             .map(|policy| {
-                crate::rate_limit::RateLimiter::new(
+                Arc::new(crate::rate_limit::RateLimiter::new(
                     policy,
                     Duration::from_millis(settings.rate_limit_share_milliseconds),
-                )
+                ))
             }),
         });
         let spec = api::openapi();
@@ -157,6 +157,7 @@ impl Application {
                     .default_service(web::to(api::unrouted))
                     .wrap(from_fn(conditional_reads))
                     .wrap(from_fn(fingerprint))
+                    .wrap(from_fn(crate::middleware::rate_limited))
                     // CORS answers refused preflights itself; inside the request context those
                     // answers get a request id and become problem documents too.
                     .wrap(cors)

@@ -22,5 +22,5 @@ pub struct AppState {
     /// Where webhooks may go (`TRAJECTUM_WEBHOOK_*`).
     pub webhooks: std::sync::Arc<crate::delivery::WebhookSettings>,
     /// The per-caller request rate limit (`TRAJECTUM_RATE_LIMIT*`), if there is one.
-    pub rate_limiter: Option<crate::rate_limit::RateLimiter>,
+    pub rate_limiter: Option<std::sync::Arc<crate::rate_limit::RateLimiter>>,
 }

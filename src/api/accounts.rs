@@ -155,9 +155,11 @@ pub struct RotateParams {
 ///
 /// Returns a new secret, shown once. The previous one keeps working for 24 hours
 /// (`previous_secret_expires_at`), so the HR system can switch without an outage, or for
-/// `overlap_hours`; with `overlap_hours=0` it stops working now, as a secret that leaked must
-/// (and so does one an earlier rotation left working). A secret replaced before that stops
-/// working now. An HR system may rotate its own secret. Tokens
+/// `overlap_hours`; with `overlap_hours=0` it stops working now, as a secret that leaked must,
+/// and so do the access tokens issued before (and any secret an earlier rotation left working).
+/// A client may rotate its own secret, but only with the whole overlap (409 `own-access`
+/// otherwise: a token that leaked must not lock the HR system out). A secret replaced before
+/// that stops working now. An HR system may rotate its own secret. Tokens
 /// already issued keep working until they expire. Not remembered under an `Idempotency-Key`:
 /// the answer is a credential.
 #[utoipa::path(
@@ -180,6 +182,8 @@ pub async fn rotate_client_secret(
         accounts::rotate_client_secret(conn, now, &caller, &id, params.overlap_hours)
     })
     .await?;
+    // With no overlap the tokens issued before it end too, on their next request here.
+    state.issuer.confirmed.forget_all();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(rotated))

@@ -120,6 +120,14 @@ pub async fn confirm_bearer(req: &ServiceRequest) -> Option<Principal> {
     holds.then_some(principal)
 }
 
+/// The caller whose token [`confirm_bearer`] found to hold, if any.
+pub fn confirmed_caller(req: &HttpRequest) -> Option<Principal> {
+    match req.extensions().get::<Confirmation>() {
+        Some(Confirmation::Holds(principal)) => Some(principal.clone()),
+        _ => None,
+    }
+}
+
 /// The caller of a request with a bearer token (401 without one, with a bad one, or with one
 /// whose subject no longer stands behind it).
 pub fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::auth::secrets;
 use crate::db::identity::{self, ApiClient, User};
 use crate::db::{self, coaches, DbConnection};
-use crate::domain::access::secret_overlap;
+use crate::domain::access::{secret_overlap, CLIENT_SECRET_OVERLAP_HOURS};
 use crate::domain::principal::{Principal, SubjectType};
 use crate::service::error::{ServiceError, ServiceResult};
 use crate::service::pagination::PageRequest;
@@ -201,14 +201,26 @@ pub fn rotate_client_secret(
     let overlap = secret_overlap(overlap_hours).map_err(|e| ServiceError::BadQuery(vec![e]))?;
     db::write(conn, |conn| {
         let mut client = own_client(conn, caller, id)?;
+        let itself = caller.subject_type == SubjectType::Client && caller.subject == client.id;
+        if itself && overlap < CLIENT_SECRET_OVERLAP_HOURS {
+            // Whoever holds one of its tokens could otherwise lock the HR system out at once.
+            return Err(ServiceError::NotNow {
+                slug: "own-access",
+                detail: "a client cannot cut its own secret's overlap short; an HR user or \
+                         another client of your organisation can"
+                    .into(),
+            });
+        }
         let secret = secrets::generate_client_secret();
         let previous = std::mem::replace(
             &mut client.secret_hash,
             secrets::hash_client_secret(&secret),
         );
         if overlap == 0 {
+            // A secret that leaked: it, and the tokens issued with it, stop working now.
             client.previous_secret_hash = None;
             client.previous_secret_expires_at = None;
+            client.tokens_not_before = Some(whole_second(now));
         } else {
             let until = now + Duration::hours(i64::from(overlap));
             client.previous_secret_hash = Some(previous);

@@ -274,29 +274,36 @@ async fn a_client_secret_rotates_with_a_day_of_overlap(backend: Backend) {
 }
 
 /// A secret that leaked stops working at once: a rotation with `overlap_hours=0` keeps no
-/// previous secret, not even one an earlier rotation left working.
+/// previous secret, not even one an earlier rotation left working, and ends the tokens issued
+/// before it. The client itself may not cut its own overlap short (a token that leaked must not
+/// lock the HR system out); the employer's HR user does.
 async fn a_leaked_client_secret_ends_at_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let system = app.client_token().await;
+    let hr = app.hr_token().await;
     let id = me(&app, &system).await["subject_id"].clone();
-    let rotate = |query: &'static str| {
-        let (app, system) = (&app, system.clone());
+    let rotate = |token: &str, query: &str| {
+        let (app, token) = (&app, token.to_string());
         let path = format!(
             "/api/v1/clients/{}/rotate-secret{query}",
             id.as_str().unwrap()
         );
         async move {
-            app.request(Method::POST, &path, Some(&system))
+            app.request(Method::POST, &path, Some(&token))
                 .send()
                 .await
                 .unwrap()
         }
     };
-    let first = rotate("").await;
+    let first = rotate(&system, "").await;
     assert_eq!(first.status(), 200);
     let first: Value = first.json().await.unwrap();
     let first_secret = first["client_secret"].as_str().unwrap().to_string();
-    let leaked = rotate("?overlap_hours=0").await;
+    let own = assert_problem(rotate(&system, "?overlap_hours=0").await, 409).await;
+    problem_type_ends_with(&own, "own-access");
+
+    app.advance(chrono::Duration::seconds(1));
+    let leaked = rotate(&hr, "?overlap_hours=0").await;
     assert_eq!(leaked.status(), 200);
     let leaked: Value = leaked.json().await.unwrap();
     assert!(leaked["client"]["previous_secret_expires_at"].is_null());
@@ -308,9 +315,14 @@ async fn a_leaked_client_secret_ends_at_once(backend: Backend) {
             "invalid_client"
         );
     }
-    assert_eq!(client_grant(&app, &current).await.status(), 200);
+    assert_problem(app.get("/api/v1/orders", &system).await, 401).await;
+    let fresh = client_grant(&app, &current).await;
+    assert_eq!(fresh.status(), 200);
+    let fresh: Value = fresh.json().await.unwrap();
+    let fresh = fresh["access_token"].as_str().unwrap();
+    assert_eq!(app.get("/api/v1/orders", fresh).await.status(), 200);
 
-    let too_long = rotate("?overlap_hours=25").await;
+    let too_long = rotate(&hr, "?overlap_hours=25").await;
     let problem = assert_problem(too_long, 400).await;
     assert_eq!(problem["errors"][0]["pointer"], "overlap_hours");
     // Refused before anything changed: the current secret still works.

@@ -143,12 +143,18 @@ impl TestDb {
         }
     }
 
+    /// Whether [`TestDb::drop_now`] took this database away.
+    pub fn dropped(&self) -> bool {
+        DROPPED.lock().unwrap().contains(self.url())
+    }
+
     /// Drops a PostgreSQL test database now (the service's connections are cut).
     pub fn drop_now(&self) {
         if let TestDb::Postgres {
             admin_url, name, ..
         } = self
         {
+            DROPPED.lock().unwrap().insert(self.url().to_string());
             let mut conn =
                 PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
             diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -157,6 +163,10 @@ impl TestDb {
         }
     }
 }
+
+/// The databases tests took away (by URL).
+static DROPPED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
 
 impl Drop for TestDb {
     fn drop(&mut self) {
@@ -313,7 +323,8 @@ pub struct TestApp {
 /// request when its app goes (unless the test failed already).
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        // A test that failed already, or took its database away (readiness), is not checked.
+        if std::thread::panicking() || self.db.dropped() {
             return;
         }
         let wrong = audit_mismatches(&self.pool, &self.client.exchanges());
@@ -362,24 +373,22 @@ fn audit_mismatches(pool: &Pool, exchanges: &[Exchanged]) -> Vec<String> {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    if exchanges.is_empty() {
-        return vec![];
-    }
-    let Ok(mut conn) = pool.get() else {
-        return vec![];
-    };
+    let mut conn = pool.get().expect("a connection for the audit check");
     let sql = "SELECT request_id, count(*) AS n FROM audit_log GROUP BY request_id";
-    let rows: Result<Vec<Entries>, _> = match &mut *conn {
+    let rows: Vec<Entries> = match &mut *conn {
         trajectum::db::DbConnection::Postgres(c) => diesel::sql_query(sql).load(c),
         trajectum::db::DbConnection::Sqlite(c) => diesel::sql_query(sql).load(c),
-    };
-    // Only a test that took the database away (readiness) cannot read it.
-    let Ok(rows) = rows else {
-        return vec![];
-    };
+    }
+    .expect("the audit trail reads");
     let found: std::collections::HashMap<String, i64> = rows
         .into_iter()
         .filter_map(|row| Some((row.request_id?, row.n)))
+        .collect();
+    // Every entry that names a request names one of this test's.
+    let mut wrong: Vec<String> = found
+        .iter()
+        .filter(|(id, _)| !exchanges.iter().any(|e| &e.request_id == *id))
+        .map(|(id, n)| format!("{n} entries of request {id}, which the test did not send"))
         .collect();
     // A request id sent by the test itself may name several requests: their entries add up.
     let mut expected: std::collections::BTreeMap<&str, (i64, Vec<String>)> = Default::default();
@@ -391,14 +400,16 @@ fn audit_mismatches(pool: &Pool, exchanges: &[Exchanged]) -> Vec<String> {
             exchange.method, exchange.path, exchange.status
         ));
     }
-    expected
-        .into_iter()
-        .filter_map(|(request_id, (sum, requests))| {
-            let entries = found.get(request_id).copied().unwrap_or(0);
-            (entries != sum)
-                .then(|| format!("{}: {entries} entries, {sum} expected", requests.join(", ")))
-        })
-        .collect()
+    wrong.extend(
+        expected
+            .into_iter()
+            .filter_map(|(request_id, (sum, requests))| {
+                let entries = found.get(request_id).copied().unwrap_or(0);
+                (entries != sum)
+                    .then(|| format!("{}: {entries} entries, {sum} expected", requests.join(", ")))
+            }),
+    );
+    wrong
 }
 
 impl TestApp {

@@ -32,6 +32,7 @@ async fn a_caller_gets_its_quota_then_a_429_until_the_window_resets(backend: Bac
     let app = spawn_app_with(backend, |s| {
         s.rate_limit = 3;
         s.rate_limit_window_seconds = 60;
+        s.cors_allowed_origins = "https://hr.example".into();
     })
     .await;
     let hr = app.hr_token().await;
@@ -46,8 +47,35 @@ async fn a_caller_gets_its_quota_then_a_429_until_the_window_resets(backend: Bac
             format!("\"default\";r={remaining};t={resets_in}")
         );
     }
-    let refused = app.get("/api/v1/orders", &hr).await;
+    // A sign-in sent with a token is not the token's request: not counted, and not its
+    // holder's act in the audit trail (the suite's audit check holds it to no entry).
+    let signed_in = app
+        .request(reqwest::Method::POST, "/api/v1/auth/token", Some(&hr))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", trajectum::admin::demo::COACH_EMAILS[0]),
+            ("password", trajectum::admin::demo::COACH_PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 200);
+    // A browser front end reads the refusal and its fields (CORS).
+    let refused = app
+        .request(reqwest::Method::GET, "/api/v1/orders", Some(&hr))
+        .header("origin", "https://hr.example")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), 429);
+    assert_eq!(
+        field(&refused, "access-control-allow-origin"),
+        "https://hr.example"
+    );
+    let exposed = field(&refused, "access-control-expose-headers").to_lowercase();
+    for name in ["retry-after", "ratelimit", "ratelimit-policy"] {
+        assert!(exposed.contains(name), "{name} in {exposed}");
+    }
     assert_eq!(field(&refused, "retry-after"), resets_in.to_string());
     assert_eq!(
         field(&refused, "ratelimit"),
