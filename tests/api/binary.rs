@@ -352,19 +352,35 @@ async fn keep_ordering(
     attempts
 }
 
+/// The access token a token request to `base` answers with.
+async fn access_token(request: reqwest::RequestBuilder) -> String {
+    let token: Value = request.send().await.unwrap().json().await.unwrap();
+    token["access_token"].as_str().unwrap().to_string()
+}
+
 /// An HR system's access token (client credentials).
 pub(crate) async fn client_token(base: &str, client_id: &str, secret: &str) -> String {
-    let token: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/auth/token"))
-        .basic_auth(client_id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_string()
+    access_token(
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await
+}
+
+/// A person's access token (the password grant).
+pub(crate) async fn password_token(base: &str, email: &str, password: &str) -> String {
+    access_token(
+        reqwest::Client::new()
+            .post(format!("{base}/api/v1/auth/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", password),
+            ]),
+    )
+    .await
 }
 
 /// A crash loses no accepted order and repeats none (API.md "Conventions", `Idempotency-Key`):

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use trajectum::admin::demo;
 
 use crate::api_test;
-use crate::binary::{client_token, trajectum, Serving};
+use crate::binary::{client_token, password_token, trajectum, Serving};
 use crate::helpers::{Backend, TestDb};
 use crate::webhooks::Receiver;
 
@@ -29,23 +29,6 @@ fn start(db: &TestDb, args: &[&str]) -> Serving {
     let mut command = trajectum(db);
     command.args(args).envs(SETTINGS);
     Serving::start(command)
-}
-
-async fn password_token(http: &reqwest::Client, base: &str, email: &str, password: &str) -> String {
-    let token: Value = http
-        .post(format!("{base}/api/v1/auth/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_string()
 }
 
 async fn two_serve_processes_on_one_database_are_one_service(backend: Backend) {
@@ -81,7 +64,7 @@ async fn two_serve_processes_on_one_database_are_one_service(backend: Backend) {
 
     // The rate limit: 60 requests of one caller at once, half to each: the quota of 40 is
     // served, no more.
-    let planner = password_token(&http, &either(0), demo::ADMIN_EMAIL, demo::ADMIN_PASSWORD).await;
+    let planner = password_token(&either(0), demo::ADMIN_EMAIL, demo::ADMIN_PASSWORD).await;
     let reads = (0..60).map(|n| {
         http.get(format!("{}/api/v1/orders", either(n)))
             .bearer_auth(&planner)
@@ -155,7 +138,7 @@ async fn two_serve_processes_on_one_database_are_one_service(backend: Backend) {
 
     // Disabling: the HR user disables the HR system's client through one process; its token
     // is refused by the other on its next request.
-    let hr = password_token(&http, &either(0), demo::HR_EMAIL, demo::HR_PASSWORD).await;
+    let hr = password_token(&either(0), demo::HR_EMAIL, demo::HR_PASSWORD).await;
     let me: Value = http
         .get(format!("{}/api/v1/me", either(1)))
         .bearer_auth(&system)

@@ -5,6 +5,34 @@ use utoipa::Modify;
 
 use crate::api::idempotency;
 
+/// Every operation of a path item that the service serves, to change.
+fn operations_of(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The security schemes any of an operation's requirements names (none for a public one:
+/// `security: [{}]`).
+fn schemes(operation: &utoipa::openapi::path::Operation) -> Vec<String> {
+    serde_json::to_value(&operation.security)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.as_object().cloned())
+        .flat_map(|requirement| requirement.into_iter().map(|(scheme, _)| scheme))
+        .collect()
+}
+
 /// The error responses that follow from the conventions rather than from one handler, added to
 /// every operation they apply to (an operation's own declaration of a status wins): 401 and 403
 /// where a token is needed, 404 where the path names a resource, 400 where there is input,
@@ -17,25 +45,9 @@ impl Modify for StandardResponses {
 
         for (path, item) in openapi.paths.paths.iter_mut() {
             let api = path.starts_with("/api/v1/");
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for operation in operations_of(item) {
                 // `security: [{}]` marks a public operation; a named scheme needs a token.
-                let secured = serde_json::to_value(&operation.security)
-                    .ok()
-                    .and_then(|v| v.as_array().cloned())
-                    .is_some_and(|requirements| {
-                        requirements
-                            .iter()
-                            .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
-                    });
+                let secured = !schemes(operation).is_empty();
                 let has_body = operation.request_body.is_some();
                 let mut add = |status: &str, name: &str, applies: bool| {
                     if applies {
@@ -134,25 +146,8 @@ impl Modify for RateLimitedOperations {
         use utoipa::openapi::{ObjectBuilder, Ref, RefOr, Type};
 
         for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let bearer = serde_json::to_value(&operation.security)
-                    .ok()
-                    .and_then(|v| v.as_array().cloned())
-                    .is_some_and(|requirements| {
-                        requirements
-                            .iter()
-                            .any(|r| r.as_object().is_some_and(|o| o.contains_key("bearer")))
-                    });
-                if !bearer {
+            for operation in operations_of(item) {
+                if !schemes(operation).iter().any(|scheme| scheme == "bearer") {
                     continue;
                 }
                 for (status, response) in operation.responses.responses.iter_mut() {
