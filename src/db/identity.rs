@@ -262,6 +262,21 @@ pub fn find_client(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiC
         .optional()
 }
 
+/// The API client `id`, its row locked until the transaction ends (PostgreSQL; on SQLite the
+/// write transaction holds the database): a change reads what it writes back. A client's row is
+/// locked alone, in no transaction that locks a coach or an order.
+pub fn lock_client(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiClient>> {
+    match conn {
+        DbConnection::Postgres(c) => api_clients::table
+            .find(id)
+            .select(ApiClient::as_select())
+            .for_update()
+            .first(c)
+            .optional(),
+        DbConnection::Sqlite(_) => find_client(conn, id),
+    }
+}
+
 pub fn find_client_by_client_id(
     conn: &mut DbConnection,
     client_id: &str,

@@ -86,8 +86,9 @@ fn own_user(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceRes
         .ok_or_else(no_user)
 }
 
+/// The caller's organisation's client `id`, locked for the change that writes it back.
 fn own_client(conn: &mut DbConnection, caller: &Principal, id: &str) -> ServiceResult<ApiClient> {
-    identity::find_client(conn, id)?
+    identity::lock_client(conn, id)?
         .filter(|c| c.organisation_id == caller.organisation_id)
         .ok_or_else(no_client)
 }
@@ -268,8 +269,11 @@ pub fn operator_set_active(
             Ok(user.id)
         }
         Named::Client(client_id) => {
-            let mut client =
-                identity::find_client_by_client_id(conn, client_id)?.ok_or_else(|| {
+            let named = identity::find_client_by_client_id(conn, client_id)?;
+            let mut client = named
+                .and_then(|found| identity::lock_client(conn, &found.id).transpose())
+                .transpose()?
+                .ok_or_else(|| {
                     ServiceError::NotFound(format!("no API client has the client_id {client_id}"))
                 })?;
             if client.active && !active {

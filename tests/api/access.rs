@@ -608,4 +608,52 @@ api_test!(
     a_new_coachee_link_replaces_the_old,
     parallel_correct_logins_are_not_throttled,
     two_instances_share_the_throttle_and_disabling,
+    disabling_a_client_while_its_secret_rotates_leaves_it_disabled,
 );
+
+/// STYLE.md 16, a client's row: disabling a client and rotating its secret, fired at once, never
+/// leave the client enabled (a rotation that read the row before the disabling must not write
+/// its `active` back), and the secret the rotation answered with is the one stored.
+async fn disabling_a_client_while_its_secret_rotates_leaves_it_disabled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let hr = app.hr_token().await;
+    let system = app.client_token().await;
+    let id = me(&app, &system).await["subject_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client_path = format!("/api/v1/clients/{id}");
+    let rotate_path = format!("/api/v1/clients/{id}/rotate-secret");
+    for round in 0..8 {
+        let enabled = app
+            .patch_json(&client_path, &hr, &json!({"active": true}))
+            .await;
+        assert_eq!(enabled.status(), 200);
+        let off = json!({"active": false});
+        let disable = app.patch_json(&client_path, &hr, &off);
+        let rotate = app.request(Method::POST, &rotate_path, Some(&hr)).send();
+        let (disabled, rotated) = tokio::join!(disable, rotate);
+        assert_eq!(disabled.status(), 200, "round {round}");
+        let rotated = rotated.unwrap();
+        assert_eq!(rotated.status(), 200, "round {round}");
+        let rotated: Value = rotated.json().await.unwrap();
+        let clients: Value = app.get("/api/v1/clients", &hr).await.json().await.unwrap();
+        let client = clients["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(client["active"], false, "round {round}: {client}");
+        // The answered secret is the stored one: it signs in once the client is enabled.
+        app.patch_json(&client_path, &hr, &json!({"active": true}))
+            .await;
+        let secret = rotated["client_secret"].as_str().unwrap();
+        assert_eq!(
+            client_grant(&app, secret).await.status(),
+            200,
+            "round {round}"
+        );
+    }
+}

@@ -4,6 +4,11 @@
 //! delivery jobs of that organisation's subscriptions that are not queued (`db::webhooks`). Taken
 //! in one order, no two such transactions wait for each other.
 //!
+//! Outside booking the same order holds: assigning an order, deactivating a coach and disabling
+//! a coach's login lock the coach's row first (then the order, or only read the orders). An API
+//! client's row is locked alone, by what changes it (disabling, enabling, rotating its secret),
+//! in a transaction that locks nothing else.
+//!
 //! The webhook deliverer takes a subscription's job row, then (only when it is about to finish)
 //! its organisation's head row, shared (`db::webhooks::lock_head`). This is the other way round,
 //! but it cannot deadlock: a writer holding the head row only writes job rows that are not queued,
