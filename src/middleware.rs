@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 use crate::api::routes::{RouteTable, UNMATCHED};
@@ -17,6 +17,9 @@ use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
 use crate::state::AppState;
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// Marks a request whose operation takes a bearer token (found by the outermost middleware).
+struct TakesBearer;
+
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
@@ -42,10 +45,15 @@ pub async fn request_context(
     let id = request_id(&req);
     // The label comes from the spec's templates, not `match_pattern` (a second regex routing).
     let routes = req.app_data::<web::Data<RouteTable>>().cloned();
-    let route = routes
-        .as_ref()
-        .map_or(UNMATCHED, |routes| routes.template(req.path()));
     let method = req.method().to_string();
+    let (route, takes_bearer) = routes.as_ref().map_or((UNMATCHED, false), |routes| {
+        let matched = routes.matched(&method, req.path());
+        (matched.template, matched.takes_bearer)
+    });
+    if takes_bearer {
+        // For the rate limit, further in.
+        req.extensions_mut().insert(TakesBearer);
+    }
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!(
         "request",
@@ -59,9 +67,6 @@ pub async fn request_context(
     let scoped_id = id.clone();
     let action = format!("{method} {route}");
     let resource = resource_id(route, req.path());
-    let takes_bearer = routes
-        .as_ref()
-        .is_some_and(|routes| routes.takes_bearer(&method, req.path()));
     let response = REQUEST_ID
         .scope(scoped_id, async move {
             // RFC 9110 allows one Authorization header: a request with two is not served as
@@ -146,22 +151,18 @@ pub async fn rate_limited(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let takes_bearer = req.extensions().contains::<TakesBearer>();
     let limit = match (
         req.app_data::<web::Data<AppState>>(),
-        req.app_data::<web::Data<RouteTable>>(),
         crate::auth::extract::confirmed_caller(req.request()),
     ) {
-        (Some(state), Some(routes), Some(caller))
-            if routes.takes_bearer(req.method().as_str(), req.path()) =>
-        {
-            match state.rate_limiter.as_ref() {
-                Some(limiter) => {
-                    let verdict = limiter.admit(&state.pool, &caller, state.clock.now()).await;
-                    Some((limiter.policy(), verdict))
-                }
-                None => None,
+        (Some(state), Some(caller)) if takes_bearer => match state.rate_limiter.as_ref() {
+            Some(limiter) => {
+                let verdict = limiter.admit(&state.pool, &caller, state.clock.now()).await;
+                Some((limiter.policy(), verdict))
             }
-        }
+            None => None,
+        },
         _ => None,
     };
     if let Some((_, Verdict::Refused { resets_in })) = limit {

@@ -146,18 +146,41 @@ impl RouteTable {
         Self::best(&self.documented, path).map(|route| route.methods.as_slice())
     }
 
+    /// The route `method path` falls under, found once for what every request needs of it.
+    pub fn matched(&self, method: &str, path: &str) -> Matched<'_> {
+        match Self::best(&self.documented, path) {
+            Some(route) => Matched {
+                template: &route.template,
+                takes_bearer: route.bearer.iter().any(|m| m == method),
+            },
+            None => Matched {
+                template: Self::best(&self.undocumented, path)
+                    .map_or(UNMATCHED, |route| route.template.as_str()),
+                takes_bearer: false,
+            },
+        }
+    }
+
     /// Whether `method path` is an operation that takes a bearer token.
     pub fn takes_bearer(&self, method: &str, path: &str) -> bool {
-        Self::best(&self.documented, path)
-            .is_some_and(|route| route.bearer.iter().any(|m| m == method))
+        self.matched(method, path).takes_bearer
     }
 
     /// The route template `path` falls under (`/api/v1/orders/{id}`), or [`UNMATCHED`].
     pub fn template(&self, path: &str) -> &str {
-        Self::best(&self.documented, path)
-            .or_else(|| Self::best(&self.undocumented, path))
-            .map_or(UNMATCHED, |route| route.template.as_str())
+        self.matched("GET", path).template
     }
+}
+
+/// What a request's route says of it ([`RouteTable::matched`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Matched<'a> {
+    /// The route template (`/api/v1/orders/{id}`), or [`UNMATCHED`]: the label of its log line
+    /// and metrics.
+    pub template: &'a str,
+    /// Whether the operation takes a bearer token: its caller is the rate limit's and the audit
+    /// trail's.
+    pub takes_bearer: bool,
 }
 
 #[cfg(test)]

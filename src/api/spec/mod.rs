@@ -14,9 +14,11 @@ use crate::api::{configure, problems};
 use crate::domain::event::Event;
 
 mod conventions;
+mod headers;
 mod passes;
 
 use conventions::{IdempotentPosts, RateLimitedOperations, StandardResponses};
+use headers::{request_ids_on_responses, shared_headers};
 use passes::*;
 
 #[derive(OpenApi)]
