@@ -16,7 +16,6 @@ use crate::db::idempotency::StoredResponse;
 use crate::db::{self, audit, DbConnection};
 use crate::domain::principal::Principal;
 use crate::error::{ApiError, ApiResult, REQUEST_ID};
-use crate::service::error::ServiceError;
 use crate::service::idempotency::{self, KeyedRequest, Served};
 use crate::service::ServiceResult;
 use crate::state::AppState;
@@ -200,24 +199,19 @@ where
     .map_err(ApiError::from)
 }
 
-/// Runs a use case that reads confidential content (an intake, a plan, notes), and records the
-/// read in the audit trail.
+/// Runs a use case that reads confidential content (an intake, a plan, notes), as [`call`]
+/// does, and records the read in the audit trail.
 pub async fn read_confidential<T, F>(state: &AppState, use_case: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection, DateTime<Utc>) -> ServiceResult<T> + Send + 'static,
 {
-    let now = state.clock.now();
-    let actor = actor(now);
-    db::run(&state.pool, move |conn| {
+    call(state, move |conn, now| {
         let value = use_case(conn, now)?;
-        if let Some(actor) = &actor {
-            crate::service::audit::record_read(conn, actor)?;
-        }
-        Ok::<_, ServiceError>(value)
+        crate::service::audit::record_armed_read(conn)?;
+        Ok(value)
     })
     .await
-    .map_err(ApiError::from)
 }
 
 /// Runs a use case that only reads, as [`db::read`] runs it (on SQLite without a thread hop).

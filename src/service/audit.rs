@@ -37,7 +37,7 @@ pub fn list(
 }
 
 /// Records that `actor` read confidential content (an intake, a plan, notes, an export).
-pub fn record_read(conn: &mut DbConnection, actor: &Actor) -> ServiceResult<()> {
+fn record_read(conn: &mut DbConnection, actor: &Actor) -> ServiceResult<()> {
     db::write(conn, |conn| store::insert(conn, actor, Kind::Read))?;
     Ok(())
 }
