@@ -63,6 +63,7 @@ pub struct RateLimiter {
 
 /// What a request shares with the database: the requests counted here since the last share, and
 /// itself.
+#[derive(Debug, Clone, Copy)]
 struct Share {
     requests: u64,
     /// The first share of this caller's window by this instance: earlier windows are forgotten.
@@ -97,7 +98,7 @@ impl RateLimiter {
         };
         // The share runs as a task of its own: a request dropped while it waits (its client
         // went away) still leaves the count's bookkeeping done.
-        let (limiter, pool, requests) = (Arc::clone(self), pool.clone(), share.requests);
+        let (limiter, pool) = (Arc::clone(self), pool.clone());
         let sharing = actix_web::rt::spawn(async move {
             let key = caller.clone();
             let added = i64::try_from(share.requests).unwrap_or(i64::MAX);
@@ -108,7 +109,7 @@ impl RateLimiter {
                 Ok(db::rate_limits::add(conn, &key, window.start, added)?)
             })
             .await;
-            limiter.shared(&caller, window, requests, sum)
+            limiter.shared(&caller, window, share.requests, sum)
         });
         sharing
             .await
@@ -120,12 +121,16 @@ impl RateLimiter {
         let Ok(mut counts) = self.counts.lock() else {
             return Ok(self.policy.verdict(0, window));
         };
-        if counts.len() >= KEPT && !counts.contains_key(caller) {
-            counts.retain(|_, count| count.window_start == window.start);
+        if !counts.contains_key(caller) {
+            if counts.len() >= KEPT {
+                counts.retain(|_, count| count.window_start == window.start);
+            }
+            counts.insert(caller.to_string(), Count::new(window.start));
         }
-        let count = counts
-            .entry(caller.to_string())
-            .or_insert_with(|| Count::new(window.start));
+        // A caller's count is its key's allocation once, not on every request.
+        let Some(count) = counts.get_mut(caller) else {
+            return Ok(self.policy.verdict(0, window));
+        };
         if window.start > count.window_start {
             *count = Count::new(window.start);
         } else if window.start < count.window_start {
