@@ -81,6 +81,13 @@ pub struct Settings {
     pub rate_limit_window_seconds: u32,
     /// How often an instance adds its count of a caller's requests to the database's.
     pub rate_limit_share_milliseconds: u64,
+    /// Sign-ups to invitation campaigns one client address may make per window (0: no limit).
+    pub sign_up_limit_per_address: u32,
+    /// Sign-ups one campaign takes per window (0: no limit).
+    pub sign_up_limit_per_campaign: u32,
+    pub sign_up_limit_window_seconds: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (comma-separated CIDRs).
+    pub trusted_proxies: String,
 }
 
 /// One setting as people read about it: its environment variable, its default and what it means
@@ -152,6 +159,10 @@ pub const SETTINGS: &[SettingDoc] = &[
     setting("TRAJECTUM_RATE_LIMIT", "`1200`", "requests each caller (user, API client, coachee link) may make per window, shared by every instance (`RateLimit-Policy` and `RateLimit` on each answer, 429 with `Retry-After` beyond it); `0`: no limit"),
     setting("TRAJECTUM_RATE_LIMIT_WINDOW_SECONDS", "`60`", "the rate limit's window (1 to 86400); windows are aligned to the clock, so every instance counts the same one"),
     setting("TRAJECTUM_RATE_LIMIT_SHARE_MILLISECONDS", "`1000`", "how often an instance adds its count of a caller's requests to the database's and reads every instance's sum (one write per caller per interval); between shares a caller may get up to what the other instances served it in one interval beyond the quota; `0`: on every request, exact"),
+    setting("TRAJECTUM_SIGN_UP_LIMIT_PER_ADDRESS", "`10`", "sign-ups (and looks at a campaign) one client address may make per window on the public `/sign-up/{token}` (429 with `Retry-After` beyond it); `0`: no limit"),
+    setting("TRAJECTUM_SIGN_UP_LIMIT_PER_CAMPAIGN", "`120`", "sign-ups one invitation campaign takes per window, from all addresses together; `0`: no limit"),
+    setting("TRAJECTUM_SIGN_UP_LIMIT_WINDOW_SECONDS", "`600`", "the window of the two sign-up limits (1 to 86400)"),
+    setting("TRAJECTUM_TRUSTED_PROXIES", "none", "reverse proxies in front of the service, comma-separated CIDRs or addresses: from a peer among them, the client's address is the last one in `X-Forwarded-For` that is not itself a trusted proxy; from any other peer the header is ignored"),
     setting("TRAJECTUM_NEW_PASSWORD", "none", "password for `admin create-user`"),
 ];
 
@@ -277,6 +288,10 @@ impl Default for Settings {
             rate_limit: 1200,
             rate_limit_window_seconds: 60,
             rate_limit_share_milliseconds: 1000,
+            sign_up_limit_per_address: 10,
+            sign_up_limit_per_campaign: 120,
+            sign_up_limit_window_seconds: 600,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -619,6 +634,13 @@ impl Settings {
         if self.rate_limit_share_milliseconds > 60_000 {
             bail!("TRAJECTUM_RATE_LIMIT_SHARE_MILLISECONDS must be 0 to 60000");
         }
+        if !(1..=crate::domain::rate_limit::LONGEST_WINDOW_SECONDS)
+            .contains(&self.sign_up_limit_window_seconds)
+        {
+            bail!("TRAJECTUM_SIGN_UP_LIMIT_WINDOW_SECONDS must be 1 to 86400");
+        }
+        crate::client_address::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TRAJECTUM_TRUSTED_PROXIES: {e}"))?;
         crate::domain::webhook::AddressPolicy::parse(&self.webhook_allowed_networks)
             .map_err(|e| anyhow::anyhow!("TRAJECTUM_WEBHOOK_ALLOWED_NETWORKS: {e}"))?;
         Ok(())

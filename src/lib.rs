@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod client_address;
 pub mod clock;
 pub mod config;
 pub mod db;

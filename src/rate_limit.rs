@@ -90,7 +90,17 @@ impl RateLimiter {
         principal: &Principal,
         now: DateTime<Utc>,
     ) -> Verdict {
-        let caller = caller(principal);
+        self.admit_key(pool, caller(principal), now).await
+    }
+
+    /// The verdict on one more request counted against `caller` (any key: a caller, a client
+    /// address, a campaign) at `now`.
+    pub async fn admit_key(
+        self: &Arc<Self>,
+        pool: &Pool,
+        caller: String,
+        now: DateTime<Utc>,
+    ) -> Verdict {
         let window = self.policy.window(now);
         let share = match self.count_here(&caller, window) {
             Ok(verdict) => return verdict,

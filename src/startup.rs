@@ -111,6 +111,14 @@ impl Application {
                     Duration::from_millis(settings.rate_limit_share_milliseconds),
                 ))
             }),
+            sign_up_limits: crate::state::SignUpLimits {
+                per_address: sign_up_limiter(&settings, settings.sign_up_limit_per_address),
+                per_campaign: sign_up_limiter(&settings, settings.sign_up_limit_per_campaign),
+            },
+            trusted_proxies: crate::client_address::TrustedProxies::parse(
+                &settings.trusted_proxies,
+            )
+            .map_err(|e| anyhow::anyhow!("TRAJECTUM_TRUSTED_PROXIES: {e}"))?,
         });
         let spec = api::openapi();
         let routes = web::Data::new(RouteTable::from_spec(&spec));
@@ -304,4 +312,20 @@ pub fn load_notes_keys(settings: &Settings) -> anyhow::Result<NotesKeys> {
          configure TRAJECTUM_NOTES_KEY in production and keep it apart from the backups"
     );
     NotesKeys::from_base64(&key, previous.as_deref())
+}
+
+/// One of the public sign-up's limits: `quota` per `TRAJECTUM_SIGN_UP_LIMIT_WINDOW_SECONDS`,
+/// shared by the instances as the per-caller limit is.
+fn sign_up_limiter(
+    settings: &Settings,
+    quota: u32,
+) -> Option<Arc<crate::rate_limit::RateLimiter>> {
+    crate::domain::rate_limit::Policy::new(quota, settings.sign_up_limit_window_seconds).map(
+        |policy| {
+            Arc::new(crate::rate_limit::RateLimiter::new(
+                policy,
+                Duration::from_millis(settings.rate_limit_share_milliseconds),
+            ))
+        },
+    )
 }

@@ -23,4 +23,15 @@ pub struct AppState {
     pub webhooks: std::sync::Arc<crate::delivery::WebhookSettings>,
     /// The per-caller request rate limit (`TRAJECTUM_RATE_LIMIT*`), if there is one.
     pub rate_limiter: Option<std::sync::Arc<crate::rate_limit::RateLimiter>>,
+    /// The limits of the public sign-up to invitation campaigns (`TRAJECTUM_SIGN_UP_LIMIT_*`).
+    pub sign_up_limits: SignUpLimits,
+    /// Whose `X-Forwarded-For` names the client (`TRAJECTUM_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::client_address::TrustedProxies,
+}
+
+/// The public sign-up's limits: per client address, and per campaign (each `None` when off).
+#[derive(Debug, Default)]
+pub struct SignUpLimits {
+    pub per_address: Option<std::sync::Arc<crate::rate_limit::RateLimiter>>,
+    pub per_campaign: Option<std::sync::Arc<crate::rate_limit::RateLimiter>>,
 }

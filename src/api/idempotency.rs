@@ -18,9 +18,13 @@ pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// POSTs that are not remembered: token requests and password setup, coachee links, feed
-/// tokens and coach logins (their response is a credential that must not be stored).
+/// tokens, coach logins and campaigns' link tokens (their response is a credential that must
+/// not be stored), and the public sign-up (no caller to key it to; a repeat is safe by itself).
 pub fn exempt(path: &str) -> bool {
     path.starts_with("/api/v1/auth/")
+        || path == "/api/v1/invitations"
+        || (path.starts_with("/api/v1/invitations/") && path.ends_with("/rotate-token"))
+        || path.starts_with("/api/v1/sign-up/")
         || path.ends_with("/coachee-link")
         || path.ends_with("/calendar-feed")
         || (path.starts_with("/api/v1/coaches/") && path.ends_with("/login"))

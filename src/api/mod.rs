@@ -20,6 +20,7 @@ pub mod follow_ups;
 pub mod groups;
 pub mod idempotency;
 pub mod intake;
+pub mod invitations;
 pub mod jobs;
 pub mod operations;
 pub mod orders;
@@ -81,6 +82,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(reports::outcomes)
                 .service(webhooks::list_webhooks)
                 .service(webhooks::create_webhook)
+                .service(invitations::list_invitations)
+                .service(invitations::create_invitation)
+                .service(invitations::public_invitation)
+                .service(invitations::sign_up)
                 .service(settings::get_settings)
                 .service(settings::put_settings)
                 .service(orders::get_order)
@@ -126,6 +131,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(webhooks::ping)
                 .service(webhooks::list_deliveries)
                 .service(webhooks::redeliver)
+                .service(invitations::get_invitation)
+                .service(invitations::rotate_token)
+                .service(invitations::close_invitation)
                 .service(groups::get_group)
                 .service(groups::add_participant)
                 .service(groups::move_group)

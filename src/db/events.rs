@@ -65,6 +65,9 @@ pub enum Subject<'a> {
     Order {
         order_id: &'a str,
         employer_id: &'a str,
+        /// False while the order is hidden from its employer (a confidential campaign's): none
+        /// of its events reaches the employer's log.
+        employer_sees: bool,
         provider_id: &'a str,
         from: Option<OrderStatus>,
         to: OrderStatus,
@@ -225,11 +228,13 @@ pub fn append(conn: &mut DbConnection, new: &NewEvent<'_>) -> QueryResult<()> {
         Subject::Order {
             order_id,
             employer_id,
+            employer_sees,
             provider_id,
             from,
             to,
         } => {
-            let employer = new.event.reaches_employer().then_some(employer_id);
+            let employer =
+                (employer_sees && new.event.reaches_employer()).then_some(employer_id);
             let readers: Vec<&str> = employer.into_iter().chain([provider_id]).collect();
             (Some(order_id), None, from, Some(to), readers)
         }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod follow_ups;
 pub mod idempotency;
 pub mod identity;
+pub mod invitations;
 pub mod jobs;
 pub mod limit;
 pub mod links;

@@ -63,6 +63,12 @@ pub struct Order {
     /// The closing review's summary, kept when the trajectory completes (000): for the employer
     /// only with the coachee's consent to share a summary.
     pub closing_summary: Option<String>,
+    /// The invitation campaign the coachee signed up to, if they did (004).
+    pub invitation_id: Option<String>,
+    /// Whether the employer sees the order: false for one from a confidential campaign while its
+    /// coachee does not share their participation. Written only by [`set_employer_sees`].
+    #[diesel(skip_update)]
+    pub employer_sees: bool,
 }
 
 /// Who placed a new order, when, and where it goes.
@@ -109,6 +115,8 @@ impl Order {
             alliance_risk: None,
             alliance_at_risk_at: None,
             closing_summary: None,
+            invitation_id: None,
+            employer_sees: true,
         }
     }
 
@@ -348,6 +356,15 @@ pub fn update(conn: &mut DbConnection, order: &Order, expected_version: i32) -> 
     .map(|n| n == 1)
 }
 
+/// Shows the order to its employer, or hides it (a confidential campaign's coachee shares their
+/// participation, or withdraws that).
+pub fn set_employer_sees(conn: &mut DbConnection, id: &str, sees: bool) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set(orders::employer_sees.eq(sees))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Marks the order's working relationship at risk, once: false when it was already.
 pub fn mark_at_risk(
     conn: &mut DbConnection,
@@ -380,7 +397,9 @@ pub fn list(
             .order(orders::id.asc())
             .into_boxed();
         query = match &filter.scope {
-            OrderScope::Employer(id) => query.filter(orders::employer_id.eq(id.clone())),
+            OrderScope::Employer(id) => query
+                .filter(orders::employer_id.eq(id.clone()))
+                .filter(orders::employer_sees.eq(true)),
             OrderScope::Provider(id) => query.filter(orders::provider_id.eq(id.clone())),
             OrderScope::Coach(id) => query.filter(orders::coach_id.eq(id.clone())),
         };

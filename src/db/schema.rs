@@ -110,6 +110,8 @@ diesel::table! {
         alliance_risk -> Nullable<Text>,
         alliance_at_risk_at -> Nullable<Timestamp>,
         closing_summary -> Nullable<Text>,
+        invitation_id -> Nullable<Text>,
+        employer_sees -> Bool,
     }
 }
 
@@ -410,7 +412,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     audit_log,
     erasures,
-    request_counts
+    request_counts,
+    invitations,
+    invitation_sign_ups,
+    invitation_refusals
 );
 
 diesel::table! {
@@ -511,5 +516,42 @@ diesel::table! {
         caller -> Text,
         window_start -> BigInt,
         requests -> BigInt,
+    }
+}
+
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        employer_id -> Text,
+        title -> Text,
+        message -> Text,
+        kind -> Text,
+        session_budget -> Integer,
+        max_sign_ups -> Integer,
+        ends_on -> Date,
+        confidential -> Bool,
+        token_hash -> Text,
+        sign_ups -> Integer,
+        closed_at -> Nullable<Timestamp>,
+        version -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    invitation_sign_ups (invitation_id, person_key) {
+        invitation_id -> Text,
+        person_key -> Text,
+        order_id -> Text,
+    }
+}
+
+diesel::table! {
+    invitation_refusals (invitation_id, reason) {
+        invitation_id -> Text,
+        reason -> Text,
+        refused -> BigInt,
     }
 }

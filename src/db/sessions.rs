@@ -265,7 +265,9 @@ pub fn list(conn: &mut DbConnection, filter: &SessionFilter) -> QueryResult<Vec<
             .select(Session::as_select())
             .into_boxed();
         query = match &filter.scope {
-            OrderScope::Employer(id) => query.filter(orders::employer_id.eq(id.clone())),
+            OrderScope::Employer(id) => query
+                .filter(orders::employer_id.eq(id.clone()))
+                .filter(orders::employer_sees.eq(true)),
             OrderScope::Provider(id) => query.filter(sessions::provider_id.eq(id.clone())),
             OrderScope::Coach(id) => query
                 .filter(sessions::coach_id.eq(id.clone()))

@@ -230,6 +230,7 @@ impl NewOrder {
             desired_start: self.desired_start,
             assessment_wanted: self.assessment_wanted,
             purchase_order: self.purchase_order,
+            preferred_call_time: None,
         };
         check_details(&details, &mut errors);
         check_terms(

@@ -16,15 +16,27 @@ pub enum ConsentKind {
     Assessment,
     /// To sharing a summary (the agreed goals) with the employer.
     ShareSummary,
+    /// To be contacted, given by signing up to an invitation campaign oneself (004).
+    Contact,
+    /// To the employer knowing of one's trajectory, for an order from a confidential campaign
+    /// (004: stigma keeps people away, so the employer does not know unless the coachee says).
+    ShareParticipation,
 }
 
 impl ConsentKind {
-    pub const ALL: [ConsentKind; 2] = [ConsentKind::Assessment, ConsentKind::ShareSummary];
+    pub const ALL: [ConsentKind; 4] = [
+        ConsentKind::Assessment,
+        ConsentKind::ShareSummary,
+        ConsentKind::Contact,
+        ConsentKind::ShareParticipation,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ConsentKind::Assessment => "assessment",
             ConsentKind::ShareSummary => "share_summary",
+            ConsentKind::Contact => "contact",
+            ConsentKind::ShareParticipation => "share_participation",
         }
     }
 }
@@ -47,6 +59,9 @@ pub struct ConsentChanges {
     pub assessment: Option<bool>,
     /// Consent to share a summary (the agreed goals) with the employer.
     pub share_summary: Option<bool>,
+    /// For an order from a confidential invitation campaign: consent to the employer knowing
+    /// of your trajectory (it then sees the order as any other); withdrawn, it no longer does.
+    pub share_participation: Option<bool>,
 }
 
 impl ConsentChanges {
@@ -55,6 +70,7 @@ impl ConsentChanges {
         let changes: Vec<_> = [
             (ConsentKind::Assessment, self.assessment),
             (ConsentKind::ShareSummary, self.share_summary),
+            (ConsentKind::ShareParticipation, self.share_participation),
         ]
         .into_iter()
         .filter_map(|(kind, given)| given.map(|g| (kind, g)))
@@ -62,7 +78,7 @@ impl ConsentChanges {
         if changes.is_empty() {
             return Err(vec![FieldError::new(
                 "/",
-                "give or withdraw at least one consent: assessment or share_summary",
+                "give or withdraw at least one consent: assessment, share_summary or share_participation",
             )]);
         }
         Ok(changes)
@@ -83,11 +99,13 @@ mod tests {
         let none = ConsentChanges {
             assessment: None,
             share_summary: None,
+            share_participation: None,
         };
         assert!(none.changes().is_err());
         let withdraw = ConsentChanges {
             assessment: Some(false),
             share_summary: None,
+            share_participation: None,
         };
         assert_eq!(
             withdraw.changes().unwrap(),

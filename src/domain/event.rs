@@ -26,6 +26,15 @@ pub enum Event {
     /// The employer commissioned the order; first contact is due at `contact_due_at` (004).
     #[serde(rename = "order.created")]
     OrderCreated { contact_due_at: DateTime<Utc> },
+    /// Someone signed up to the employer's invitation campaign (004); `repeat` when the same
+    /// person did again and kept their first order. For a confidential campaign the employer is
+    /// told of the sign-up without the order (no `order_id`), and only of a first one.
+    #[serde(rename = "invitation.accepted")]
+    InvitationAccepted {
+        invitation_id: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        repeat: bool,
+    },
     /// The employer changed the order's details.
     #[serde(rename = "order.updated")]
     OrderUpdated {},
@@ -221,8 +230,9 @@ impl Told {
 
 impl Event {
     /// Every event type, as [`Event::name`] gives them.
-    pub const TYPES: [&'static str; 33] = [
+    pub const TYPES: [&'static str; 34] = [
         "order.created",
+        "invitation.accepted",
         "order.updated",
         "order.accepted",
         "order.coach_changed",
@@ -279,6 +289,7 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Event::OrderCreated { .. } => "order.created",
+            Event::InvitationAccepted { .. } => "invitation.accepted",
             Event::OrderUpdated {} => "order.updated",
             Event::OrderAccepted { .. } => "order.accepted",
             Event::CoachChanged { .. } => "order.coach_changed",
@@ -364,6 +375,12 @@ impl Event {
         serde_json::from_value(serde_json::json!({ "type": name, "data": data }))
     }
 
+    /// Whether the employer sees this event's payload, which is otherwise for the provider's side
+    /// (`Audience::sees_event_details`): which of its campaigns someone signed up to.
+    pub fn details_reach_employer(&self) -> bool {
+        matches!(self, Event::InvitationAccepted { .. })
+    }
+
     /// Whether the employer's organisation is told of this event (in its event log). The
     /// provider's always is.
     pub fn reaches_employer(&self) -> bool {
@@ -384,6 +401,10 @@ mod tests {
         let id = "019a0000-0000-7000-8000-000000000000".to_string();
         vec![
             Event::OrderCreated { contact_due_at: at },
+            Event::InvitationAccepted {
+                invitation_id: id.clone(),
+                repeat: true,
+            },
             Event::OrderUpdated {},
             Event::OrderAccepted {
                 coach_id: id.clone(),

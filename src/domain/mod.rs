@@ -15,6 +15,7 @@ pub mod extension;
 pub mod follow_up;
 pub mod input;
 pub mod intake;
+pub mod invitation;
 pub mod job;
 pub mod matching;
 pub mod order;

@@ -100,6 +100,9 @@ pub struct OrderDetails {
     #[serde(default)]
     pub assessment_wanted: bool,
     pub purchase_order: Option<String>,
+    /// When the coachee would rather be called: given when they signed up themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_call_time: Option<crate::domain::invitation::CallTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]

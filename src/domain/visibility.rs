@@ -29,12 +29,17 @@ pub struct OrderParties<'a> {
     pub provider_id: &'a str,
     /// The login of the assigned coach, if any.
     pub coach_user_id: Option<&'a str>,
+    /// False for an order from a confidential invitation campaign whose coachee does not share
+    /// their participation (004: stigma keeps people away): the employer does not see it.
+    pub employer_sees: bool,
 }
 
 /// The caller's audience for an order, or `None` when the order is not theirs to see.
 pub fn audience(caller: &Principal, order: OrderParties<'_>) -> Option<Audience> {
     match caller.role {
-        Role::Employer if caller.organisation_id == order.employer_id => Some(Audience::Employer),
+        Role::Employer if caller.organisation_id == order.employer_id && order.employer_sees => {
+            Some(Audience::Employer)
+        }
         Role::ProviderAdmin if caller.organisation_id == order.provider_id => {
             Some(Audience::ProviderAdmin)
         }
@@ -121,6 +126,7 @@ mod tests {
         employer_id: "emp",
         provider_id: "prov",
         coach_user_id: Some("anna"),
+        employer_sees: true,
     };
 
     #[test]
@@ -141,6 +147,20 @@ mod tests {
             audience(&caller(Role::Coachee, "emp", "o1", Some("o1")), ORDER),
             Some(Audience::Coachee)
         );
+    }
+
+    #[test]
+    fn a_confidential_campaigns_order_is_not_the_employers_to_see_004() {
+        let hidden = OrderParties {
+            employer_sees: false,
+            ..ORDER
+        };
+        let hr = caller(Role::Employer, "emp", "hr", None);
+        assert_eq!(audience(&hr, hidden), None);
+        let planner = caller(Role::ProviderAdmin, "prov", "p", None);
+        assert_eq!(audience(&planner, hidden), Some(Audience::ProviderAdmin));
+        let coachee = caller(Role::Coachee, "emp", "o1", Some("o1"));
+        assert_eq!(audience(&coachee, hidden), Some(Audience::Coachee));
     }
 
     #[test]

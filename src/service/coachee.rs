@@ -194,6 +194,27 @@ pub fn view(
     })
 }
 
+/// Sharing one's participation is a word about an order from a confidential campaign only: any
+/// other order the employer sees anyway.
+fn confidential_campaigns_order(
+    conn: &mut DbConnection,
+    order: &crate::db::orders::Order,
+) -> ServiceResult<()> {
+    let confidential = match &order.invitation_id {
+        Some(id) => crate::db::invitations::find(conn, &order.employer_id, id)?
+            .is_some_and(|campaign| campaign.confidential),
+        None => false,
+    };
+    if confidential {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "/share_participation",
+            "applies only to a trajectory you signed up for in a confidential campaign; your employer knows of this one already",
+        ))
+    }
+}
+
 /// The coachee gives or withdraws consents; each change is recorded with its time and source,
 /// and withdrawing the assessment's cancels a planned assessment.
 #[tracing::instrument(skip_all)]
@@ -207,12 +228,25 @@ pub fn change_consents(
     db::write(conn, |conn| {
         let visible = coachee_order(conn, now, caller, true)?;
         lifecycle::check(caller, &visible, OrderAction::RecordConsent, None)?;
-        let order = &visible.order;
+        let mut order = visible.order.clone();
+        if changes
+            .iter()
+            .any(|(kind, _)| *kind == ConsentKind::ShareParticipation)
+        {
+            confidential_campaigns_order(conn, &order)?;
+        }
+        let order = &mut order;
         let current = store::current_consents(conn, &order.id)?;
         for (kind, given) in changes {
             let said = current.iter().find(|c| c.kind == kind).map(|c| c.given);
             if !consent::is_change(said, given) {
                 continue;
+            }
+            // Shared, the employer sees the order from this consent on; withdrawn, it is told
+            // so (the event below) and then no longer sees it.
+            if kind == ConsentKind::ShareParticipation && given {
+                crate::db::orders::set_employer_sees(conn, &order.id, true)?;
+                order.employer_sees = true;
             }
             store::record_consent(
                 conn,
@@ -235,6 +269,10 @@ pub fn change_consents(
                 }
             };
             lifecycle::record(conn, now, caller, order, event)?;
+            if kind == ConsentKind::ShareParticipation && !given {
+                crate::db::orders::set_employer_sees(conn, &order.id, false)?;
+                order.employer_sees = false;
+            }
         }
         Ok(Consents::build(&store::current_consents(conn, &order.id)?))
     })

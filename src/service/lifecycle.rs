@@ -44,6 +44,7 @@ pub fn admit(
             employer_id: &order.employer_id,
             provider_id: &order.provider_id,
             coach_user_id: coach.as_ref().and_then(|c| c.user_id.as_deref()),
+            employer_sees: order.employer_sees,
         },
     )
     .ok_or_else(not_found)?;
@@ -146,6 +147,7 @@ fn append(
             subject: Subject::Order {
                 order_id: &order.id,
                 employer_id: &order.employer_id,
+                employer_sees: order.employer_sees,
                 provider_id: &order.provider_id,
                 from,
                 to: order.status,
@@ -168,8 +170,9 @@ pub fn record_for_organisation(
     organisation_id: &str,
     event: Event,
 ) -> ServiceResult<()> {
+    // A sign-up to a confidential campaign is the employer's to know of, not whose order it is.
     debug_assert!(
-        event.is_organisations(),
+        event.is_organisations() || matches!(event, Event::InvitationAccepted { .. }),
         "{} is an order's event",
         event.name()
     );

@@ -21,6 +21,7 @@ pub mod groups;
 pub mod idempotency;
 pub mod identity;
 pub mod intake;
+pub mod invitations;
 pub mod jobs;
 pub mod lifecycle;
 pub mod notes;

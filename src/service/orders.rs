@@ -40,53 +40,84 @@ pub fn commission(
 ) -> ServiceResult<OrderView> {
     let commission = new.commission(now.date_naive())?;
     db::write(conn, |conn| {
-        let employer = identity::find_organisation(conn, &caller.organisation_id)?.ok_or(
-            ServiceError::Unauthorized("the token's organisation no longer exists"),
-        )?;
-        let provider_id = employer.provider_id.ok_or_else(|| {
-            ServiceError::invalid(
-                "/",
-                "your organisation has no contracted coaching provider to send the order to",
-            )
-        })?;
-        let provider = identity::find_organisation(conn, &provider_id)?
-            .ok_or_else(|| anyhow::anyhow!("contracted provider {provider_id} missing"))?;
         if let Some(external_ref) = &commission.external_ref {
-            if let Some(existing) = store::find_by_external_ref(conn, &employer.id, external_ref)? {
+            if let Some(existing) =
+                store::find_by_external_ref(conn, &caller.organisation_id, external_ref)?
+            {
                 return Err(duplicate(&existing));
             }
         }
-        let zone = provider
-            .time_zone
-            .parse()
-            .unwrap_or(chrono_tz::Europe::Amsterdam);
-        let contact_due_at = contact::contact_due_at(now, zone);
-        let order = Order::submitted(
-            new_id(),
-            Placement {
-                employer_id: employer.id,
-                provider_id: provider.id,
-                placed_by: caller.subject.clone(),
-                placed_at: now.naive_utc(),
-                contact_due_at: contact_due_at.naive_utc(),
-            },
-            commission,
-        );
-        store::insert(conn, &order).map_err(|e| match e {
-            // Another order with this reference was placed meanwhile: a retry names it.
-            diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                ServiceError::Concurrent(
-                    "an order with this external_ref was placed while this request ran; retry to see it"
-                        .into(),
-                )
-            }
-            other => other.into(),
-        })?;
-        let event = Event::OrderCreated { contact_due_at };
-        lifecycle::record_creation(conn, now, caller, &order, event)?;
-        tracing::info!(order_id = %order.id, "order created");
+        let order = place(conn, now, caller, &caller.organisation_id, commission, None)?;
         order_reads::view(conn, now, caller, &order, Audience::Employer)
     })
+}
+
+/// Where a new order comes from, when not straight from the employer: the invitation campaign
+/// its coachee signed up to, and whether the employer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub invitation_id: &'a str,
+    pub employer_sees: bool,
+}
+
+/// Places a new order for `employer_id` with its contracted provider, `placed_by` the caller,
+/// with first contact due the same working day (004), and records its creation. The one way an
+/// order comes into being: the employer's commission and a sign-up to its campaign. Call inside
+/// the use case's transaction.
+pub fn place(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    caller: &Principal,
+    employer_id: &str,
+    commission: crate::domain::commission::Commission,
+    origin: Option<Origin<'_>>,
+) -> ServiceResult<Order> {
+    let employer = identity::find_organisation(conn, employer_id)?.ok_or(
+        ServiceError::Unauthorized("the token's organisation no longer exists"),
+    )?;
+    let provider_id = employer.provider_id.ok_or_else(|| {
+        ServiceError::invalid(
+            "/",
+            "your organisation has no contracted coaching provider to send the order to",
+        )
+    })?;
+    let provider = identity::find_organisation(conn, &provider_id)?
+        .ok_or_else(|| anyhow::anyhow!("contracted provider {provider_id} missing"))?;
+    let contact_due_at = contact::contact_due_at(now, provider_zone(&provider.time_zone));
+    let mut order = Order::submitted(
+        new_id(),
+        Placement {
+            employer_id: employer.id,
+            provider_id: provider.id,
+            placed_by: caller.subject.clone(),
+            placed_at: now.naive_utc(),
+            contact_due_at: contact_due_at.naive_utc(),
+        },
+        commission,
+    );
+    if let Some(origin) = origin {
+        order.invitation_id = Some(origin.invitation_id.to_string());
+        order.employer_sees = origin.employer_sees;
+    }
+    store::insert(conn, &order).map_err(|e| match e {
+        // Another order with this reference was placed meanwhile: a retry names it.
+        diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            ServiceError::Concurrent(
+                "an order with this external_ref was placed while this request ran; retry to see it"
+                    .into(),
+            )
+        }
+        other => other.into(),
+    })?;
+    let event = Event::OrderCreated { contact_due_at };
+    lifecycle::record_creation(conn, now, caller, &order, event)?;
+    tracing::info!(order_id = %order.id, "order created");
+    Ok(order)
+}
+
+/// A provider's time zone, Amsterdam when it names none this build knows.
+pub fn provider_zone(time_zone: &str) -> chrono_tz::Tz {
+    time_zone.parse().unwrap_or(chrono_tz::Europe::Amsterdam)
 }
 
 /// Runs one lifecycle action in a transaction: load, check, change, save with its event, view.

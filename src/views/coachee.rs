@@ -47,6 +47,12 @@ pub struct Consents {
     pub assessment: Option<ConsentState>,
     /// To sharing a summary (the agreed goals) with the employer.
     pub share_summary: Option<ConsentState>,
+    /// To be contacted: given by signing up to an invitation campaign (source `self_sign_up`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<ConsentState>,
+    /// For an order from a confidential campaign: to the employer knowing of the trajectory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_participation: Option<ConsentState>,
 }
 
 impl Consents {
@@ -66,6 +72,8 @@ impl Consents {
         Consents {
             assessment: state(ConsentKind::Assessment),
             share_summary: state(ConsentKind::ShareSummary),
+            contact: state(ConsentKind::Contact),
+            share_participation: state(ConsentKind::ShareParticipation),
         }
     }
 }

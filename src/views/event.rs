@@ -41,7 +41,8 @@ pub struct FeedEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to_status: Option<OrderStatus>,
     pub actor_role: Role,
-    /// The step's details, for the provider's side; absent for the employer.
+    /// The step's details, for the provider's side; absent for the employer, but for
+    /// `invitation.accepted` (which campaign).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
     pub data: Option<serde_json::Value>,
@@ -76,7 +77,7 @@ impl FeedEvent {
             to_status: stored.to_status,
             actor_role: stored.actor_role,
             data: event
-                .filter(|_| audience_of(kind).sees_event_details())
+                .filter(|e| audience_of(kind).sees_event_details() || e.details_reach_employer())
                 .map(|e| e.data()),
             id: stored.id,
         }

@@ -10,6 +10,7 @@ pub mod coaching;
 pub mod event;
 pub mod follow_up;
 pub mod identity;
+pub mod invitation;
 pub mod job;
 pub mod order;
 pub mod privacy;

@@ -1166,6 +1166,7 @@ async fn the_feed_skips_nothing_when_commits_come_out_of_order(backend: Backend)
                     subject: trajectum::db::events::Subject::Order {
                         order_id: &held_order,
                         employer_id: trajectum::admin::demo::EMPLOYER_ID,
+                        employer_sees: true,
                         provider_id: trajectum::admin::demo::PROVIDER_ID,
                         from: None,
                         to: trajectum::domain::order::OrderStatus::Accepted,

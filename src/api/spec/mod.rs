@@ -62,6 +62,7 @@ use passes::*;
         (name = "provider", description = "The provider's settings"),
         (name = "jobs", description = "Work the service does on its own, and the jobs that failed"),
         (name = "reports", description = "Outcomes in aggregate for HR (002, 004), small counts withheld"),
+        (name = "invitations", description = "Invitation campaigns (004): an employer invites a group to sign up for coaching in one step, and the public sign-up behind the campaign's link"),
         (name = "webhooks", description = "Events as they happen: signed webhooks (Standard Webhooks) and the events feed for systems that poll"),
         (name = "operations", description = "Health and metrics"),
     )
