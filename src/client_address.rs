@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn without_trusted_proxies_the_peer_is_the_client_whatever_the_header_says() {
         let none = TrustedProxies::parse("").unwrap();
-        assert_eq!(none.client(ip("203.0.113.9"), &["198.51.100.1"]), ip("203.0.113.9"));
+        assert_eq!(
+            none.client(ip("203.0.113.9"), &["198.51.100.1"]),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -83,10 +86,16 @@ mod tests {
         let proxies = TrustedProxies::parse("10.0.0.0/8, 192.0.2.1").unwrap();
         // The client forged the first entry; the proxy appended what it saw.
         let forwarded = ["1.2.3.4", "198.51.100.7"];
-        assert_eq!(proxies.client(ip("10.0.0.5"), &forwarded), ip("198.51.100.7"));
+        assert_eq!(
+            proxies.client(ip("10.0.0.5"), &forwarded),
+            ip("198.51.100.7")
+        );
         // Two trusted hops.
         let forwarded = ["198.51.100.7", "192.0.2.1"];
-        assert_eq!(proxies.client(ip("10.0.0.5"), &forwarded), ip("198.51.100.7"));
+        assert_eq!(
+            proxies.client(ip("10.0.0.5"), &forwarded),
+            ip("198.51.100.7")
+        );
         // A trusted proxy that forwarded nothing is the client as far as can be known.
         assert_eq!(proxies.client(ip("10.0.0.5"), &[]), ip("10.0.0.5"));
         assert_eq!(proxies.client(ip("10.0.0.5"), &["junk"]), ip("10.0.0.5"));

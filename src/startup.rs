@@ -316,10 +316,7 @@ pub fn load_notes_keys(settings: &Settings) -> anyhow::Result<NotesKeys> {
 
 /// One of the public sign-up's limits: `quota` per `TRAJECTUM_SIGN_UP_LIMIT_WINDOW_SECONDS`,
 /// shared by the instances as the per-caller limit is.
-fn sign_up_limiter(
-    settings: &Settings,
-    quota: u32,
-) -> Option<Arc<crate::rate_limit::RateLimiter>> {
+fn sign_up_limiter(settings: &Settings, quota: u32) -> Option<Arc<crate::rate_limit::RateLimiter>> {
     crate::domain::rate_limit::Policy::new(quota, settings.sign_up_limit_window_seconds).map(
         |policy| {
             Arc::new(crate::rate_limit::RateLimiter::new(

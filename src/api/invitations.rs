@@ -257,7 +257,7 @@ pub async fn public_invitation(
 /// (`en`, `nl`; else `en`). Signing up again (the same email or phone) keeps the first
 /// trajectory, and is answered the same: the answer tells nobody who signed up before.
 ///
-/// Refused: a campaign that is full or has ended, 409 `sign-up-refused` with `reason`
+/// Refused: a campaign that is full or has ended, 409 `sign-up-refused` with `refusal`
 /// (`full`, `ended`); an unknown, rotated-away or closed link, 404 that says nothing more; more
 /// sign-ups than `TRAJECTUM_SIGN_UP_LIMIT_PER_ADDRESS` from one client address, or than
 /// `TRAJECTUM_SIGN_UP_LIMIT_PER_CAMPAIGN` for the campaign, in a window: 429 with
@@ -289,7 +289,10 @@ pub async fn sign_up(
     // The address first: a flood from one address is turned away without database work.
     admit_address(&state, state.trusted_proxies.of(&req)).await?;
     if let Some(limiter) = state.sign_up_limits.per_campaign.as_ref() {
-        let key = format!("campaign:{}", hex::encode(&Sha256::digest(token.as_bytes())[..12]));
+        let key = format!(
+            "campaign:{}",
+            hex::encode(&Sha256::digest(token.as_bytes())[..12])
+        );
         let verdict = limiter.admit_key(&state.pool, key, state.clock.now()).await;
         if let Err(refused) = refuse_beyond(verdict) {
             let token = token.clone();
@@ -300,7 +303,7 @@ pub async fn sign_up(
             return Err(refused);
         }
     }
-    let receipt: SignUpReceipt = respond::call(&state, move |conn, now| {
+    let receipt: SignUpReceipt = respond::call_public(&state, move |conn, now| {
         invitations::sign_up(conn, now, &token, form)
     })
     .await?;

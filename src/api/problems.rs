@@ -78,6 +78,9 @@ pub struct ProblemDocument {
     /// Each occurrence of a series and whether it fits (409 `series-does-not-fit`).
     #[schema(required = false)]
     occurrences: Vec<crate::views::session::SeriesOccurrence>,
+    /// Why a sign-up to an invitation campaign was refused (409 `sign-up-refused`).
+    #[schema(required = false)]
+    refusal: crate::domain::invitation::RefusalReason,
     /// The OAuth 2.0 error code, on the token endpoints (RFC 6749 §5.2).
     #[schema(required = false)]
     error: OAuthError,

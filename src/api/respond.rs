@@ -199,6 +199,37 @@ where
     .map_err(ApiError::from)
 }
 
+/// Runs a public use case (no caller: the sign-up to an invitation campaign) as [`call`] does,
+/// armed for the audit trail with an anonymous actor that the use case names as it learns who
+/// it is (`db::audit::act_as`).
+pub async fn call_public<T, F>(state: &AppState, use_case: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut DbConnection, DateTime<Utc>) -> ServiceResult<T> + Send + 'static,
+{
+    let now = state.clock.now();
+    let actor = AUDIT
+        .try_with(|facts| audit::Actor {
+            principal: Principal {
+                subject: "anonymous".into(),
+                subject_type: crate::domain::principal::SubjectType::Link,
+                role: crate::domain::principal::Role::Coachee,
+                organisation_id: String::new(),
+                order_id: None,
+            },
+            action: facts.action.clone(),
+            resource_id: None,
+            request_id: facts.request_id.clone(),
+            at: now.naive_utc(),
+        })
+        .ok();
+    db::run(&state.pool, move |conn| {
+        audit::armed(actor, || use_case(conn, now))
+    })
+    .await
+    .map_err(ApiError::from)
+}
+
 /// Runs a use case that reads confidential content (an intake, a plan, notes), as [`call`]
 /// does, and records the read in the audit trail.
 pub async fn read_confidential<T, F>(state: &AppState, use_case: F) -> ApiResult<T>

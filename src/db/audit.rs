@@ -59,6 +59,16 @@ pub fn write_if_armed(conn: &mut DbConnection) -> QueryResult<()> {
     insert(conn, &actor, Kind::Change)
 }
 
+/// Names who the armed actor is, for a use case that learns it only as it runs (a sign-up to
+/// an invitation campaign: the person acts through the campaign's link).
+pub fn act_as(principal: Principal) {
+    ARMED.with(|armed| {
+        if let Some(actor) = armed.borrow_mut().as_mut() {
+            actor.principal = principal;
+        }
+    });
+}
+
 /// Takes the armed actor away, so that no change entry is written for it.
 pub fn disarm() -> Option<Actor> {
     ARMED.with(|armed| armed.borrow_mut().take())

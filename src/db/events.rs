@@ -233,8 +233,7 @@ pub fn append(conn: &mut DbConnection, new: &NewEvent<'_>) -> QueryResult<()> {
             from,
             to,
         } => {
-            let employer =
-                (employer_sees && new.event.reaches_employer()).then_some(employer_id);
+            let employer = (employer_sees && new.event.reaches_employer()).then_some(employer_id);
             let readers: Vec<&str> = employer.into_iter().chain([provider_id]).collect();
             (Some(order_id), None, from, Some(to), readers)
         }

@@ -66,10 +66,7 @@ pub fn find(
 }
 
 /// The campaign whose link token has the digest `token_hash`.
-pub fn find_by_token(
-    conn: &mut DbConnection,
-    token_hash: &str,
-) -> QueryResult<Option<Invitation>> {
+pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<Invitation>> {
     invitations::table
         .filter(invitations::token_hash.eq(token_hash))
         .select(Invitation::as_select())
@@ -162,12 +159,6 @@ pub fn remember_sign_up(
             .execute(conn)?;
     }
     Ok(())
-}
-
-/// Forgets who signed up with the order (its coachee's data is erased).
-pub fn forget_sign_ups_of(conn: &mut DbConnection, order_id: &str) -> QueryResult<usize> {
-    diesel::delete(invitation_sign_ups::table.filter(invitation_sign_ups::order_id.eq(order_id)))
-        .execute(conn)
 }
 
 /// Counts one more sign-up refused for `reason`. One statement: concurrent refusals all count.

@@ -198,6 +198,34 @@ pub const MAP: &[Column] = &[
     col("orders", "alliance_risk", Facts, Keep),
     col("orders", "alliance_at_risk_at", Facts, Keep),
     col("orders", "closing_summary", Coaching, Clear),
+    // Which campaign an order came from, and whether the employer sees it: facts.
+    col("orders", "invitation_id", Facts, Keep),
+    col("orders", "employer_sees", Facts, Keep),
+    // Invitation campaigns: the employer's words to a group, counts, and the link's digest.
+    col("invitations", "id", Facts, Keep),
+    col("invitations", "employer_id", Facts, Keep),
+    col("invitations", "title", Facts, Keep),
+    col("invitations", "message", Facts, Keep),
+    col("invitations", "kind", Facts, Keep),
+    col("invitations", "session_budget", Facts, Keep),
+    col("invitations", "max_sign_ups", Facts, Keep),
+    col("invitations", "ends_on", Facts, Keep),
+    col("invitations", "confidential", Facts, Keep),
+    col("invitations", "token_hash", Facts, Keep),
+    col("invitations", "sign_ups", Facts, Keep),
+    col("invitations", "closed_at", Facts, Keep),
+    col("invitations", "version", Facts, Keep),
+    col("invitations", "created_by", Facts, Keep),
+    col("invitations", "created_at", Facts, Keep),
+    col("invitations", "updated_at", Facts, Keep),
+    // Who signed up: digests of the coachee's email and phone, which recognise them in the
+    // campaign. Erased with the rest of what identifies them.
+    col("invitation_sign_ups", "invitation_id", Coachee, DeleteRow),
+    col("invitation_sign_ups", "person_key", Coachee, DeleteRow),
+    col("invitation_sign_ups", "order_id", Coachee, DeleteRow),
+    col("invitation_refusals", "invitation_id", Facts, Keep),
+    col("invitation_refusals", "reason", Facts, Keep),
+    col("invitation_refusals", "refused", Facts, Keep),
     col("erasures", "order_id", Facts, Keep),
     col("erasures", "erased_at", Facts, Keep),
     col("erasures", "erased_by", Facts, Keep),
@@ -405,8 +433,16 @@ pub const MAP: &[Column] = &[
 fn rows_of_order(table: &str) -> Option<&'static str> {
     Some(match table {
         "orders" => "id = {order}",
-        "intakes" | "plans" | "closing_reviews" | "order_extensions" | "consents"
-        | "coachee_links" | "calendar_feeds" | "sessions" | "follow_ups" => "order_id = {order}",
+        "intakes"
+        | "plans"
+        | "closing_reviews"
+        | "order_extensions"
+        | "consents"
+        | "coachee_links"
+        | "calendar_feeds"
+        | "sessions"
+        | "follow_ups"
+        | "invitation_sign_ups" => "order_id = {order}",
         "session_notes" => "session_id IN (SELECT id FROM sessions WHERE order_id = {order})",
         // Keyed without the order: every remembered answer that names it.
         "idempotency_keys" => "response_body LIKE '%' || {order} || '%'",

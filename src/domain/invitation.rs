@@ -274,7 +274,12 @@ pub fn answer_language(asked: Option<&str>) -> &'static str {
 /// What happens next, in words a person understands (004: a person on the phone the same day):
 /// "A coach will call you today before 17:00." The day is named relative to `now` in the
 /// provider's time zone: today, tomorrow, or the weekday.
-pub fn what_happens_next(language: &str, due: DateTime<Utc>, now: DateTime<Utc>, zone: Tz) -> String {
+pub fn what_happens_next(
+    language: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> String {
     let due_local = due.with_timezone(&zone);
     let today = now.with_timezone(&zone).date_naive();
     let day = due_local.date_naive();
@@ -365,7 +370,9 @@ mod tests {
         let terms = new(20, day(2026, 12, 31)).terms(day(2026, 12, 7)).unwrap();
         assert_eq!(terms.title, "Coaching for logistics");
         assert_eq!(terms.session_budget, DEFAULT_SESSIONS);
-        let errors = new(0, day(2026, 12, 6)).terms(day(2026, 12, 7)).unwrap_err();
+        let errors = new(0, day(2026, 12, 6))
+            .terms(day(2026, 12, 7))
+            .unwrap_err();
         let pointers: Vec<_> = errors.iter().map(|e| e.pointer.as_str()).collect();
         assert_eq!(pointers, ["/max_sign_ups", "/ends_on"]);
         assert!(new(1, day(2028, 1, 1)).terms(day(2026, 12, 7)).is_err());
@@ -381,9 +388,15 @@ mod tests {
         };
         assert_eq!(open.admits(day(2026, 12, 31)), Ok(()));
         assert_eq!(open.admits(day(2027, 1, 1)), Err(RefusalReason::Ended));
-        let full = Standing { sign_ups: 2, ..open };
+        let full = Standing {
+            sign_ups: 2,
+            ..open
+        };
         assert_eq!(full.admits(day(2026, 12, 7)), Err(RefusalReason::Full));
-        let closed = Standing { closed: true, ..open };
+        let closed = Standing {
+            closed: true,
+            ..open
+        };
         assert_eq!(closed.admits(day(2026, 12, 7)), Err(RefusalReason::Closed));
         assert!(!closed.is_open(day(2026, 12, 7)) && open.is_open(day(2026, 12, 7)));
     }
@@ -397,7 +410,9 @@ mod tests {
             preferred_call_time: None,
             language: None,
         };
-        let applicant = sign_up(Some(" Sam@Acme.example "), None).applicant().unwrap();
+        let applicant = sign_up(Some(" Sam@Acme.example "), None)
+            .applicant()
+            .unwrap();
         assert_eq!(applicant.coachee.email.as_deref(), Some("sam@acme.example"));
         assert_eq!(applicant.coachee.name, "Sam");
         assert!(sign_up(None, Some("+31 6 1234 5678")).applicant().is_ok());
@@ -413,7 +428,10 @@ mod tests {
             email: email.map(String::from),
             phone: phone.map(String::from),
         };
-        let first = person_keys("c1", &person(Some("sam@acme.example"), Some("+31 6 1234 5678")));
+        let first = person_keys(
+            "c1",
+            &person(Some("sam@acme.example"), Some("+31 6 1234 5678")),
+        );
         assert_eq!(first.len(), 2);
         let by_phone = person_keys("c1", &person(None, Some("+31 (6) 12-34-56-78")));
         assert_eq!(by_phone, first[1..]);

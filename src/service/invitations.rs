@@ -22,8 +22,7 @@ use crate::service::lifecycle;
 use crate::service::orders::{self, Origin};
 use crate::service::pagination::PageRequest;
 use crate::views::invitation::{
-    InvitationPage, InvitationView, InvitationWithToken, PublicInvitation, Refusals,
-    SignUpReceipt,
+    InvitationPage, InvitationView, InvitationWithToken, PublicInvitation, Refusals, SignUpReceipt,
 };
 
 fn not_found() -> ServiceError {
@@ -37,7 +36,11 @@ fn no_campaign() -> ServiceError {
 }
 
 /// Today in the time zone of the employer's provider: a campaign's last day is a date there.
-fn today_of(conn: &mut DbConnection, employer_id: &str, now: DateTime<Utc>) -> ServiceResult<NaiveDate> {
+fn today_of(
+    conn: &mut DbConnection,
+    employer_id: &str,
+    now: DateTime<Utc>,
+) -> ServiceResult<NaiveDate> {
     Ok(now.with_timezone(&zone_of(conn, employer_id)?).date_naive())
 }
 
@@ -60,7 +63,11 @@ fn view(
     let refused = store::refusals_of(conn, std::slice::from_ref(&invitation.id))?
         .into_iter()
         .map(|(_, reason, n)| (reason, n));
-    Ok(InvitationView::build(invitation, Refusals::of(refused), today))
+    Ok(InvitationView::build(
+        invitation,
+        Refusals::of(refused),
+        today,
+    ))
 }
 
 /// The employer starts a campaign; the answer holds its link token, shown this once.
@@ -157,7 +164,11 @@ fn load_for_change(
     Ok(invitation)
 }
 
-fn save(conn: &mut DbConnection, now: DateTime<Utc>, mut invitation: Invitation) -> ServiceResult<Invitation> {
+fn save(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    mut invitation: Invitation,
+) -> ServiceResult<Invitation> {
     let previous = invitation.version;
     invitation.version += 1;
     invitation.updated_at = now.naive_utc();
@@ -256,8 +267,7 @@ fn signer(invitation: &Invitation) -> Principal {
 
 /// How a sign-up ended inside its transaction: a refusal is counted and committed too.
 enum Outcome {
-    Placed,
-    Repeat,
+    Signed,
     Refused(RefusalReason),
 }
 
@@ -296,18 +306,28 @@ pub fn sign_up(
         }
         if let Err(reason) = campaign.standing().admits(today) {
             store::count_refusal(conn, &campaign.id, reason)?;
+            // A refusal counted is no change of anyone's.
+            crate::db::audit::disarm();
             return Ok(Outcome::Refused(reason));
         }
         let keys = invitation::person_keys(&campaign.id, &applicant.coachee);
-        if let Some(order_id) = store::order_of(conn, &campaign.id, &keys)? {
-            repeat(conn, now, &campaign, &order_id)?;
-            return Ok(Outcome::Repeat);
-        }
-        place(conn, now, today, &campaign, applicant, &keys)?;
-        Ok(Outcome::Placed)
+        let order_id = match store::order_of(conn, &campaign.id, &keys)? {
+            Some(order_id) => {
+                repeat(conn, now, &campaign, &order_id)?;
+                order_id
+            }
+            None => place(conn, now, today, &campaign, applicant, &keys)?,
+        };
+        // In the audit trail: the person, through the campaign's link, on their order (an entry
+        // in the provider's trail, as a coachee's are).
+        crate::db::audit::act_as(Principal {
+            order_id: Some(order_id),
+            ..signer(&campaign)
+        });
+        Ok(Outcome::Signed)
     })?;
     match outcome {
-        Outcome::Placed | Outcome::Repeat => {
+        Outcome::Signed => {
             let due = crate::domain::contact::contact_due_at(now, zone);
             Ok(SignUpReceipt {
                 message: invitation::what_happens_next(language, due, now, zone),
@@ -328,7 +348,7 @@ fn refused(reason: RefusalReason, ends_on: NaiveDate) -> ServiceError {
         _ => "this invitation has as many sign-ups as it can take; ask your HR department how to find coaching now".to_string(),
     };
     let mut extensions = serde_json::Map::new();
-    extensions.insert("reason".into(), reason.as_str().into());
+    extensions.insert("refusal".into(), reason.as_str().into());
     ServiceError::Taken {
         slug: "sign-up-refused",
         detail,
@@ -344,7 +364,7 @@ fn place(
     campaign: &Invitation,
     applicant: Applicant,
     keys: &[String],
-) -> ServiceResult<()> {
+) -> ServiceResult<String> {
     let signer = signer(campaign);
     let commission = Commission {
         coachee: applicant.coachee,
@@ -396,7 +416,7 @@ fn place(
         lifecycle::record_for_organisation(conn, now, &signer, &campaign.employer_id, accepted)?;
     }
     tracing::info!(order_id = %order.id, invitation_id = %campaign.id, "signed up to an invitation");
-    Ok(())
+    Ok(order.id)
 }
 
 /// The same person signed up again: their first order stays, and its coach hears of it.

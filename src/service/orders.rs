@@ -99,7 +99,8 @@ pub fn place(
         order.invitation_id = Some(origin.invitation_id.to_string());
         order.employer_sees = origin.employer_sees;
     }
-    store::insert(conn, &order).map_err(|e| match e {
+    store::insert(conn, &order).map_err(|e| {
+        match e {
         // Another order with this reference was placed meanwhile: a retry names it.
         diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
             ServiceError::Concurrent(
@@ -108,6 +109,7 @@ pub fn place(
             )
         }
         other => other.into(),
+    }
     })?;
     let event = Event::OrderCreated { contact_due_at };
     lifecycle::record_creation(conn, now, caller, &order, event)?;

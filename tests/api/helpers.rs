@@ -189,6 +189,9 @@ pub fn test_settings(db: &TestDb) -> Settings {
         // The test clock stands still, so a test's requests all fall in one window: a quota
         // no test reaches, except those of the rate limit (`limits.rs`), which set their own.
         rate_limit: 100_000,
+        // The same for the public sign-up's limits (`invitations.rs` sets its own).
+        sign_up_limit_per_address: 100_000,
+        sign_up_limit_per_campaign: 100_000,
         ..Settings::default()
     }
 }

@@ -16,6 +16,7 @@ mod events;
 mod follow_ups;
 mod groups;
 mod instances;
+mod invitations;
 mod lifecycle;
 mod limits;
 mod migrations;

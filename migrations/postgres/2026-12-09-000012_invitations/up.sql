@@ -42,3 +42,9 @@ CREATE TABLE invitation_refusals (
 -- employer (`employer_sees` false) unless its coachee shares their participation.
 ALTER TABLE orders ADD COLUMN invitation_id TEXT REFERENCES invitations (id);
 ALTER TABLE orders ADD COLUMN employer_sees BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- Two more consents: to be contacted (given by signing up oneself, 004), and to the employer
+-- knowing of the trajectory (an order from a confidential campaign).
+ALTER TABLE consents DROP CONSTRAINT consents_kind_check;
+ALTER TABLE consents ADD CONSTRAINT consents_kind_check
+    CHECK (kind IN ('assessment', 'share_summary', 'contact', 'share_participation'));

@@ -42,3 +42,19 @@ CREATE TABLE invitation_refusals (
 -- employer (`employer_sees` false) unless its coachee shares their participation.
 ALTER TABLE orders ADD COLUMN invitation_id TEXT; -- (SQLite cannot drop a column that references another table)
 ALTER TABLE orders ADD COLUMN employer_sees BOOLEAN NOT NULL DEFAULT TRUE;
+
+-- Two more consents: to be contacted (given by signing up oneself, 004), and to the employer
+-- knowing of the trajectory (an order from a confidential campaign). SQLite changes a CHECK
+-- only by building the table again.
+CREATE TABLE consents_new (
+    id          TEXT PRIMARY KEY,
+    order_id    TEXT NOT NULL REFERENCES orders (id),
+    kind        TEXT NOT NULL CHECK (kind IN ('assessment', 'share_summary', 'contact', 'share_participation')),
+    given       BOOLEAN NOT NULL,
+    source      TEXT NOT NULL,
+    recorded_at TIMESTAMP NOT NULL
+);
+INSERT INTO consents_new SELECT id, order_id, kind, given, source, recorded_at FROM consents;
+DROP TABLE consents;
+ALTER TABLE consents_new RENAME TO consents;
+CREATE INDEX consents_order_idx ON consents (order_id, kind, id);
