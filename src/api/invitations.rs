@@ -199,8 +199,14 @@ async fn admit_address(state: &AppState, address: Option<IpAddr>) -> ApiResult<(
     else {
         return Ok(());
     };
-    let key = format!("address:{address}");
+    // A digest, not the address: the count is shared through the database, and an address is
+    // personal data.
+    let key = format!("address:{}", short_digest(&address.to_string()));
     refuse_beyond(limiter.admit_key(&state.pool, key, state.clock.now()).await)
+}
+
+fn short_digest(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
 }
 
 fn refuse_beyond(verdict: Verdict) -> ApiResult<()> {
