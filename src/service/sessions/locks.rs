@@ -7,7 +7,9 @@
 //! Outside booking the same order holds: assigning an order, deactivating a coach and disabling
 //! a coach's login lock the coach's row first (then the order, or only read the orders). An API
 //! client's row is locked alone, by what changes it (disabling, enabling, rotating its secret),
-//! in a transaction that locks nothing else.
+//! in a transaction that locks nothing else. A sign-up to an invitation campaign locks the
+//! campaign's row, then inserts its order and its events (it locks no coach or order); closing
+//! a campaign or rotating its link locks that row alone.
 //!
 //! The webhook deliverer takes a subscription's job row, then (only when it is about to finish)
 //! its organisation's head row, shared (`db::webhooks::lock_head`). This is the other way round,
