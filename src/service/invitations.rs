@@ -79,6 +79,14 @@ pub fn create(
     new: NewInvitation,
 ) -> ServiceResult<InvitationWithToken> {
     db::write(conn, |conn| {
+        let contracted = identity::find_organisation(conn, &caller.organisation_id)?
+            .is_some_and(|employer| employer.provider_id.is_some());
+        if !contracted {
+            return Err(ServiceError::invalid(
+                "/",
+                "your organisation has no contracted coaching provider to send sign-ups to",
+            ));
+        }
         let today = today_of(conn, &caller.organisation_id, now)?;
         let terms = new.terms(today)?;
         let token = generate_client_secret();
