@@ -26,6 +26,9 @@ pub struct OutcomeParams {
     pub to: String,
     /// For the provider: one of its employers only (an employer may name itself).
     pub employer_id: Option<Uuid>,
+    /// The orders of one invitation campaign only (`GET /invitations`): for a confidential
+    /// campaign, what its employer may know of how the trajectories went.
+    pub invitation_id: Option<Uuid>,
 }
 
 /// Whether the client asked for CSV: `text/csv` named in `Accept` before any JSON type.
@@ -53,7 +56,8 @@ fn wants_csv(req: &HttpRequest) -> bool {
 /// state, first contact within the same working day (004), intake decisions, sessions held,
 /// missed and cancelled late, the commissioned sessions used, started trajectories at risk after
 /// the first session (004), and whether the results lasted at the follow-ups (002). An employer
-/// gets its own orders; the provider's planners all their employers' or one's (`employer_id`).
+/// gets its own orders; the provider's planners all their employers' or one's (`employer_id`);
+/// either, the orders of one invitation campaign (`invitation_id`).
 /// No person's coaching content is in it, and no one can be singled out: each count from 1 to
 /// below `min_count` (5 by default) is withheld, with as many others in its breakdown as keep it
 /// from being derived from the total, or the whole breakdown when its population is that
@@ -82,9 +86,10 @@ pub async fn outcomes(
     let period = Period::parse(&params.from, &params.to)
         .map_err(|e| ApiError::invalid_field(e.pointer, e.detail))?;
     let employer_id = params.employer_id.map(|id| id.to_string());
+    let invitation_id = params.invitation_id.map(|id| id.to_string());
     let min_count = state.report_min_count;
     let report = respond::read(&state, move |conn, _| {
-        reports::outcomes(conn, &caller, period, employer_id, min_count)
+        reports::outcomes(conn, &caller, period, employer_id, invitation_id, min_count)
     })
     .await?;
     let mut response = HttpResponse::Ok();

@@ -65,6 +65,15 @@ pub fn find(
         .optional()
 }
 
+/// The campaign `id`, whoever's it is.
+pub fn get(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Invitation>> {
+    invitations::table
+        .find(id)
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// The campaign whose link token has the digest `token_hash`.
 pub fn find_by_token(conn: &mut DbConnection, token_hash: &str) -> QueryResult<Option<Invitation>> {
     invitations::table

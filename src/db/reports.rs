@@ -17,6 +17,8 @@ use crate::domain::session::SessionStatus;
 pub struct Scope {
     pub provider_id: Option<String>,
     pub employer_id: Option<String>,
+    /// The orders of one invitation campaign only.
+    pub invitation_id: Option<String>,
     /// Commissioned from (inclusive) to (exclusive).
     pub from: NaiveDateTime,
     pub until: NaiveDateTime,
@@ -49,6 +51,9 @@ macro_rules! in_scope {
         }
         if let Some(employer) = &scope.employer_id {
             query = query.filter(orders::employer_id.eq(employer.clone()));
+        }
+        if let Some(invitation) = &scope.invitation_id {
+            query = query.filter(orders::invitation_id.eq(invitation.clone()));
         }
         query
     }};

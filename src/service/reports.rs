@@ -52,6 +52,7 @@ impl Period {
         Scope {
             provider_id,
             employer_id,
+            invitation_id: None,
             from: self.first.and_hms_opt(0, 0, 0).expect("midnight"),
             until: until.and_hms_opt(0, 0, 0).expect("midnight"),
         }
@@ -62,16 +63,23 @@ fn no_employer() -> ServiceError {
     ServiceError::NotFound("no such employer among yours".into())
 }
 
+fn no_invitation() -> ServiceError {
+    ServiceError::NotFound("no such invitation campaign among yours".into())
+}
+
 /// The outcome report of `months` for the caller's organisation: an employer its own orders; a
-/// provider's planner all its employers', or `employer_id`'s only.
+/// provider's planner all its employers', or `employer_id`'s only; with `invitation_id`, the
+/// orders of that campaign only (004: how a confidential campaign's trajectories went, in
+/// aggregate, is what its employer may know of them).
 pub fn outcomes(
     conn: &mut DbConnection,
     caller: &Principal,
     months: Period,
     employer_id: Option<String>,
+    invitation_id: Option<String>,
     min_count: u32,
 ) -> ServiceResult<OutcomeReport> {
-    let scope = match caller.role {
+    let mut scope = match caller.role {
         Role::Employer => {
             if employer_id
                 .as_ref()
@@ -99,6 +107,25 @@ pub fn outcomes(
             ))
         }
     };
+    if let Some(id) = &invitation_id {
+        let campaign = crate::db::invitations::get(conn, id)?.ok_or_else(no_invitation)?;
+        let ours = match caller.role {
+            Role::Employer => campaign.employer_id == caller.organisation_id,
+            _ => {
+                identity::find_organisation(conn, &campaign.employer_id)?.is_some_and(|employer| {
+                    employer.provider_id.as_deref() == Some(caller.organisation_id.as_str())
+                })
+            }
+        };
+        let in_scope = scope
+            .employer_id
+            .as_ref()
+            .is_none_or(|employer| *employer == campaign.employer_id);
+        if !(ours && in_scope) {
+            return Err(no_invitation());
+        }
+        scope.invitation_id = Some(campaign.id);
+    }
     let orders = store::order_facts(conn, &scope)?;
     let sessions = store::session_outcomes(conn, &scope)?;
     let results = store::follow_up_results(conn, &scope)?;
@@ -108,6 +135,7 @@ pub fn outcomes(
         employer_id: (caller.role == Role::ProviderAdmin)
             .then_some(employer_id)
             .flatten(),
+        invitation_id,
         min_count,
         breakdowns: outcome_breakdowns(&orders, &sessions, &results, min_count),
     })

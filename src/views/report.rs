@@ -19,6 +19,10 @@ pub struct OutcomeReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(format = Uuid)]
     pub employer_id: Option<String>,
+    /// The one invitation campaign reported on, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub invitation_id: Option<String>,
     /// Counts from 1 to below this are withheld.
     pub min_count: u32,
     /// `orders_by_kind`, `orders_by_status`, `first_contact` (the same working day, 004),

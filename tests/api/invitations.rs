@@ -611,6 +611,63 @@ async fn only_the_employer_runs_campaigns_and_their_terms_are_checked(backend: B
     assert_eq!(list["data"], json!([]));
 }
 
+/// How a campaign's trajectories went, in aggregate, is what its employer may know of them
+/// (004): the outcome report of one campaign counts its orders only, small counts withheld as
+/// in every report; another employer's campaign is not there to ask about.
+async fn a_campaigns_outcomes_are_reported_in_aggregate_only(backend: Backend) {
+    let s = Scene::new(backend).await;
+    // An order of the employer's own, of the same kind, outside the campaign.
+    s.create(
+        &json!({"coachee": {"name": "Sam", "email": "sam@acme.example"}, "kind": "preventive"}),
+    )
+    .await;
+    let (created, token) = campaign(&s.app, &s.hr, true, 10, 30).await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let this = s.app.now().format("%Y-%m").to_string();
+    let query = format!("/api/v1/reports/outcomes?from={this}&to={this}&invitation_id={id}");
+    let kinds = |report: &Value| -> Value {
+        report["breakdowns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "orders_by_kind")
+            .unwrap()["cells"]
+            .clone()
+    };
+    let count = |cells: &Value, category: &str| -> Value {
+        cells
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["category"] == category)
+            .unwrap()["count"]
+            .clone()
+    };
+    for n in 0..4 {
+        let response = sign_up(&s.app, &token, &person("p", &format!("p{n}@acme.example"))).await;
+        assert_eq!(response.status(), 202);
+    }
+    // Four: too few to show.
+    let report = json_of(s.app.get(&query, &s.hr).await).await;
+    assert_eq!(report["invitation_id"], id.as_str());
+    assert_eq!(count(&kinds(&report), "preventive"), Value::Null);
+    let response = sign_up(&s.app, &token, &person("p", "p4@acme.example")).await;
+    assert_eq!(response.status(), 202);
+    let report = json_of(s.app.get(&query, &s.hr).await).await;
+    let cells = kinds(&report);
+    assert_eq!(count(&cells, "preventive"), 5);
+    assert_eq!(
+        count(&cells, "job_coaching"),
+        0,
+        "the employer's own order is not the campaign's"
+    );
+    // The provider's planner may ask too; another employer may not.
+    assert_eq!(s.app.get(&query, &s.planner).await.status(), 200);
+    let other = s.app.seed_other_tenant().await;
+    let other_hr = s.app.access_token(&other.hr_email, OTHER_PASSWORD).await;
+    assert_problem(s.app.get(&query, &other_hr).await, 404).await;
+}
+
 api_test!(
     a_sign_up_places_one_order_with_the_contact_clock_running,
     a_repeat_sign_up_keeps_the_first_order,
@@ -621,4 +678,5 @@ api_test!(
     a_confidential_campaign_tells_the_employer_how_many_never_who,
     sharing_participation_applies_to_a_confidential_campaigns_order_only,
     only_the_employer_runs_campaigns_and_their_terms_are_checked,
+    a_campaigns_outcomes_are_reported_in_aggregate_only,
 );
