@@ -19,6 +19,10 @@ pub struct Scope {
     pub employer_id: Option<String>,
     /// The orders of one invitation campaign only.
     pub invitation_id: Option<String>,
+    /// Only the orders the employer sees (`true`), or only those it does not (`false`): an
+    /// employer's report never mixes the two, so it cannot be told apart by subtracting what it
+    /// sees from it.
+    pub employer_sees: Option<bool>,
     /// Commissioned from (inclusive) to (exclusive).
     pub from: NaiveDateTime,
     pub until: NaiveDateTime,
@@ -54,6 +58,9 @@ macro_rules! in_scope {
         }
         if let Some(invitation) = &scope.invitation_id {
             query = query.filter(orders::invitation_id.eq(invitation.clone()));
+        }
+        if let Some(sees) = scope.employer_sees {
+            query = query.filter(orders::employer_sees.eq(sees));
         }
         query
     }};

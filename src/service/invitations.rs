@@ -318,6 +318,13 @@ pub fn sign_up(
             crate::db::audit::disarm();
             return Ok(Outcome::Refused(reason));
         }
+        // An employer without a provider any more takes no sign-ups: the link leads nowhere,
+        // for a repeat as for a first (the answer must not tell them apart).
+        let contracted = identity::find_organisation(conn, &campaign.employer_id)?
+            .is_some_and(|employer| employer.provider_id.is_some());
+        if !contracted {
+            return Err(no_campaign());
+        }
         let keys = invitation::person_keys(&campaign.id, &applicant.coachee);
         let order_id = match store::order_of(conn, &campaign.id, &keys)? {
             Some(order_id) => {

@@ -53,6 +53,7 @@ impl Period {
             provider_id,
             employer_id,
             invitation_id: None,
+            employer_sees: None,
             from: self.first.and_hms_opt(0, 0, 0).expect("midnight"),
             until: until.and_hms_opt(0, 0, 0).expect("midnight"),
         }
@@ -70,7 +71,9 @@ fn no_invitation() -> ServiceError {
 /// The outcome report of `months` for the caller's organisation: an employer its own orders; a
 /// provider's planner all its employers', or `employer_id`'s only; with `invitation_id`, the
 /// orders of that campaign only (004: how a confidential campaign's trajectories went, in
-/// aggregate, is what its employer may know of them).
+/// aggregate, is what its employer may know of them). An employer's report covers either the
+/// orders it sees, or a confidential campaign's orders it does not see, never both: mixed, the
+/// figures minus what it sees of its own orders would tell it the hidden ones'.
 pub fn outcomes(
     conn: &mut DbConnection,
     caller: &Principal,
@@ -87,7 +90,10 @@ pub fn outcomes(
             {
                 return Err(no_employer());
             }
-            months.scope(None, Some(caller.organisation_id.clone()))
+            let mut scope = months.scope(None, Some(caller.organisation_id.clone()));
+            // The orders it sees; a confidential campaign's are reported on their own below.
+            scope.employer_sees = Some(true);
+            scope
         }
         Role::ProviderAdmin => {
             if let Some(id) = &employer_id {
@@ -123,6 +129,11 @@ pub fn outcomes(
             .is_none_or(|employer| *employer == campaign.employer_id);
         if !(ours && in_scope) {
             return Err(no_invitation());
+        }
+        if caller.role == Role::Employer {
+            // A confidential campaign's report covers the orders its employer does not see,
+            // and only those (004: how many and how it went, never who).
+            scope.employer_sees = Some(!campaign.confidential);
         }
         scope.invitation_id = Some(campaign.id);
     }

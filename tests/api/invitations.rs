@@ -655,17 +655,48 @@ async fn a_campaigns_outcomes_are_reported_in_aggregate_only(backend: Backend) {
     assert_eq!(response.status(), 202);
     let report = json_of(s.app.get(&query, &s.hr).await).await;
     let cells = kinds(&report);
-    assert_eq!(count(&cells, "preventive"), 5);
     assert_eq!(
-        count(&cells, "job_coaching"),
-        0,
+        count(&cells, "preventive"),
+        5,
         "the employer's own order is not the campaign's"
+    );
+    // The employer's report of its own orders leaves the confidential ones out: with them it
+    // would say 6, and 6 minus the one order it sees would be the campaign's, unsuppressed.
+    let own = format!("/api/v1/reports/outcomes?from={this}&to={this}");
+    let own = json_of(s.app.get(&own, &s.hr).await).await;
+    assert_eq!(
+        count(&kinds(&own), "preventive"),
+        Value::Null,
+        "1, withheld"
     );
     // The provider's planner may ask too; another employer may not.
     assert_eq!(s.app.get(&query, &s.planner).await.status(), 200);
     let other = s.app.seed_other_tenant().await;
     let other_hr = s.app.access_token(&other.hr_email, OTHER_PASSWORD).await;
     assert_problem(s.app.get(&query, &other_hr).await, 404).await;
+}
+
+/// Rolling the schema back past the campaigns would show a confidential campaign's orders to
+/// their employer (the old code knows no hidden order): the down migration refuses while there
+/// is one, and leaves everything as it was.
+async fn rolling_back_refuses_to_bare_a_confidential_campaigns_orders(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let (_, token) = campaign(&s.app, &s.hr, true, 10, 30).await;
+    let response = sign_up(&s.app, &token, &person("Noor", "noor@acme.example")).await;
+    assert_eq!(response.status(), 202);
+    let reverted = s
+        .app
+        .blocking(|conn| {
+            Ok(trajectum::db::migrations::revert_to(
+                conn,
+                "2026-12-08-000011_request_counts",
+            ))
+        })
+        .await;
+    let error = reverted.expect_err("the revert is refused").to_string();
+    assert!(error.contains("confidential"), "{error}");
+    assert_eq!(provider_orders(&s).await.len(), 1);
+    assert_eq!(s.app.order_count(&s.hr).await, 0, "still hidden");
 }
 
 api_test!(
@@ -679,4 +710,5 @@ api_test!(
     sharing_participation_applies_to_a_confidential_campaigns_order_only,
     only_the_employer_runs_campaigns_and_their_terms_are_checked,
     a_campaigns_outcomes_are_reported_in_aggregate_only,
+    rolling_back_refuses_to_bare_a_confidential_campaigns_orders,
 );

@@ -1,3 +1,10 @@
+-- Rolling back would show every order of a confidential campaign to its employer: refused while
+-- there is one (the CHECK fails).
+CREATE TEMP TABLE no_hidden_orders (
+    hidden_confidential_campaign_orders INTEGER NOT NULL CHECK (hidden_confidential_campaign_orders = 0)
+);
+INSERT INTO no_hidden_orders SELECT count(*) FROM orders WHERE NOT employer_sees;
+DROP TABLE no_hidden_orders;
 DELETE FROM consents WHERE kind IN ('contact', 'share_participation');
 CREATE TABLE consents_old (
     id          TEXT PRIMARY KEY,
