@@ -17,16 +17,7 @@ pub struct TrustedProxies(Vec<IpNet>);
 impl TrustedProxies {
     /// Comma-separated CIDRs or addresses; empty: none.
     pub fn parse(list: &str) -> Result<TrustedProxies, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("{s:?} is neither a network (CIDR) nor an address"))
-            })
-            .collect::<Result<_, _>>()
-            .map(TrustedProxies)
+        crate::domain::input::networks(list).map(TrustedProxies)
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {

@@ -2,7 +2,10 @@
 //! numbers, free texts, slugs, languages and time zones. Each check adds a [`FieldError`] with the
 //! field's JSON pointer; [`verdict`] turns the collected errors into a result.
 
+use std::net::IpAddr;
+
 use chrono_tz::Tz;
+use ipnet::IpNet;
 
 use crate::domain::FieldError;
 
@@ -125,6 +128,20 @@ pub fn language(pointer: &str, value: &str, errors: &mut Vec<FieldError>) {
             "must be a two-letter ISO 639-1 code such as nl or en",
         ));
     }
+}
+
+/// Networks an operator lists in a setting: comma-separated CIDRs or single addresses (an
+/// address is its own network); empty, none. The error names the entry that is neither.
+pub fn networks(list: &str) -> Result<Vec<IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{s:?} is neither a network (CIDR) nor an address"))
+        })
+        .collect()
 }
 
 /// ISO 639-1 codes, unique, at most `max`.

@@ -114,16 +114,7 @@ pub struct AddressPolicy {
 impl AddressPolicy {
     /// The networks in `list` (comma-separated CIDRs or addresses), or what is wrong with one.
     pub fn parse(list: &str) -> Result<AddressPolicy, String> {
-        let allowed = list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse::<IpNet>()
-                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("{s:?} is neither a network (CIDR) nor an address"))
-            })
-            .collect::<Result<_, _>>()?;
+        let allowed = crate::domain::input::networks(list)?;
         Ok(AddressPolicy { allowed })
     }
 

@@ -48,6 +48,14 @@ async fn sign_up(app: &TestApp, token: &str, body: &Value) -> Response {
         .unwrap()
 }
 
+/// `count` different people sign up, each answered 202.
+async fn sign_up_people(app: &TestApp, token: &str, count: usize) {
+    for n in 0..count {
+        let response = sign_up(app, token, &person("p", &format!("p{n}@acme.example"))).await;
+        assert_eq!(response.status(), 202, "sign-up {n}");
+    }
+}
+
 fn person(name: &str, email: &str) -> Value {
     json!({"name": name, "email": email})
 }
@@ -317,10 +325,7 @@ async fn sign_ups_beyond_their_limits_are_429_with_retry_after(backend: Backend)
     .await;
     let hr = app.hr_token().await;
     let (_, token) = campaign(&app, &hr, false, 100, 30).await;
-    for n in 0..3 {
-        let response = sign_up(&app, &token, &person("p", &format!("p{n}@acme.example"))).await;
-        assert_eq!(response.status(), 202);
-    }
+    sign_up_people(&app, &token, 3).await;
     let refused = sign_up(&app, &token, &person("p", "p9@acme.example")).await;
     let retry_after: u64 = refused.headers()["retry-after"]
         .to_str()
@@ -339,10 +344,7 @@ async fn sign_ups_beyond_their_limits_are_429_with_retry_after(backend: Backend)
     .await;
     let hr = app.hr_token().await;
     let (created, token) = campaign(&app, &hr, false, 100, 30).await;
-    for n in 0..2 {
-        let response = sign_up(&app, &token, &person("p", &format!("p{n}@acme.example"))).await;
-        assert_eq!(response.status(), 202);
-    }
+    sign_up_people(&app, &token, 2).await;
     let refused = sign_up(&app, &token, &person("p", "p9@acme.example")).await;
     assert!(refused.headers().contains_key("retry-after"));
     assert_problem(refused, 429).await;
@@ -643,10 +645,7 @@ async fn a_campaigns_outcomes_are_reported_in_aggregate_only(backend: Backend) {
             .unwrap()["count"]
             .clone()
     };
-    for n in 0..4 {
-        let response = sign_up(&s.app, &token, &person("p", &format!("p{n}@acme.example"))).await;
-        assert_eq!(response.status(), 202);
-    }
+    sign_up_people(&s.app, &token, 4).await;
     // Four: too few to show.
     let report = json_of(s.app.get(&query, &s.hr).await).await;
     assert_eq!(report["invitation_id"], id.as_str());
