@@ -55,6 +55,13 @@ impl TrustedProxies {
     }
 }
 
+/// The network a per-address limit counts a client by: an IPv4 address alone, an IPv6 address
+/// by its /64 (one host commonly has a whole /64 to pick its source address from).
+pub fn counted_as(ip: IpAddr) -> IpNet {
+    let prefix = if ip.is_ipv4() { 32 } else { 64 };
+    IpNet::new(ip, prefix).map_or(IpNet::from(ip), |net| net.trunc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +97,15 @@ mod tests {
         // A trusted proxy that forwarded nothing is the client as far as can be known.
         assert_eq!(proxies.client(ip("10.0.0.5"), &[]), ip("10.0.0.5"));
         assert_eq!(proxies.client(ip("10.0.0.5"), &["junk"]), ip("10.0.0.5"));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_64_an_ipv4_client_alone() {
+        assert_eq!(counted_as(ip("203.0.113.9")).to_string(), "203.0.113.9/32");
+        let one = counted_as(ip("2001:db8:1:2:aaaa::1"));
+        assert_eq!(one.to_string(), "2001:db8:1:2::/64");
+        assert_eq!(counted_as(ip("2001:db8:1:2:bbbb::7")), one);
+        assert_ne!(counted_as(ip("2001:db8:1:3::1")), one);
     }
 
     #[test]

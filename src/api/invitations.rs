@@ -200,18 +200,8 @@ async fn admit_address(state: &AppState, address: Option<IpAddr>) -> ApiResult<(
         return Ok(());
     };
     // A digest, not the address: the count is shared through the database, and an address is
-    // personal data. An IPv6 client counts by its /64: one connection has a whole /64 to choose
-    // its source from.
-    let network = match address {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let segments = v6.segments();
-            format!(
-                "{:x}:{:x}:{:x}:{:x}::/64",
-                segments[0], segments[1], segments[2], segments[3]
-            )
-        }
-    };
+    // personal data.
+    let network = crate::client_address::counted_as(address).to_string();
     let key = format!("address:{}", short_digest(&network));
     refuse_beyond(limiter.admit_key(&state.pool, key, state.clock.now()).await)
 }

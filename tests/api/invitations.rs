@@ -698,6 +698,109 @@ async fn rolling_back_refuses_to_bare_a_confidential_campaigns_orders(backend: B
     assert_eq!(s.app.order_count(&s.hr).await, 0, "still hidden");
 }
 
+/// Closing a campaign, and rotating its link, while sign-ups come in at once: each sign-up is
+/// either placed (202, counted, one order) or meets a link that leads nowhere (404); none is
+/// lost half-way or counted without its order (the campaign's row lock, then the order).
+async fn closing_or_rotating_while_people_sign_up_loses_no_sign_up(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let mut placed = 0;
+    for (round, action) in ["close", "rotate-token", "close", "rotate-token"]
+        .into_iter()
+        .enumerate()
+    {
+        let (created, token) = campaign(&s.app, &s.hr, false, 100, 30).await;
+        let id = created["id"].as_str().unwrap().to_string();
+        let sign_ups = (0..6).map(|n| {
+            let (app, token) = (&s.app, token.clone());
+            async move {
+                let email = format!("r{round}p{n}@acme.example");
+                sign_up(app, &token, &person("p", &email))
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        });
+        let change = async {
+            let path = format!("/api/v1/invitations/{id}/{action}");
+            s.app
+                .post_json(&path, &s.hr, &json!({}))
+                .await
+                .status()
+                .as_u16()
+        };
+        let (statuses, changed) =
+            futures_util::future::join(futures_util::future::join_all(sign_ups), change).await;
+        assert_eq!(changed, 200, "{action}");
+        assert!(
+            statuses.iter().all(|s| [202, 404].contains(s)),
+            "{statuses:?}"
+        );
+        let signed = statuses.iter().filter(|s| **s == 202).count();
+        let view = invitation(&s.app, &s.hr, &id).await;
+        assert_eq!(view["sign_ups"], signed, "{action}: {statuses:?}");
+        placed += signed;
+        assert_eq!(provider_orders(&s).await.len(), placed, "one order per 202");
+    }
+}
+
+/// The coachee shares and withdraws their participation many times at once: the employer ends
+/// up seeing the order exactly when the last consent recorded says so (the order's row lock
+/// orders the consents and the flag together).
+async fn sharing_and_withdrawing_at_once_leaves_the_employer_as_the_last_word_says(
+    backend: Backend,
+) {
+    let s = Scene::new(backend).await;
+    let (_, token) = campaign(&s.app, &s.hr, true, 10, 30).await;
+    assert_eq!(
+        sign_up(&s.app, &token, &person("Noor", "noor@acme.example"))
+            .await
+            .status(),
+        202
+    );
+    let order_id = provider_orders(&s).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let assign = s
+        .app
+        .post_json(
+            &Scene::path(&order_id, "/assign"),
+            &s.planner,
+            &json!({"coach_id": s.anna_coach_id}),
+        )
+        .await;
+    assert_eq!(assign.status(), 200);
+    let coachee = s.coachee_token(&order_id).await;
+    for round in 0..4 {
+        let words = (0..8).map(|n| {
+            let (app, coachee) = (&s.app, coachee.clone());
+            async move {
+                app.request(Method::PUT, "/api/v1/coachee/consents", Some(&coachee))
+                    .json(&json!({"share_participation": (n + round) % 2 == 0}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        });
+        let statuses = futures_util::future::join_all(words).await;
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+        let own = json_of(s.app.get("/api/v1/coachee/order", &coachee).await).await;
+        let shared = own["consents"]["share_participation"]["given"]
+            .as_bool()
+            .unwrap();
+        let seen = s
+            .app
+            .get(&Scene::path(&order_id, ""), &s.hr)
+            .await
+            .status()
+            .as_u16();
+        assert_eq!(seen, if shared { 200 } else { 404 }, "round {round}");
+        assert_eq!(s.app.order_count(&s.hr).await, usize::from(shared));
+    }
+}
+
 api_test!(
     a_sign_up_places_one_order_with_the_contact_clock_running,
     a_repeat_sign_up_keeps_the_first_order,
@@ -710,4 +813,6 @@ api_test!(
     only_the_employer_runs_campaigns_and_their_terms_are_checked,
     a_campaigns_outcomes_are_reported_in_aggregate_only,
     rolling_back_refuses_to_bare_a_confidential_campaigns_orders,
+    closing_or_rotating_while_people_sign_up_loses_no_sign_up,
+    sharing_and_withdrawing_at_once_leaves_the_employer_as_the_last_word_says,
 );
