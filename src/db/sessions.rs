@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use super::orders::OrderScope;
 use super::schema::{coach_availability, orders, session_groups, session_notes, sessions};
-use super::{DbConnection, Json, Limited};
+use super::{DbConnection, Json, Limited, Stamp};
 use crate::domain::availability::AvailabilityRules;
 use crate::domain::principal::Role;
 use crate::domain::session::{CancelledFor, MeetingFormat, SessionKind, SessionStatus};
@@ -153,8 +153,8 @@ pub fn coach_sessions_between(
     coach_id: &str,
     from: NaiveDateTime,
     to: NaiveDateTime,
-) -> QueryResult<Vec<(NaiveDateTime, NaiveDateTime, NaiveDateTime, String)>> {
-    // (start, end, blocked until, calendar key)
+) -> QueryResult<Vec<(Stamp, Stamp, Stamp, String)>> {
+    // (start, end, blocked until, calendar key): a busy calendar's ~700 rows, read directly.
     crate::on_each_backend!(conn, |c| sessions::table
         .filter(sessions::coach_id.eq(coach_id))
         .filter(sessions::starts_at.ge(from))

@@ -534,6 +534,17 @@ impl Calendar<'_> {
         let mut booked = self.booked.to_vec();
         booked.sort_by_key(|b| b.start);
         let buffer = self.buffer();
+        // For the sessions sorted by start, the latest instant any of the first n keeps the coach
+        // busy until, buffer included: a slot is clear of the sessions that start before its end
+        // (and buffer) exactly when that instant for them is not after the slot's start. One
+        // binary search a slot, however full the calendar.
+        let busy_until: Vec<DateTime<Utc>> = booked
+            .iter()
+            .scan(DateTime::<Utc>::MIN_UTC, |latest, b| {
+                *latest = (*latest).max((b.end + buffer).max(b.blocked_until));
+                Some(*latest)
+            })
+            .collect();
         let sessions_per_day = self.sessions_per_day();
         let mut slots = vec![];
         for span in self.rules.working_spans(self.tz, from, to) {
@@ -551,9 +562,9 @@ impl Calendar<'_> {
             while start < to && start + duration <= span.end {
                 let slot = Span::new(start, start + duration);
                 // Sessions sorted by start: only those starting before the slot's end and its
-                // buffer matter.
+                // buffer matter (`Booked::clashes`).
                 let upto = booked.partition_point(|b| b.start < slot.end + buffer);
-                let clear = !booked[..upto].iter().any(|b| b.clashes(slot, buffer));
+                let clear = upto == 0 || busy_until[upto - 1] <= slot.start;
                 if clear && !self.day_full(&sessions_per_day, start) {
                     slots.push(start);
                 }

@@ -89,11 +89,12 @@ pub fn booked(
     Ok(
         store::coach_sessions_between(conn, coach_id, from.naive_utc(), to.naive_utc())?
             .into_iter()
-            .filter(|(_, _, _, key)| Some(key.as_str()) != except && seen.insert(key.clone()))
-            .map(|(start, end, blocked_until, _)| Booked {
-                start: start.and_utc(),
-                end: end.and_utc(),
-                blocked_until: blocked_until.and_utc(),
+            .filter_map(|(start, end, blocked_until, key)| {
+                (Some(key.as_str()) != except && seen.insert(key)).then(|| Booked {
+                    start: start.0.and_utc(),
+                    end: end.0.and_utc(),
+                    blocked_until: blocked_until.0.and_utc(),
+                })
             })
             .collect(),
     )
