@@ -3,9 +3,11 @@
 //! `trajectum worker`; any number of workers share one PostgreSQL (SQLite is the one-process
 //! default).
 //!
-//! A round claims a batch of due jobs with a lease (`db::jobs::claim`) and runs each in a
-//! transaction of its own that also marks it done, so a job's effects and its completion commit
-//! together or not at all. A job that fails is queued again after a growing wait with jitter, and
+//! A round claims a batch of due jobs with a lease (`db::jobs::claim`) and runs them in
+//! transactions that also mark them done, so a job's effects and its completion commit together
+//! or not at all. Jobs that run once share a transaction for up to 20 ms (one commit for many
+//! quick jobs); when one of them fails, that transaction rolls back whole and its jobs run again,
+//! the failing one alone, so that the failure is its own. A job that fails is queued again after a growing wait with jitter, and
 //! parked after its last attempt (`domain::job`). A worker that dies mid-job leaves the job's
 //! transaction uncommitted and its lease to run out: another round takes it again. Effects are
 //! idempotent by their own keys (a follow-up books once), so at-least-once runs have
@@ -14,7 +16,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
@@ -67,13 +69,89 @@ impl WorkerSettings {
     }
 }
 
-/// The worker: who it is, where it works, and whether it has been asked to stop.
+/// The worker: who it is, where it works, what its jobs do, and whether it has been asked to
+/// stop.
 #[derive(Debug, Clone)]
 pub struct Worker {
     id: String,
     clock: SharedClock,
     settings: WorkerSettings,
+    tasks: Arc<dyn Tasks>,
     stopping: Arc<AtomicBool>,
+}
+
+/// What the jobs a worker claims do. The service's are its use cases ([`UseCases`]); the queue's
+/// benchmark (`benches/queue.rs`) runs jobs that do nothing, or one insert, through the same
+/// claims, leases and transactions.
+pub trait Tasks: Send + Sync + std::fmt::Debug {
+    /// The kinds of job the worker claims (no other kind ever comes to [`Tasks::run`]).
+    fn kinds(&self) -> Vec<&'static str>;
+    /// How often a job of `kind` runs; `None` for a job that runs once.
+    fn period(&self, kind: &str) -> Option<chrono::Duration>;
+    /// Does `job`. A job that runs once does it inside the transaction that marks it done.
+    fn run(&self, conn: &mut DbConnection, now: DateTime<Utc>, job: &Job) -> ServiceResult<()>;
+}
+
+/// The service's jobs ([`JobKind`]): the same use cases as a person's request, by the service.
+#[derive(Debug, Clone)]
+pub struct UseCases {
+    follow_up_horizon_days: u32,
+    alliance_rating_days: u32,
+    erase_after_months: u32,
+    login_window: chrono::Duration,
+}
+
+impl UseCases {
+    pub fn new(settings: &WorkerSettings) -> UseCases {
+        UseCases {
+            follow_up_horizon_days: settings.follow_up_horizon_days,
+            alliance_rating_days: settings.alliance_rating_days,
+            erase_after_months: settings.erase_after_months,
+            login_window: settings.login_window,
+        }
+    }
+}
+
+impl Tasks for UseCases {
+    fn kinds(&self) -> Vec<&'static str> {
+        // Webhook deliveries are the deliverer's (`crate::delivery`).
+        JobKind::ALL.map(JobKind::as_str).to_vec()
+    }
+
+    fn period(&self, kind: &str) -> Option<chrono::Duration> {
+        JobKind::parse(kind).and_then(JobKind::period)
+    }
+
+    fn run(&self, conn: &mut DbConnection, now: DateTime<Utc>, job: &Job) -> ServiceResult<()> {
+        let kind = JobKind::parse(&job.kind).ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("a job of a kind this worker does not run"))
+        })?;
+        match kind {
+            JobKind::BookFollowUp => {
+                let id = job.payload.0["follow_up_id"].as_str().ok_or_else(|| {
+                    ServiceError::Internal(anyhow::anyhow!("a follow-up job without its follow-up"))
+                })?;
+                let booking = follow_ups::book_due(conn, now, id, self.follow_up_horizon_days)?;
+                tracing::info!(job_id = %job.id, ?booking, "follow-up booking");
+            }
+            JobKind::CheckAlliance => {
+                alliance::flag_unrated(conn, now, self.alliance_rating_days)?;
+            }
+            JobKind::EraseClosed => {
+                privacy::erase_closed(conn, now, self.erase_after_months)?;
+                // What is no longer needed goes too: lapsed sign-in failures (digests of
+                // accounts), revocations of tokens that have expired, and the rate limit's
+                // counts of windows that ended (whatever their length).
+                let since = now.checked_sub_signed(self.login_window).unwrap_or(now);
+                let ended = now.timestamp() - i64::from(rate_limit::LONGEST_WINDOW_SECONDS);
+                db::write(conn, |conn| {
+                    db::access::sweep_lapsed(conn, since.naive_utc(), now.naive_utc())?;
+                    db::rate_limits::sweep_before(conn, ended)
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a round did.
@@ -83,6 +161,21 @@ pub struct Round {
     pub ran: usize,
     /// Of those, the ones that failed this attempt.
     pub failed: usize,
+}
+
+/// How long a transaction that runs several jobs together goes on taking more: long enough that
+/// quick jobs share a commit, short enough that what their transaction locks (a coach, the event
+/// log's heads) is held about as long as by one booking.
+const TOGETHER: Duration = Duration::from_millis(20);
+
+/// How a transaction of jobs run together ended.
+enum Together {
+    /// This many jobs, from the first, ran and are done.
+    Done(usize),
+    /// The job at this position failed; nothing of the transaction happened.
+    FailedAt(usize),
+    /// A job was no longer this worker's; nothing of the transaction happened.
+    Lost,
 }
 
 /// How one job's attempt ended.
@@ -114,7 +207,18 @@ impl From<diesel::result::Error> for Stopped {
 }
 
 impl Worker {
+    /// A worker that runs the service's jobs.
     pub fn new(clock: SharedClock, settings: WorkerSettings) -> Worker {
+        let tasks = Arc::new(UseCases::new(&settings));
+        Worker::with_tasks(clock, settings, tasks)
+    }
+
+    /// A worker whose jobs do what `tasks` says.
+    pub fn with_tasks(
+        clock: SharedClock,
+        settings: WorkerSettings,
+        tasks: Arc<dyn Tasks>,
+    ) -> Worker {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
         Worker {
             id: format!(
@@ -124,6 +228,7 @@ impl Worker {
             ),
             clock,
             settings,
+            tasks,
             stopping: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -139,9 +244,8 @@ impl Worker {
     pub fn round(&self, conn: &mut DbConnection) -> ServiceResult<Round> {
         let now = self.clock.now();
         let lease_until = now + self.settings.lease;
+        let kinds = self.tasks.kinds();
         let claimed = db::write(conn, |conn| {
-            // Webhook deliveries are the deliverer's (`crate::delivery`).
-            let kinds = JobKind::ALL.map(JobKind::as_str);
             store::claim(
                 conn,
                 &self.id,
@@ -152,22 +256,90 @@ impl Worker {
             )
             .map_err(ServiceError::from)
         })?;
+        let (once, periodic): (Vec<Job>, Vec<Job>) = claimed
+            .into_iter()
+            .partition(|job| self.tasks.period(&job.kind).is_none());
         let mut round = Round::default();
-        let mut claimed = claimed.into_iter();
-        for job in claimed.by_ref() {
+        let mut rest = once.as_slice();
+        // The jobs that run once, as many to a transaction as TOGETHER allows.
+        while let Some(first) = rest.first() {
             if self.stopping.load(Ordering::SeqCst) {
-                let mut unstarted = vec![job.id];
-                unstarted.extend(claimed.map(|j| j.id));
-                let now = self.clock.now().naive_utc();
-                db::write(conn, |conn| store::release(conn, &unstarted, &self.id, now))?;
                 break;
             }
+            let ran = match self.together(conn, rest)? {
+                // The transaction rolled back at the job at `n`: the ones before it go again
+                // together, then it alone.
+                Together::FailedAt(n) if n > 0 => self.together(conn, &rest[..n])?,
+                ran => ran,
+            };
+            match ran {
+                Together::Done(n) => {
+                    round.ran += n;
+                    rest = &rest[n..];
+                }
+                Together::FailedAt(_) | Together::Lost => {
+                    round.ran += 1;
+                    if self.execute(conn, first.clone())? == Ran::Failed {
+                        round.failed += 1;
+                    }
+                    rest = &rest[1..];
+                }
+            }
+        }
+        let mut periodic = periodic.into_iter();
+        while !self.stopping.load(Ordering::SeqCst) {
+            let Some(job) = periodic.next() else {
+                break;
+            };
             round.ran += 1;
             if self.execute(conn, job)? == Ran::Failed {
                 round.failed += 1;
             }
         }
+        let unstarted: Vec<String> = rest
+            .iter()
+            .map(|j| j.id.clone())
+            .chain(periodic.map(|j| j.id))
+            .collect();
+        if !unstarted.is_empty() {
+            let now = self.clock.now().naive_utc();
+            db::write(conn, |conn| store::release(conn, &unstarted, &self.id, now))?;
+        }
         Ok(round)
+    }
+
+    /// Runs jobs that run once from the start of `jobs` in one transaction, each armed with its
+    /// own actor for the audit trail, for as long as [`TOGETHER`] allows, and marks them done in
+    /// it: their effects and their completion commit together or not at all, and a batch of
+    /// quick jobs costs one commit instead of one each. When a job fails, or one is no longer
+    /// this worker's, the whole transaction rolls back (nothing of it happened) and the caller
+    /// runs the jobs again so that the failure is the failing job's alone.
+    fn together(&self, conn: &mut DbConnection, jobs: &[Job]) -> ServiceResult<Together> {
+        let now = self.clock.now();
+        let began = Instant::now();
+        let mut at = 0;
+        let ran = db::write(conn, |conn| -> Result<usize, Stopped> {
+            for job in jobs {
+                if at > 0 && (began.elapsed() >= TOGETHER || self.stopping.load(Ordering::SeqCst)) {
+                    break;
+                }
+                audit::armed(self.actor(job, now), || -> ServiceResult<()> {
+                    self.tasks.run(conn, now, job)?;
+                    Ok(audit::write_if_armed(conn)?)
+                })?;
+                at += 1;
+            }
+            let ids: Vec<&str> = jobs[..at].iter().map(|j| j.id.as_str()).collect();
+            if store::finish_all(conn, &ids, &self.id, now.naive_utc())? != at {
+                return Err(Stopped::Lost);
+            }
+            Ok(at)
+        });
+        match ran {
+            Ok(n) => Ok(Together::Done(n)),
+            Err(Stopped::Failed(_)) => Ok(Together::FailedAt(at)),
+            Err(Stopped::Lost) => Ok(Together::Lost),
+        }
     }
 
     /// Runs rounds until no job is due; returns how many jobs ran. (Tests drain the queue with
@@ -191,27 +363,13 @@ impl Worker {
     /// wait, or parked.
     fn execute(&self, conn: &mut DbConnection, job: Job) -> ServiceResult<Ran> {
         let now = self.clock.now();
-        let Some(kind) = JobKind::parse(&job.kind) else {
-            // Claimed only by kind, so another version's kind never comes here; if one did, it
-            // would be given back untouched.
-            return Ok(Ran::Lost);
-        };
-        // The service itself is the actor the audit trail records, as a person would be.
-        let actor = job
-            .organisation_id
-            .as_deref()
-            .map(|organisation| audit::Actor {
-                principal: Principal::system(organisation),
-                action: format!("job {}", job.kind),
-                resource_id: Some(job.id.clone()),
-                request_id: None,
-                at: now.naive_utc(),
-            });
-        let attempted = match kind.period() {
+        let actor = self.actor(&job, now);
+        let period = self.tasks.period(&job.kind);
+        let attempted = match period {
             None => audit::armed(actor, || {
                 db::write(conn, |conn| -> Result<(), Stopped> {
                     self.take(conn, now, &job)?;
-                    self.effects(conn, now, kind, &job)?;
+                    self.tasks.run(conn, now, &job)?;
                     if !store::finish(conn, &job.id, &self.id, now.naive_utc())? {
                         return Err(Stopped::Lost);
                     }
@@ -219,7 +377,7 @@ impl Worker {
                 })
             }),
             Some(period) => db::write(conn, |conn| self.take(conn, now, &job))
-                .and_then(|()| Ok(audit::armed(actor, || self.effects(conn, now, kind, &job))?))
+                .and_then(|()| Ok(audit::armed(actor, || self.tasks.run(conn, now, &job))?))
                 .and_then(|()| {
                     let next_run = (now + period).naive_utc();
                     db::write(conn, |conn| {
@@ -236,10 +394,24 @@ impl Worker {
                 Ok(Ran::Lost)
             }
             Err(Stopped::Failed(error)) => {
-                self.failed(conn, now, kind, &job, error)?;
+                self.failed(conn, now, period, &job, error)?;
                 Ok(Ran::Failed)
             }
         }
+    }
+
+    /// Who the audit trail records as doing `job`: the service itself, for the job's
+    /// organisation, as it would record a person.
+    fn actor(&self, job: &Job, now: DateTime<Utc>) -> Option<audit::Actor> {
+        job.organisation_id
+            .as_deref()
+            .map(|organisation| audit::Actor {
+                principal: Principal::system(organisation),
+                action: format!("job {}", job.kind),
+                resource_id: Some(job.id.clone()),
+                request_id: None,
+                at: now.naive_utc(),
+            })
     }
 
     /// Takes `job` at the start of its attempt: still this worker's, its lease renewed.
@@ -257,14 +429,14 @@ impl Worker {
         &self,
         conn: &mut DbConnection,
         now: DateTime<Utc>,
-        kind: JobKind,
+        period: Option<chrono::Duration>,
         job: &Job,
         error: ServiceError,
     ) -> ServiceResult<()> {
         let attempt = u32::try_from(job.attempts).unwrap_or(u32::MAX);
         let max = u32::try_from(job.max_attempts).unwrap_or(1);
         let mendable = error.another_attempt_may_mend();
-        let retry_at = match after_failure(kind, attempt, max, mendable, rand::random::<f64>()) {
+        let retry_at = match after_failure(period, attempt, max, mendable, rand::random::<f64>()) {
             AfterFailure::RetryAfter(wait) => Some(now + wait),
             AfterFailure::Park => None,
         };
@@ -288,44 +460,6 @@ impl Worker {
                 now.naive_utc(),
             )
         })?;
-        Ok(())
-    }
-
-    /// What a job of `kind` does: the same use cases as a person's request, by the service.
-    fn effects(
-        &self,
-        conn: &mut DbConnection,
-        now: DateTime<Utc>,
-        kind: JobKind,
-        job: &Job,
-    ) -> ServiceResult<()> {
-        match kind {
-            JobKind::BookFollowUp => {
-                let id = job.payload.0["follow_up_id"].as_str().ok_or_else(|| {
-                    ServiceError::Internal(anyhow::anyhow!("a follow-up job without its follow-up"))
-                })?;
-                let booking =
-                    follow_ups::book_due(conn, now, id, self.settings.follow_up_horizon_days)?;
-                tracing::info!(job_id = %job.id, ?booking, "follow-up booking");
-            }
-            JobKind::CheckAlliance => {
-                alliance::flag_unrated(conn, now, self.settings.alliance_rating_days)?;
-            }
-            JobKind::EraseClosed => {
-                privacy::erase_closed(conn, now, self.settings.erase_after_months)?;
-                // What is no longer needed goes too: lapsed sign-in failures (digests of
-                // accounts), revocations of tokens that have expired, and the rate limit's
-                // counts of windows that ended (whatever their length).
-                let since = now
-                    .checked_sub_signed(self.settings.login_window)
-                    .unwrap_or(now);
-                let ended = now.timestamp() - i64::from(rate_limit::LONGEST_WINDOW_SECONDS);
-                db::write(conn, |conn| {
-                    db::access::sweep_lapsed(conn, since.naive_utc(), now.naive_utc())?;
-                    db::rate_limits::sweep_before(conn, ended)
-                })?;
-            }
-        }
         Ok(())
     }
 

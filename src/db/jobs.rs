@@ -182,16 +182,31 @@ pub fn finish(
     worker: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    diesel::update(held_by(id, worker))
-        .set((
-            jobs::status.eq(DONE),
-            jobs::finished_at.eq(now),
-            jobs::leased_until.eq(None::<NaiveDateTime>),
-            jobs::last_error.eq(None::<String>),
-            jobs::updated_at.eq(now),
-        ))
-        .execute(conn)
-        .map(|n| n == 1)
+    finish_all(conn, &[id], worker, now).map(|n| n == 1)
+}
+
+/// The jobs `ids` are done, in the transaction of their effects; how many of them were still
+/// `worker`'s (all of them, or the caller rolls back).
+pub fn finish_all(
+    conn: &mut DbConnection,
+    ids: &[&str],
+    worker: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .filter(jobs::leased_by.eq(worker))
+            .filter(jobs::status.eq(QUEUED)),
+    )
+    .set((
+        jobs::status.eq(DONE),
+        jobs::finished_at.eq(now),
+        jobs::leased_until.eq(None::<NaiveDateTime>),
+        jobs::last_error.eq(None::<String>),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)
 }
 
 /// A periodic job ran: it is queued again for its next run. False when it is no longer

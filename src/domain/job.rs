@@ -76,20 +76,21 @@ pub enum AfterFailure {
     Park,
 }
 
-/// What follows failed attempt number `attempt` of a job of `kind`. A periodic job is never
+/// What follows failed attempt number `attempt` of a job that runs every `period` (`None`: a job
+/// that runs once). A periodic job is never
 /// parked (it has to run again): it is tried again after the wait, at the latest at its next
 /// period. A job that failed for a reason another attempt cannot mend (`mendable` false: what
 /// it works on is gone, or refuses) is parked at once; others wait ([`backoff`]) until their last
 /// attempt.
 pub fn after_failure(
-    kind: JobKind,
+    period: Option<Duration>,
     attempt: u32,
     max_attempts: u32,
     mendable: bool,
     jitter: f64,
 ) -> AfterFailure {
     let wait = backoff(attempt, jitter);
-    match kind.period() {
+    match period {
         Some(period) => AfterFailure::RetryAfter(wait.min(period)),
         None if mendable && tries_again(attempt, max_attempts) => AfterFailure::RetryAfter(wait),
         None => AfterFailure::Park,
@@ -127,7 +128,7 @@ mod tests {
         let period = JobKind::CheckAlliance.period().unwrap();
         for attempt in [1, 9, 10, 50] {
             for mendable in [true, false] {
-                let after = after_failure(JobKind::CheckAlliance, attempt, 10, mendable, 1.0);
+                let after = after_failure(Some(period), attempt, 10, mendable, 1.0);
                 let AfterFailure::RetryAfter(wait) = after else {
                     panic!("parked after attempt {attempt}");
                 };
@@ -135,7 +136,7 @@ mod tests {
             }
         }
         assert_eq!(
-            after_failure(JobKind::CheckAlliance, 1, 10, true, 1.0),
+            after_failure(Some(period), 1, 10, true, 1.0),
             AfterFailure::RetryAfter(Duration::seconds(30))
         );
     }
@@ -143,15 +144,15 @@ mod tests {
     #[test]
     fn a_failure_no_attempt_mends_parks_the_job_at_once() {
         assert_eq!(
-            after_failure(JobKind::BookFollowUp, 1, 10, false, 0.5),
+            after_failure(JobKind::BookFollowUp.period(), 1, 10, false, 0.5),
             AfterFailure::Park
         );
         assert_eq!(
-            after_failure(JobKind::BookFollowUp, 1, 10, true, 1.0),
+            after_failure(JobKind::BookFollowUp.period(), 1, 10, true, 1.0),
             AfterFailure::RetryAfter(Duration::seconds(30))
         );
         assert_eq!(
-            after_failure(JobKind::BookFollowUp, 10, 10, true, 1.0),
+            after_failure(JobKind::BookFollowUp.period(), 10, 10, true, 1.0),
             AfterFailure::Park
         );
     }

@@ -380,10 +380,117 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
     }
 }
 
+/// Jobs claimed together run in one transaction; one that fails among them rolls that
+/// transaction back, and they run again so that the failure is its alone: every other job is
+/// done once, with its effect once and one audit entry, and the failing one waits for its next
+/// attempt with its reason.
+async fn a_job_failing_among_others_fails_alone(backend: Backend) {
+    use trajectum::admin::demo;
+    let s = Scene::new(backend).await;
+    for _ in 0..4 {
+        let order = s.active().await;
+        s.complete(&order, &json!({"follow_up_days": [14]})).await;
+    }
+    let now = s.app.now();
+    // The batch is claimed by `run_at`: the bookings due 10, 9, 8 and 7 minutes ago, and the
+    // broken job between the second and the third, so that it fails in the middle of them.
+    s.app
+        .blocking(move |conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::jobs;
+            let ids: Vec<String> = jobs::table
+                .filter(jobs::kind.eq("follow_up.book"))
+                .order(jobs::id.asc())
+                .select(jobs::id)
+                .load(conn)?;
+            for (i, id) in ids.iter().enumerate() {
+                let due = now - Duration::minutes(10 - i as i64);
+                diesel::update(jobs::table.find(id))
+                    .set(jobs::run_at.eq(due.naive_utc()))
+                    .execute(conn)?;
+            }
+            let mut broken = trajectum::service::jobs::new_job(
+                trajectum::domain::job::JobKind::BookFollowUp,
+                "broken",
+                Some(demo::PROVIDER_ID),
+                json!({}),
+                now - Duration::seconds(8 * 60 + 30),
+                now,
+            );
+            broken.max_attempts = 3;
+            trajectum::db::jobs::enqueue(conn, &broken)?;
+            Ok(())
+        })
+        .await;
+    assert_eq!(
+        s.app.run_jobs().await,
+        7,
+        "the four bookings, the broken job, the periodic check and erasure"
+    );
+    let (sessions, jobs, entries) = s
+        .app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::{audit_log, jobs, sessions};
+            let sessions: i64 = sessions::table
+                .filter(sessions::kind.eq("follow_up"))
+                .count()
+                .get_result(conn)?;
+            let jobs: Vec<(String, String, i32, Option<String>, String)> = jobs::table
+                .filter(jobs::kind.eq("follow_up.book"))
+                .order(jobs::run_at.asc())
+                .select((
+                    jobs::dedupe_key,
+                    jobs::status,
+                    jobs::attempts,
+                    jobs::last_error,
+                    jobs::id,
+                ))
+                .load(conn)?;
+            let entries: Vec<Option<String>> = audit_log::table
+                .filter(audit_log::action.eq("job follow_up.book"))
+                .select(audit_log::resource_id)
+                .load(conn)?;
+            Ok((sessions, jobs, entries))
+        })
+        .await;
+    assert_eq!(sessions, 4, "each follow-up booked once");
+    assert_eq!(jobs.len(), 5);
+    let (broken, done): (Vec<_>, Vec<_>) = jobs.iter().partition(|job| job.0 == "broken");
+    let broken = broken[0];
+    assert_eq!(
+        (broken.1.as_str(), broken.2),
+        ("queued", 1),
+        "tried once, waiting"
+    );
+    assert!(broken.3.is_some(), "its reason is kept");
+    for job in &done {
+        assert_eq!(
+            (job.1.as_str(), job.2, job.3.as_deref()),
+            ("done", 1, None),
+            "{job:?}"
+        );
+        assert_eq!(
+            entries
+                .iter()
+                .filter(|e| e.as_deref() == Some(job.4.as_str()))
+                .count(),
+            1,
+            "one audit entry for {job:?}"
+        );
+    }
+    assert_eq!(
+        entries.len(),
+        4,
+        "no entry for the failed attempt's rolled-back work"
+    );
+}
+
 api_test!(
     an_order_runs_from_completion_through_its_follow_ups_to_closed_002,
     the_employers_policy_or_the_orders_own_days_decide_002,
     two_workers_book_each_follow_up_once,
+    a_job_failing_among_others_fails_alone,
 );
 
 /// A worker process killed with SIGKILL in the middle of a batch: the jobs it held wait for their
