@@ -15,7 +15,7 @@ pub const QUEUED: &str = "queued";
 pub const DONE: &str = "done";
 pub const PARKED: &str = "parked";
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = jobs)]
 pub struct Job {
     pub id: String,
@@ -109,21 +109,40 @@ pub fn claim(
         .order((jobs::run_at.asc(), jobs::id.asc()))
         .limit(limit)
         .select(jobs::id);
+    let claimed = (
+        jobs::leased_until.eq(lease_until),
+        jobs::leased_by.eq(worker),
+        jobs::attempts.eq(jobs::attempts + 1),
+        jobs::updated_at.eq(now),
+    );
     let ids: Vec<String> = match conn {
-        // Rows another worker is claiming are skipped, not waited for.
-        DbConnection::Postgres(c) => due.for_update().skip_locked().load(c)?,
+        // One statement: the due rows locked (another worker's are skipped, not waited for),
+        // leased and returned, instead of three that each visit every claimed row.
+        DbConnection::Postgres(c) => {
+            use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+            let mut jobs: Vec<Job> = diesel::sql_query(
+                "UPDATE jobs SET leased_until = $1, leased_by = $2, attempts = attempts + 1, \
+                 updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' \
+                 AND kind = ANY($4) AND run_at <= $3 \
+                 AND (leased_until IS NULL OR leased_until < $3) \
+                 ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING *",
+            )
+            .bind::<Timestamp, _>(lease_until)
+            .bind::<Text, _>(worker)
+            .bind::<Timestamp, _>(now)
+            .bind::<Array<Text>, _>(kinds)
+            .bind::<BigInt, _>(limit)
+            .load(c)?;
+            jobs.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+            return Ok(jobs);
+        }
         DbConnection::Sqlite(c) => due.load(c)?,
     };
     if ids.is_empty() {
         return Ok(vec![]);
     }
     diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
-        .set((
-            jobs::leased_until.eq(lease_until),
-            jobs::leased_by.eq(worker),
-            jobs::attempts.eq(jobs::attempts + 1),
-            jobs::updated_at.eq(now),
-        ))
+        .set(claimed)
         .execute(conn)?;
     jobs::table
         .filter(jobs::id.eq_any(&ids))
