@@ -1,4 +1,4 @@
-//! The job queue against its peer (issue 21): `bench/queue.py` runs this beside graphile-worker.
+//! The job queue against its peer (issue 21): `bench/job_queue.py` runs this beside graphile-worker.
 //!
 //! `cargo bench --bench queue -- --db postgres://…/bench_queue --jobs 100000 --task noop
 //! --processes 2` queues the jobs in one statement, then starts that many worker processes (this

@@ -4,5 +4,5 @@ DROP INDEX jobs_due_idx;
 CREATE INDEX jobs_due_idx ON jobs (run_at, id) WHERE status = 'queued';
 -- A job's row is written again when it is claimed and when it is done. Room left on each page
 -- lets the claim's update stay on the page without new entries in every index (a HOT update):
--- PostgreSQL's CPU per no-op job fell from 28 to 20 microseconds (bench/queue.py).
+-- PostgreSQL's CPU per no-op job fell from 28 to 20 microseconds (bench/job_queue.py).
 ALTER TABLE jobs SET (fillfactor = 50);

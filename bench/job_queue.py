@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The job queue beside its peer, graphile-worker, on the same PostgreSQL in the same run.
 
-Usage: bench/queue.py            (run from the repository's root)
+Usage: bench/job_queue.py            (run from the repository's root)
 Needs: cargo, node and npm (graphile-worker is installed from the npm registry into
 bench/queue_peer/node_modules on the first run), the local PostgreSQL (postgres@127.0.0.1:5432).
 Settings (environment): JOBS (default 100000), ROUNDS (default 1: runs of each case), BATCH
