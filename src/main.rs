@@ -202,8 +202,9 @@ fn parse_role(s: &str) -> Result<Role, String> {
 ///   the first logins. A fixed threshold keeps every large block in its own mapping, given back
 ///   to the system when freed.
 /// - Each thread that allocates gets a heap (an arena) of its own, up to eight per core, and each
-///   keeps what it once held: the blocking pool's threads and actix's workers took the peak RSS
-///   from about 46 to 56 MB. Two arenas, unless `MALLOC_ARENA_MAX` says otherwise.
+///   keeps what it once held. Two arenas, unless `MALLOC_ARENA_MAX` says otherwise: peak RSS
+///   under `bench/read.py` 51.3 and 53.9 MB instead of 55.2 and 59.1 (PostgreSQL, SQLite), at
+///   the same CPU per read; one arena went lower, but the threads then waited for its lock.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_the_allocator() {
     // SAFETY: mallopt only sets an allocator parameter; it runs first thing in main, before
