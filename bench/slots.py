@@ -146,6 +146,19 @@ def timed(connection, path, headers, method="GET", bodies=None):
     return statistics.median(latencies), latencies
 
 
+def free_slots(server, path, auth):
+    """`/health/live` and the free slots at `path`, timed on a fresh kept-alive connection (an
+    idle one is closed by the server's keep-alive timeout): the connection, the figures, and
+    the free slots."""
+    connection = http.client.HTTPConnection("127.0.0.1", PORT)
+    live, _ = timed(connection, "/health/live", {})
+    before = cpu_ticks(server.pid)
+    slots, _ = timed(connection, path, auth)
+    cpu = (cpu_ticks(server.pid) - before) * 10_000 / (REQUESTS + 30)
+    free = json.loads(call_raw(connection, path, auth))["slots"]
+    return connection, {"live": live, "slots": slots, "slots_cpu": cpu, "free": len(free)}, free
+
+
 def measure(backend, url, extra_args):
     server = start_demo(BIN, url, extra_args, PORT, log_filter="warn")
     results = {}
@@ -176,15 +189,7 @@ def measure(backend, url, extra_args):
             rows = sessions(order["id"], coach, provider, start, total)
             store.run([], rows[stored:])
             stored = total
-            # A fresh connection: an idle one is closed by the server's keep-alive timeout.
-            connection = http.client.HTTPConnection("127.0.0.1", PORT)
-            live, _ = timed(connection, "/health/live", {})
-            before = cpu_ticks(server.pid)
-            slots, _ = timed(connection, slots_path, auth)
-            slots_cpu = (cpu_ticks(server.pid) - before) * 10_000 / (REQUESTS + 30)
-            free = json.loads(call_raw(connection, slots_path, auth))["slots"]
-            results[total] = {"live": live, "slots": slots, "slots_cpu": slots_cpu,
-                              "free": len(free)}
+            connection, results[total], free = free_slots(server, slots_path, auth)
             if total == 10_000:
                 # 40 bookings into free slots spread over the window (each takes its slot).
                 picks = free[:: max(1, len(free) // 40)][:40]
@@ -208,14 +213,8 @@ def measure(backend, url, extra_args):
         for stage, rows in (("idle", []), ("dense", dense(order["id"], coach, provider, start))):
             if rows:
                 store.run([], rows)
-            connection = http.client.HTTPConnection("127.0.0.1", PORT)
-            live, _ = timed(connection, "/health/live", {})
-            before = cpu_ticks(server.pid)
-            slots, _ = timed(connection, short, auth)
-            cpu = (cpu_ticks(server.pid) - before) * 10_000 / (REQUESTS + 30)
-            free = json.loads(call_raw(connection, short, auth))["slots"]
-            results[stage] = {"live": live, "slots": slots, "slots_cpu": cpu, "free": len(free),
-                              "sessions": len(rows)}
+            _, results[stage], _ = free_slots(server, short, auth)
+            results[stage]["sessions"] = len(rows)
         return results
     finally:
         server.terminate()

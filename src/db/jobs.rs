@@ -177,6 +177,23 @@ fn held_by<'a>(id: &'a str, worker: &'a str) -> HeldBy<'a> {
         .filter(jobs::status.eq(QUEUED))
 }
 
+/// The query for the queued jobs `ids` that `worker` holds.
+type AllHeldBy<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<jobs::table, diesel::dsl::EqAny<jobs::id, &'a [&'a str]>>,
+        diesel::dsl::Eq<jobs::leased_by, &'a str>,
+    >,
+    diesel::dsl::Eq<jobs::status, &'static str>,
+>;
+
+/// Those of the jobs `ids` that are queued and that `worker` holds.
+fn all_held_by<'a>(ids: &'a [&'a str], worker: &'a str) -> AllHeldBy<'a> {
+    jobs::table
+        .filter(jobs::id.eq_any(ids))
+        .filter(jobs::leased_by.eq(worker))
+        .filter(jobs::status.eq(QUEUED))
+}
+
 /// `worker` starts on a job it claimed: its lease runs from `now` again. False when the job is
 /// no longer the worker's (the lease ran out and another took it, or it was queued anew). First
 /// in the job's transaction: on PostgreSQL the row stays locked until it commits.
@@ -212,20 +229,15 @@ pub fn finish_all(
     worker: &str,
     now: NaiveDateTime,
 ) -> QueryResult<usize> {
-    diesel::update(
-        jobs::table
-            .filter(jobs::id.eq_any(ids))
-            .filter(jobs::leased_by.eq(worker))
-            .filter(jobs::status.eq(QUEUED)),
-    )
-    .set((
-        jobs::status.eq(DONE),
-        jobs::finished_at.eq(now),
-        jobs::leased_until.eq(None::<NaiveDateTime>),
-        jobs::last_error.eq(None::<String>),
-        jobs::updated_at.eq(now),
-    ))
-    .execute(conn)
+    diesel::update(all_held_by(ids, worker))
+        .set((
+            jobs::status.eq(DONE),
+            jobs::finished_at.eq(now),
+            jobs::leased_until.eq(None::<NaiveDateTime>),
+            jobs::last_error.eq(None::<String>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
 }
 
 /// A periodic job ran: it is queued again for its next run. False when it is no longer
@@ -282,20 +294,16 @@ pub fn release(
     worker: &str,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(
-        jobs::table
-            .filter(jobs::id.eq_any(ids))
-            .filter(jobs::leased_by.eq(worker))
-            .filter(jobs::status.eq(QUEUED)),
-    )
-    .set((
-        jobs::leased_until.eq(None::<NaiveDateTime>),
-        jobs::leased_by.eq(None::<String>),
-        jobs::attempts.eq(jobs::attempts - 1),
-        jobs::updated_at.eq(now),
-    ))
-    .execute(conn)
-    .map(drop)
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    diesel::update(all_held_by(&ids, worker))
+        .set((
+            jobs::leased_until.eq(None::<NaiveDateTime>),
+            jobs::leased_by.eq(None::<String>),
+            jobs::attempts.eq(jobs::attempts - 1),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
 }
 
 /// A parked job queued again by a person (its attempts start over).

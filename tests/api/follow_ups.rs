@@ -15,6 +15,25 @@ fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
 }
 
+/// A follow-up booking job of the demo provider with no follow-up in its payload, due at
+/// `run_at`: every attempt of it fails.
+fn broken_job(
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max_attempts: i32,
+) -> trajectum::db::jobs::Job {
+    let mut job = trajectum::service::jobs::new_job(
+        trajectum::domain::job::JobKind::BookFollowUp,
+        "broken",
+        Some(trajectum::admin::demo::PROVIDER_ID),
+        json!({}),
+        run_at,
+        now,
+    );
+    job.max_attempts = max_attempts;
+    job
+}
+
 async fn follow_ups(s: &Scene, order: &str, token: &str) -> Vec<Value> {
     let page: Value = s
         .app
@@ -385,7 +404,6 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
 /// done once, with its effect once and one audit entry, and the failing one waits for its next
 /// attempt with its reason.
 async fn a_job_failing_among_others_fails_alone(backend: Backend) {
-    use trajectum::admin::demo;
     let s = Scene::new(backend).await;
     for _ in 0..4 {
         let order = s.active().await;
@@ -409,15 +427,7 @@ async fn a_job_failing_among_others_fails_alone(backend: Backend) {
                     .set(jobs::run_at.eq(due.naive_utc()))
                     .execute(conn)?;
             }
-            let mut broken = trajectum::service::jobs::new_job(
-                trajectum::domain::job::JobKind::BookFollowUp,
-                "broken",
-                Some(demo::PROVIDER_ID),
-                json!({}),
-                now - Duration::seconds(8 * 60 + 30),
-                now,
-            );
-            broken.max_attempts = 3;
+            let broken = broken_job(now - Duration::seconds(8 * 60 + 30), now, 3);
             trajectum::db::jobs::enqueue(conn, &broken)?;
             Ok(())
         })
@@ -619,21 +629,11 @@ api_test!(a_killed_worker_leaves_nothing_undone_and_nothing_twice);
 /// with its reason, for the provider's planners (and no one else) to see and retry; `/metrics`
 /// counts it.
 async fn a_job_that_keeps_failing_is_parked_for_the_planners(backend: Backend) {
-    use trajectum::admin::demo;
     let s = Scene::new(backend).await;
     let now = s.app.now();
     s.app
         .blocking(move |conn| {
-            let mut job = trajectum::service::jobs::new_job(
-                trajectum::domain::job::JobKind::BookFollowUp,
-                "broken",
-                Some(demo::PROVIDER_ID),
-                json!({}),
-                now,
-                now,
-            );
-            job.max_attempts = 2;
-            trajectum::db::jobs::enqueue(conn, &job)?;
+            trajectum::db::jobs::enqueue(conn, &broken_job(now, now, 2))?;
             Ok(())
         })
         .await;
