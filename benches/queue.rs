@@ -3,8 +3,9 @@
 //! `cargo bench --bench queue -- --db postgres://…/bench_queue --jobs 100000 --task noop
 //! --processes 2` queues the jobs in one statement, then starts that many worker processes (this
 //! binary again, `--child`), each a `trajectum::worker::Worker` running the queue exactly as the
-//! service's worker does (claims with a lease, one transaction per job that takes it, runs it and
-//! marks it done), with jobs that do nothing (`noop`) or one insert with a unique key (`insert`).
+//! service's worker does (claims with a lease; jobs that lock nothing share a transaction for up
+//! to 20 ms, which runs them and marks them done), with jobs that do nothing (`noop`) or one
+//! insert with a unique key (`insert`), neither of which locks anything of its own.
 //! It times from the start of the processes until the last has found no job left, and prints one
 //! JSON line: the rate, the CPU per job of the workers and of PostgreSQL, and the checks that
 //! every job ran exactly once.
@@ -46,6 +47,10 @@ impl Tasks for Task {
 
     fn period(&self, _kind: &str) -> Option<chrono::Duration> {
         None
+    }
+
+    fn shares(&self, _kind: &str) -> bool {
+        true
     }
 
     fn run(&self, conn: &mut DbConnection, _now: DateTime<Utc>, job: &Job) -> ServiceResult<()> {

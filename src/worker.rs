@@ -5,9 +5,11 @@
 //!
 //! A round claims a batch of due jobs with a lease (`db::jobs::claim`) and runs them in
 //! transactions that also mark them done, so a job's effects and its completion commit together
-//! or not at all. Jobs that run once share a transaction for up to 20 ms (one commit for many
-//! quick jobs); when one of them fails, that transaction rolls back whole and its jobs run again,
-//! the failing one alone, so that the failure is its own. A job that fails is queued again after a growing wait with jitter, and
+//! or not at all. Jobs that run once and lock nothing of their own may share a transaction for
+//! up to 20 ms (one commit for many quick jobs, [`Tasks::shares`]); when one of them fails, that
+//! transaction rolls back whole and its jobs run again, the failing one alone, so that the
+//! failure is its own. The service's own jobs lock coaches and orders, and run one to a
+//! transaction. A job that fails is queued again after a growing wait with jitter, and
 //! parked after its last attempt (`domain::job`). A worker that dies mid-job leaves the job's
 //! transaction uncommitted and its lease to run out: another round takes it again. Effects are
 //! idempotent by their own keys (a follow-up books once), so at-least-once runs have
@@ -88,6 +90,14 @@ pub trait Tasks: Send + Sync + std::fmt::Debug {
     fn kinds(&self) -> Vec<&'static str>;
     /// How often a job of `kind` runs; `None` for a job that runs once.
     fn period(&self, kind: &str) -> Option<chrono::Duration>;
+    /// Whether jobs of `kind` (that run once) may share a transaction with others
+    /// ([`Worker::together`]). Only jobs that lock nothing of their own may: two jobs that each
+    /// lock a coach in one transaction would take the coaches in no set order, against the lock
+    /// order every booking keeps (`service::sessions::locks`).
+    fn shares(&self, kind: &str) -> bool {
+        let _ = kind;
+        false
+    }
     /// Does `job`. A job that runs once does it inside the transaction that marks it done.
     fn run(&self, conn: &mut DbConnection, now: DateTime<Utc>, job: &Job) -> ServiceResult<()>;
 }
@@ -256,56 +266,74 @@ impl Worker {
             )
             .map_err(ServiceError::from)
         })?;
-        let (once, periodic): (Vec<Job>, Vec<Job>) = claimed
-            .into_iter()
-            .partition(|job| self.tasks.period(&job.kind).is_none());
+        let (shared, alone): (Vec<Job>, Vec<Job>) = claimed.into_iter().partition(|job| {
+            self.tasks.period(&job.kind).is_none() && self.tasks.shares(&job.kind)
+        });
         let mut round = Round::default();
-        let mut rest = once.as_slice();
-        // The jobs that run once, as many to a transaction as TOGETHER allows.
+        let mut rest = shared.as_slice();
+        // The jobs that may share a transaction, as many to one as TOGETHER allows.
         while let Some(first) = rest.first() {
             if self.stopping.load(Ordering::SeqCst) {
                 break;
             }
-            let ran = match self.together(conn, rest)? {
-                // The transaction rolled back at the job at `n`: the ones before it go again
-                // together, then it alone.
-                Together::FailedAt(n) if n > 0 => self.together(conn, &rest[..n])?,
-                ran => ran,
+            let outcome = if self.fresh(first) {
+                self.together(conn, rest)?
+            } else {
+                Together::Lost
             };
-            match ran {
+            match outcome {
                 Together::Done(n) => {
                     round.ran += n;
                     rest = &rest[n..];
                 }
-                Together::FailedAt(_) | Together::Lost => {
-                    round.ran += 1;
-                    if self.execute(conn, first.clone())? == Ran::Failed {
-                        round.failed += 1;
+                // The transaction rolled back at the job at `n`: the ones before it run again
+                // together, then it alone.
+                Together::FailedAt(n) if n > 0 => match self.together(conn, &rest[..n])? {
+                    Together::Done(done) => {
+                        round.ran += done;
+                        rest = &rest[done..];
+                        if done == n {
+                            self.alone(conn, &rest[0], &mut round)?;
+                            rest = &rest[1..];
+                        }
                     }
+                    _ => {
+                        self.alone(conn, first, &mut round)?;
+                        rest = &rest[1..];
+                    }
+                },
+                Together::FailedAt(_) | Together::Lost => {
+                    self.alone(conn, first, &mut round)?;
                     rest = &rest[1..];
                 }
             }
         }
-        let mut periodic = periodic.into_iter();
+        let mut alone = alone.into_iter();
         while !self.stopping.load(Ordering::SeqCst) {
-            let Some(job) = periodic.next() else {
+            let Some(job) = alone.next() else {
                 break;
             };
-            round.ran += 1;
-            if self.execute(conn, job)? == Ran::Failed {
-                round.failed += 1;
-            }
+            self.alone(conn, &job, &mut round)?;
         }
         let unstarted: Vec<String> = rest
             .iter()
             .map(|j| j.id.clone())
-            .chain(periodic.map(|j| j.id))
+            .chain(alone.map(|j| j.id))
             .collect();
         if !unstarted.is_empty() {
             let now = self.clock.now().naive_utc();
             db::write(conn, |conn| store::release(conn, &unstarted, &self.id, now))?;
         }
         Ok(round)
+    }
+
+    /// Runs `job` alone, as any job that shares no transaction: its lease renewed as it starts.
+    fn alone(&self, conn: &mut DbConnection, job: &Job, round: &mut Round) -> ServiceResult<()> {
+        round.ran += 1;
+        if self.execute(conn, job.clone())? == Ran::Failed {
+            round.failed += 1;
+        }
+        Ok(())
     }
 
     /// Runs jobs that run once from the start of `jobs` in one transaction, each armed with its
@@ -320,7 +348,9 @@ impl Worker {
         let mut at = 0;
         let ran = db::write(conn, |conn| -> Result<usize, Stopped> {
             for job in jobs {
-                if at > 0 && (began.elapsed() >= TOGETHER || self.stopping.load(Ordering::SeqCst)) {
+                let enough = began.elapsed() >= TOGETHER || self.stopping.load(Ordering::SeqCst);
+                // A job whose lease is running out runs alone, taking its lease anew.
+                if at > 0 && (enough || !self.fresh(job)) {
                     break;
                 }
                 audit::armed(self.actor(job, now), || -> ServiceResult<()> {
@@ -398,6 +428,14 @@ impl Worker {
                 Ok(Ran::Failed)
             }
         }
+    }
+
+    /// Whether more than half of the lease on `job` is left, so that it may run in a shared
+    /// transaction without its lease renewed (a job that runs alone renews it as it starts).
+    fn fresh(&self, job: &Job) -> bool {
+        let now = self.clock.now().naive_utc();
+        job.leased_until
+            .is_some_and(|until| until - now > self.settings.lease / 2)
     }
 
     /// Who the audit trail records as doing `job`: the service itself, for the job's

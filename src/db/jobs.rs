@@ -121,11 +121,14 @@ pub fn claim(
         DbConnection::Postgres(c) => {
             use diesel::sql_types::{Array, BigInt, Text, Timestamp};
             let mut jobs: Vec<Job> = diesel::sql_query(
-                "UPDATE jobs SET leased_until = $1, leased_by = $2, attempts = attempts + 1, \
-                 updated_at = $3 WHERE id IN (SELECT id FROM jobs WHERE status = 'queued' \
+                // Materialized, so that the locking subquery runs once and leases at most
+                // `limit` jobs.
+                "WITH due AS MATERIALIZED (SELECT id FROM jobs WHERE status = 'queued' \
                  AND kind = ANY($4) AND run_at <= $3 \
                  AND (leased_until IS NULL OR leased_until < $3) \
-                 ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING *",
+                 ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                 UPDATE jobs SET leased_until = $1, leased_by = $2, attempts = attempts + 1, \
+                 updated_at = $3 FROM due WHERE jobs.id = due.id RETURNING jobs.*",
             )
             .bind::<Timestamp, _>(lease_until)
             .bind::<Text, _>(worker)

@@ -399,8 +399,7 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
     }
 }
 
-/// Jobs claimed together run in one transaction; one that fails among them rolls that
-/// transaction back, and they run again so that the failure is its alone: every other job is
+/// A job that fails in the middle of a claimed batch of bookings fails alone: every other job is
 /// done once, with its effect once and one audit entry, and the failing one waits for its next
 /// attempt with its reason.
 async fn a_job_failing_among_others_fails_alone(backend: Backend) {
@@ -496,7 +495,151 @@ async fn a_job_failing_among_others_fails_alone(backend: Backend) {
     );
 }
 
+/// Jobs that lock nothing share a transaction: one failing in the middle rolls it back whole
+/// (what the jobs before it did is undone), then those run again together and it alone, so that
+/// each other job's effect happens once, and the failing one has none.
+async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use trajectum::db::jobs::Job;
+    use trajectum::db::DbConnection;
+    use trajectum::service::error::{ServiceError, ServiceResult};
+
+    /// Counts its runs per key; its effect is a row (a done job of kind `test.effect`) that
+    /// commits or rolls back with it.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<HashMap<String, u32>>);
+
+    fn row(kind: &str, key: &str, fail: bool, at: DateTime<Utc>, status: &str) -> Job {
+        Job {
+            id: trajectum::clock::new_id(),
+            kind: kind.into(),
+            dedupe_key: key.into(),
+            organisation_id: None,
+            payload: trajectum::db::Json(json!({ "fail": fail })),
+            status: status.into(),
+            run_at: at.naive_utc(),
+            attempts: 0,
+            max_attempts: 3,
+            leased_until: None,
+            leased_by: None,
+            last_error: None,
+            created_at: at.naive_utc(),
+            updated_at: at.naive_utc(),
+            finished_at: None,
+        }
+    }
+
+    impl trajectum::worker::Tasks for Recorder {
+        fn kinds(&self) -> Vec<&'static str> {
+            vec!["test.record"]
+        }
+        fn period(&self, _: &str) -> Option<Duration> {
+            None
+        }
+        fn shares(&self, _: &str) -> bool {
+            true
+        }
+        fn run(&self, conn: &mut DbConnection, now: DateTime<Utc>, job: &Job) -> ServiceResult<()> {
+            *self
+                .0
+                .lock()
+                .unwrap()
+                .entry(job.dedupe_key.clone())
+                .or_default() += 1;
+            let effect = row("test.effect", &job.dedupe_key, false, now, "done");
+            trajectum::db::jobs::enqueue_once(conn, &effect)?;
+            if job.payload.0["fail"] == true {
+                return Err(ServiceError::Internal(anyhow::anyhow!("told to fail")));
+            }
+            Ok(())
+        }
+    }
+
+    let s = Scene::new(backend).await;
+    let now = s.app.now();
+    s.app
+        .blocking(move |conn| {
+            for (i, key) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+                let due = now - Duration::minutes(10 - i as i64);
+                trajectum::db::jobs::enqueue(
+                    conn,
+                    &row("test.record", key, key == "c", due, "queued"),
+                )?;
+            }
+            Ok(())
+        })
+        .await;
+    let recorder = Arc::new(Recorder::default());
+    let worker = trajectum::worker::Worker::with_tasks(
+        s.app.clock.clone(),
+        trajectum::worker::WorkerSettings {
+            poll: std::time::Duration::from_millis(10),
+            batch: 10,
+            lease: Duration::seconds(60),
+            follow_up_horizon_days: 21,
+            alliance_rating_days: 7,
+            erase_after_months: 24,
+            login_window: Duration::seconds(900),
+            webhooks: s.app.webhook_settings(),
+        },
+        recorder.clone(),
+    );
+    let ran = s.app.blocking(move |conn| Ok(worker.run_due(conn)?)).await;
+    assert_eq!(ran, 5);
+    let runs = recorder.0.lock().unwrap().clone();
+    let expected: HashMap<String, u32> = [("a", 2), ("b", 2), ("c", 2), ("d", 1), ("e", 1)]
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    assert_eq!(
+        runs, expected,
+        "a, b and c together (rolled back), a and b again, c alone, d and e together"
+    );
+    let (effects, jobs) = s
+        .app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::jobs;
+            let effects: Vec<String> = jobs::table
+                .filter(jobs::kind.eq("test.effect"))
+                .order(jobs::dedupe_key.asc())
+                .select(jobs::dedupe_key)
+                .load(conn)?;
+            let jobs: Vec<(String, String, i32, Option<String>)> = jobs::table
+                .filter(jobs::kind.eq("test.record"))
+                .order(jobs::dedupe_key.asc())
+                .select((
+                    jobs::dedupe_key,
+                    jobs::status,
+                    jobs::attempts,
+                    jobs::last_error,
+                ))
+                .load(conn)?;
+            Ok((effects, jobs))
+        })
+        .await;
+    assert_eq!(
+        effects,
+        ["a", "b", "d", "e"],
+        "each effect once, none of the failed job"
+    );
+    for (key, status, attempts, error) in &jobs {
+        assert_eq!(*attempts, 1, "{key}: one attempt");
+        if key == "c" {
+            assert_ne!(status, "done");
+            assert!(
+                error.as_deref().is_some_and(|e| e.contains("told to fail")),
+                "{error:?}"
+            );
+        } else {
+            assert_eq!((status.as_str(), error), ("done", &None), "{key}");
+        }
+    }
+}
+
 api_test!(
+    jobs_sharing_a_transaction_fail_alone,
     an_order_runs_from_completion_through_its_follow_ups_to_closed_002,
     the_employers_policy_or_the_orders_own_days_decide_002,
     two_workers_book_each_follow_up_once,
