@@ -292,8 +292,10 @@ impl Worker {
                     Together::Done(done) => {
                         round.ran += done;
                         rest = &rest[done..];
-                        if done == n {
-                            self.alone(conn, &rest[0], &mut round)?;
+                        // (When what failed was the completion or the commit after the last
+                        // job, there is no job at `n` to run alone.)
+                        if let Some(failed) = rest.first().filter(|_| done == n) {
+                            self.alone(conn, failed, &mut round)?;
                             rest = &rest[1..];
                         }
                     }
