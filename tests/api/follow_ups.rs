@@ -345,19 +345,8 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
     }
     let workers: Vec<_> = (0..2)
         .map(|_| {
-            let worker = trajectum::worker::Worker::new(
-                s.app.clock.clone(),
-                trajectum::worker::WorkerSettings {
-                    poll: std::time::Duration::from_millis(10),
-                    batch: 3,
-                    lease: Duration::seconds(60),
-                    follow_up_horizon_days: 21,
-                    alliance_rating_days: 7,
-                    erase_after_months: 24,
-                    login_window: Duration::seconds(900),
-                    webhooks: s.app.webhook_settings(),
-                },
-            );
+            let worker =
+                trajectum::worker::Worker::new(s.app.clock.clone(), s.app.worker_settings(3));
             let pool = s.app.pool.clone();
             actix_web::rt::task::spawn_blocking(move || {
                 let mut conn = pool.get().unwrap();
@@ -495,12 +484,15 @@ async fn a_job_failing_among_others_fails_alone(backend: Backend) {
     );
 }
 
-/// Jobs that lock nothing share a transaction: one failing in the middle rolls it back whole
-/// (what the jobs before it did is undone), then those run again together and it alone, so that
-/// each other job's effect happens once, and the failing one has none.
-async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
+/// Tasks for the worker's own tests: each counts its runs per key, and its effect is a row (a
+/// done job of kind `test.effect`) that commits or rolls back with it; it fails when its
+/// payload says so. They lock nothing, so they may share a transaction.
+mod recorded {
     use std::collections::HashMap;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
+
+    use chrono::{DateTime, Duration, Utc};
+    use serde_json::json;
     use trajectum::db::jobs::Job;
     use trajectum::db::DbConnection;
     use trajectum::service::error::{ServiceError, ServiceResult};
@@ -508,9 +500,9 @@ async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
     /// Counts its runs per key; its effect is a row (a done job of kind `test.effect`) that
     /// commits or rolls back with it.
     #[derive(Debug, Default)]
-    struct Recorder(Mutex<HashMap<String, u32>>);
+    pub struct Recorder(pub Mutex<HashMap<String, u32>>);
 
-    fn row(kind: &str, key: &str, fail: bool, at: DateTime<Utc>, status: &str) -> Job {
+    pub fn row(kind: &str, key: &str, fail: bool, at: DateTime<Utc>, status: &str) -> Job {
         Job {
             id: trajectum::clock::new_id(),
             kind: kind.into(),
@@ -555,6 +547,14 @@ async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
             Ok(())
         }
     }
+}
+
+/// Jobs that lock nothing share a transaction: one failing in the middle rolls it back whole
+/// (what the jobs before it did is undone), then those run again together and it alone, so that
+/// each other job's effect happens once, and the failing one has none.
+async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
+    use std::collections::HashMap;
+    use std::sync::Arc;
 
     let s = Scene::new(backend).await;
     let now = s.app.now();
@@ -564,25 +564,16 @@ async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
                 let due = now - Duration::minutes(10 - i as i64);
                 trajectum::db::jobs::enqueue(
                     conn,
-                    &row("test.record", key, key == "c", due, "queued"),
+                    &recorded::row("test.record", key, key == "c", due, "queued"),
                 )?;
             }
             Ok(())
         })
         .await;
-    let recorder = Arc::new(Recorder::default());
+    let recorder = Arc::new(recorded::Recorder::default());
     let worker = trajectum::worker::Worker::with_tasks(
         s.app.clock.clone(),
-        trajectum::worker::WorkerSettings {
-            poll: std::time::Duration::from_millis(10),
-            batch: 10,
-            lease: Duration::seconds(60),
-            follow_up_horizon_days: 21,
-            alliance_rating_days: 7,
-            erase_after_months: 24,
-            login_window: Duration::seconds(900),
-            webhooks: s.app.webhook_settings(),
-        },
+        s.app.worker_settings(10),
         recorder.clone(),
     );
     let ran = s.app.blocking(move |conn| Ok(worker.run_due(conn)?)).await;
@@ -638,8 +629,72 @@ async fn jobs_sharing_a_transaction_fail_alone(backend: Backend) {
     }
 }
 
+/// Two workers at once over jobs that share transactions: their claims never overlap (`FOR
+/// UPDATE SKIP LOCKED` in one statement on PostgreSQL, the write lock on SQLite), and their
+/// shared transactions complete only the jobs each holds, so every job runs once, with its
+/// effect once, and neither worker fails.
+async fn two_workers_sharing_transactions_run_each_job_once(backend: Backend) {
+    use std::sync::Arc;
+    const JOBS: usize = 60;
+    let s = Scene::new(backend).await;
+    let now = s.app.now();
+    s.app
+        .blocking(move |conn| {
+            for i in 0..JOBS {
+                let key = format!("k{i:03}");
+                let row = recorded::row("test.record", &key, false, now, "queued");
+                trajectum::db::jobs::enqueue(conn, &row)?;
+            }
+            Ok(())
+        })
+        .await;
+    let recorder = Arc::new(recorded::Recorder::default());
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let worker = trajectum::worker::Worker::with_tasks(
+                s.app.clock.clone(),
+                s.app.worker_settings(7),
+                recorder.clone(),
+            );
+            let pool = s.app.pool.clone();
+            actix_web::rt::task::spawn_blocking(move || {
+                let mut conn = pool.get().unwrap();
+                worker.run_due(&mut conn).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut ran = 0;
+    for worker in workers {
+        ran += worker.await.unwrap().expect("a worker's rounds succeed");
+    }
+    assert_eq!(ran, JOBS, "each job ran by one worker");
+    let runs = recorder.0.lock().unwrap().clone();
+    assert_eq!(runs.len(), JOBS);
+    assert!(runs.values().all(|n| *n == 1), "{runs:?}");
+    let (effects, done) = s
+        .app
+        .blocking(|conn| {
+            use diesel::prelude::*;
+            use trajectum::db::schema::jobs;
+            let effects: i64 = jobs::table
+                .filter(jobs::kind.eq("test.effect"))
+                .count()
+                .get_result(conn)?;
+            let done: i64 = jobs::table
+                .filter(jobs::kind.eq("test.record"))
+                .filter(jobs::status.eq("done"))
+                .filter(jobs::attempts.eq(1))
+                .count()
+                .get_result(conn)?;
+            Ok((effects, done))
+        })
+        .await;
+    assert_eq!((effects, done), (JOBS as i64, JOBS as i64));
+}
+
 api_test!(
     jobs_sharing_a_transaction_fail_alone,
+    two_workers_sharing_transactions_run_each_job_once,
     an_order_runs_from_completion_through_its_follow_ups_to_closed_002,
     the_employers_policy_or_the_orders_own_days_decide_002,
     two_workers_book_each_follow_up_once,

@@ -419,24 +419,26 @@ impl TestApp {
     /// Runs every job due on the app's clock, as the worker would, until none is due; how many
     /// ran.
     pub async fn run_jobs(&self) -> usize {
-        let worker = trajectum::worker::Worker::new(
-            self.clock.clone(),
-            trajectum::worker::WorkerSettings {
-                poll: std::time::Duration::from_millis(10),
-                batch: 10,
-                lease: chrono::Duration::seconds(60),
-                follow_up_horizon_days: trajectum::domain::follow_up::DEFAULT_HORIZON_DAYS,
-                alliance_rating_days: 7,
-                erase_after_months: self.settings.erase_after_months,
-                login_window: chrono::Duration::seconds(900),
-                webhooks: self.webhook_settings(),
-            },
-        );
+        let worker = trajectum::worker::Worker::new(self.clock.clone(), self.worker_settings(10));
         self.blocking(move |conn| {
             worker.prepare(conn)?;
             Ok(worker.run_due(conn)?)
         })
         .await
+    }
+
+    /// How the tests' workers work: claiming `batch` jobs at a time, on a lease of a minute.
+    pub fn worker_settings(&self, batch: u32) -> trajectum::worker::WorkerSettings {
+        trajectum::worker::WorkerSettings {
+            poll: std::time::Duration::from_millis(10),
+            batch,
+            lease: chrono::Duration::seconds(60),
+            follow_up_horizon_days: trajectum::domain::follow_up::DEFAULT_HORIZON_DAYS,
+            alliance_rating_days: 7,
+            erase_after_months: self.settings.erase_after_months,
+            login_window: chrono::Duration::seconds(900),
+            webhooks: self.webhook_settings(),
+        }
     }
 
     /// How the app sends webhooks.

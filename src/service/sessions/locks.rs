@@ -11,6 +11,13 @@
 //! campaign's row, then inserts its order and its events (it locks no coach or order); closing
 //! a campaign or rotating its link locks that row alone.
 //!
+//! A worker's job takes its own row first (`db::jobs::take`), then what its use case takes, in
+//! the order above. Jobs that lock nothing of their own may share a transaction
+//! (`worker::Tasks::shares`); it takes their rows together at its end (`db::jobs::finish_all`),
+//! before any head row. Each worker's rows are the jobs it holds, disjoint from another's; a job
+//! whose lease is half spent runs alone instead, so that two such transactions do not meet on a
+//! row. The claim skips locked rows and waits for none.
+//!
 //! The webhook deliverer takes a subscription's job row, then (only when it is about to finish)
 //! its organisation's head row, shared (`db::webhooks::lock_head`). This is the other way round,
 //! but it cannot deadlock: a writer holding the head row only writes job rows that are not queued,
