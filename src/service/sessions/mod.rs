@@ -85,12 +85,13 @@ pub fn booked(
     to: DateTime<Utc>,
     except: Option<&str>,
 ) -> ServiceResult<Vec<Booked>> {
-    let mut seen = std::collections::HashSet::new();
+    let mut groups = std::collections::HashSet::new();
     Ok(
-        store::coach_sessions_between(conn, coach_id, from.naive_utc(), to.naive_utc())?
+        store::coach_sessions_between(conn, coach_id, from.naive_utc(), to.naive_utc(), except)?
             .into_iter()
-            .filter_map(|(start, end, blocked_until, key)| {
-                (Some(key.as_str()) != except && seen.insert(key)).then(|| Booked {
+            .filter_map(|(start, end, blocked_until, group)| {
+                // A group's participants each have a row; the coach's time is taken once.
+                group.is_none_or(|g| groups.insert(g)).then(|| Booked {
                     start: start.0.and_utc(),
                     end: end.0.and_utc(),
                     blocked_until: blocked_until.0.and_utc(),
