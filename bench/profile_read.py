@@ -8,7 +8,8 @@ Needs: perf, wrk, the local PostgreSQL for `postgres`; a binary with line tables
   CARGO_PROFILE_RELEASE_DEBUG=line-tables-only CARGO_PROFILE_RELEASE_STRIP=none \
     CARGO_TARGET_DIR=/tmp/prof-target cargo build --release
 Settings (environment): DURATION (seconds recorded, default 10), CONNECTIONS (default 32),
-PORT (default 18080), OUT (the perf data file, default /tmp/trajectum-read.perf).
+PORT (default 18080), OUT (the perf data file, default /tmp/trajectum-read.perf), WHAT (`read`,
+the default, or `list`: the first page of `GET /api/v1/orders?limit=50` instead).
 
 The database is seeded as bench/read.py seeds it, with ORDERS (default 1000) more orders. perf
 samples the server's threads only (`-p`), at 999 Hz, so the load generator and PostgreSQL are
@@ -26,6 +27,7 @@ import read  # noqa: E402  (bench/read.py: its seeding, its demo start and its w
 
 BACKEND = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
 OUT = os.environ.get("OUT", "/tmp/trajectum-read.perf")
+WHAT = os.environ.get("WHAT", "read")
 
 
 def report(sort_children):
@@ -58,13 +60,15 @@ def main():
             perf = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,16384",
                                      "-o", OUT, "-p", str(server.pid)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            rps, p99, cpu = read.wrk(f"/api/v1/orders/{order}", hr, server.pid)
+            path = f"/api/v1/orders/{order}" if WHAT == "read" else "/api/v1/orders?limit=50"
+            rps, p99, cpu = read.wrk(path, hr, server.pid)
             perf.send_signal(2)
             perf.wait()
         finally:
             server.terminate()
             server.wait()
-    print(f"{BACKEND}: GET /api/v1/orders/{{id}} {rps:.0f} rps under perf, p99 {p99:.2f} ms, "
+    shown = "/api/v1/orders/{id}" if WHAT == "read" else "/api/v1/orders?limit=50"
+    print(f"{BACKEND}: GET {shown} {rps:.0f} rps under perf, p99 {p99:.2f} ms, "
           f"server {cpu['server']:.1f} us/request (perf's own sampling included)")
     print("\n== self (the frame itself)\n" + report(False))
     print("\n== children (the frame and what it calls)\n" + report(True))
