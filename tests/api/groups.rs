@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::api_test;
 use crate::helpers::{assert_problem, Backend};
 use crate::scene::Scene;
-use crate::scheduling::{booked, next, stamp, video};
+use crate::scheduling::{book, booked, next, stamp, video};
 
 fn group(at: chrono::DateTime<chrono::Utc>, capacity: u32, order_ids: &[String]) -> Value {
     json!({
@@ -199,8 +199,101 @@ async fn a_group_session_moves_and_is_called_off_as_a_whole(backend: Backend) {
     assert_eq!(again["type"], "urn:trajectum:problem:session-not-planned");
 }
 
+/// A session or a group moved to a time that overlaps where it is now leaves only itself out of
+/// the coach's calendar (003: the coach is not booked twice), its group's other places included.
+async fn a_session_or_a_group_moves_into_its_own_time(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let one = s.active().await;
+    let single = booked(&s, &one, &video("regular", next(&s, Weekday::Tue, "10:00"))).await;
+    let session = format!("/api/v1/sessions/{}", single["id"].as_str().unwrap());
+    let orders = [s.active().await, s.active().await];
+    let created: Value = s
+        .app
+        .post_json(
+            "/api/v1/session-groups",
+            &s.anna,
+            &group(next(&s, Weekday::Tue, "14:00"), 2, &orders),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let whole = format!("/api/v1/session-groups/{}", created["id"].as_str().unwrap());
+    let patch = |path: &str, at: &str| {
+        let request = s
+            .app
+            .request(reqwest::Method::PATCH, path, Some(&s.planner));
+        request
+            .json(&json!({"starts_at": stamp(next(&s, Weekday::Tue, at))}))
+            .send()
+    };
+
+    // Half an hour later, each overlaps its own time only.
+    let moved = patch(&session, "10:30").await.unwrap();
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["starts_at"], stamp(next(&s, Weekday::Tue, "10:30")));
+    let moved = patch(&whole, "14:30").await.unwrap();
+    assert_eq!(moved.status(), 200);
+    let moved: Value = moved.json().await.unwrap();
+    for place in moved["participants"].as_array().unwrap() {
+        assert_eq!(place["starts_at"], stamp(next(&s, Weekday::Tue, "14:30")));
+    }
+
+    // Onto each other's time: refused, as the other is not left out.
+    for (path, at) in [(&session, "14:00"), (&whole, "10:00")] {
+        let problem = assert_problem(patch(path, at).await.unwrap(), 409).await;
+        assert_eq!(problem["type"], "urn:trajectum:problem:coach-double-booked");
+    }
+}
+
+/// A group takes one of the coach's sessions a day, however many take part (003: the coach's
+/// daily maximum counts what takes their time).
+async fn a_group_counts_once_towards_the_coachs_daily_maximum(backend: Backend) {
+    let s = Scene::new(backend).await;
+    let path = format!("/api/v1/coaches/{}/availability", s.anna_coach_id);
+    let mut rules: Value = s.app.get(&path, &s.anna).await.json().await.unwrap();
+    let rules = json!({
+        "weekly_hours": rules["weekly_hours"].take(), "buffer_minutes": rules["buffer_minutes"],
+        "minimum_notice_minutes": rules["minimum_notice_minutes"],
+        "max_sessions_per_day": 2, "exceptions": []
+    });
+    let response = s
+        .app
+        .request(reqwest::Method::PUT, &path, Some(&s.anna))
+        .json(&rules)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let orders = [s.active().await, s.active().await, s.active().await];
+    let created = s
+        .app
+        .post_json(
+            "/api/v1/session-groups",
+            &s.anna,
+            &group(next(&s, Weekday::Tue, "10:00"), 3, &orders),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+
+    // Three places, one of the two sessions the day takes.
+    let (one, two) = (s.active().await, s.active().await);
+    let at = |time| video("regular", next(&s, Weekday::Tue, time));
+    let second = book(&s, &one, &s.planner, &at("14:00")).await;
+    assert_eq!(second.status(), 201);
+    let third = book(&s, &two, &s.planner, &at("16:00")).await;
+    let problem = assert_problem(third, 422).await;
+    assert_eq!(
+        problem["type"],
+        "urn:trajectum:problem:outside-availability"
+    );
+}
+
 api_test!(
     a_group_session_moves_and_is_called_off_as_a_whole,
+    a_group_counts_once_towards_the_coachs_daily_maximum,
+    a_session_or_a_group_moves_into_its_own_time,
     concurrent_joins_never_overfill_a_group,
     concurrent_group_creations_for_one_coach_all_get_an_answer,
 );
