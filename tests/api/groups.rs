@@ -18,6 +18,19 @@ fn group(at: chrono::DateTime<chrono::Utc>, capacity: u32, order_ids: &[String])
     })
 }
 
+/// Anna's group of `capacity` at `time` on the coming Tuesday, with `orders` in it: the group's
+/// path.
+async fn tuesday_group(s: &Scene, time: &str, capacity: u32, orders: &[String]) -> String {
+    let body = group(next(s, Weekday::Tue, time), capacity, orders);
+    let created = s
+        .app
+        .post_json("/api/v1/session-groups", &s.anna, &body)
+        .await;
+    assert_eq!(created.status(), 201, "create the group");
+    let created: Value = created.json().await.unwrap();
+    format!("/api/v1/session-groups/{}", created["id"].as_str().unwrap())
+}
+
 /// Counts the answers: how many of each status, each 409's problem type checked.
 async fn tally(responses: Vec<reqwest::Response>, conflict: &str) -> (usize, usize) {
     let (mut created, mut refused) = (0, 0);
@@ -124,18 +137,7 @@ async fn concurrent_group_creations_for_one_coach_all_get_an_answer(backend: Bac
 async fn a_group_session_moves_and_is_called_off_as_a_whole(backend: Backend) {
     let s = Scene::new(backend).await;
     let orders = [s.active().await, s.active().await, s.active().await];
-    let created: Value = s
-        .app
-        .post_json(
-            "/api/v1/session-groups",
-            &s.anna,
-            &group(next(&s, Weekday::Tue, "10:00"), 4, &orders),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let path = format!("/api/v1/session-groups/{}", created["id"].as_str().unwrap());
+    let path = tuesday_group(&s, "10:00", 4, &orders).await;
     // Another coachee's session of Anna's on Wednesday afternoon.
     let other = s.active().await;
     booked(
@@ -207,18 +209,7 @@ async fn a_session_or_a_group_moves_into_its_own_time(backend: Backend) {
     let single = booked(&s, &one, &video("regular", next(&s, Weekday::Tue, "10:00"))).await;
     let session = format!("/api/v1/sessions/{}", single["id"].as_str().unwrap());
     let orders = [s.active().await, s.active().await];
-    let created: Value = s
-        .app
-        .post_json(
-            "/api/v1/session-groups",
-            &s.anna,
-            &group(next(&s, Weekday::Tue, "14:00"), 2, &orders),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let whole = format!("/api/v1/session-groups/{}", created["id"].as_str().unwrap());
+    let whole = tuesday_group(&s, "14:00", 2, &orders).await;
     let patch = |path: &str, at: &str| {
         let request = s
             .app
@@ -267,15 +258,7 @@ async fn a_group_counts_once_towards_the_coachs_daily_maximum(backend: Backend) 
         .unwrap();
     assert_eq!(response.status(), 200);
     let orders = [s.active().await, s.active().await, s.active().await];
-    let created = s
-        .app
-        .post_json(
-            "/api/v1/session-groups",
-            &s.anna,
-            &group(next(&s, Weekday::Tue, "10:00"), 3, &orders),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
+    tuesday_group(&s, "10:00", 3, &orders).await;
 
     // Three places, one of the two sessions the day takes.
     let (one, two) = (s.active().await, s.active().await);
