@@ -343,21 +343,9 @@ async fn two_workers_book_each_follow_up_once(backend: Backend) {
         s.complete(&order, &json!({"follow_up_days": [14]})).await;
         orders.push(order);
     }
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let worker =
-                trajectum::worker::Worker::new(s.app.clock.clone(), s.app.worker_settings(3));
-            let pool = s.app.pool.clone();
-            actix_web::rt::task::spawn_blocking(move || {
-                let mut conn = pool.get().unwrap();
-                worker.run_due(&mut conn).map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    let mut ran = 0;
-    for worker in workers {
-        ran += worker.await.unwrap().expect("a worker's rounds succeed");
-    }
+    let workers = (0..2)
+        .map(|_| trajectum::worker::Worker::new(s.app.clock.clone(), s.app.worker_settings(3)));
+    let ran = run_at_once(&s.app, workers.collect()).await;
     assert!(ran >= 12, "{ran}");
     let (sessions, jobs) = s
         .app
@@ -649,24 +637,14 @@ async fn two_workers_sharing_transactions_run_each_job_once(backend: Backend) {
         })
         .await;
     let recorder = Arc::new(recorded::Recorder::default());
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let worker = trajectum::worker::Worker::with_tasks(
-                s.app.clock.clone(),
-                s.app.worker_settings(7),
-                recorder.clone(),
-            );
-            let pool = s.app.pool.clone();
-            actix_web::rt::task::spawn_blocking(move || {
-                let mut conn = pool.get().unwrap();
-                worker.run_due(&mut conn).map_err(|e| e.to_string())
-            })
-        })
-        .collect();
-    let mut ran = 0;
-    for worker in workers {
-        ran += worker.await.unwrap().expect("a worker's rounds succeed");
-    }
+    let workers = (0..2).map(|_| {
+        trajectum::worker::Worker::with_tasks(
+            s.app.clock.clone(),
+            s.app.worker_settings(7),
+            recorder.clone(),
+        )
+    });
+    let ran = run_at_once(&s.app, workers.collect()).await;
     assert_eq!(ran, JOBS, "each job ran by one worker");
     let runs = recorder.0.lock().unwrap().clone();
     assert_eq!(runs.len(), JOBS);
@@ -690,6 +668,29 @@ async fn two_workers_sharing_transactions_run_each_job_once(backend: Backend) {
         })
         .await;
     assert_eq!((effects, done), (JOBS as i64, JOBS as i64));
+}
+
+/// Runs the workers' due jobs at once, each on a thread and a connection of its own: how many
+/// jobs they ran in all.
+async fn run_at_once(
+    app: &crate::helpers::TestApp,
+    workers: Vec<trajectum::worker::Worker>,
+) -> usize {
+    let running: Vec<_> = workers
+        .into_iter()
+        .map(|worker| {
+            let pool = app.pool.clone();
+            actix_web::rt::task::spawn_blocking(move || {
+                let mut conn = pool.get().unwrap();
+                worker.run_due(&mut conn).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    let mut ran = 0;
+    for worker in running {
+        ran += worker.await.unwrap().expect("a worker's rounds succeed");
+    }
+    ran
 }
 
 api_test!(
