@@ -196,30 +196,27 @@ fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
 }
 
-/// glibc's malloc, told what this service needs (measured with `bench/read.py`):
-/// - Argon2 takes 19 MiB per password check. glibc raises its mmap threshold once such a block
-///   is freed, so the next ones come from the heap and stay resident after use: some 40 MB after
-///   the first logins. A fixed threshold keeps every large block in its own mapping, given back
-///   to the system when freed.
-/// - Each thread that allocates gets a heap (an arena) of its own, up to eight per core, and each
-///   keeps what it once held. Two arenas, unless `MALLOC_ARENA_MAX` says otherwise: peak RSS
-///   under `bench/read.py` 51.3 and 53.9 MB instead of 55.2 and 59.1 (PostgreSQL, SQLite), at
-///   the same CPU per read; one arena went lower, but the threads then waited for its lock.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn tune_the_allocator() {
-    // SAFETY: mallopt only sets an allocator parameter; it runs first thing in main, before
-    // any other thread exists.
-    let set = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024) };
-    debug_assert_eq!(set, 1, "mallopt(M_MMAP_THRESHOLD) is accepted");
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: as above.
-        let set = unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
-        debug_assert_eq!(set, 1, "mallopt(M_ARENA_MAX) is accepted");
-    }
-}
+/// The allocator: mimalloc rather than glibc's malloc. In `bench/profile_read.py`
+/// (`WHAT=list`) glibc's malloc and free took an eighth of an order list's CPU, part of it in
+/// merging freed chunks whenever a page's buffer was taken. Measured with `bench/read.py` and
+/// the figures in bench/README.md: the list costs the server about an eighth less, a single
+/// read a little less, and the resident memory is some 5 MB more.
+/// - Without transparent huge pages (the `no_thp` feature): with them, a few touched bytes kept
+///   2 MiB resident, and the service sat at 65-85 MB.
+/// - Memory freed is given back at once ([`tune_the_allocator`]), not a second later: Argon2
+///   takes 19 MiB per password check, on whichever thread ran it, and a thread that then
+///   idles would keep it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn tune_the_allocator() {}
+/// `mi_option_purge_delay` of mimalloc.h (mimalloc 3), which the bindings do not name.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+fn tune_the_allocator() {
+    // SAFETY: mi_option_set only sets one of the allocator's options, to a value its header
+    // documents (0: purge freed memory immediately); it runs first thing in main.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
 
 fn main() -> anyhow::Result<()> {
     tune_the_allocator();
