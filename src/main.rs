@@ -200,7 +200,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 /// (`WHAT=list`) glibc's malloc and free took an eighth of an order list's CPU, part of it in
 /// merging freed chunks whenever a page's buffer was taken. Measured with `bench/read.py` and
 /// the figures in bench/README.md: the list costs the server about an eighth less, a single
-/// read a little less, and the resident memory is some 5 MB more.
+/// read about 4% less, and the resident memory under load is 5-10 MB more.
 /// - Without transparent huge pages (the `no_thp` feature): with them, a few touched bytes kept
 ///   2 MiB resident, and the service sat at 65-85 MB.
 /// - Memory freed is given back at once ([`tune_the_allocator`]), not a second later: Argon2
