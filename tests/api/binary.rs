@@ -247,7 +247,9 @@ async fn sigterm_lets_an_in_flight_request_finish(backend: Backend) {
         &body[..10]
     )
     .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // A second for the server to take the connection and read the half request: with 300 ms,
+    // a CI run with the machine busy once saw the connection reset, as if it arrived after.
+    std::thread::sleep(Duration::from_millis(1000));
     serving.signal("-TERM");
     std::thread::sleep(Duration::from_millis(300));
     stream.write_all(&body.as_bytes()[10..]).unwrap();
