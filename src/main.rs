@@ -198,14 +198,14 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 /// The allocator: mimalloc rather than glibc's malloc. In `bench/profile_read.py`
 /// (`WHAT=list`) glibc's malloc and free took an eighth of an order list's CPU, part of it in
-/// merging freed chunks whenever a page's buffer was taken. Measured with `bench/read.py` and
-/// the figures in bench/README.md: the list costs the server about an eighth less, a single
-/// read about 4% less, and the resident memory under load is 5-10 MB more.
-/// - Without transparent huge pages (the `no_thp` feature): with them, a few touched bytes kept
-///   2 MiB resident, and the service sat at 65-85 MB.
-/// - Memory freed is given back at once ([`tune_the_allocator`]), not a second later: Argon2
-///   takes 19 MiB per password check, on whichever thread ran it, and a thread that then
-///   idles would keep it.
+/// merging freed chunks whenever a page's buffer was taken. With `bench/memory.py` the list
+/// cost the server 12-13% less and a single read 4% less; with `bench/read.py` the resident
+/// memory under load was 7-10 MB more (bench/README.md). Its two settings are for that memory
+/// (`bench/memory.py`, SQLite, after seeding):
+/// - No transparent huge pages (the `no_thp` feature): 82 MB with mimalloc's defaults, 56 MB
+///   without them.
+/// - Freed memory given back at once ([`tune_the_allocator`]), not after a second: 41-42 MB
+///   with both (glibc: 37 MB). Argon2 takes 19 MiB per password check.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

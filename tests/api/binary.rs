@@ -248,7 +248,8 @@ async fn sigterm_lets_an_in_flight_request_finish(backend: Backend) {
     )
     .unwrap();
     // A second for the server to take the connection and read the half request: with 300 ms,
-    // a CI run with the machine busy once saw the connection reset, as if it arrived after.
+    // a CI run on a busy machine once saw the connection reset (taken, we think, for one that
+    // came after the signal).
     std::thread::sleep(Duration::from_millis(1000));
     serving.signal("-TERM");
     std::thread::sleep(Duration::from_millis(300));
