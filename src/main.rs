@@ -534,12 +534,15 @@ fn administer(
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let app = Application::build(settings.clone()).await?;
-    tracing::info!(
-        address = %format!("http://{}:{}", settings.host, app.port()),
-        startup_ms = started.elapsed().as_millis() as u64,
-        "trajectum is ready"
-    );
-    app.run_until_stopped().await?;
+    let address = format!("http://{}:{}", settings.host, app.port());
+    app.run_until_stopped(|| {
+        tracing::info!(
+            address = %address,
+            startup_ms = started.elapsed().as_millis() as u64,
+            "trajectum is ready"
+        );
+    })
+    .await?;
     tracing::info!("stopped");
     Ok(())
 }

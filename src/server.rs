@@ -8,10 +8,16 @@
 //! recognises that answer as it is written (a 4xx without a body or a content type, which no
 //! handler or middleware of this service sends) and writes an `application/problem+json`
 //! document in its place, with a request id, logging the refusal as a warning instead.
+//!
+//! The listener is bound before the workers build their apps; until they have, a connection
+//! waits in the listen queue, and a SIGTERM then resets it. [`Started`] tells when every worker
+//! serves, which is when the service says it is ready.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroUsize;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -19,13 +25,14 @@ use actix_http::{HttpService, KeepAlive, Request};
 use actix_rt::net::TcpStream;
 use actix_server::Server;
 use actix_service::{
-    fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt,
+    fn_factory, fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{AppConfig, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::web::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Semaphore;
 
 use crate::error::{Problem, PROBLEM_JSON};
 use crate::middleware::X_REQUEST_ID;
@@ -33,13 +40,36 @@ use crate::middleware::X_REQUEST_ID;
 /// How long a client may take to send a request's head.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// actix-server's own default: a worker per thread the machine offers (at most 512).
+fn worker_count() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, NonZeroUsize::get)
+        .min(512)
+}
+
+/// Whether every worker has built its app and takes connections.
+pub struct Started {
+    workers: u32,
+    /// A permit for each worker whose app is built.
+    built: Arc<Semaphore>,
+}
+
+impl Started {
+    /// Waits until every worker serves. The server's future must be polled meanwhile: it starts
+    /// them.
+    pub async fn wait(&self) {
+        // The semaphore is never closed, so this only returns once the permits are there.
+        let _ = self.built.acquire_many(self.workers).await;
+    }
+}
+
 /// Serves the apps `factory` makes (one per worker) on `listener`, until SIGTERM or SIGINT; then
 /// in-flight requests get `shutdown_timeout` to finish.
 pub fn serve<F, I, S, B>(
     listener: TcpListener,
     shutdown_timeout: u64,
     factory: F,
-) -> io::Result<Server>
+) -> io::Result<(Server, Started)>
 where
     F: Fn() -> I + Send + Clone + 'static,
     I: IntoServiceFactory<S, Request>,
@@ -49,10 +79,19 @@ where
     B: MessageBody + 'static,
 {
     let addr = listener.local_addr()?;
-    let builder = Server::build().shutdown_timeout(shutdown_timeout);
+    let workers = worker_count();
+    let built = Arc::new(Semaphore::new(0));
+    let started = Started {
+        workers: u32::try_from(workers).expect("at most 512 workers"),
+        built: built.clone(),
+    };
+    let builder = Server::build()
+        .workers(workers)
+        .shutdown_timeout(shutdown_timeout);
     let shutdown = builder.graceful_shutdown_signal();
     let builder = builder.listen("trajectum", listener, move || {
         let shutdown = shutdown.clone();
+        let built = built.clone();
         let app = factory()
             .into_factory()
             .map_err(|error| error.into().error_response());
@@ -66,14 +105,26 @@ where
             .local_addr(addr)
             .h1(map_config(app, |_| AppConfig::default()))
             .map(|_| ());
-        fn_service(|stream: TcpStream| async move {
+        let connections = fn_service(|stream: TcpStream| async move {
             let peer: Option<SocketAddr> = stream.peer_addr().ok();
             Ok((ProblemStream::new(stream), peer))
         })
         .map_err(actix_http::error::DispatchError::Io)
-        .and_then(http)
+        .and_then(http);
+        // This worker's app, counted once it is built.
+        fn_factory(move || {
+            let building = connections.new_service(());
+            let built = built.clone();
+            async move {
+                let service = building.await;
+                if service.is_ok() {
+                    built.add_permits(1);
+                }
+                service
+            }
+        })
     })?;
-    Ok(builder.run())
+    Ok((builder.run(), started))
 }
 
 /// A connection on which a refusal of the HTTP parser goes out as a problem document.

@@ -43,6 +43,7 @@ pub fn check_settings(settings: &Settings) -> anyhow::Result<()> {
 pub struct Application {
     port: u16,
     server: Server,
+    started: crate::server::Started,
     pool: Pool,
     /// The job worker, when `serve` runs it (`TRAJECTUM_WORKER`).
     worker: Option<crate::worker::Running>,
@@ -124,7 +125,7 @@ impl Application {
         let routes = web::Data::new(RouteTable::from_spec(&spec));
         let served_spec = web::Data::new(spec::Served::from(&spec));
         let origins = settings.cors_origins();
-        let server =
+        let (server, started) =
             crate::server::serve(listener, settings.shutdown_timeout_seconds, move || {
                 let mut cors = Cors::default()
                     .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -174,6 +175,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            started,
             pool,
             worker,
         })
@@ -188,9 +190,22 @@ impl Application {
     }
 
     /// Serves until SIGTERM or SIGINT, then finishes in-flight requests, stops the worker (its
-    /// job in hand finishes, the rest go back to the queue) and stops.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
+    /// job in hand finishes, the rest go back to the queue) and stops. `ready` is called once
+    /// every HTTP worker serves (not when the server stopped before that: a worker that could
+    /// not build its app, or a signal during the start).
+    pub async fn run_until_stopped(self, ready: impl FnOnce()) -> std::io::Result<()> {
+        let mut server = self.server;
+        let stopped_early = tokio::select! {
+            served = &mut server => Some(served),
+            () = self.started.wait() => None,
+        };
+        let served = match stopped_early {
+            Some(served) => served,
+            None => {
+                ready();
+                server.await
+            }
+        };
         if let Some(worker) = self.worker {
             worker.stop().await;
         }
