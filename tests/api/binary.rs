@@ -555,6 +555,30 @@ api_test!(
 );
 api_test!(sqlite_only: sigterm_lets_an_in_flight_request_finish);
 
+/// The service says it is ready once every worker serves, not once its port is bound:
+/// `run_until_stopped` calls `ready` only then. Here `ready` blocks the thread that runs the
+/// server's own loop while it asks `/health/live`, so the answer can only come from workers
+/// already serving; a `ready` called before they start would leave the request unanswered.
+async fn ready_is_said_once_every_worker_serves(backend: Backend) {
+    let db = TestDb::new(backend);
+    let app = trajectum::startup::Application::build(crate::helpers::test_settings(&db))
+        .await
+        .unwrap();
+    let address = format!("127.0.0.1:{}", app.port());
+    let (answered, answer) = tokio::sync::oneshot::channel();
+    actix_web::rt::spawn(app.run_until_stopped(move || {
+        let reply = raw_exchange(
+            &address,
+            b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        );
+        let _ = answered.send(reply);
+    }));
+    let reply = answer.await.expect("ready was called");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+api_test!(sqlite_only: ready_is_said_once_every_worker_serves);
+
 /// PostgreSQL gets no generated key for session notes: the service refuses to start without
 /// one, and says which setting to set, before it touches the database.
 async fn postgres_without_a_notes_key_refuses_to_start(backend: Backend) {
