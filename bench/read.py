@@ -203,7 +203,7 @@ def measure(backend, database_url, extra_args):
         order, page_100 = seed(hr)
         if database_url.startswith("postgres"):
             # Autovacuum would analyse the 10,000 new rows during a measurement (the first one
-            # after seeding had a p99 seven times the next one's); do it before them instead.
+            # after seeding had a p99 six to seven times the next one's); do it before them instead.
             subprocess.run(["psql", "-q", database_url, "-c", "VACUUM ANALYZE"], check=True)
         seeded_kb = rss_kb(server.pid, "VmRSS")
         before_kb = rss_kb(server.pid, "VmHWM")
